@@ -1,0 +1,40 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { EVENT_STREAMS } from '@batchgate/contracts';
+import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
+import { PersistenceModule } from '@batchgate/platform/persistence';
+import type { TokenManagerConfig } from './config/token-manager.config';
+import { CreateApiToken1763856000100 } from './migrations/1763856000100-create-api-token';
+import { ApiTokenEntity } from './tokens/api-token.entity';
+import { SecretCipher } from './tokens/secret-cipher';
+import { TokensGrpcController } from './tokens/tokens.grpc.controller';
+import { TokensService } from './tokens/tokens.service';
+
+export const TOKEN_MANAGER_SCHEMA = {
+  entities: [ApiTokenEntity, OutboxEventEntity],
+  migrations: [CreateOutboxEvent1763856000000, CreateApiToken1763856000100],
+};
+
+@Module({})
+export class AppModule {
+  static register(config: TokenManagerConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PersistenceModule.forRoot(config, TOKEN_MANAGER_SCHEMA),
+        MessagingModule.forRoot({
+          nats: { url: config.NATS_URL, name: 'token-manager' },
+          streams: EVENT_STREAMS,
+          duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
+          outbox: {
+            service: 'token-manager',
+            pollIntervalMs: config.OUTBOX_POLL_MS,
+            batchSize: config.OUTBOX_BATCH_SIZE,
+            crashPoint: config.OUTBOX_TEST_CRASH,
+          },
+        }),
+      ],
+      controllers: [TokensGrpcController],
+      providers: [TokensService, { provide: SecretCipher, useValue: new SecretCipher(config.TOKEN_ENCRYPTION_KEY) }],
+    };
+  }
+}

@@ -1,0 +1,57 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+/** Stored values of `api_token.status`; 1 is the seed's "enabled". */
+export enum ApiTokenStatus {
+  Disabled = 0,
+  Active = 1,
+  Retired = 2,
+}
+
+@Entity({ name: 'api_token' })
+@Index('idx_api_token_provider_status', ['provider', 'status', 'deleted'])
+export class ApiTokenEntity {
+  @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  provider!: string;
+
+  @Column({ type: 'varchar', length: 100, default: '' })
+  name!: string;
+
+  /** `v1:` + base64(iv | tag | ciphertext); see SecretCipher. */
+  @Column({ name: 'secret_encrypted', type: 'varchar', length: 1024 })
+  secretEncrypted!: string;
+
+  @Column({ name: 'secret_mask', type: 'varchar', length: 16 })
+  secretMask!: string;
+
+  @Column({ type: 'tinyint', default: ApiTokenStatus.Active })
+  status!: ApiTokenStatus;
+
+  @Column({ type: 'tinyint', default: 0 })
+  deleted!: number;
+
+  @Column({ name: 'expire_time', type: 'datetime', nullable: true })
+  expireTime!: Date | null;
+
+  /** 0 means unlimited. */
+  @Column({ name: 'daily_limit', type: 'int', default: 0 })
+  dailyLimit!: number;
+
+  @Column({ name: 'daily_used', type: 'int', default: 0 })
+  dailyUsed!: number;
+
+  /** 0 means unlimited. */
+  @Column({ name: 'rate_limit_per_second', type: 'int', default: 0 })
+  rateLimitPerSecond!: number;
+
+  @Column({ name: 'last_error', type: 'varchar', length: 500, nullable: true })
+  lastError!: string | null;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  updatedAt!: Date;
+}

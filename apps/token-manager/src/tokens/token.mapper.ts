@@ -1,0 +1,39 @@
+import { TokenStatus, type Token } from '@batchgate/contracts/tokens/v1/tokens';
+import { ApiTokenStatus, type ApiTokenEntity } from './api-token.entity';
+
+const PROTO_STATUS: Record<ApiTokenStatus, TokenStatus> = {
+  [ApiTokenStatus.Disabled]: TokenStatus.TOKEN_STATUS_DISABLED,
+  [ApiTokenStatus.Active]: TokenStatus.TOKEN_STATUS_ACTIVE,
+  [ApiTokenStatus.Retired]: TokenStatus.TOKEN_STATUS_RETIRED,
+};
+
+export function toStoredStatus(status: TokenStatus): ApiTokenStatus | undefined {
+  switch (status) {
+    case TokenStatus.TOKEN_STATUS_ACTIVE:
+      return ApiTokenStatus.Active;
+    case TokenStatus.TOKEN_STATUS_DISABLED:
+      return ApiTokenStatus.Disabled;
+    case TokenStatus.TOKEN_STATUS_RETIRED:
+      return ApiTokenStatus.Retired;
+    default:
+      return undefined;
+  }
+}
+
+/** The wire shape of a token: never the secret, only its mask. */
+export function toTokenMessage(row: ApiTokenEntity): Token {
+  return {
+    id: Number(row.id),
+    provider: row.provider,
+    name: row.name,
+    secretMask: row.secretMask,
+    status: PROTO_STATUS[row.status] ?? TokenStatus.TOKEN_STATUS_UNSPECIFIED,
+    dailyLimit: row.dailyLimit,
+    dailyUsed: row.dailyUsed,
+    rateLimitPerSecond: row.rateLimitPerSecond,
+    expireTime: row.expireTime ? row.expireTime.toISOString() : '',
+    lastError: row.lastError ?? '',
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}

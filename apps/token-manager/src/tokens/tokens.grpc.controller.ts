@@ -1,0 +1,60 @@
+import { Controller, Inject } from '@nestjs/common';
+import {
+  TokenManagerServiceControllerMethods,
+  type CreateTokenRequest,
+  type DeleteTokenRequest,
+  type DeleteTokenResponse,
+  type GetAvailableTokensRequest,
+  type LeaseTokensRequest,
+  type LeaseTokensResponse,
+  type ListTokensRequest,
+  type ListTokensResponse,
+  type ReportUsageRequest,
+  type ReportUsageResponse,
+  type RetireTokenRequest,
+  type Token,
+  type TokenManagerServiceController,
+  type UpdateTokenRequest,
+} from '@batchgate/contracts/tokens/v1/tokens';
+import { toTokenMessage } from './token.mapper';
+import { TokensService } from './tokens.service';
+
+@Controller()
+@TokenManagerServiceControllerMethods()
+export class TokensGrpcController implements TokenManagerServiceController {
+  constructor(@Inject(TokensService) private readonly tokens: TokensService) {}
+
+  createToken(request: CreateTokenRequest): Promise<Token> {
+    return this.tokens.create(request);
+  }
+
+  listTokens(request: ListTokensRequest): Promise<ListTokensResponse> {
+    return this.tokens.list(request);
+  }
+
+  updateToken(request: UpdateTokenRequest): Promise<Token> {
+    return this.tokens.update(request);
+  }
+
+  async deleteToken(request: DeleteTokenRequest): Promise<DeleteTokenResponse> {
+    await this.tokens.softDelete(request.id);
+    return { deleted: true };
+  }
+
+  async getAvailableTokens(request: GetAvailableTokensRequest): Promise<ListTokensResponse> {
+    const rows = await this.tokens.available(request.provider);
+    return { tokens: rows.map(toTokenMessage), page: { page: 1, pageSize: rows.length, total: rows.length } };
+  }
+
+  async leaseTokens(request: LeaseTokensRequest): Promise<LeaseTokensResponse> {
+    return { leases: await this.tokens.lease(request.provider, request.maxTokens) };
+  }
+
+  reportUsage(request: ReportUsageRequest): Promise<ReportUsageResponse> {
+    return this.tokens.reportUsage(request.tokenId, request.count);
+  }
+
+  retireToken(request: RetireTokenRequest): Promise<Token> {
+    return this.tokens.retire(request.tokenId, request.reason);
+  }
+}

@@ -1,0 +1,231 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type {
+  CreateTokenRequest,
+  ListTokensRequest,
+  ListTokensResponse,
+  ReportUsageResponse,
+  Token,
+  TokenLease,
+  UpdateTokenRequest,
+} from '@batchgate/contracts/tokens/v1/tokens';
+import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
+import { Outbox } from '@batchgate/platform/messaging';
+import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
+import { maskSecret, SecretCipher } from './secret-cipher';
+import { toStoredStatus, toTokenMessage } from './token.mapper';
+import { invalidTokenField, tokenNotFound } from './tokens.errors';
+
+export const MAX_PAGE_SIZE = 100;
+const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
+
+/** Owns `api_token`: encrypted secrets, limits, usage; every change is announced through the outbox. */
+@Injectable()
+export class TokensService {
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(Outbox) private readonly outbox: Outbox,
+    @Inject(SecretCipher) private readonly cipher: SecretCipher,
+  ) {}
+
+  async create(request: CreateTokenRequest): Promise<Token> {
+    const provider = validProvider(request.provider);
+    if (request.name.length > 100) throw invalidTokenField('name', 'must be at most 100 characters');
+    if (request.secret.length < 1 || request.secret.length > 512) {
+      throw invalidTokenField('secret', 'must be 1-512 characters');
+    }
+    const dailyLimit = validCount('dailyLimit', request.dailyLimit, 1_000_000_000);
+    const rateLimitPerSecond = validCount('rateLimitPerSecond', request.rateLimitPerSecond, 100_000);
+    const expireTime = validExpireTime(request.expireTime);
+
+    return this.outbox.transaction(async ({ manager, emit }) => {
+      const inserted = await manager.insert(ApiTokenEntity, {
+        provider,
+        name: request.name,
+        secretEncrypted: '',
+        secretMask: maskSecret(request.secret),
+        dailyLimit,
+        rateLimitPerSecond,
+        expireTime,
+      });
+      const id = String(inserted.identifiers[0]?.['id']);
+      // The row id is the cipher's additional data, so the secret is encrypted once the id exists.
+      await manager.update(ApiTokenEntity, { id }, { secretEncrypted: this.cipher.encrypt(request.secret, id) });
+      const row = await this.findLive(manager, Number(id));
+      await emit('tokens.token.created', {
+        tokenId: Number(id),
+        provider,
+        name: row.name,
+        occurredAt: new Date().toISOString(),
+      });
+      return toTokenMessage(row);
+    });
+  }
+
+  async list(request: ListTokensRequest): Promise<ListTokensResponse> {
+    const page = Math.max(1, request.page?.page || 1);
+    const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, request.page?.pageSize || 20));
+    const query = this.dataSource
+      .getRepository(ApiTokenEntity)
+      .createQueryBuilder('t')
+      .where('t.deleted = 0')
+      .orderBy('t.id', 'DESC')
+      .skip((page - 1) * pageSize)
+      .take(pageSize);
+    if (request.provider) query.andWhere('t.provider = :provider', { provider: request.provider });
+    if (request.status !== TokenStatus.TOKEN_STATUS_UNSPECIFIED) {
+      const status = toStoredStatus(request.status);
+      if (status === undefined) throw invalidTokenField('status', 'is not a token status');
+      query.andWhere('t.status = :status', { status });
+    }
+    const [rows, total] = await query.getManyAndCount();
+    return { tokens: rows.map(toTokenMessage), page: { page, pageSize, total } };
+  }
+
+  async update(request: UpdateTokenRequest): Promise<Token> {
+    const changes: Partial<ApiTokenEntity> = {};
+    if (request.status !== undefined) {
+      const status = toStoredStatus(request.status);
+      if (status === undefined) throw invalidTokenField('status', 'is not a token status');
+      changes.status = status;
+    }
+    if (request.dailyLimit !== undefined) changes.dailyLimit = validCount('dailyLimit', request.dailyLimit, 1_000_000_000);
+    if (request.rateLimitPerSecond !== undefined) {
+      changes.rateLimitPerSecond = validCount('rateLimitPerSecond', request.rateLimitPerSecond, 100_000);
+    }
+    if (request.expireTime !== undefined) changes.expireTime = validExpireTime(request.expireTime);
+    if (Object.keys(changes).length === 0) throw invalidTokenField('update', 'must change at least one field');
+
+    return this.outbox.transaction(async ({ manager, emit }) => {
+      const before = await this.findLive(manager, request.id, true);
+      await manager.update(ApiTokenEntity, { id: before.id }, { ...changes, updatedAt: () => 'CURRENT_TIMESTAMP(3)' });
+      const after = await this.findLive(manager, request.id);
+      await emit('tokens.token.changed', {
+        tokenId: request.id,
+        provider: after.provider,
+        change: Object.keys(changes).join(','),
+        occurredAt: new Date().toISOString(),
+      });
+      return toTokenMessage(after);
+    });
+  }
+
+  async softDelete(id: number): Promise<void> {
+    await this.outbox.transaction(async ({ manager, emit }) => {
+      const row = await this.findLive(manager, id, true);
+      await manager.update(ApiTokenEntity, { id: row.id }, { deleted: 1, updatedAt: () => 'CURRENT_TIMESTAMP(3)' });
+      await emit('tokens.token.changed', {
+        tokenId: id,
+        provider: row.provider,
+        change: 'deleted',
+        occurredAt: new Date().toISOString(),
+      });
+    });
+  }
+
+  /** The seed's filter: active, not deleted, not expired, and quota left (or unlimited). */
+  async available(provider: string): Promise<ApiTokenEntity[]> {
+    return this.dataSource
+      .getRepository(ApiTokenEntity)
+      .createQueryBuilder('t')
+      .where('t.provider = :provider', { provider: validProvider(provider) })
+      .andWhere('t.status = :active AND t.deleted = 0', { active: ApiTokenStatus.Active })
+      .andWhere('(t.expire_time IS NULL OR t.expire_time > UTC_TIMESTAMP())')
+      .andWhere('(t.daily_limit = 0 OR t.daily_used < t.daily_limit)')
+      .orderBy('t.daily_used', 'ASC')
+      .addOrderBy('t.id', 'ASC')
+      .getMany();
+  }
+
+  async lease(provider: string, maxTokens: number): Promise<TokenLease[]> {
+    const rows = await this.available(provider);
+    const chosen = maxTokens > 0 ? rows.slice(0, maxTokens) : rows;
+    return chosen.map((row) => ({
+      tokenId: Number(row.id),
+      secret: this.cipher.decrypt(row.secretEncrypted, row.id),
+      rateLimitPerSecond: row.rateLimitPerSecond,
+      remainingQuota: row.dailyLimit === 0 ? -1 : row.dailyLimit - row.dailyUsed,
+    }));
+  }
+
+  /**
+   * Adds `count` calls to the token's usage in one conditional UPDATE: concurrent reporters on
+   * any number of replicas can never push daily_used past daily_limit (a read-modify-write would
+   * lose updates). The token is announced as exhausted by the report that reaches the limit.
+   */
+  async reportUsage(id: number, count: number): Promise<ReportUsageResponse> {
+    if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
+      throw invalidTokenField('count', 'must be an integer between 1 and 1000000');
+    }
+    return this.outbox.transaction(async ({ manager, emit }) => {
+      const result = (await manager.query(
+        `UPDATE api_token SET daily_used = daily_used + ?, updated_at = CURRENT_TIMESTAMP(3)
+         WHERE id = ? AND deleted = 0 AND (daily_limit = 0 OR daily_used + ? <= daily_limit)`,
+        [count, id, count],
+      )) as { affectedRows: number };
+      const row = await this.findLive(manager, id);
+      const accepted = result.affectedRows === 1;
+      const exhausted = row.dailyLimit > 0 && row.dailyUsed >= row.dailyLimit;
+      if (accepted && exhausted) {
+        await emit('tokens.token.exhausted', {
+          tokenId: id,
+          provider: row.provider,
+          dailyLimit: row.dailyLimit,
+          occurredAt: new Date().toISOString(),
+        });
+      }
+      return { accepted, dailyUsed: row.dailyUsed, dailyLimit: row.dailyLimit, exhausted };
+    });
+  }
+
+  async retire(id: number, reason: string): Promise<Token> {
+    const lastError = reason.slice(0, 500);
+    return this.outbox.transaction(async ({ manager, emit }) => {
+      const before = await this.findLive(manager, id, true);
+      await manager.update(
+        ApiTokenEntity,
+        { id: before.id },
+        { status: ApiTokenStatus.Retired, lastError, updatedAt: () => 'CURRENT_TIMESTAMP(3)' },
+      );
+      if (before.status !== ApiTokenStatus.Retired) {
+        await emit('tokens.token.retired', {
+          tokenId: id,
+          provider: before.provider,
+          reason: lastError,
+          occurredAt: new Date().toISOString(),
+        });
+      }
+      return toTokenMessage(await this.findLive(manager, id));
+    });
+  }
+
+  private async findLive(manager: EntityManager, id: number, lock = false): Promise<ApiTokenEntity> {
+    const row = await manager.findOne(ApiTokenEntity, {
+      where: { id: String(id), deleted: 0 },
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
+    if (!row) throw tokenNotFound(id);
+    return row;
+  }
+}
+
+function validProvider(provider: string): string {
+  if (!PROVIDER_PATTERN.test(provider)) {
+    throw invalidTokenField('provider', 'must be 1-64 letters, digits, ".", "_" or "-"');
+  }
+  return provider.toLowerCase();
+}
+
+function validCount(field: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw invalidTokenField(field, `must be an integer between 0 and ${max}`);
+  }
+  return value;
+}
+
+function validExpireTime(value: string): Date | null {
+  if (value === '') return null;
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime())) throw invalidTokenField('expireTime', 'must be an RFC 3339 date-time');
+  return parsed;
+}

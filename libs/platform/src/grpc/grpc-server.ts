@@ -1,0 +1,121 @@
+import { Metadata, status as GrpcStatus, type ServerUnaryCall } from '@grpc/grpc-js';
+import {
+  Catch,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+  type RpcExceptionFilter,
+} from '@nestjs/common';
+import { Transport, type GrpcOptions } from '@nestjs/microservices';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { Observable, throwError } from 'rxjs';
+import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
+import { DomainError, grpcStatusName } from '../errors';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
+import { toGrpcError } from './grpc-errors';
+import { grpcRedMetrics, type GrpcRedMetrics } from './grpc-metrics';
+import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
+
+export interface GrpcServerSettings {
+  proto: ServiceProtoName;
+  /** host:port to bind. Port 0 cannot be used: Nest discards the bound port. */
+  url: string;
+  health: HealthImplementation;
+}
+
+/**
+ * Nest gRPC transport options shared by every service: the contract's package, our loader options,
+ * graceful shutdown (Nest force-closes in-flight calls by default) and the standard
+ * grpc.health.v1 service on the same port.
+ */
+export function grpcServerOptions(settings: GrpcServerSettings): GrpcOptions {
+  return {
+    transport: Transport.GRPC,
+    options: {
+      url: settings.url,
+      package: SERVICE_PROTOS[settings.proto].package,
+      protoPath: protoPathOf(settings.proto),
+      loader: protoLoaderOptions(),
+      gracefulShutdown: true,
+      onLoadPackageDefinition: (_pkg: unknown, server: Parameters<HealthImplementation['addToServer']>[0]) =>
+        settings.health.addToServer(server),
+    },
+  };
+}
+
+/** The health service of a gRPC app: SERVING once started, NOT_SERVING while shutting down. */
+export function createGrpcHealth(serviceName: string): HealthImplementation {
+  return new HealthImplementation({ '': 'NOT_SERVING', [serviceName]: 'NOT_SERVING' });
+}
+
+export function setGrpcHealth(health: HealthImplementation, serviceName: string, serving: boolean): void {
+  const status = serving ? 'SERVING' : 'NOT_SERVING';
+  health.setStatus('', status);
+  health.setStatus(serviceName, status);
+}
+
+/**
+ * Per gRPC call: binds the caller's request id and deadline to the async context (so logs carry
+ * the id and outgoing calls inherit the deadline), refuses a call whose deadline has already
+ * passed, and records RED metrics.
+ */
+export class GrpcServerInterceptor implements NestInterceptor {
+  private readonly metrics: GrpcRedMetrics;
+
+  constructor(
+    registry: Registry,
+    private readonly logger: Logger,
+  ) {
+    this.metrics = grpcRedMetrics(registry, 'server');
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const metadata = context.getArgByIndex<Metadata | undefined>(1);
+    const call = context.getArgByIndex<ServerUnaryCall<unknown, unknown> | undefined>(2);
+    const method = call?.getPath?.() ?? `${context.getClass().name}/${context.getHandler().name}`;
+    const requestId = requestIdFrom(metadata?.get(REQUEST_ID_HEADER)[0]);
+    const rawDeadline = call?.getDeadline?.();
+    const deadline = rawDeadline === undefined ? Infinity : Number(rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline);
+    const requestContext = { requestId, deadline: Number.isFinite(deadline) ? deadline : undefined };
+
+    return new Observable((subscriber) =>
+      runWithRequestContext(requestContext, () => {
+        this.metrics.started.inc({ method });
+        const startedAt = performance.now();
+        const finish = (code: number) => {
+          const labels = { method, code: grpcStatusName(code) };
+          this.metrics.handled.inc(labels);
+          this.metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
+        };
+        if (deadline <= Date.now()) {
+          finish(GrpcStatus.DEADLINE_EXCEEDED);
+          subscriber.error(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed'));
+          return undefined;
+        }
+        return next.handle().subscribe({
+          next: (value) => subscriber.next(value),
+          error: (error: unknown) => {
+            const code = toGrpcError(error).code;
+            finish(code);
+            if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
+            subscriber.error(error);
+          },
+          complete: () => {
+            finish(GrpcStatus.OK);
+            subscriber.complete();
+          },
+        });
+      }),
+    );
+  }
+}
+
+/** Maps every exception a gRPC handler throws to a gRPC status (see `toGrpcError`). */
+@Catch()
+export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown): Observable<never> {
+    return throwError(() => toGrpcError(exception));
+  }
+}

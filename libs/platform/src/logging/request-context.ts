@@ -1,0 +1,40 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
+/** What travels with one request: from the gateway's HTTP request through gRPC metadata and NATS headers. */
+export interface RequestContext {
+  requestId: string;
+  /** Epoch ms by which the caller needs an answer; outgoing calls must not outlive it. */
+  deadline?: number;
+}
+
+/** The header / metadata key / NATS header that carries the request id across process boundaries. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+/** Runs `fn` with `context` as the current request context (visible to every log line it writes). */
+export function runWithRequestContext<T>(context: RequestContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+export function currentRequestContext(): RequestContext | undefined {
+  return storage.getStore();
+}
+
+/** Milliseconds left before the caller's deadline, capped by `fallbackMs`. */
+export function remainingDeadlineMs(fallbackMs: number): number {
+  const deadline = storage.getStore()?.deadline;
+  return deadline === undefined ? fallbackMs : Math.max(0, Math.min(fallbackMs, deadline - Date.now()));
+}
+
+export function currentRequestId(): string | undefined {
+  return storage.getStore()?.requestId;
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Accepts a caller's request id when it is a sane token, otherwise mints a new one. */
+export function requestIdFrom(candidate: unknown): string {
+  return typeof candidate === 'string' && REQUEST_ID_PATTERN.test(candidate) ? candidate : randomUUID();
+}

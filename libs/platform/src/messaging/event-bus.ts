@@ -1,0 +1,88 @@
+import type { DomainEvents, EventSubject } from '@batchgate/contracts';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  headers as natsHeaders,
+  JSONCodec,
+  type ConsumerMessages,
+  type NatsConnection,
+  type PubAck,
+} from 'nats';
+import type { Logger } from 'pino';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
+
+const codec = JSONCodec();
+
+/** Publishes typed domain events to JetStream. `messageId` makes a repeat publish a no-op. */
+export class EventPublisher {
+  constructor(private readonly connection: NatsConnection) {}
+
+  async publish<S extends EventSubject>(
+    subject: S,
+    payload: DomainEvents[S],
+    options: { messageId: string; requestId?: string },
+  ): Promise<PubAck> {
+    const headers = natsHeaders();
+    if (options.requestId) headers.set(REQUEST_ID_HEADER, options.requestId);
+    return this.connection.jetstream().publish(subject, codec.encode(payload), {
+      msgID: options.messageId,
+      headers,
+    });
+  }
+}
+
+export interface EventSubscription<S extends EventSubject> {
+  stream: string;
+  /** Durable consumer name: replicas sharing it share the work; a restart resumes where it stopped. */
+  durable: string;
+  subject: S;
+  handler: (payload: DomainEvents[S], meta: { messageId?: string; redelivered: boolean }) => Promise<void>;
+  /** Delay before a failed message is redelivered. */
+  retryDelayMs?: number;
+  maxDeliver?: number;
+}
+
+/**
+ * Consumes typed domain events with explicit acknowledgement: acked after the handler succeeds,
+ * redelivered later when it throws. Handlers must be idempotent (delivery is at least once).
+ * The request id of the publisher is bound to the handler's async context.
+ */
+export async function subscribeEvents<S extends EventSubject>(
+  connection: NatsConnection,
+  subscription: EventSubscription<S>,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void> }> {
+  const manager = await connection.jetstreamManager();
+  await manager.consumers.add(subscription.stream, {
+    durable_name: subscription.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: subscription.subject,
+    max_deliver: subscription.maxDeliver ?? 10,
+  });
+  const consumer = await connection.jetstream().consumers.get(subscription.stream, subscription.durable);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
+  const done = (async () => {
+    for await (const message of messages) {
+      const requestId = requestIdFrom(message.headers?.get(REQUEST_ID_HEADER));
+      await runWithRequestContext({ requestId }, async () => {
+        try {
+          await subscription.handler(codec.decode(message.data) as DomainEvents[S], {
+            messageId: message.headers?.get('Nats-Msg-Id'),
+            redelivered: message.redelivered,
+          });
+          message.ack();
+        } catch (error) {
+          logger.warn({ err: error, subject: message.subject }, 'event handler failed; will be redelivered');
+          message.nak(subscription.retryDelayMs ?? 1_000);
+        }
+      });
+    }
+  })();
+  return {
+    stop: async () => {
+      await messages.close();
+      await done;
+    },
+  };
+}

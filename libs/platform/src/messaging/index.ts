@@ -1,0 +1,6 @@
+export * from './nats-connection';
+export * from './event-bus';
+export * from './outbox.entity';
+export * from './outbox.migration';
+export * from './outbox';
+export * from './messaging.module';

@@ -1,0 +1,67 @@
+import { connect, nanos, type NatsConnection, type StreamConfig } from 'nats';
+import type { Logger } from 'pino';
+
+export interface NatsSettings {
+  url: string;
+  /** Connection name shown by the NATS server (`nats server report connections`). */
+  name: string;
+}
+
+/**
+ * Connects to NATS and keeps reconnecting for ever after a drop (a NATS restart must not take a
+ * service down). The first connection must succeed: a service that never reached NATS is not
+ * started, and says so.
+ */
+export async function connectNats(settings: NatsSettings, logger: Logger): Promise<NatsConnection> {
+  const connection = await connect({
+    servers: settings.url,
+    name: settings.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    pingInterval: 10_000,
+  });
+  void (async () => {
+    for await (const status of connection.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
+        logger.warn({ nats: status.type, data: String(status.data) }, 'NATS connection status');
+      }
+    }
+  })();
+  return connection;
+}
+
+export interface StreamDefinition {
+  name: string;
+  subjects: readonly string[];
+}
+
+/**
+ * Creates or updates JetStream streams. `duplicate_window` bounds how long JetStream remembers a
+ * message id: an outbox row re-published within it (after a crash between publish and marking the
+ * row) is dropped as a duplicate.
+ */
+export async function ensureStreams(
+  connection: NatsConnection,
+  streams: readonly StreamDefinition[],
+  duplicateWindowMs: number,
+): Promise<void> {
+  const manager = await connection.jetstreamManager();
+  for (const stream of streams) {
+    const config: Partial<StreamConfig> = {
+      name: stream.name,
+      subjects: [...stream.subjects],
+      duplicate_window: nanos(duplicateWindowMs),
+    };
+    try {
+      await manager.streams.info(stream.name);
+      await manager.streams.update(stream.name, config);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await manager.streams.add(config);
+    }
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /not found/i.test(error.message);
+}

@@ -1,0 +1,138 @@
+import type { DomainEvents, EventSubject } from '@batchgate/contracts';
+import type { Logger } from 'pino';
+import type { DataSource, EntityManager } from 'typeorm';
+import { currentRequestId } from '../logging';
+import type { EventPublisher } from './event-bus';
+import { OutboxEventEntity } from './outbox.entity';
+
+/** Where a test may make the relay kill its own process, to prove that nothing is lost. */
+export type OutboxCrashPoint = 'none' | 'before-publish' | 'after-publish';
+
+export interface OutboxSettings {
+  /** Prefix of the NATS message id; with the row id it identifies an event across replicas and restarts. */
+  service: string;
+  pollIntervalMs: number;
+  batchSize: number;
+  crashPoint: OutboxCrashPoint;
+}
+
+export interface OutboxTransaction {
+  manager: EntityManager;
+  /** Records an event; it is published only if the surrounding transaction commits. */
+  emit<S extends EventSubject>(subject: S, payload: DomainEvents[S]): Promise<void>;
+}
+
+/**
+ * Transactional outbox: state changes and the events announcing them commit together; a relay
+ * publishes committed events to JetStream with the row id as message id and marks them published.
+ * A crash between commit and publish leaves the row for the next pass (or the next process); a
+ * crash between publish and marking re-publishes with the same id, which JetStream drops.
+ */
+export class Outbox {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private stopped = true;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly publisher: EventPublisher,
+    private readonly settings: OutboxSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs `work` in one DB transaction; events it emits are relayed after the commit. */
+  async transaction<T>(work: (tx: OutboxTransaction) => Promise<T>): Promise<T> {
+    const requestId = currentRequestId() ?? null;
+    const result = await this.dataSource.transaction(async (manager) =>
+      work({
+        manager,
+        emit: async (subject, payload) => {
+          await manager.insert(OutboxEventEntity, { subject, payload: JSON.stringify(payload), requestId });
+        },
+      }),
+    );
+    this.wake();
+    return result;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops polling and waits for a pass in progress, so shutdown never cuts a publish in half. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Publishes what is pending now instead of at the next poll. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.relayPending()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'outbox relay pass failed; will retry'))
+        .finally(() => {
+          this.running = undefined;
+          if (this.stopped) return;
+          const again = this.rerun;
+          this.rerun = false;
+          this.schedule(again ? 0 : this.settings.pollIntervalMs);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One pass: publish pending rows in id order until none are left. */
+  private async relayPending(): Promise<void> {
+    for (;;) {
+      const relayed = await this.dataSource.transaction(async (manager) => {
+        // SKIP LOCKED: replicas relay disjoint rows instead of waiting on each other.
+        const rows = (await manager.query(
+          'SELECT id, subject, payload, request_id AS requestId FROM outbox_event WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED',
+          [this.settings.batchSize],
+        )) as Array<{ id: string; subject: EventSubject; payload: string; requestId: string | null }>;
+        const published: string[] = [];
+        let failure: unknown;
+        for (const row of rows) {
+          try {
+            this.crashIf('before-publish');
+            await this.publisher.publish(row.subject, JSON.parse(row.payload), {
+              messageId: `${this.settings.service}-outbox-${row.id}`,
+              requestId: row.requestId ?? undefined,
+            });
+            this.crashIf('after-publish');
+            published.push(String(row.id));
+          } catch (error) {
+            // Keep what was published; the rest waits for the next pass (NATS may be reconnecting).
+            failure = error;
+            break;
+          }
+        }
+        if (published.length > 0) {
+          await manager.query('UPDATE outbox_event SET published_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)', [published]);
+        }
+        return { count: rows.length, failure };
+      });
+      if (relayed.failure) throw relayed.failure;
+      if (relayed.count < this.settings.batchSize) return;
+    }
+  }
+
+  private crashIf(point: OutboxCrashPoint): void {
+    if (this.settings.crashPoint !== point) return;
+    this.logger.fatal({ crashPoint: point }, 'outbox test hook: killing the process');
+    process.kill(process.pid, 'SIGKILL');
+  }
+}

@@ -1,0 +1,137 @@
+import { NestFactory } from '@nestjs/core';
+import { Module, type DynamicModule, type INestMicroservice } from '@nestjs/common';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { ServiceProtoName } from '@batchgate/contracts';
+import { createLogger, NestPinoLogger } from '../logging';
+import { Readiness } from '../health';
+import { createMetricsRegistry, startOpsServer } from '../observability';
+import {
+  createGrpcHealth,
+  GrpcExceptionFilter,
+  grpcServerOptions,
+  GrpcServerInterceptor,
+  setGrpcHealth,
+} from '../grpc';
+import { PlatformModule, type PlatformHandles } from './platform.module';
+
+@Module({})
+class GrpcServiceRootModule {}
+
+export interface GrpcServiceDefinition {
+  /** Process name used in logs and metrics, e.g. `token-manager`. */
+  name: string;
+  proto: ServiceProtoName;
+  /** Service name inside the proto package (the generated `..._SERVICE_NAME`). */
+  serviceName: string;
+  config: {
+    LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    GRPC_HOST: string;
+    GRPC_PORT: number;
+    OPS_HOST: string;
+    OPS_PORT: number;
+    SHUTDOWN_DELAY_MS: number;
+    SHUTDOWN_TIMEOUT_MS: number;
+  };
+  /** The service's root module, given the platform handles it may need at composition time. */
+  appModule: (platform: PlatformHandles) => DynamicModule;
+}
+
+export interface RunningGrpcService {
+  app: INestMicroservice;
+  logger: Logger;
+  opsServer: Server;
+  /** Ordered shutdown: not ready → delay → gRPC drains in-flight calls → NATS/DB close → ops port. */
+  shutdown: () => Promise<void>;
+}
+
+/**
+ * Starts a gRPC service the same way everywhere: logger, metrics registry, readiness, ops HTTP
+ * port (/metrics, /healthz, /readyz), gRPC with health, request context, RED metrics and error
+ * mapping. Readiness turns true only after the app (DB migrations, NATS) is up.
+ */
+export async function startGrpcService(definition: GrpcServiceDefinition): Promise<RunningGrpcService> {
+  const { config } = definition;
+  const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
+  const registry = createMetricsRegistry(definition.name);
+  const readiness = new Readiness();
+  const health = createGrpcHealth(definition.serviceName);
+  const opsServer = await startOpsServer({ registry, readiness }, config.OPS_PORT, config.OPS_HOST);
+
+  const handles: PlatformHandles = { logger, registry, readiness };
+  const root: DynamicModule = {
+    module: GrpcServiceRootModule,
+    imports: [PlatformModule.forRoot(handles), definition.appModule(handles)],
+  };
+  let app: INestMicroservice;
+  try {
+    app = await NestFactory.createMicroservice(root, {
+      ...grpcServerOptions({ proto: definition.proto, url: `${config.GRPC_HOST}:${config.GRPC_PORT}`, health }),
+      logger: new NestPinoLogger(logger),
+      abortOnError: false,
+    });
+    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger));
+    app.useGlobalFilters(new GrpcExceptionFilter());
+    await app.listen();
+  } catch (error) {
+    await new Promise<void>((resolve) => opsServer.close(() => resolve()));
+    throw error;
+  }
+  setGrpcHealth(health, definition.serviceName, true);
+  logger.info({ grpc: `${config.GRPC_HOST}:${config.GRPC_PORT}`, ops: config.OPS_PORT }, `${definition.name} started`);
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () =>
+    (shuttingDown ??= (async () => {
+      readiness.markShuttingDown();
+      setGrpcHealth(health, definition.serviceName, false);
+      await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DELAY_MS));
+      await app.close();
+      await new Promise<void>((resolve) => opsServer.close(() => resolve()));
+      logger.info(`${definition.name} stopped`);
+    })());
+  return { app, logger, opsServer, shutdown };
+}
+
+/**
+ * `main.ts` entry: starts the service and stops it in order on SIGTERM/SIGINT, exiting non-zero if
+ * start-up fails or shutdown overruns its timeout.
+ */
+export async function runGrpcService(definition: GrpcServiceDefinition): Promise<void> {
+  let service: RunningGrpcService;
+  try {
+    service = await startGrpcService(definition);
+  } catch (error) {
+    process.stderr.write(`${definition.name} failed to start: ${describeStartError(error)}\n`);
+    process.exit(1);
+  }
+  const stop = (signal: string) => {
+    service.logger.info({ signal }, 'shutting down');
+    const overrun = setTimeout(() => {
+      service.logger.error('shutdown timed out');
+      process.exit(1);
+    }, definition.config.SHUTDOWN_TIMEOUT_MS);
+    overrun.unref();
+    service.shutdown().then(
+      () => service.logger.flush(() => process.exit(0)),
+      (error: unknown) => {
+        service.logger.error({ err: error }, 'shutdown failed');
+        service.logger.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function describeStartError(error: unknown): string {
+  const code = (error as { code?: string })?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'ECONNREFUSED' && /3306/.test(message)) {
+    return `${message} — MySQL is not reachable; start it (e.g. 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd')`;
+  }
+  if (code === 'CONNECTION_REFUSED' || /4222/.test(message)) {
+    return `${message} — NATS is not reachable; start it with JetStream (e.g. 'nats-server -js')`;
+  }
+  return error instanceof Error ? (error.stack ?? message) : message;
+}

@@ -1,0 +1,21 @@
+import { env } from '../config';
+
+/** Environment fields every gRPC service has; each service adds its own and a MySQL block. */
+export function grpcServiceEnv(defaults: { grpcPort: number; opsPort: number }) {
+  return {
+    LOG_LEVEL: env.logLevel(),
+    GRPC_HOST: env.string('127.0.0.1'),
+    GRPC_PORT: env.port(defaults.grpcPort),
+    OPS_HOST: env.string('127.0.0.1'),
+    OPS_PORT: env.port(defaults.opsPort),
+    NATS_URL: env.string('nats://127.0.0.1:4222'),
+    /** Time between failing readiness and closing the gRPC server, so load balancers stop routing first. */
+    SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
+    SHUTDOWN_TIMEOUT_MS: env.int(25_000, 1_000, 600_000),
+    NATS_DUPLICATE_WINDOW_MS: env.int(600_000, 1_000, 86_400_000),
+    OUTBOX_POLL_MS: env.int(500, 10, 60_000),
+    OUTBOX_BATCH_SIZE: env.int(100, 1, 10_000),
+    /** Test hook only: the outbox relay kills its own process at this point. */
+    OUTBOX_TEST_CRASH: env.oneOf(['none', 'before-publish', 'after-publish'] as const, 'none'),
+  };
+}

@@ -1,0 +1,3 @@
+export * from './mysql-config';
+export * from './data-source';
+export * from './persistence.module';

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { env } from '../config';
+
+/** The MySQL part of a service's environment schema; `database` is the service's own schema. */
+export function mysqlEnv(database: string) {
+  return {
+    DB_HOST: env.string('127.0.0.1'),
+    DB_PORT: env.port(3306),
+    DB_USER: env.string('root'),
+    DB_PASSWORD: z.string().default(''),
+    DB_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{1,64}$/, 'must be 1-64 letters, digits or underscores')
+      .default(database),
+    DB_POOL_SIZE: env.int(10, 1, 200),
+    DB_CONNECT_TIMEOUT_MS: env.int(5_000, 100, 120_000),
+  };
+}
+
+export interface MysqlConfig {
+  DB_HOST: string;
+  DB_PORT: number;
+  DB_USER: string;
+  DB_PASSWORD: string;
+  DB_NAME: string;
+  DB_POOL_SIZE: number;
+  DB_CONNECT_TIMEOUT_MS: number;
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Fails when the committed generated contracts differ from a fresh generation of proto/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/gen-proto.sh
+if ! git diff --exit-code --stat -- libs/contracts/src/generated \
+  || [ -n "$(git status --porcelain -- libs/contracts/src/generated)" ]; then
+  echo "Generated contracts are stale: run 'npm run gen:proto' and commit libs/contracts/src/generated." >&2
+  exit 1
+fi
+echo "Generated contracts are current."
