@@ -1,0 +1,15 @@
+/** The authenticated caller, from the JWT claims `sub`, `tenant` and `perms`. */
+export interface Principal {
+  sub: string;
+  tenant: string;
+  perms: string[];
+}
+
+/** Permissions checked by routes (SPEC §7). */
+export const PERMISSIONS = [
+  'tokens:admin',
+  'stock:sync:run',
+  'stock:sync:retry',
+  'stock:sync:list',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];

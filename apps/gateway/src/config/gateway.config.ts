@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { env } from '@batchgate/platform/config';
+
+/** Local-only HS256 secret so `npm start` works without setup; deployments set JWT_SECRET or JWT_PUBLIC_KEY. */
+export const DEVELOPMENT_JWT_SECRET = 'batchgate-local-development-jwt-secret-change-me';
+
+export const gatewayConfigSchema = z
+  .object({
+    LOG_LEVEL: env.logLevel(),
+    HTTP_HOST: env.string('127.0.0.1'),
+    HTTP_PORT: env.port(3000),
+    /** HS256 shared secret (local use). Ignored when JWT_PUBLIC_KEY is set. */
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
+    /** PEM public key (SPKI) for asymmetric tokens; JWT_ALGORITHM says which. */
+    JWT_PUBLIC_KEY: z.string().default(''),
+    JWT_ALGORITHM: env.oneOf(['HS256', 'RS256', 'ES256', 'EdDSA'] as const, 'HS256'),
+    JWT_ISSUER: z.string().default(''),
+    JWT_AUDIENCE: z.string().default(''),
+    BODY_LIMIT_BYTES: env.int(1_048_576, 1_024, 52_428_800),
+    /** Deadline of each gRPC call made for one HTTP request. */
+    GRPC_DEADLINE_MS: env.int(10_000, 100, 600_000),
+    TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
+    SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
+  })
+  .refine((c) => c.JWT_ALGORITHM === 'HS256' || c.JWT_PUBLIC_KEY !== '', {
+    path: ['JWT_PUBLIC_KEY'],
+    message: 'is required when JWT_ALGORITHM is not HS256',
+  });
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

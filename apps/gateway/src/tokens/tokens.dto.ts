@@ -1,0 +1,98 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+
+export const TOKEN_STATUSES = ['active', 'disabled', 'retired'] as const;
+export type TokenStatusName = (typeof TOKEN_STATUSES)[number];
+
+export class CreateTokenDto {
+  @ApiProperty({ example: 'itick', description: 'Outside API the token belongs to' })
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9_.-]{0,63}$/i, { message: 'provider must be 1-64 letters, digits, ".", "_" or "-"' })
+  provider!: string;
+
+  @ApiPropertyOptional({ example: 'team-a #1', maxLength: 100 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  name?: string;
+
+  @ApiProperty({ description: 'The token value; stored encrypted, never returned', writeOnly: true })
+  @IsString()
+  @Length(1, 512)
+  secret!: string;
+
+  @ApiPropertyOptional({ description: 'Calls per day; 0 = unlimited', default: 0, minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  dailyLimit?: number;
+
+  @ApiPropertyOptional({ description: 'Calls per second; 0 = unlimited', default: 0, minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  rateLimitPerSecond?: number;
+
+  @ApiPropertyOptional({ description: 'RFC 3339; omitted = never expires', example: '2027-01-01T00:00:00Z' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expireTime?: string;
+}
+
+export class ListTokensQueryDto {
+  @ApiPropertyOptional({ example: 'itick' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  provider?: string;
+
+  @ApiPropertyOptional({ enum: TOKEN_STATUSES })
+  @IsOptional()
+  @IsIn(TOKEN_STATUSES)
+  status?: TokenStatusName;
+
+  @ApiPropertyOptional({ default: 1, minimum: 1 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  page?: number;
+
+  @ApiPropertyOptional({ default: 20, minimum: 1, maximum: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  pageSize?: number;
+}
+
+export class TokenView {
+  @ApiProperty() id!: number;
+  @ApiProperty() provider!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'The secret with its middle hidden', example: 'ab••••••yz' }) secretMask!: string;
+  @ApiProperty({ enum: TOKEN_STATUSES }) status!: TokenStatusName;
+  @ApiProperty() dailyLimit!: number;
+  @ApiProperty() dailyUsed!: number;
+  @ApiProperty() rateLimitPerSecond!: number;
+  @ApiProperty({ nullable: true, type: String }) expireTime!: string | null;
+  @ApiProperty({ nullable: true, type: String }) lastError!: string | null;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() updatedAt!: string;
+}
+
+export class PageView {
+  @ApiProperty() page!: number;
+  @ApiProperty() pageSize!: number;
+  @ApiProperty() total!: number;
+}
+
+export class TokenListView {
+  @ApiProperty({ type: [TokenView] }) items!: TokenView[];
+  @ApiProperty({ type: PageView }) page!: PageView;
+}

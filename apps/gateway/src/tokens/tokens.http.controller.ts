@@ -1,0 +1,50 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { lastValueFrom } from 'rxjs';
+import { TokenStatus, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { RequirePermissions } from '../auth/auth.guard';
+import { TOKEN_MANAGER_CLIENT } from '../downstream.module';
+import { CreateTokenDto, ListTokensQueryDto, TokenListView, TokenView } from './tokens.dto';
+import { STATUS_BY_NAME, toTokenView } from './tokens.mapper';
+
+@ApiTags('tokens')
+@Controller('api/tokens')
+export class TokensHttpController {
+  constructor(@Inject(TOKEN_MANAGER_CLIENT) private readonly tokens: TokenManagerServiceClient) {}
+
+  @Post()
+  @HttpCode(201)
+  @RequirePermissions('tokens:admin')
+  @ApiCreatedResponse({ type: TokenView, description: 'Stored; the secret is shown only as a mask' })
+  @ApiBadRequestResponse({ description: 'Invalid or unknown fields' })
+  async create(@Body() body: CreateTokenDto): Promise<TokenView> {
+    const token = await lastValueFrom(
+      this.tokens.createToken({
+        provider: body.provider,
+        name: body.name ?? '',
+        secret: body.secret,
+        dailyLimit: body.dailyLimit ?? 0,
+        rateLimitPerSecond: body.rateLimitPerSecond ?? 0,
+        expireTime: body.expireTime ?? '',
+      }),
+    );
+    return toTokenView(token);
+  }
+
+  @Get()
+  @RequirePermissions('tokens:admin')
+  @ApiOkResponse({ type: TokenListView })
+  async list(@Query() query: ListTokensQueryDto): Promise<TokenListView> {
+    const answer = await lastValueFrom(
+      this.tokens.listTokens({
+        provider: query.provider ?? '',
+        status: query.status ? STATUS_BY_NAME[query.status] : TokenStatus.TOKEN_STATUS_UNSPECIFIED,
+        page: { page: query.page ?? 1, pageSize: query.pageSize ?? 20 },
+      }),
+    );
+    return {
+      items: answer.tokens.map(toTokenView),
+      page: { page: answer.page?.page ?? 1, pageSize: answer.page?.pageSize ?? 20, total: answer.page?.total ?? 0 },
+    };
+  }
+}
