@@ -9,6 +9,8 @@ function projectPreset(projectDir, overrides = {}) {
   return {
     rootDir: projectDir,
     testEnvironment: 'node',
+    // Integration tests talk to real MySQL, NATS and child processes.
+    testTimeout: 30_000,
     transform: {
       '^.+\\.ts$': [
         '@swc/jest',

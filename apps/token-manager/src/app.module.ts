@@ -26,7 +26,6 @@ export class AppModule {
           streams: EVENT_STREAMS,
           duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
           outbox: {
-            service: 'token-manager',
             pollIntervalMs: config.OUTBOX_POLL_MS,
             batchSize: config.OUTBOX_BATCH_SIZE,
             crashPoint: config.OUTBOX_TEST_CRASH,

@@ -7,6 +7,10 @@ export class OutboxEventEntity {
   @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
   id!: string;
 
+  /** Random id, used as the NATS message id: unique across databases, replicas and restarts. */
+  @Column({ name: 'event_id', type: 'char', length: 36 })
+  eventId!: string;
+
   @Column({ type: 'varchar', length: 200 })
   subject!: string;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DomainEvents, EventSubject } from '@batchgate/contracts';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -9,8 +10,6 @@ import { OutboxEventEntity } from './outbox.entity';
 export type OutboxCrashPoint = 'none' | 'before-publish' | 'after-publish';
 
 export interface OutboxSettings {
-  /** Prefix of the NATS message id; with the row id it identifies an event across replicas and restarts. */
-  service: string;
   pollIntervalMs: number;
   batchSize: number;
   crashPoint: OutboxCrashPoint;
@@ -24,7 +23,8 @@ export interface OutboxTransaction {
 
 /**
  * Transactional outbox: state changes and the events announcing them commit together; a relay
- * publishes committed events to JetStream with the row id as message id and marks them published.
+ * publishes committed events to JetStream with the row's event id as message id and marks them
+ * published.
  * A crash between commit and publish leaves the row for the next pass (or the next process); a
  * crash between publish and marking re-publishes with the same id, which JetStream drops.
  */
@@ -48,7 +48,12 @@ export class Outbox {
       work({
         manager,
         emit: async (subject, payload) => {
-          await manager.insert(OutboxEventEntity, { subject, payload: JSON.stringify(payload), requestId });
+          await manager.insert(OutboxEventEntity, {
+            eventId: randomUUID(),
+            subject,
+            payload: JSON.stringify(payload),
+            requestId,
+          });
         },
       }),
     );
@@ -100,16 +105,16 @@ export class Outbox {
       const relayed = await this.dataSource.transaction(async (manager) => {
         // SKIP LOCKED: replicas relay disjoint rows instead of waiting on each other.
         const rows = (await manager.query(
-          'SELECT id, subject, payload, request_id AS requestId FROM outbox_event WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED',
+          'SELECT id, event_id AS eventId, subject, payload, request_id AS requestId FROM outbox_event WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED',
           [this.settings.batchSize],
-        )) as Array<{ id: string; subject: EventSubject; payload: string; requestId: string | null }>;
+        )) as Array<{ id: string; eventId: string; subject: EventSubject; payload: string; requestId: string | null }>;
         const published: string[] = [];
         let failure: unknown;
         for (const row of rows) {
           try {
             this.crashIf('before-publish');
             await this.publisher.publish(row.subject, JSON.parse(row.payload), {
-              messageId: `${this.settings.service}-outbox-${row.id}`,
+              messageId: row.eventId,
               requestId: row.requestId ?? undefined,
             });
             this.crashIf('after-publish');

@@ -1,0 +1,165 @@
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { lastValueFrom } from 'rxjs';
+import { TokenStatus, type Token } from '@batchgate/contracts/tokens/v1/tokens';
+import type { TokenCreated, TokenExhausted, TokenRetired } from '@batchgate/contracts/events/v1/events';
+import { queryTestDatabase, readStreamEvents, streamLastSeq, waitFor } from '@batchgate/testing';
+import { DEVELOPMENT_ENCRYPTION_KEY } from '../src/config/token-manager.config';
+import { SecretCipher } from '../src/tokens/secret-cipher';
+import { startTokenManager, type TokenManagerUnderTest } from './token-manager.harness';
+
+const STREAM = 'TOKENS_EVENTS';
+
+describe('token-manager over gRPC with MySQL and NATS', () => {
+  let tm: TokenManagerUnderTest;
+  let provider: string;
+  let seqBefore: number;
+
+  beforeAll(async () => {
+    tm = await startTokenManager();
+    seqBefore = await streamLastSeq(tm.nats, STREAM);
+  });
+  afterAll(async () => tm.close());
+  beforeEach(() => {
+    provider = `p${randomBytes(4).toString('hex')}`;
+  });
+
+  const create = (overrides: Partial<Parameters<TokenManagerUnderTest['client']['createToken']>[0]> = {}) =>
+    lastValueFrom(
+      tm.client.createToken({
+        provider,
+        name: 'primary',
+        secret: 'sk-live-0123456789abcdef',
+        dailyLimit: 0,
+        rateLimitPerSecond: 5,
+        expireTime: '',
+        ...overrides,
+      }),
+    );
+
+  const grpcError = async (call: Promise<unknown>) => {
+    const error = (await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code: number; metadata: Metadata } | undefined;
+    if (!error) throw new Error('expected the call to fail');
+    return { code: error.code, machineCode: error.metadata.get('x-error-code')[0] };
+  };
+
+  it('stores the secret encrypted with the row id as additional data and answers with a mask only', async () => {
+    const token = await create();
+    expect(token.secretMask).toBe('sk••••••ef');
+    expect(JSON.stringify(token)).not.toContain('0123456789');
+
+    const [row] = await queryTestDatabase<{ id: string; secret_encrypted: string }>(
+      tm.database.name,
+      'SELECT id, secret_encrypted FROM api_token WHERE id = ?',
+      [token.id],
+    );
+    expect(row?.secret_encrypted).not.toContain('0123456789');
+    const cipher = new SecretCipher(DEVELOPMENT_ENCRYPTION_KEY);
+    expect(cipher.decrypt(String(row?.secret_encrypted), String(token.id))).toBe('sk-live-0123456789abcdef');
+    expect(() => cipher.decrypt(String(row?.secret_encrypted), String(token.id + 1))).toThrow();
+  });
+
+  it('announces a created token exactly once on NATS through the outbox', async () => {
+    const token = await create();
+    const events = await waitFor(
+      async () => {
+        const all = await readStreamEvents<TokenCreated>(tm.nats, STREAM, 'tokens.token.created', seqBefore);
+        const mine = all.filter((e) => e.payload.provider === provider);
+        return mine.length > 0 ? mine : undefined;
+      },
+      { what: 'token.created event' },
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]?.payload).toMatchObject({ tokenId: token.id, provider, name: 'primary' });
+    const [outbox] = await queryTestDatabase<{ published: number }>(
+      tm.database.name,
+      'SELECT COUNT(*) AS published FROM outbox_event WHERE published_at IS NOT NULL AND subject = ?',
+      ['tokens.token.created'],
+    );
+    expect(Number(outbox?.published)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lists newest first, paged, filtered by provider and status, secrets masked', async () => {
+    const created: Token[] = [];
+    for (let i = 0; i < 3; i++) created.push(await create({ name: `t${i}` }));
+    await lastValueFrom(tm.client.retireToken({ tokenId: created[0]?.id ?? 0, reason: 'revoked' }));
+
+    const page1 = await lastValueFrom(
+      tm.client.listTokens({ provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 1, pageSize: 2 } }),
+    );
+    expect(page1.page).toEqual({ page: 1, pageSize: 2, total: 3 });
+    expect(page1.tokens.map((t) => t.name)).toEqual(['t2', 't1']);
+    expect(page1.tokens.every((t) => t.secretMask === 'sk••••••ef')).toBe(true);
+
+    const active = await lastValueFrom(
+      tm.client.listTokens({ provider, status: TokenStatus.TOKEN_STATUS_ACTIVE, page: { page: 1, pageSize: 10 } }),
+    );
+    expect(active.tokens.map((t) => t.name)).toEqual(['t2', 't1']);
+  });
+
+  it('rejects bad input with INVALID_ARGUMENT and a machine code, and unknown ids with NOT_FOUND', async () => {
+    expect(await grpcError(create({ provider: 'bad provider!' }))).toEqual({
+      code: GrpcStatus.INVALID_ARGUMENT,
+      machineCode: 'TOKEN.INVALID_ARGUMENT',
+    });
+    expect(await grpcError(create({ dailyLimit: -1 }))).toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });
+    expect(await grpcError(lastValueFrom(tm.client.retireToken({ tokenId: 987654321, reason: 'x' })))).toEqual({
+      code: GrpcStatus.NOT_FOUND,
+      machineCode: 'TOKEN.NOT_FOUND',
+    });
+  });
+
+  it('never lets concurrent usage reports push daily_used past daily_limit', async () => {
+    const token = await create({ dailyLimit: 50 });
+    const answers = await Promise.all(
+      Array.from({ length: 80 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1 }))),
+    );
+    expect(answers.filter((a) => a.accepted)).toHaveLength(50);
+    const [row] = await queryTestDatabase<{ daily_used: number }>(
+      tm.database.name,
+      'SELECT daily_used FROM api_token WHERE id = ?',
+      [token.id],
+    );
+    expect(row?.daily_used).toBe(50);
+    const exhausted = await waitFor(async () => {
+      const all = await readStreamEvents<TokenExhausted>(tm.nats, STREAM, 'tokens.token.exhausted', seqBefore);
+      const mine = all.filter((e) => e.payload.tokenId === token.id && e.payload.provider === provider);
+      return mine.length > 0 ? mine : undefined;
+    });
+    expect(exhausted).toHaveLength(1);
+    const available = await lastValueFrom(tm.client.getAvailableTokens({ provider }));
+    expect(available.tokens.map((t) => t.id)).not.toContain(token.id);
+  });
+
+  it('retires a token once: excluded from leases, one token.retired event', async () => {
+    const keep = await create({ name: 'keep', dailyLimit: 10 });
+    const drop = await create({ name: 'drop' });
+    await lastValueFrom(tm.client.retireToken({ tokenId: drop.id, reason: 'provider said 401' }));
+    const again = await lastValueFrom(tm.client.retireToken({ tokenId: drop.id, reason: 'provider said 401' }));
+    expect(again.status).toBe(TokenStatus.TOKEN_STATUS_RETIRED);
+    expect(again.lastError).toBe('provider said 401');
+
+    const leases = await lastValueFrom(tm.client.leaseTokens({ provider, maxTokens: 0 }));
+    expect(leases.leases).toEqual([
+      { tokenId: keep.id, secret: 'sk-live-0123456789abcdef', rateLimitPerSecond: 5, remainingQuota: 10 },
+    ]);
+    const retired = await waitFor(async () => {
+      const all = await readStreamEvents<TokenRetired>(tm.nats, STREAM, 'tokens.token.retired', seqBefore);
+      const mine = all.filter((e) => e.payload.provider === provider);
+      return mine.length > 0 ? mine : undefined;
+    });
+    expect(retired.map((e) => e.payload.tokenId)).toEqual([drop.id]);
+  });
+
+  it('serves readiness and RED metrics on its ops port', async () => {
+    const ready = await fetch(`${tm.opsUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, checks: { mysql: 'up', nats: 'up' } });
+    const metrics = await (await fetch(`${tm.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/grpc_server_handled_total\{method="\/tokens\.v1\.TokenManagerService\/CreateToken",code="OK",service="token-manager"\} \d+/);
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+  });
+});

@@ -1,0 +1,5 @@
+export * from './free-port';
+export * from './test-database';
+export * from './service-process';
+export * from './wait-for';
+export * from './stream-events';

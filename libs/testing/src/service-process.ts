@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { waitForHttpOk } from './wait-for';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+
+export interface ServiceProcess {
+  pid: number;
+  /** Everything the process wrote so far (stdout and stderr). */
+  output: () => string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  /** Sends SIGTERM and waits for the exit. */
+  stop: () => Promise<number | string>;
+  /** SIGKILL: a crash, nothing runs after it. */
+  kill: () => Promise<number | string>;
+}
+
+export interface SpawnServiceOptions {
+  /** Path of the app's main.ts relative to the repository root. */
+  entry: string;
+  env: Record<string, string>;
+  /** URL that answers 200 once the process is ready; omit to not wait. */
+  readyUrl?: string;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Starts an app as its own process, exactly as `npm start` does (TypeScript through
+ * @swc-node/register), so tests can kill it and start it again.
+ */
+export async function spawnService(options: SpawnServiceOptions): Promise<ServiceProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['-r', '@swc-node/register', join(REPO_ROOT, options.entry)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string>((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit(code ?? signal ?? 'unknown')),
+  );
+  const service: ServiceProcess = {
+    pid: child.pid ?? -1,
+    output: () => output,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return exited;
+    },
+  };
+  if (options.readyUrl) {
+    const failedEarly = exited.then((code) => {
+      throw new Error(`${options.entry} exited (${code}) before it was ready:\n${output}`);
+    });
+    try {
+      await Promise.race([waitForHttpOk(options.readyUrl, options.readyTimeoutMs), failedEarly]);
+    } catch (error) {
+      await service.kill();
+      throw error;
+    }
+    failedEarly.catch(() => undefined);
+  }
+  return service;
+}
