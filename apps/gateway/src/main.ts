@@ -7,6 +7,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(gatewayConfigSchema);
   const { app, platform } = await createGatewayApp(config);
   await app.listen(config.HTTP_PORT, config.HTTP_HOST);
+  platform.readiness.markStarted();
   platform.logger.info({ http: `${config.HTTP_HOST}:${config.HTTP_PORT}` }, 'gateway started');
 
   let stopping = false;

@@ -8,15 +8,17 @@ export interface ReadinessCheck {
 export interface ReadinessReport {
   ready: boolean;
   checks: Record<string, 'up' | 'down'>;
+  started: boolean;
   shuttingDown: boolean;
 }
 
 /**
- * Aggregates readiness: ready only when every dependency answers within the timeout and the
- * process is not shutting down (so a load balancer stops sending work before we stop taking it).
+ * Aggregates readiness: ready only once started, while every dependency answers within the
+ * timeout and the process is not shutting down (so a load balancer stops sending work before we stop taking it).
  */
 export class Readiness {
   private readonly checks: ReadinessCheck[] = [];
+  private started = false;
   private shuttingDown = false;
 
   constructor(private readonly timeoutMs = 2_000) {}
@@ -24,6 +26,11 @@ export class Readiness {
   add(check: ReadinessCheck): this {
     this.checks.push(check);
     return this;
+  }
+
+  /** Called once the app serves traffic; before that the process is never ready. */
+  markStarted(): void {
+    this.started = true;
   }
 
   markShuttingDown(): void {
@@ -39,8 +46,8 @@ export class Readiness {
       this.checks.map(async ({ name, check }) => [name, await this.probe(check)] as const),
     );
     const checks = Object.fromEntries(results);
-    const ready = !this.shuttingDown && results.every(([, state]) => state === 'up');
-    return { ready, checks, shuttingDown: this.shuttingDown };
+    const ready = this.started && !this.shuttingDown && results.every(([, state]) => state === 'up');
+    return { ready, checks, started: this.started, shuttingDown: this.shuttingDown };
   }
 
   private async probe(check: ReadinessCheck['check']): Promise<'up' | 'down'> {

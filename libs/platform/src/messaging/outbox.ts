@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import type { DomainEvents, EventSubject } from '@batchgate/contracts';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -137,7 +138,8 @@ export class Outbox {
 
   private crashIf(point: OutboxCrashPoint): void {
     if (this.settings.crashPoint !== point) return;
-    this.logger.fatal({ crashPoint: point }, 'outbox test hook: killing the process');
+    // Written synchronously: the asynchronous logger would lose the line to the SIGKILL.
+    writeSync(2, `outbox test hook: killing the process at ${point}\n`);
     process.kill(process.pid, 'SIGKILL');
   }
 }

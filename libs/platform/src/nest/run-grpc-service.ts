@@ -78,6 +78,7 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
     throw error;
   }
   setGrpcHealth(health, definition.serviceName, true);
+  readiness.markStarted();
   logger.info({ grpc: `${config.GRPC_HOST}:${config.GRPC_PORT}`, ops: config.OPS_PORT }, `${definition.name} started`);
 
   let shuttingDown: Promise<void> | undefined;

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type NatsConnection } from 'nats';
+import { Registry } from 'prom-client';
+import { lastValueFrom } from 'rxjs';
+import type { TokenCreated } from '@batchgate/contracts/events/v1/events';
+import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { createGrpcClient } from '@batchgate/platform/grpc';
+import {
+  createTestDatabase,
+  freePort,
+  queryTestDatabase,
+  readStreamEvents,
+  spawnService,
+  streamLastSeq,
+  waitFor,
+  type TestDatabase,
+} from '@batchgate/testing';
+
+const STREAM = 'TOKENS_EVENTS';
+const ENTRY = 'apps/token-manager/src/main.ts';
+
+/**
+ * The outbox's promise, shown with real processes: token-manager is SIGKILLed by its test hook
+ * (a) after the DB commit and before the publish, (b) after the publish and before the row is
+ * marked. After a restart the token.created event is on NATS exactly once in both cases.
+ */
+describe('transactional outbox survives a crash of token-manager', () => {
+  let database: TestDatabase;
+  let nats: NatsConnection;
+  let grpcPort: number;
+  let opsPort: number;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('outbox');
+    nats = await connect({ servers: 'nats://127.0.0.1:4222' });
+    [grpcPort, opsPort] = [await freePort(), await freePort()];
+  });
+  afterAll(async () => {
+    await nats.close();
+    await database.drop();
+  });
+
+  const start = (crashPoint: 'none' | 'before-publish' | 'after-publish') =>
+    spawnService({
+      entry: ENTRY,
+      env: {
+        ...database.env,
+        GRPC_PORT: String(grpcPort),
+        OPS_PORT: String(opsPort),
+        OUTBOX_POLL_MS: '50',
+        OUTBOX_TEST_CRASH: crashPoint,
+      },
+      readyUrl: `http://127.0.0.1:${opsPort}/readyz`,
+    });
+
+  const createToken = async (provider: string) => {
+    const { client, close } = createGrpcClient<TokenManagerServiceClient>({
+      proto: 'tokens',
+      service: TOKEN_MANAGER_SERVICE_NAME,
+      url: `127.0.0.1:${grpcPort}`,
+      deadlineMs: 5_000,
+      registry: new Registry(),
+    });
+    try {
+      return await lastValueFrom(
+        client.createToken({ provider, name: 'crash', secret: 'secret-value-123', dailyLimit: 0, rateLimitPerSecond: 0, expireTime: '' }),
+      );
+    } finally {
+      close();
+    }
+  };
+
+  const eventsFor = async (provider: string, afterSeq: number) =>
+    (await readStreamEvents<TokenCreated>(nats, STREAM, 'tokens.token.created', afterSeq)).filter(
+      (event) => event.payload.provider === provider,
+    );
+
+  it.each(['before-publish', 'after-publish'] as const)('crash %s: the event arrives exactly once after restart', async (crashPoint) => {
+    const provider = `crash${randomBytes(4).toString('hex')}`;
+    const seqBefore = await streamLastSeq(nats, STREAM);
+    const crashing = await start(crashPoint);
+
+    const token = await createToken(provider);
+    expect(await crashing.exited).toBe('SIGKILL');
+    expect(crashing.output()).toContain('outbox test hook');
+
+    // The state change is committed whatever happened to the event.
+    const rows = await queryTestDatabase<{ id: string }>(database.name, 'SELECT id FROM api_token WHERE provider = ?', [provider]);
+    expect(rows.map((r) => Number(r.id))).toEqual([token.id]);
+    const publishedBeforeRestart = await eventsFor(provider, seqBefore);
+    expect(publishedBeforeRestart).toHaveLength(crashPoint === 'before-publish' ? 0 : 1);
+
+    const restarted = await start('none');
+    try {
+      await waitFor(
+        async () => {
+          const [pending] = await queryTestDatabase<{ n: number }>(
+            database.name,
+            'SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL',
+          );
+          return Number(pending?.n) === 0 ? true : undefined;
+        },
+        { what: 'outbox drained' },
+      );
+      const events = await eventsFor(provider, seqBefore);
+      expect(events).toHaveLength(1);
+      expect(events[0]?.payload).toMatchObject({ tokenId: token.id, provider });
+    } finally {
+      expect(await restarted.stop()).toBe(0);
+    }
+  });
+});
