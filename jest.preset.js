@@ -24,7 +24,10 @@ function projectPreset(projectDir, overrides = {}) {
           sourceMaps: 'inline',
         },
       ],
+      // ES-module-only packages (jose 6): Node 20 loads them with require(esm), jest needs them compiled.
+      '/node_modules/jose/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
     },
+    transformIgnorePatterns: ['/node_modules/(?!jose/)'],
     moduleNameMapper: {
       '^@batchgate/concurrency$': path.join(root, 'libs/concurrency/src/index.ts'),
       '^@batchgate/contracts$': path.join(root, 'libs/contracts/src/index.ts'),

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import type { TokenCreated } from '@batchgate/contracts/events/v1/events';
+import { queryTestDatabase, readStreamEvents, streamLastSeq, waitFor } from '@batchgate/testing';
+import { startStack, type Stack } from './stack';
+
+/** Black-box: HTTP → gateway → gRPC → token-manager → MySQL + outbox → NATS, all real processes. */
+describe('POST/GET /api/tokens through the whole stack', () => {
+  let stack: Stack;
+  let admin: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    admin = await stack.mintToken({ perms: ['tokens:admin'] });
+  }, 60_000);
+
+  const post = (body: unknown, bearer?: string, headers: Record<string, string> = {}) =>
+    fetch(`${stack.gatewayUrl}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  it('creates a token (row stored, secret masked) and token.created reaches NATS with the request id', async () => {
+    const provider = `e2e${randomBytes(4).toString('hex')}`;
+    const seqBefore = await streamLastSeq(stack.nats, 'TOKENS_EVENTS');
+    const response = await post({ provider, name: 'first', secret: 'itk-9f8e7d6c5b4a', dailyLimit: 500 }, admin, {
+      'x-request-id': 'e2e-req-0001',
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-request-id')).toBe('e2e-req-0001');
+    const body = (await response.json()) as { id: number; secretMask: string; status: string; dailyLimit: number };
+    expect(body).toMatchObject({ secretMask: 'it••••••4a', status: 'active', dailyLimit: 500 });
+    expect(JSON.stringify(body)).not.toContain('9f8e7d6c');
+
+    const rows = await queryTestDatabase<{ provider: string }>(stack.tokenDatabase.name, 'SELECT provider FROM api_token WHERE id = ?', [body.id]);
+    expect(rows).toEqual([{ provider }]);
+
+    const events = await waitFor(async () => {
+      const mine = (await readStreamEvents<TokenCreated>(stack.nats, 'TOKENS_EVENTS', 'tokens.token.created', seqBefore)).filter(
+        (e) => e.payload.provider === provider,
+      );
+      return mine.length > 0 ? mine : undefined;
+    });
+    expect(events).toHaveLength(1);
+    expect(events[0]?.payload.tokenId).toBe(body.id);
+    expect(events[0]?.headers['x-request-id']).toBe('e2e-req-0001');
+
+    const list = await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(list.status).toBe(200);
+    const page = (await list.json()) as { items: Array<{ id: number; secretMask: string }>; page: { total: number } };
+    expect(page.page.total).toBe(1);
+    expect(page.items).toEqual([expect.objectContaining({ id: body.id, secretMask: 'it••••••4a' })]);
+  });
+
+  it('answers 401 without a token, with a bad or expiry-less token', async () => {
+    const good = { provider: 'itick', secret: 'abcdefghijkl' };
+    for (const bearer of [undefined, 'not-a-jwt', await stack.mintToken({ perms: ['tokens:admin'], expiresIn: null })]) {
+      const response = await post(good, bearer);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ error: { code: 'AUTH.UNAUTHENTICATED', status: 'UNAUTHENTICATED' } });
+    }
+  });
+
+  it('answers 403 when the token lacks tokens:admin', async () => {
+    const response = await post({ provider: 'itick', secret: 'abcdefghijkl' }, await stack.mintToken({ perms: ['stock:sync:run'] }));
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: { code: 'AUTH.PERMISSION_DENIED', details: { missing: ['tokens:admin'] } } });
+  });
+
+  it('answers 400 for unknown fields, bad values, malformed JSON, and 413 for a body over the limit', async () => {
+    const unknownField = await post({ provider: 'itick', secret: 'abcdefghijkl', colour: 'red' }, admin);
+    expect(unknownField.status).toBe(400);
+    expect(await unknownField.json()).toMatchObject({
+      error: { code: 'REQUEST.INVALID', details: { fields: [{ field: 'colour' }] } },
+    });
+    const badValue = await post({ provider: 'itick', secret: '', dailyLimit: -5 }, admin);
+    expect(badValue.status).toBe(400);
+    const fields = ((await badValue.json()) as { error: { details: { fields: Array<{ field: string }> } } }).error.details.fields;
+    expect(fields.map((f) => f.field).sort()).toEqual(['dailyLimit', 'secret']);
+    expect((await post('{"provider":', admin)).status).toBe(400);
+    const huge = await post({ provider: 'itick', secret: 'x'.repeat(20_000) }, admin);
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: { code: 'REQUEST.TOO_LARGE' } });
+  });
+
+  it('serves health, readiness, metrics and the OpenAPI document', async () => {
+    expect((await fetch(`${stack.gatewayUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.gatewayUrl}/readyz`)).status).toBe(200);
+    const gatewayMetrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    expect(gatewayMetrics).toMatch(/http_server_requests_total\{method="POST",route="\/api\/tokens",status="201",service="gateway"\}/);
+    expect(gatewayMetrics).toMatch(/grpc_client_handled_total\{method="\/tokens\.v1\.TokenManagerService\/CreateToken",code="OK"/);
+    expect((await fetch(`${stack.tokenManagerOpsUrl}/metrics`)).status).toBe(200);
+    const openapi = (await (await fetch(`${stack.gatewayUrl}/api/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(openapi.paths)).toContain('/api/tokens');
+    expect((await fetch(`${stack.gatewayUrl}/api/docs`)).status).toBe(200);
+  });
+
+  it('maps a gRPC UNAVAILABLE to 503 and shuts every process down cleanly on SIGTERM', async () => {
+    const tokenManagerExit = await stack.processes.tokenManager.stop();
+    expect(tokenManagerExit).toBe(0);
+    const response = await post({ provider: 'itick', secret: 'abcdefghijkl' }, admin);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ error: { status: 'UNAVAILABLE' } });
+    expect(await stack.stop()).toEqual({ gateway: 0, tokenManager: 0 });
+  });
+});
