@@ -1,0 +1,35 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { RpcException } from '@nestjs/microservices';
+import { DomainError, HTTP_STATUS_BY_GRPC } from '../errors';
+import { toGrpcError } from './grpc-errors';
+
+describe('error mapping', () => {
+  it.each([
+    ['invalid_argument', GrpcStatus.INVALID_ARGUMENT, 400],
+    ['unauthenticated', GrpcStatus.UNAUTHENTICATED, 401],
+    ['permission_denied', GrpcStatus.PERMISSION_DENIED, 403],
+    ['not_found', GrpcStatus.NOT_FOUND, 404],
+    ['already_exists', GrpcStatus.ALREADY_EXISTS, 409],
+    ['failed_precondition', GrpcStatus.FAILED_PRECONDITION, 409],
+    ['resource_exhausted', GrpcStatus.RESOURCE_EXHAUSTED, 429],
+    ['unavailable', GrpcStatus.UNAVAILABLE, 503],
+    ['deadline_exceeded', GrpcStatus.DEADLINE_EXCEEDED, 504],
+  ] as const)('%s → gRPC %s → HTTP %s', (kind, grpc, http) => {
+    const mapped = toGrpcError(new DomainError(kind, 'X.Y', 'message', { details: { a: 1 }, retryAfterSeconds: 7 }));
+    expect(mapped.code).toBe(grpc);
+    expect(HTTP_STATUS_BY_GRPC[mapped.code]).toBe(http);
+    expect(mapped.metadata.get('x-error-code')).toEqual(['X.Y']);
+    expect(mapped.metadata.get('x-error-details')).toEqual(['{"a":1}']);
+    expect(mapped.metadata.get('x-retry-after')).toEqual(['7']);
+  });
+
+  it('keeps an explicit RpcException status and hides unexpected errors behind INTERNAL', () => {
+    expect(toGrpcError(new RpcException({ code: GrpcStatus.ABORTED, message: 'conflict' }))).toMatchObject({
+      code: GrpcStatus.ABORTED,
+      message: 'conflict',
+    });
+    const internal = toGrpcError(new Error('password=hunter2 leaked in a stack'));
+    expect(internal.code).toBe(GrpcStatus.INTERNAL);
+    expect(internal.message).toBe('Internal error');
+  });
+});
