@@ -1,0 +1,29 @@
+/**
+ * The processes of the local stack, in start order. Adding a service = one entry here (and its
+ * defaults in the README's configuration table).
+ */
+export interface StackProcess {
+  name: string;
+  entry: string;
+  /** URL answering 200 once the process is ready. */
+  readyUrl: string;
+  /** Database the process owns (created before start), if any. */
+  database?: string;
+  color: string;
+}
+
+export const STACK: StackProcess[] = [
+  {
+    name: 'token-manager',
+    entry: 'apps/token-manager/src/main.ts',
+    readyUrl: 'http://127.0.0.1:9101/readyz',
+    database: 'batchgate_tokens',
+    color: 'magenta',
+  },
+  {
+    name: 'gateway',
+    entry: 'apps/gateway/src/main.ts',
+    readyUrl: 'http://127.0.0.1:3000/readyz',
+    color: 'cyan',
+  },
+];
