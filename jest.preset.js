@@ -11,6 +11,7 @@ function projectPreset(projectDir, overrides = {}) {
     testEnvironment: 'node',
     // Integration tests talk to real MySQL, NATS and child processes.
     testTimeout: 30_000,
+    testMatch: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
     transform: {
       '^.+\\.ts$': [
         '@swc/jest',

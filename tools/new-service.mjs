@@ -42,7 +42,7 @@ const files = {
   ),
   'jest.config.js': `const { projectPreset } = require('../../jest.preset');
 
-module.exports = projectPreset(__dirname, { displayName: '${name}', testMatch: ['**/*.spec.ts', '**/*.int-spec.ts'] });
+module.exports = projectPreset(__dirname, { displayName: '${name}'});
 `,
   [`src/config/${name}.config.ts`]: `import { z } from 'zod';
 import { grpcServiceEnv } from '@batchgate/platform/nest';

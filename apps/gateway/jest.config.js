@@ -1,3 +1,3 @@
 const { projectPreset } = require('../../jest.preset');
 
-module.exports = projectPreset(__dirname, { displayName: 'gateway', testMatch: ['**/*.spec.ts', '**/*.int-spec.ts'] });
+module.exports = projectPreset(__dirname, { displayName: 'gateway' });

@@ -44,6 +44,12 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     expect(events).toHaveLength(1);
     expect(events[0]?.payload.tokenId).toBe(body.id);
     expect(events[0]?.headers['x-request-id']).toBe('e2e-req-0001');
+    // The same id is on the service's own log line for the call.
+    const rpcLine = stack.processes.tokenManager
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"requestId":"e2e-req-0001"') && line.includes('CreateToken'));
+    expect(rpcLine).toBeDefined();
 
     const list = await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } });
     expect(list.status).toBe(200);

@@ -86,8 +86,10 @@ export class GrpcServerInterceptor implements NestInterceptor {
         const startedAt = performance.now();
         const finish = (code: number) => {
           const labels = { method, code: grpcStatusName(code) };
+          const seconds = (performance.now() - startedAt) / 1000;
           this.metrics.handled.inc(labels);
-          this.metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
+          this.metrics.duration.observe(labels, seconds);
+          this.logger.info({ ...labels, ms: Math.round(seconds * 1000) }, 'rpc');
         };
         if (deadline <= Date.now()) {
           finish(GrpcStatus.DEADLINE_EXCEEDED);
