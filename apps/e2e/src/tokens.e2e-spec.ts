@@ -89,6 +89,32 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     expect(await huge.json()).toMatchObject({ error: { code: 'REQUEST.TOO_LARGE' } });
   });
 
+  it('updates limits and status, soft-deletes, and maps NOT_FOUND to 404', async () => {
+    const provider = `upd${randomBytes(4).toString('hex')}`;
+    const created = (await (await post({ provider, secret: 'abcdefghijkl' }, admin)).json()) as { id: number };
+    const auth = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    const patch = (id: number | string, body: unknown) =>
+      fetch(`${stack.gatewayUrl}/api/tokens/${id}`, { method: 'PATCH', headers: auth, body: JSON.stringify(body) });
+
+    const updated = await patch(created.id, { status: 'disabled', dailyLimit: 10, rateLimitPerSecond: 3 });
+    expect(updated.status).toBe(200);
+    expect(await updated.json()).toMatchObject({ id: created.id, status: 'disabled', dailyLimit: 10, rateLimitPerSecond: 3 });
+    expect((await patch(created.id, {})).status).toBe(400);
+    expect((await patch('abc', { dailyLimit: 1 })).status).toBe(400);
+    const missing = await patch(99_999_999, { dailyLimit: 1 });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'TOKEN.NOT_FOUND', status: 'NOT_FOUND' } });
+
+    const bearer = { authorization: `Bearer ${admin}` };
+    const removed = await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer });
+    expect(removed.status).toBe(204);
+    const list = (await (await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: auth })).json()) as {
+      page: { total: number };
+    };
+    expect(list.page.total).toBe(0);
+    expect((await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer })).status).toBe(404);
+  });
+
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
     expect((await fetch(`${stack.gatewayUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${stack.gatewayUrl}/readyz`)).status).toBe(200);

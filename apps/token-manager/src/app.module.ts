@@ -4,14 +4,16 @@ import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } fr
 import { PersistenceModule } from '@batchgate/platform/persistence';
 import type { TokenManagerConfig } from './config/token-manager.config';
 import { CreateApiToken1763856000100 } from './migrations/1763856000100-create-api-token';
+import { AddApiTokenUsageDay1763856000200 } from './migrations/1763856000200-add-api-token-usage-day';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
 import { TokensGrpcController } from './tokens/tokens.grpc.controller';
 import { TokensService } from './tokens/tokens.service';
+import { QuotaCalendar } from './tokens/usage-day';
 
 export const TOKEN_MANAGER_SCHEMA = {
   entities: [ApiTokenEntity, OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateApiToken1763856000100],
+  migrations: [CreateOutboxEvent1763856000000, CreateApiToken1763856000100, AddApiTokenUsageDay1763856000200],
 };
 
 @Module({})
@@ -33,7 +35,11 @@ export class AppModule {
         }),
       ],
       controllers: [TokensGrpcController],
-      providers: [TokensService, { provide: SecretCipher, useValue: new SecretCipher(config.TOKEN_ENCRYPTION_KEY) }],
+      providers: [
+        TokensService,
+        { provide: SecretCipher, useValue: new SecretCipher(config.TOKEN_ENCRYPTION_KEY) },
+        { provide: QuotaCalendar, useValue: new QuotaCalendar(config.TOKEN_QUOTA_TIME_ZONE, config.TOKEN_QUOTA_RESET_HOUR) },
+      ],
     };
   }
 }

@@ -134,6 +134,26 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     expect(available.tokens.map((t) => t.id)).not.toContain(token.id);
   });
 
+  it('resets daily usage when the quota day changes (lazily, in the same conditional update)', async () => {
+    const token = await create({ dailyLimit: 2 });
+    await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 2 }));
+    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1 }))).accepted).toBe(false);
+    expect((await lastValueFrom(tm.client.getAvailableTokens({ provider }))).tokens).toEqual([]);
+
+    // The counted day is yesterday now: the quota has reset.
+    await queryTestDatabase(tm.database.name, 'UPDATE api_token SET usage_day = DATE_SUB(usage_day, INTERVAL 1 DAY) WHERE id = ?', [
+      token.id,
+    ]);
+    const available = await lastValueFrom(tm.client.getAvailableTokens({ provider }));
+    expect(available.tokens.map((t) => [t.id, t.dailyUsed])).toEqual([[token.id, 0]]);
+    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1 }))).toEqual({
+      accepted: true,
+      dailyUsed: 1,
+      dailyLimit: 2,
+      exhausted: false,
+    });
+  });
+
   it('retires a token once: excluded from leases, one token.retired event', async () => {
     const keep = await create({ name: 'keep', dailyLimit: 10 });
     const drop = await create({ name: 'drop' });

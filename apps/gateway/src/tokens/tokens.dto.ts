@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 
 export const TOKEN_STATUSES = ['active', 'disabled', 'retired'] as const;
 export type TokenStatusName = (typeof TOKEN_STATUSES)[number];
@@ -40,6 +40,41 @@ export class CreateTokenDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   expireTime?: string;
+}
+
+export class UpdateTokenDto {
+  @ApiPropertyOptional({ enum: TOKEN_STATUSES })
+  @IsOptional()
+  @IsIn(TOKEN_STATUSES)
+  status?: TokenStatusName;
+
+  @ApiPropertyOptional({ description: 'Calls per day; 0 = unlimited', minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  dailyLimit?: number;
+
+  @ApiPropertyOptional({ description: 'Calls per second; 0 = unlimited', minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  rateLimitPerSecond?: number;
+
+  @ApiPropertyOptional({ description: 'RFC 3339; empty string = never expires', example: '2027-01-01T00:00:00Z' })
+  @IsOptional()
+  @ValidateIf((_o, value) => value !== '')
+  @IsISO8601({ strict: true })
+  expireTime?: string;
+}
+
+export class TokenIdParamDto {
+  @ApiProperty({ example: 1 })
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  id!: number;
 }
 
 export class ListTokensQueryDto {

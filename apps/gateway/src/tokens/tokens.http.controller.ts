@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { lastValueFrom } from 'rxjs';
 import { TokenStatus, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { RequirePermissions } from '../auth/auth.guard';
 import { TOKEN_MANAGER_CLIENT } from '../downstream.module';
-import { CreateTokenDto, ListTokensQueryDto, TokenListView, TokenView } from './tokens.dto';
+import { CreateTokenDto, ListTokensQueryDto, TokenIdParamDto, TokenListView, TokenView, UpdateTokenDto } from './tokens.dto';
 import { STATUS_BY_NAME, toTokenView } from './tokens.mapper';
 
 @ApiTags('tokens')
@@ -46,5 +46,31 @@ export class TokensHttpController {
       items: answer.tokens.map(toTokenView),
       page: { page: answer.page?.page ?? 1, pageSize: answer.page?.pageSize ?? 20, total: answer.page?.total ?? 0 },
     };
+  }
+
+  @Patch(':id')
+  @RequirePermissions('tokens:admin')
+  @ApiOkResponse({ type: TokenView })
+  @ApiNotFoundResponse({ description: 'No such token' })
+  async update(@Param() params: TokenIdParamDto, @Body() body: UpdateTokenDto): Promise<TokenView> {
+    const token = await lastValueFrom(
+      this.tokens.updateToken({
+        id: params.id,
+        status: body.status ? STATUS_BY_NAME[body.status] : undefined,
+        dailyLimit: body.dailyLimit,
+        rateLimitPerSecond: body.rateLimitPerSecond,
+        expireTime: body.expireTime,
+      }),
+    );
+    return toTokenView(token);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequirePermissions('tokens:admin')
+  @ApiNoContentResponse({ description: 'Soft-deleted' })
+  @ApiNotFoundResponse({ description: 'No such token' })
+  async remove(@Param() params: TokenIdParamDto): Promise<void> {
+    await lastValueFrom(this.tokens.deleteToken({ id: params.id }));
   }
 }

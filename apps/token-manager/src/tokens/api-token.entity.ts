@@ -39,8 +39,12 @@ export class ApiTokenEntity {
   @Column({ name: 'daily_limit', type: 'int', default: 0 })
   dailyLimit!: number;
 
+  /** Calls counted on `usageDay`; on any later day the token has used nothing yet. */
   @Column({ name: 'daily_used', type: 'int', default: 0 })
   dailyUsed!: number;
+
+  @Column({ name: 'usage_day', type: 'date', nullable: true })
+  usageDay!: string | null;
 
   /** 0 means unlimited. */
   @Column({ name: 'rate_limit_per_second', type: 'int', default: 0 })

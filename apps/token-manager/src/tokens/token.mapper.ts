@@ -20,8 +20,13 @@ export function toStoredStatus(status: TokenStatus): ApiTokenStatus | undefined 
   }
 }
 
+/** Calls used on `today`: a count from an earlier quota day has been reset. */
+export function usedToday(row: ApiTokenEntity, today: string): number {
+  return row.usageDay === today ? row.dailyUsed : 0;
+}
+
 /** The wire shape of a token: never the secret, only its mask. */
-export function toTokenMessage(row: ApiTokenEntity): Token {
+export function toTokenMessage(row: ApiTokenEntity, today: string): Token {
   return {
     id: Number(row.id),
     provider: row.provider,
@@ -29,7 +34,7 @@ export function toTokenMessage(row: ApiTokenEntity): Token {
     secretMask: row.secretMask,
     status: PROTO_STATUS[row.status] ?? TokenStatus.TOKEN_STATUS_UNSPECIFIED,
     dailyLimit: row.dailyLimit,
-    dailyUsed: row.dailyUsed,
+    dailyUsed: usedToday(row, today),
     rateLimitPerSecond: row.rateLimitPerSecond,
     expireTime: row.expireTime ? row.expireTime.toISOString() : '',
     lastError: row.lastError ?? '',

@@ -16,7 +16,6 @@ import {
   type TokenManagerServiceController,
   type UpdateTokenRequest,
 } from '@batchgate/contracts/tokens/v1/tokens';
-import { toTokenMessage } from './token.mapper';
 import { TokensService } from './tokens.service';
 
 @Controller()
@@ -43,7 +42,7 @@ export class TokensGrpcController implements TokenManagerServiceController {
 
   async getAvailableTokens(request: GetAvailableTokensRequest): Promise<ListTokensResponse> {
     const rows = await this.tokens.available(request.provider);
-    return { tokens: rows.map(toTokenMessage), page: { page: 1, pageSize: rows.length, total: rows.length } };
+    return { tokens: rows.map((row) => this.tokens.toMessage(row)), page: { page: 1, pageSize: rows.length, total: rows.length } };
   }
 
   async leaseTokens(request: LeaseTokensRequest): Promise<LeaseTokensResponse> {

@@ -13,7 +13,8 @@ import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
 import { Outbox } from '@batchgate/platform/messaging';
 import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
 import { maskSecret, SecretCipher } from './secret-cipher';
-import { toStoredStatus, toTokenMessage } from './token.mapper';
+import { toStoredStatus, toTokenMessage, usedToday } from './token.mapper';
+import { QuotaCalendar } from './usage-day';
 import { invalidTokenField, tokenNotFound } from './tokens.errors';
 
 export const MAX_PAGE_SIZE = 100;
@@ -26,7 +27,13 @@ export class TokensService {
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(Outbox) private readonly outbox: Outbox,
     @Inject(SecretCipher) private readonly cipher: SecretCipher,
+    @Inject(QuotaCalendar) private readonly calendar: QuotaCalendar,
   ) {}
+
+  /** The wire shape of a row, with today's usage. */
+  toMessage(row: ApiTokenEntity): Token {
+    return toTokenMessage(row, this.calendar.today());
+  }
 
   async create(request: CreateTokenRequest): Promise<Token> {
     const provider = validProvider(request.provider);
@@ -58,7 +65,7 @@ export class TokensService {
         name: row.name,
         occurredAt: new Date().toISOString(),
       });
-      return toTokenMessage(row);
+      return this.toMessage(row);
     });
   }
 
@@ -79,7 +86,7 @@ export class TokensService {
       query.andWhere('t.status = :status', { status });
     }
     const [rows, total] = await query.getManyAndCount();
-    return { tokens: rows.map(toTokenMessage), page: { page, pageSize, total } };
+    return { tokens: rows.map((row) => this.toMessage(row)), page: { page, pageSize, total } };
   }
 
   async update(request: UpdateTokenRequest): Promise<Token> {
@@ -106,7 +113,7 @@ export class TokensService {
         change: Object.keys(changes).join(','),
         occurredAt: new Date().toISOString(),
       });
-      return toTokenMessage(after);
+      return this.toMessage(after);
     });
   }
 
@@ -131,7 +138,9 @@ export class TokensService {
       .where('t.provider = :provider', { provider: validProvider(provider) })
       .andWhere('t.status = :active AND t.deleted = 0', { active: ApiTokenStatus.Active })
       .andWhere('(t.expire_time IS NULL OR t.expire_time > UTC_TIMESTAMP())')
-      .andWhere('(t.daily_limit = 0 OR t.daily_used < t.daily_limit)')
+      .andWhere('(t.daily_limit = 0 OR t.usage_day IS NULL OR t.usage_day <> :today OR t.daily_used < t.daily_limit)', {
+        today: this.calendar.today(),
+      })
       .orderBy('t.daily_used', 'ASC')
       .addOrderBy('t.id', 'ASC')
       .getMany();
@@ -140,32 +149,38 @@ export class TokensService {
   async lease(provider: string, maxTokens: number): Promise<TokenLease[]> {
     const rows = await this.available(provider);
     const chosen = maxTokens > 0 ? rows.slice(0, maxTokens) : rows;
+    const today = this.calendar.today();
     return chosen.map((row) => ({
       tokenId: Number(row.id),
       secret: this.cipher.decrypt(row.secretEncrypted, row.id),
       rateLimitPerSecond: row.rateLimitPerSecond,
-      remainingQuota: row.dailyLimit === 0 ? -1 : row.dailyLimit - row.dailyUsed,
+      remainingQuota: row.dailyLimit === 0 ? -1 : row.dailyLimit - usedToday(row, today),
     }));
   }
 
   /**
    * Adds `count` calls to the token's usage in one conditional UPDATE: concurrent reporters on
    * any number of replicas can never push daily_used past daily_limit (a read-modify-write would
-   * lose updates). The token is announced as exhausted by the report that reaches the limit.
+   * lose updates). Usage from an earlier quota day is reset in the same statement (MySQL applies
+   * SET assignments left to right, so daily_used reads the old usage_day). The token is announced
+   * as exhausted by the report that reaches the limit.
    */
   async reportUsage(id: number, count: number): Promise<ReportUsageResponse> {
     if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
       throw invalidTokenField('count', 'must be an integer between 1 and 1000000');
     }
+    const today = this.calendar.today();
     return this.outbox.transaction(async ({ manager, emit }) => {
       const result = (await manager.query(
-        `UPDATE api_token SET daily_used = daily_used + ?, updated_at = CURRENT_TIMESTAMP(3)
-         WHERE id = ? AND deleted = 0 AND (daily_limit = 0 OR daily_used + ? <= daily_limit)`,
-        [count, id, count],
+        `UPDATE api_token
+            SET daily_used = IF(usage_day <=> ?, daily_used, 0) + ?, usage_day = ?, updated_at = CURRENT_TIMESTAMP(3)
+          WHERE id = ? AND deleted = 0 AND (daily_limit = 0 OR IF(usage_day <=> ?, daily_used, 0) + ? <= daily_limit)`,
+        [today, count, today, id, today, count],
       )) as { affectedRows: number };
       const row = await this.findLive(manager, id);
       const accepted = result.affectedRows === 1;
-      const exhausted = row.dailyLimit > 0 && row.dailyUsed >= row.dailyLimit;
+      const used = usedToday(row, today);
+      const exhausted = row.dailyLimit > 0 && used >= row.dailyLimit;
       if (accepted && exhausted) {
         await emit('tokens.token.exhausted', {
           tokenId: id,
@@ -174,7 +189,7 @@ export class TokensService {
           occurredAt: new Date().toISOString(),
         });
       }
-      return { accepted, dailyUsed: row.dailyUsed, dailyLimit: row.dailyLimit, exhausted };
+      return { accepted, dailyUsed: used, dailyLimit: row.dailyLimit, exhausted };
     });
   }
 
@@ -195,7 +210,7 @@ export class TokensService {
           occurredAt: new Date().toISOString(),
         });
       }
-      return toTokenMessage(await this.findLive(manager, id));
+      return this.toMessage(await this.findLive(manager, id));
     });
   }
 

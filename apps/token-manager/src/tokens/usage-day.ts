@@ -1,0 +1,34 @@
+/**
+ * The quota day a moment belongs to. Daily usage resets at `resetHour` o'clock in `timeZone`, so
+ * the day is the local calendar date of (moment − resetHour). Usage rows remember the day they
+ * count; a row from an earlier day counts as zero — the reset happens lazily, race-free, with no
+ * scheduler to coordinate across replicas.
+ */
+export function usageDayOf(moment: Date, timeZone: string, resetHour: number): string {
+  const shifted = new Date(moment.getTime() - resetHour * 3_600_000);
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(shifted);
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('year')}-${part('month')}-${part('day')}`;
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Today's quota day under the service's reset settings; injected so tests can move the clock. */
+export class QuotaCalendar {
+  constructor(
+    private readonly timeZone: string,
+    private readonly resetHour: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  today(): string {
+    return usageDayOf(this.now(), this.timeZone, this.resetHour);
+  }
+}
