@@ -21,6 +21,13 @@ export const STACK: StackProcess[] = [
     color: 'magenta',
   },
   {
+    name: 'kline-sync',
+    entry: 'apps/kline-sync/src/main.ts',
+    readyUrl: 'http://127.0.0.1:9105/readyz',
+    database: 'batchgate_kline_sync',
+    color: 'yellow',
+  },
+  {
     name: 'gateway',
     entry: 'apps/gateway/src/main.ts',
     readyUrl: 'http://127.0.0.1:3000/readyz',

@@ -6,6 +6,7 @@ import { JwtVerifier } from './auth/jwt-verifier';
 import type { GatewayConfig } from './config/gateway.config';
 import { DownstreamModule } from './downstream.module';
 import { OpsHttpController } from './http/ops.http.controller';
+import { KlineSyncHttpController } from './kline-sync/kline-sync.http.controller';
 import { TokensHttpController } from './tokens/tokens.http.controller';
 
 @Module({})
@@ -14,7 +15,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PlatformModule.forRoot(platform), DownstreamModule.register(config)],
-      controllers: [OpsHttpController, TokensHttpController],
+      controllers: [OpsHttpController, TokensHttpController, KlineSyncHttpController],
       providers: [{ provide: JwtVerifier, useValue: verifier }, { provide: APP_GUARD, useClass: AuthGuard }],
     };
   }

@@ -1,10 +1,12 @@
 import { Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { Registry } from 'prom-client';
+import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient, type GrpcClientSettings } from '@batchgate/platform/grpc';
 import type { GatewayConfig } from './config/gateway.config';
 
 export const TOKEN_MANAGER_CLIENT = Symbol('TOKEN_MANAGER_CLIENT');
+export const KLINE_SYNC_CLIENT = Symbol('KLINE_SYNC_CLIENT');
 
 /** Creates the gateway's gRPC clients and closes their channels when the gateway stops. */
 @Injectable()
@@ -42,8 +44,20 @@ export class DownstreamModule {
               registry,
             }),
         },
+        {
+          provide: KLINE_SYNC_CLIENT,
+          inject: [GrpcChannels, Registry],
+          useFactory: (channels: GrpcChannels, registry: Registry) =>
+            channels.open<KlineSyncServiceClient>({
+              proto: 'klinesync',
+              service: KLINE_SYNC_SERVICE_NAME,
+              url: config.KLINE_SYNC_URL,
+              deadlineMs: config.GRPC_DEADLINE_MS,
+              registry,
+            }),
+        },
       ],
-      exports: [TOKEN_MANAGER_CLIENT],
+      exports: [TOKEN_MANAGER_CLIENT, KLINE_SYNC_CLIENT],
     };
   }
 }

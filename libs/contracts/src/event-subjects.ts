@@ -1,18 +1,35 @@
-import type { TokenChanged, TokenCreated, TokenExhausted, TokenRetired } from './generated/events/v1/events';
+import type { StockSyncRequested, TokenChanged, TokenCreated, TokenExhausted, TokenRetired } from './generated/events/v1/events';
 
 /**
  * Every domain event: its NATS subject and payload type (payloads are declared in
  * proto/events/v1/events.proto and travel as JSON). Publishers and subscribers are typed by this
  * map, so a subject and its payload cannot drift apart.
  */
-export interface DomainEvents {
+export type DomainEvents = {
   'tokens.token.created': TokenCreated;
   'tokens.token.changed': TokenChanged;
   'tokens.token.retired': TokenRetired;
   'tokens.token.exhausted': TokenExhausted;
-}
+} & {
+  /** Work items of one sync work queue (`SYNC_WORK_QUEUE`); see klineSyncWorkSubject. */
+  [subject: `klinesync.work.${string}.stock`]: StockSyncRequested;
+};
 
 export type EventSubject = keyof DomainEvents;
 
+/**
+ * The subject of a kline-sync work queue. Deployments sharing one NATS (or parallel test runs)
+ * use different queue names, so one deployment's workers never take another's stocks.
+ */
+export function klineSyncWorkSubject(queue: string): `klinesync.work.${string}.stock` {
+  return `klinesync.work.${queue}.stock`;
+}
+
 /** The JetStream stream of each subject prefix: events survive a subscriber's restart. */
-export const EVENT_STREAMS = [{ name: 'TOKENS_EVENTS', subjects: ['tokens.>'] }] as const;
+export const EVENT_STREAMS = [{ name: 'TOKENS_EVENTS', subjects: ['tokens.>'], retention: 'limits' }] as const;
+
+/**
+ * Work queues: each message is delivered to one consumer of the group and removed once acked,
+ * so replicas share the work and a crashed replica's unacked messages go to another.
+ */
+export const WORK_STREAMS = [{ name: 'KLINE_SYNC_WORK', subjects: ['klinesync.work.>'], retention: 'workqueue' }] as const;

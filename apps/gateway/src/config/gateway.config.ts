@@ -20,6 +20,7 @@ export const gatewayConfigSchema = z
     /** Deadline of each gRPC call made for one HTTP request. */
     GRPC_DEADLINE_MS: env.int(10_000, 100, 600_000),
     TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
+    KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
   })
   .refine((c) => c.JWT_ALGORITHM === 'HS256' || c.JWT_PUBLIC_KEY !== '', {

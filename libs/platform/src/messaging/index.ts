@@ -4,3 +4,4 @@ export * from './outbox.entity';
 export * from './outbox.migration';
 export * from './outbox';
 export * from './messaging.module';
+export * from './work-queue';

@@ -3,8 +3,8 @@ import {
   Injectable,
   Module,
   type DynamicModule,
+  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
-  type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -27,11 +27,12 @@ export interface MessagingSettings {
 
 /**
  * Lifecycle of the service's messaging: readiness reports NATS; the outbox relay starts once the
- * app is up; on shutdown (after the gRPC server has finished its in-flight calls) the relay
- * finishes its pass and the connection drains, before TypeORM closes the database.
+ * app is up; on shutdown (after the gRPC server has finished its in-flight calls and work
+ * consumers have stopped in onModuleDestroy) the relay finishes its pass and the connection
+ * drains, before TypeORM closes the database in onApplicationShutdown.
  */
 @Injectable()
-class MessagingLifecycle implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
+class MessagingLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     @Inject(NATS_CONNECTION) private readonly connection: NatsConnection,
     @Inject(Outbox) private readonly outbox: Outbox,
@@ -52,7 +53,8 @@ class MessagingLifecycle implements OnModuleInit, OnApplicationBootstrap, OnModu
     this.outbox.start();
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After every module's onModuleDestroy (work consumers stop there), before TypeORM closes. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.outbox.stop();
     if (!this.connection.isClosed()) await this.connection.drain();
   }

@@ -1,4 +1,4 @@
-import { connect, nanos, type NatsConnection, type StreamConfig } from 'nats';
+import { connect, nanos, RetentionPolicy, type NatsConnection, type StreamConfig } from 'nats';
 import type { Logger } from 'pino';
 
 export interface NatsSettings {
@@ -33,6 +33,8 @@ export async function connectNats(settings: NatsSettings, logger: Logger): Promi
 export interface StreamDefinition {
   name: string;
   subjects: readonly string[];
+  /** `limits` keeps events for every consumer; `workqueue` hands each message to one consumer. */
+  retention: 'limits' | 'workqueue';
 }
 
 /**
@@ -50,11 +52,14 @@ export async function ensureStreams(
     const config: Partial<StreamConfig> = {
       name: stream.name,
       subjects: [...stream.subjects],
+      retention: stream.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
       duplicate_window: nanos(duplicateWindowMs),
     };
     try {
       await manager.streams.info(stream.name);
-      await manager.streams.update(stream.name, config);
+      // Retention cannot change on an existing stream; everything else is brought up to date.
+      const { retention: _retention, ...updatable } = config;
+      await manager.streams.update(stream.name, updatable);
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await manager.streams.add(config);

@@ -20,6 +20,8 @@ export interface OutboxTransaction {
   manager: EntityManager;
   /** Records an event; it is published only if the surrounding transaction commits. */
   emit<S extends EventSubject>(subject: S, payload: DomainEvents[S]): Promise<void>;
+  /** Records many events of one subject in one statement (a job's work items). */
+  emitAll<S extends EventSubject>(subject: S, payloads: readonly DomainEvents[S][]): Promise<void>;
 }
 
 /**
@@ -45,16 +47,18 @@ export class Outbox {
   /** Runs `work` in one DB transaction; events it emits are relayed after the commit. */
   async transaction<T>(work: (tx: OutboxTransaction) => Promise<T>): Promise<T> {
     const requestId = currentRequestId() ?? null;
+    const rowsOf = (subject: EventSubject, payloads: readonly unknown[]) =>
+      payloads.map((payload) => ({ eventId: randomUUID(), subject, payload: JSON.stringify(payload), requestId }));
     const result = await this.dataSource.transaction(async (manager) =>
       work({
         manager,
         emit: async (subject, payload) => {
-          await manager.insert(OutboxEventEntity, {
-            eventId: randomUUID(),
-            subject,
-            payload: JSON.stringify(payload),
-            requestId,
-          });
+          await manager.insert(OutboxEventEntity, rowsOf(subject, [payload]));
+        },
+        emitAll: async (subject, payloads) => {
+          for (let offset = 0; offset < payloads.length; offset += 500) {
+            await manager.insert(OutboxEventEntity, rowsOf(subject, payloads.slice(offset, offset + 500)));
+          }
         },
       }),
     );

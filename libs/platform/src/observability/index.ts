@@ -1,2 +1,3 @@
 export * from './metrics-registry';
 export * from './ops-server';
+export * from './concurrency-metrics';

@@ -39,4 +39,14 @@ export interface TokenExhausted {
   occurredAt: string;
 }
 
+/** Subject: klinesync.work.<queue>.stock (work queue KLINE_SYNC_WORK): pull one stock's bars for a job. */
+export interface StockSyncRequested {
+  jobId: string;
+  market: string;
+  code: string;
+  startDate: string;
+  endDate: string;
+  kType: number;
+}
+
 export const EVENTS_V1_PACKAGE_NAME = 'events.v1';

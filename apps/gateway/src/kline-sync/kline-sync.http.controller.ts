@@ -1,0 +1,109 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, ParseArrayPipe, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { lastValueFrom } from 'rxjs';
+import type { KlineSyncServiceClient, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { RequirePermissions } from '../auth/auth.guard';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
+import { KLINE_SYNC_CLIENT } from '../downstream.module';
+import {
+  FailureListQueryDto,
+  ImportStocksDto,
+  KlineQueryDto,
+  RetryFailedQueryDto,
+  StartSyncJobDto,
+  TriggerConfigDto,
+} from './kline-sync.dto';
+
+/** Seed 004's response wrapper for its own routes (`Result.success(data)`). */
+interface SeedResult<T> {
+  code: 200;
+  msg: 'success';
+  data: T;
+}
+const success = <T>(data: T): SeedResult<T> => ({ code: 200, msg: 'success', data });
+
+@ApiTags('kline-sync')
+@Controller('api')
+export class KlineSyncHttpController {
+  constructor(@Inject(KLINE_SYNC_CLIENT) private readonly klineSync: KlineSyncServiceClient) {}
+
+  @Post('stock/import')
+  @RequirePermissions('stock:sync:run')
+  @ApiOkResponse({ description: '{inserted, updated}' })
+  importStocks(@Body() body: ImportStocksDto) {
+    return lastValueFrom(
+      this.klineSync.importStocks({ stocks: body.stocks.map((s) => ({ code: s.code, market: s.market, name: s.name ?? '' })) }),
+    );
+  }
+
+  @Post('stock/sync/batch')
+  @HttpCode(202)
+  @RequirePermissions('stock:sync:run')
+  @ApiOkResponse({ description: 'The job, queued: poll GET /api/stock/sync/jobs/{id}' })
+  startSync(@Body() body: StartSyncJobDto, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
+    return lastValueFrom(
+      this.klineSync.startSyncJob({
+        market: body.market ?? '',
+        startDate: body.startDate.slice(0, 10),
+        endDate: body.endDate.slice(0, 10),
+        kType: body.kType ?? 8,
+        userId: principal.sub,
+      }),
+    );
+  }
+
+  @Get('stock/sync/jobs/:id')
+  @RequirePermissions('stock:sync:list')
+  getJob(@Param('id', new ParseUUIDPipe()) id: string): Promise<SyncJob> {
+    return lastValueFrom(this.klineSync.getSyncJob({ id }));
+  }
+
+  /** Seed 004: answers `Result<Integer>`, the number of failures re-pulled successfully. */
+  @Post('stock/sync/retry-failed')
+  @RequirePermissions('stock:sync:retry')
+  async retryFailed(@Query() query: RetryFailedQueryDto): Promise<SeedResult<number>> {
+    const answer = await lastValueFrom(
+      this.klineSync.retryFailed({ stockCode: query.stockCode ?? '', maxRetryCount: query.maxRetryCount ?? 3 }),
+    );
+    return success(answer.succeeded);
+  }
+
+  /** Seed 004: answers `Result<Page<SyncFailure>>`, newest first. */
+  @Get('stock/sync/failure/list')
+  @RequirePermissions('stock:sync:list')
+  async listFailures(@Query() query: FailureListQueryDto) {
+    const current = query.page ?? 1;
+    const size = query.size ?? 20;
+    const answer = await lastValueFrom(
+      this.klineSync.listFailures({ stockCode: query.stockCode ?? '', status: query.status ?? -1, page: { page: current, pageSize: size } }),
+    );
+    const total = answer.page?.total ?? 0;
+    return success({ records: answer.failures, total, size, current, pages: Math.ceil(total / size) });
+  }
+
+  @Get('stock/kline')
+  @RequirePermissions('stock:sync:list')
+  async kline(@Query() query: KlineQueryDto) {
+    const answer = await lastValueFrom(
+      this.klineSync.getKline({ market: query.market, code: query.code, kType: query.kType ?? 8, from: query.from ?? 0, to: query.to ?? 0 }),
+    );
+    return { market: query.market, code: query.code, kType: query.kType ?? 8, bars: answer.bars };
+  }
+
+  /** Seed 002: the body is the list of trigger configs; at most 3 run at once, 30 s each. */
+  @Post('intraday/parallel/execute-multiple')
+  @HttpCode(200)
+  @RequirePermissions('stock:sync:run')
+  @ApiBody({ type: [TriggerConfigDto] })
+  async executeTriggers(
+    @Body(new ParseArrayPipe({ items: TriggerConfigDto, whitelist: true, forbidNonWhitelisted: true })) triggers: TriggerConfigDto[],
+  ) {
+    const answer = await lastValueFrom(
+      this.klineSync.executeTriggers({
+        triggers: triggers.map((t) => ({ ...t, kType: t.kType ?? 1 })),
+      }),
+    );
+    return { success: true, results: answer.results };
+  }
+}

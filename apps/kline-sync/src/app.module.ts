@@ -1,0 +1,76 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import { EVENT_STREAMS, WORK_STREAMS } from '@batchgate/contracts';
+import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { createGrpcClient } from '@batchgate/platform/grpc';
+import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
+import { PersistenceModule } from '@batchgate/platform/persistence';
+import type { KlineSyncConfig } from './config/kline-sync.config';
+import { RetryFailedService } from './failures/retry-failed.service';
+import { SyncFailureEntity } from './failures/sync-failure.entity';
+import { SyncFailuresService } from './failures/sync-failures.service';
+import { SyncJobEntity } from './jobs/sync-job.entity';
+import { SyncJobsRepository } from './jobs/sync-jobs.repository';
+import { SyncJobsService } from './jobs/sync-jobs.service';
+import { KlineSyncGrpcController } from './kline-sync.grpc.controller';
+import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from './kline-sync.tokens';
+import { KlineBarEntity } from './klines/kline-bar.entity';
+import { KlinesService } from './klines/klines.service';
+import { CreateKlineSyncSchema1763856001000 } from './migrations/1763856001000-create-kline-sync-schema';
+import { StockInfoEntity } from './stocks/stock-info.entity';
+import { StocksService } from './stocks/stocks.service';
+import { StockPuller } from './sync/stock-puller';
+import { SyncWorker } from './sync/sync-worker';
+import { TokenSupply } from './sync/token-supply';
+import { TriggersService } from './triggers/triggers.service';
+import { ItickClient } from './upstream/itick.client';
+
+export const KLINE_SYNC_SCHEMA = {
+  entities: [OutboxEventEntity, StockInfoEntity, KlineBarEntity, SyncJobEntity, SyncFailureEntity],
+  migrations: [CreateOutboxEvent1763856000000, CreateKlineSyncSchema1763856001000],
+};
+
+@Module({})
+export class AppModule {
+  static register(config: KlineSyncConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PersistenceModule.forRoot(config, KLINE_SYNC_SCHEMA),
+        MessagingModule.forRoot({
+          nats: { url: config.NATS_URL, name: 'kline-sync' },
+          streams: [...EVENT_STREAMS, ...WORK_STREAMS],
+          duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
+          outbox: { pollIntervalMs: config.OUTBOX_POLL_MS, batchSize: config.OUTBOX_BATCH_SIZE, crashPoint: config.OUTBOX_TEST_CRASH },
+        }),
+      ],
+      controllers: [KlineSyncGrpcController],
+      providers: [
+        { provide: KLINE_SYNC_CONFIG, useValue: config },
+        {
+          provide: TOKEN_MANAGER_CLIENT,
+          inject: [Registry],
+          useFactory: (registry: Registry): TokenManagerServiceClient =>
+            createGrpcClient<TokenManagerServiceClient>({
+              proto: 'tokens',
+              service: TOKEN_MANAGER_SERVICE_NAME,
+              url: config.TOKEN_MANAGER_URL,
+              deadlineMs: 5_000,
+              registry,
+            }).client,
+        },
+        { provide: ItickClient, useValue: new ItickClient(config.ITICK_BASE_URL) },
+        StocksService,
+        KlinesService,
+        SyncFailuresService,
+        SyncJobsRepository,
+        SyncJobsService,
+        RetryFailedService,
+        TokenSupply,
+        StockPuller,
+        SyncWorker,
+        TriggersService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,68 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type SyncJobStatus = 'queued' | 'running' | 'success' | 'partial' | 'failed' | 'cancelled';
+
+/** How the job's work is split, as seed 004 plans it (reported, and used by the static strategy). */
+export interface SyncPlanRecord {
+  threads: number;
+  tokensPerThread: number[];
+  tokenCount: number;
+}
+
+@Entity({ name: 'sync_job' })
+export class SyncJobEntity {
+  @PrimaryColumn({ type: 'char', length: 36 })
+  id!: string;
+
+  @Column({ name: 'user_id', type: 'varchar', length: 128 })
+  userId!: string;
+
+  @Column({ type: 'varchar', length: 10, nullable: true })
+  market!: string | null;
+
+  @Column({ name: 'start_date', type: 'date' })
+  startDate!: string;
+
+  @Column({ name: 'end_date', type: 'date' })
+  endDate!: string;
+
+  @Column({ name: 'k_type', type: 'tinyint' })
+  kType!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: SyncJobStatus;
+
+  @Column({ type: 'json', nullable: true })
+  plan!: SyncPlanRecord | null;
+
+  @Column({ type: 'int', default: 0 })
+  total!: number;
+
+  @Column({ type: 'int', default: 0 })
+  succeeded!: number;
+
+  @Column({ type: 'int', default: 0 })
+  failed!: number;
+
+  @Column({ name: 'error_message', type: 'varchar', length: 500, nullable: true })
+  errorMessage!: string | null;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  createdAt!: Date;
+
+  @Column({ name: 'started_at', type: 'datetime', precision: 3, nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: 'finished_at', type: 'datetime', precision: 3, nullable: true })
+  finishedAt!: Date | null;
+}
+
+/** Elapsed time and a linear ETA from the rate so far. */
+export function jobTiming(job: SyncJobEntity, now: Date): { elapsedMs: number; etaMs: number } {
+  if (!job.startedAt) return { elapsedMs: 0, etaMs: 0 };
+  const end = job.finishedAt ?? now;
+  const elapsedMs = Math.max(0, end.getTime() - job.startedAt.getTime());
+  const done = job.succeeded + job.failed;
+  if (job.finishedAt || done === 0) return { elapsedMs, etaMs: 0 };
+  return { elapsedMs, etaMs: Math.round((elapsedMs / done) * (job.total - done)) };
+}

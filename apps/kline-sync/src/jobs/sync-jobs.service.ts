@@ -1,0 +1,108 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { lastValueFrom } from 'rxjs';
+import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
+import { klineSyncWorkSubject } from '@batchgate/contracts';
+import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
+import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { DomainError } from '@batchgate/platform/errors';
+import { Outbox } from '@batchgate/platform/messaging';
+import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
+import { StocksService } from '../stocks/stocks.service';
+import { barRange } from '../sync/bar-range';
+import { jobTiming, SyncJobEntity, type SyncPlanRecord } from './sync-job.entity';
+import { SyncJobsRepository } from './sync-jobs.repository';
+
+/** Starts sync jobs (stored first, then queued as one work item per stock) and reports on them. */
+@Injectable()
+export class SyncJobsService {
+  constructor(
+    @Inject(Outbox) private readonly outbox: Outbox,
+    @Inject(StocksService) private readonly stocks: StocksService,
+    @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
+    @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
+    @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
+  ) {}
+
+  /**
+   * Plans as seed 004 does (threads from the token count, tokens split evenly, stocks round-robin
+   * per market) and queues the stocks on the JetStream work queue through the outbox, so the job
+   * and its work are committed together and any replica may run it.
+   */
+  async start(request: StartSyncJobRequest): Promise<SyncJob> {
+    const kType = request.kType || 8;
+    barRange(request.startDate, request.endDate, kType);
+    const stocks = await this.stocks.list(request.market || undefined);
+    if (stocks.length === 0) {
+      throw new DomainError('failed_precondition', 'SYNC.NO_STOCKS', 'No stocks to sync; import stocks first', {
+        details: { market: request.market || null },
+      });
+    }
+    const available = await lastValueFrom(this.tokenManager.getAvailableTokens({ provider: this.config.ITICK_PROVIDER }));
+    if (available.tokens.length === 0) {
+      throw new DomainError('failed_precondition', 'SYNC.NO_TOKENS', `No usable ${this.config.ITICK_PROVIDER} token`);
+    }
+    const threads = calculateThreadCount(available.tokens.length, this.config.SYNC_TOKENS_PER_THREAD, this.config.SYNC_MAX_THREADS);
+    const plan: SyncPlanRecord = {
+      threads,
+      tokensPerThread: distributeTokens(available.tokens, threads).map((lane) => lane.length),
+      tokenCount: available.tokens.length,
+    };
+    // Seed order: grouped by market, each market's stocks dealt round-robin over the threads.
+    const byMarket = new Map<string, typeof stocks>();
+    for (const stock of stocks) byMarket.set(stock.market, [...(byMarket.get(stock.market) ?? []), stock]);
+    const ordered = [...byMarket.values()].flatMap((group) => distributeStocks(group, threads).flat());
+
+    const id = randomUUID();
+    await this.outbox.transaction(async ({ manager, emitAll }) => {
+      await manager.insert(SyncJobEntity, {
+        id,
+        userId: request.userId,
+        market: request.market || null,
+        startDate: request.startDate,
+        endDate: request.endDate,
+        kType,
+        status: 'queued',
+        plan,
+        total: ordered.length,
+      });
+      for (let offset = 0; offset < ordered.length; offset += 500) {
+        const chunk = ordered.slice(offset, offset + 500);
+        await manager.query(
+          `INSERT INTO sync_job_item (job_id, market, stock_code) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}`,
+          chunk.flatMap((s) => [id, s.market, s.stockCode]),
+        );
+      }
+      await emitAll(
+        klineSyncWorkSubject(this.config.SYNC_WORK_QUEUE),
+        ordered.map((s) => ({ jobId: id, market: s.market, code: s.stockCode, startDate: request.startDate, endDate: request.endDate, kType })),
+      );
+    });
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<SyncJob> {
+    const job = await this.jobs.find(id);
+    if (!job) throw new DomainError('not_found', 'SYNC.JOB_NOT_FOUND', `Sync job ${id} does not exist`, { details: { id } });
+    return toSyncJobMessage(job, new Date());
+  }
+}
+
+export function toSyncJobMessage(job: SyncJobEntity, now: Date): SyncJob {
+  const { elapsedMs, etaMs } = jobTiming(job, now);
+  return {
+    id: job.id,
+    status: job.status,
+    progress: { total: job.total, done: job.succeeded + job.failed, succeeded: job.succeeded, failed: job.failed },
+    plan: job.plan ?? undefined,
+    elapsedMs,
+    etaMs,
+    market: job.market ?? '',
+    startDate: job.startDate,
+    endDate: job.endDate,
+    kType: job.kType,
+    createdAt: job.createdAt.toISOString(),
+    finishedAt: job.finishedAt ? job.finishedAt.toISOString() : '',
+  };
+}

@@ -1,0 +1,95 @@
+import { Controller, Inject } from '@nestjs/common';
+import {
+  KlineSyncServiceControllerMethods,
+  type ExecuteTriggersRequest,
+  type ExecuteTriggersResponse,
+  type GetKlineRequest,
+  type GetKlineResponse,
+  type GetSyncJobRequest,
+  type ImportStocksRequest,
+  type ImportStocksResponse,
+  type KlineSyncServiceController,
+  type ListFailuresRequest,
+  type ListFailuresResponse,
+  type RetryFailedRequest,
+  type RetryFailedResponse,
+  type StartSyncJobRequest,
+  type SyncJob,
+} from '@batchgate/contracts/klinesync/v1/klinesync';
+import { DomainError } from '@batchgate/platform/errors';
+import { RetryFailedService } from './failures/retry-failed.service';
+import type { SyncFailureEntity } from './failures/sync-failure.entity';
+import { SyncFailuresService } from './failures/sync-failures.service';
+import { SyncJobsService } from './jobs/sync-jobs.service';
+import { KlinesService } from './klines/klines.service';
+import { StocksService } from './stocks/stocks.service';
+import { TriggersService } from './triggers/triggers.service';
+
+const MAX_PAGE_SIZE = 100;
+
+@Controller()
+@KlineSyncServiceControllerMethods()
+export class KlineSyncGrpcController implements KlineSyncServiceController {
+  constructor(
+    @Inject(StocksService) private readonly stocks: StocksService,
+    @Inject(SyncJobsService) private readonly jobs: SyncJobsService,
+    @Inject(SyncFailuresService) private readonly failures: SyncFailuresService,
+    @Inject(RetryFailedService) private readonly retryFailedService: RetryFailedService,
+    @Inject(KlinesService) private readonly klines: KlinesService,
+    @Inject(TriggersService) private readonly triggers: TriggersService,
+  ) {}
+
+  importStocks(request: ImportStocksRequest): Promise<ImportStocksResponse> {
+    return this.stocks.importStocks(request);
+  }
+
+  startSyncJob(request: StartSyncJobRequest): Promise<SyncJob> {
+    return this.jobs.start(request);
+  }
+
+  getSyncJob(request: GetSyncJobRequest): Promise<SyncJob> {
+    return this.jobs.get(request.id);
+  }
+
+  retryFailed(request: RetryFailedRequest): Promise<RetryFailedResponse> {
+    return this.retryFailedService.retry(request.stockCode || undefined, request.maxRetryCount || 3);
+  }
+
+  async listFailures(request: ListFailuresRequest): Promise<ListFailuresResponse> {
+    const page = Math.max(1, request.page?.page || 1);
+    const size = request.page?.pageSize || 20;
+    if (size < 1 || size > MAX_PAGE_SIZE) {
+      throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `page size must be 1-${MAX_PAGE_SIZE}`);
+    }
+    const result = await this.failures.page({
+      stockCode: request.stockCode || undefined,
+      status: request.status >= 0 ? request.status : undefined,
+      page,
+      size,
+    });
+    return { failures: result.records.map(toFailureMessage), page: { page, pageSize: size, total: result.total } };
+  }
+
+  async getKline(request: GetKlineRequest): Promise<GetKlineResponse> {
+    return { bars: await this.klines.find(request) };
+  }
+
+  executeTriggers(request: ExecuteTriggersRequest): Promise<ExecuteTriggersResponse> {
+    return this.triggers.execute(request.triggers);
+  }
+}
+
+function toFailureMessage(row: SyncFailureEntity) {
+  return {
+    id: Number(row.id),
+    stockCode: row.stockCode,
+    startDate: row.startDate,
+    endDate: row.endDate,
+    failureReason: row.failureReason ?? '',
+    retryCount: row.retryCount,
+    status: row.status,
+    lastRetryTime: row.lastRetryTime ? row.lastRetryTime.toISOString() : '',
+    createTime: row.createTime.toISOString(),
+    updateTime: row.updateTime.toISOString(),
+  };
+}

@@ -1,0 +1,54 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { GetKlineRequest, KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { DomainError } from '@batchgate/platform/errors';
+import { KlineBarEntity } from './kline-bar.entity';
+
+export const MAX_BARS_PER_QUERY = 5_000;
+
+@Injectable()
+export class KlinesService {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /** Upserts bars: re-pulling a range (a retry, a redelivered work item) rewrites the same rows. */
+  async upsert(market: string, stockCode: string, kType: number, bars: readonly KlineBar[]): Promise<void> {
+    for (let offset = 0; offset < bars.length; offset += 500) {
+      const chunk = bars.slice(offset, offset + 500);
+      await this.dataSource.query(
+        `INSERT INTO kline_bar (market, stock_code, k_type, t, o, h, l, c, v, tu)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+         ON DUPLICATE KEY UPDATE o = VALUES(o), h = VALUES(h), l = VALUES(l), c = VALUES(c), v = VALUES(v), tu = VALUES(tu)`,
+        chunk.flatMap((b) => [market, stockCode, kType, b.t, b.o, b.h, b.l, b.c, b.v, b.tu]),
+      );
+    }
+  }
+
+  async find(request: GetKlineRequest): Promise<KlineBar[]> {
+    if (!request.market || !request.code) {
+      throw new DomainError('invalid_argument', 'KLINE.INVALID_ARGUMENT', 'market and code are required');
+    }
+    const to = request.to > 0 ? request.to : Number.MAX_SAFE_INTEGER;
+    if (request.from > to) throw new DomainError('invalid_argument', 'KLINE.INVALID_ARGUMENT', 'from must not be after to');
+    const rows = await this.dataSource
+      .getRepository(KlineBarEntity)
+      .createQueryBuilder('b')
+      .where('b.market = :market AND b.stock_code = :code AND b.k_type = :kType', {
+        market: request.market,
+        code: request.code,
+        kType: request.kType,
+      })
+      .andWhere('b.t BETWEEN :from AND :to', { from: request.from, to })
+      .orderBy('b.t', 'ASC')
+      .take(MAX_BARS_PER_QUERY)
+      .getMany();
+    return rows.map((row) => ({
+      t: Number(row.t),
+      o: Number(row.o),
+      h: Number(row.h),
+      l: Number(row.l),
+      c: Number(row.c),
+      v: Number(row.v),
+      tu: Number(row.tu),
+    }));
+  }
+}

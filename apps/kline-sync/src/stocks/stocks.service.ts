@@ -1,0 +1,62 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { ImportStocksRequest, ImportStocksResponse } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { DomainError } from '@batchgate/platform/errors';
+import { StockInfoEntity } from './stock-info.entity';
+
+export const MAX_IMPORT_BATCH = 5_000;
+const CODE_PATTERN = /^[A-Za-z0-9.]{1,20}$/;
+const MARKET_PATTERN = /^[A-Z]{2,10}$/;
+
+const invalid = (message: string, details?: Record<string, unknown>) =>
+  new DomainError('invalid_argument', 'STOCK.INVALID_ARGUMENT', message, { details });
+
+@Injectable()
+export class StocksService {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /** Inserts new stocks and updates names of known ones, all or nothing. */
+  async importStocks(request: ImportStocksRequest): Promise<ImportStocksResponse> {
+    const { stocks } = request;
+    if (stocks.length === 0 || stocks.length > MAX_IMPORT_BATCH) {
+      throw invalid(`stocks must hold 1-${MAX_IMPORT_BATCH} entries`);
+    }
+    const seen = new Set<string>();
+    stocks.forEach((stock, index) => {
+      if (!CODE_PATTERN.test(stock.code)) throw invalid(`stocks[${index}].code must be 1-20 letters, digits or dots`, { index });
+      if (!MARKET_PATTERN.test(stock.market)) throw invalid(`stocks[${index}].market must be 2-10 capital letters (e.g. SH)`, { index });
+      if (stock.name.length > 100) throw invalid(`stocks[${index}].name must be at most 100 characters`, { index });
+      const key = `${stock.market}:${stock.code}`;
+      if (seen.has(key)) throw invalid(`stocks[${index}] repeats ${key}`, { index });
+      seen.add(key);
+    });
+    return this.dataSource.transaction(async (manager) => {
+      // mysql2 expands an array of pairs into ('SH','600000'), ('SZ','000001'), ...
+      const [{ known }] = (await manager.query(
+        'SELECT COUNT(*) AS known FROM stock_info WHERE (market, stock_code) IN (?)',
+        [stocks.map((s) => [s.market, s.code])],
+      )) as [{ known: string }];
+      for (let offset = 0; offset < stocks.length; offset += 500) {
+        const chunk = stocks.slice(offset, offset + 500);
+        await manager.query(
+          `INSERT INTO stock_info (stock_code, market, name) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+           ON DUPLICATE KEY UPDATE name = VALUES(name), deleted = 0`,
+          chunk.flatMap((s) => [s.code, s.market, s.name]),
+        );
+      }
+      return { inserted: stocks.length - Number(known), updated: Number(known) };
+    });
+  }
+
+  /** Live stocks, optionally of one market, in a stable order (market, code). */
+  async list(market?: string): Promise<StockInfoEntity[]> {
+    const query = this.dataSource
+      .getRepository(StockInfoEntity)
+      .createQueryBuilder('s')
+      .where('s.deleted = 0')
+      .orderBy('s.market')
+      .addOrderBy('s.stock_code');
+    if (market) query.andWhere('s.market = :market', { market });
+    return query.getMany();
+  }
+}

@@ -1,0 +1,23 @@
+import { DomainError } from '@batchgate/platform/errors';
+import { barRange } from './bar-range';
+
+describe('barRange', () => {
+  it('covers whole UTC days and asks for enough bars of the kType', () => {
+    expect(barRange('2026-01-01', '2026-01-10', 8)).toEqual({
+      fromMs: Date.parse('2026-01-01T00:00:00Z'),
+      toMs: Date.parse('2026-01-10T23:59:59.999Z'),
+      limit: 10,
+    });
+    expect(barRange('2026-01-01', '2026-01-01', 1).limit).toBe(1_440);
+    expect(barRange('2026-01-01', '2026-01-14', 9).limit).toBe(2);
+  });
+
+  it.each([
+    ['2026-02-01', '2026-01-01', 8, 'startDate must not be after endDate'],
+    ['yesterday', '2026-01-01', 8, 'YYYY-MM-DD'],
+    ['2026-01-01', '2026-01-02', 6, 'kType 6 is not supported'],
+  ])('rejects %s..%s kType %s', (start, end, kType, message) => {
+    expect(() => barRange(start, end, kType)).toThrow(DomainError);
+    expect(() => barRange(start, end, kType)).toThrow(message);
+  });
+});

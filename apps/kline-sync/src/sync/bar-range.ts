@@ -1,0 +1,41 @@
+import { DomainError } from '@batchgate/platform/errors';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** Bar length per iTick kType (6 and 7 are not offered). */
+export const BAR_MS: Readonly<Record<number, number>> = {
+  1: MINUTE,
+  2: 5 * MINUTE,
+  3: 15 * MINUTE,
+  4: 30 * MINUTE,
+  5: 60 * MINUTE,
+  8: DAY,
+  9: 7 * DAY,
+  10: 30 * DAY,
+};
+
+/** The provider returns at most this many bars per call; longer ranges are paged by end time. */
+export const MAX_BARS_PER_CALL = 1_000;
+
+export interface BarRange {
+  /** First millisecond of startDate (UTC). */
+  fromMs: number;
+  /** Last millisecond of endDate (UTC). */
+  toMs: number;
+  /** Bars to ask for, back from `toMs`. */
+  limit: number;
+}
+
+/** Turns a date range (YYYY-MM-DD, inclusive) into the provider's `limit` + `et` query. */
+export function barRange(startDate: string, endDate: string, kType: number): BarRange {
+  const barMs = BAR_MS[kType];
+  if (!barMs) throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `kType ${kType} is not supported`);
+  const fromMs = Date.parse(`${startDate}T00:00:00Z`);
+  const toMs = Date.parse(`${endDate}T23:59:59.999Z`);
+  if (Number.isNaN(fromMs) || Number.isNaN(toMs)) {
+    throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'startDate and endDate must be YYYY-MM-DD dates');
+  }
+  if (fromMs > toMs) throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'startDate must not be after endDate');
+  return { fromMs, toMs, limit: Math.ceil((toMs - fromMs + 1) / barMs) };
+}

@@ -1,0 +1,108 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import {
+  classifyError,
+  retry,
+  timeout,
+  type ErrorClassifier,
+  type RetryPolicy,
+  type TimeoutPolicy,
+} from '@batchgate/concurrency';
+import type { KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
+import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
+import { ItickClient } from '../upstream/itick.client';
+import { barRange, BAR_MS, MAX_BARS_PER_CALL } from './bar-range';
+import { TokenSupply } from './token-supply';
+
+export interface StockPull {
+  market: string;
+  code: string;
+  kType: number;
+  startDate: string;
+  endDate: string;
+}
+
+/**
+ * A token-specific refusal (revoked, quota used up, rate-limited) is worth an immediate retry: the
+ * pool has already retired, exhausted or cooled down that token, so the retry gets another one.
+ */
+const switchTokenOnRefusal: ErrorClassifier = (error, nowMs) => {
+  const classification = classifyError(error, nowMs);
+  return classification.kind === 'auth' || classification.kind === 'quota' || classification.kind === 'rate-limited'
+    ? { kind: 'rate-limited', retryAfterMs: 0 }
+    : classification;
+};
+
+/**
+ * Pulls one stock's bars for a date range: each provider call leases a token from the pool
+ * (respecting its rate limit), reserves quota at token-manager, and runs under a per-call timeout
+ * that aborts the HTTP request; failures are retried per policy (another token after a refusal,
+ * backoff after a transient error). A stock that still fails is the caller's to record.
+ */
+@Injectable()
+export class StockPuller {
+  private readonly retryPolicy: RetryPolicy;
+  private readonly callTimeout: TimeoutPolicy;
+
+  constructor(
+    @Inject(KLINE_SYNC_CONFIG) config: KlineSyncConfig,
+    @Inject(TokenSupply) private readonly tokens: TokenSupply,
+    @Inject(ItickClient) private readonly itick: ItickClient,
+    @Inject(Registry) registry: Registry,
+  ) {
+    this.retryPolicy = retry({
+      name: 'itick-kline',
+      maxAttempts: config.SYNC_CALL_MAX_ATTEMPTS,
+      retryOn: ['transient', 'timeout', 'rate-limited'],
+      classify: switchTokenOnRefusal,
+      backoff: { initialDelayMs: 200, maxDelayMs: 5_000 },
+      metrics: prometheusConcurrencyListener(registry),
+    });
+    this.callTimeout = timeout(config.SYNC_CALL_TIMEOUT_MS);
+  }
+
+  async pull(request: StockPull, signal?: AbortSignal): Promise<KlineBar[]> {
+    const range = barRange(request.startDate, request.endDate, request.kType);
+    const barMs = BAR_MS[request.kType] ?? 1;
+    const bars = new Map<number, KlineBar>();
+    // Page backwards from the end of the range, at most MAX_BARS_PER_CALL bars per call.
+    for (let endTime = range.toMs, left = range.limit; left > 0 && endTime >= range.fromMs; ) {
+      const limit = Math.min(left, MAX_BARS_PER_CALL);
+      const page = await this.call(request, limit, endTime, signal);
+      for (const bar of page) if (bar.t >= range.fromMs && bar.t <= range.toMs) bars.set(bar.t, bar);
+      if (page.length < limit) break;
+      left -= limit;
+      endTime = Math.min(...page.map((bar) => bar.t)) - 1;
+      if (endTime < range.fromMs - barMs) break;
+    }
+    return [...bars.values()].sort((a, b) => a.t - b.t);
+  }
+
+  /** The newest `count` bars up to now (intraday triggers). */
+  async latest(target: { market: string; code: string; kType: number }, count: number, signal?: AbortSignal): Promise<KlineBar[]> {
+    const bars = await this.call(target, count, Date.now(), signal);
+    return [...bars].sort((a, b) => a.t - b.t);
+  }
+
+  private async call(request: Pick<StockPull, 'market' | 'code' | 'kType'>, limit: number, endTime: number, signal?: AbortSignal): Promise<KlineBar[]> {
+    const pool = await this.tokens.current();
+    return this.retryPolicy.execute(
+      (attempt) =>
+        pool.use(async (token) => {
+          await this.tokens.reserveCall(token.tokenId);
+          return this.callTimeout.execute(
+            (call) =>
+              this.itick.kline(
+                { region: request.market, code: request.code, kType: request.kType, limit, endTime },
+                token.secret,
+                call.signal,
+              ),
+            attempt.signal,
+          );
+        }, attempt.signal),
+      signal,
+    );
+  }
+}

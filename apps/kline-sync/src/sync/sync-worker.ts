@@ -1,0 +1,93 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { klineSyncWorkSubject, WORK_STREAMS } from '@batchgate/contracts';
+import type { StockSyncRequested } from '@batchgate/contracts/events/v1/events';
+import { consumeWorkQueue, NATS_CONNECTION } from '@batchgate/platform/messaging';
+import { LOGGER } from '@batchgate/platform/nest';
+import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
+import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { SyncJobsRepository } from '../jobs/sync-jobs.repository';
+import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
+import { KlinesService } from '../klines/klines.service';
+import { StockPuller } from './stock-puller';
+
+const WORK_STREAM = WORK_STREAMS[0].name;
+
+/**
+ * Takes stocks off the job work queue (shared by every replica), pulls and stores their bars, and
+ * records each stock's outcome once. A replica killed mid-job loses nothing: its unacked stocks
+ * are redelivered to another, bars are upserted, and the outcome is counted once.
+ */
+@Injectable()
+export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private consumer: { stop: () => Promise<void> } | undefined;
+  private readonly stocksDone: Counter<'outcome'>;
+  private readonly stockDuration: Histogram<'outcome'>;
+
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
+    @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
+    @Inject(StockPuller) private readonly puller: StockPuller,
+    @Inject(KlinesService) private readonly klines: KlinesService,
+    @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
+    @Inject(Registry) private readonly registry: Registry,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.stocksDone = new Counter({
+      name: 'kline_sync_stocks_total',
+      help: 'Stocks finished by sync jobs, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.stockDuration = new Histogram({
+      name: 'kline_sync_stock_duration_seconds',
+      help: 'Time to pull and store one stock, by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.consumer = await consumeWorkQueue(
+      this.nats,
+      {
+        stream: WORK_STREAM,
+        durable: `kline-sync-workers-${this.config.SYNC_WORK_QUEUE}`,
+        subject: klineSyncWorkSubject(this.config.SYNC_WORK_QUEUE),
+        concurrency: this.config.SYNC_WORKER_CONCURRENCY,
+        maxAckPending: this.config.SYNC_QUEUE_SIZE,
+        ackWaitMs: 30_000,
+        handler: (item) => this.sync(item),
+        metrics: prometheusConcurrencyListener(this.registry),
+      },
+      this.logger,
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  private async sync(item: StockSyncRequested): Promise<void> {
+    const key = { jobId: item.jobId, market: item.market, code: item.code };
+    if (!(await this.jobs.claim(key))) return;
+    const startedAt = performance.now();
+    let outcome: 'success' | 'failure';
+    try {
+      const bars = await this.puller.pull(item);
+      await this.klines.upsert(item.market, item.code, item.kType, bars);
+      await this.jobs.complete(key, { ok: true });
+      outcome = 'success';
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.warn({ jobId: item.jobId, stock: `${item.market}:${item.code}`, reason }, 'stock sync failed');
+      await this.jobs.complete(key, { ok: false, reason, startDate: item.startDate, endDate: item.endDate });
+      outcome = 'failure';
+    }
+    this.stocksDone.inc({ outcome });
+    this.stockDuration.observe({ outcome }, (performance.now() - startedAt) / 1000);
+  }
+}

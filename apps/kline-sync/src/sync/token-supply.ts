@@ -1,0 +1,80 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { lastValueFrom } from 'rxjs';
+import { QuotaExhaustedError, TokenPool, type CredentialSpec } from '@batchgate/concurrency';
+import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { LOGGER } from '@batchgate/platform/nest';
+import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
+import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
+import type { KlineSyncConfig } from '../config/kline-sync.config';
+
+/** What a lease of the market-data token pool hands out. */
+export interface MarketDataToken {
+  tokenId: number;
+  secret: string;
+}
+
+/**
+ * This replica's pool of market-data tokens, leased from token-manager (decrypted secrets, rate
+ * limits, quota left) and refreshed periodically. Each call first reserves one unit of the
+ * token's daily quota at token-manager (a conditional UPDATE there), so replicas together never
+ * exceed a token's daily limit; a token the provider rejects is retired at token-manager too.
+ */
+@Injectable()
+export class TokenSupply implements OnModuleDestroy {
+  private pool: TokenPool<MarketDataToken> | undefined;
+  private refreshedAt = 0;
+  private refreshing: Promise<TokenPool<MarketDataToken>> | undefined;
+
+  constructor(
+    @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
+    @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
+    @Inject(Registry) private readonly registry: Registry,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** The current pool, refreshed from token-manager when older than SYNC_TOKEN_REFRESH_MS. */
+  async current(): Promise<TokenPool<MarketDataToken>> {
+    if (this.pool && Date.now() - this.refreshedAt < this.config.SYNC_TOKEN_REFRESH_MS) return this.pool;
+    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  /** Reserves one call of the token's daily quota; a refusal marks the token exhausted in the pool. */
+  async reserveCall(tokenId: number): Promise<void> {
+    const answer = await lastValueFrom(this.tokenManager.reportUsage({ tokenId, count: 1 }));
+    if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);
+  }
+
+  private async refresh(): Promise<TokenPool<MarketDataToken>> {
+    const { leases } = await lastValueFrom(this.tokenManager.leaseTokens({ provider: this.config.ITICK_PROVIDER, maxTokens: 0 }));
+    const credentials: CredentialSpec<MarketDataToken>[] = leases.map((lease) => ({
+      id: String(lease.tokenId),
+      value: { tokenId: lease.tokenId, secret: lease.secret },
+      ...(lease.rateLimitPerSecond > 0 ? { rate: { limit: lease.rateLimitPerSecond, intervalMs: 1_000 } } : {}),
+      ...(lease.remainingQuota >= 0 ? { quota: lease.remainingQuota } : {}),
+    }));
+    const pool = new TokenPool<MarketDataToken>({
+      name: 'itick-tokens',
+      credentials,
+      maxInFlightPerCredential: this.config.SYNC_MAX_IN_FLIGHT_PER_TOKEN,
+      metrics: prometheusConcurrencyListener(this.registry),
+    });
+    pool.on('retired', ({ id, reason, error }) => {
+      const message = error instanceof Error ? error.message : reason;
+      this.logger.warn({ tokenId: id, reason: message }, 'market-data token retired');
+      void lastValueFrom(this.tokenManager.retireToken({ tokenId: Number(id), reason: message })).catch((e: unknown) =>
+        this.logger.error({ err: e, tokenId: id }, 'could not retire token at token-manager'),
+      );
+    });
+    this.pool = pool;
+    this.refreshedAt = Date.now();
+    this.logger.info({ tokens: credentials.length }, 'market-data tokens refreshed');
+    return pool;
+  }
+
+  onModuleDestroy(): void {
+    this.pool = undefined;
+  }
+}

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { lastValueFrom } from 'rxjs';
+import type { SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
+import { queryTestDatabase, waitFor } from '@batchgate/testing';
+import { startKlineStack, type KlineStack } from './stack.harness';
+
+const STOCKS = Array.from({ length: 300 }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: `Stock ${i}` }));
+const BAD_STOCK = { code: '699999', market: 'SH', name: 'Delisted' };
+const TOKENS = Array.from({ length: 12 }, (_, i) => `itick-${randomBytes(3).toString('hex')}-${i}`);
+
+interface SimStats {
+  market: { tokens: Array<{ token: string; usage: { calls: number; served: number } }> };
+}
+
+/**
+ * Seed 004's integration scenario against the real stack: 300 stocks and 12 tokens → 2 threads of
+ * 6 tokens; revoking tokens mid-run retires them and fails only the stocks that used them (with
+ * one attempt per stock, as the seed); retry-failed re-pulls each failure with its own dates; a
+ * stock the provider does not know is given up after maxRetryCount.
+ */
+describe('kline-sync: the seed scenario', () => {
+  let stack: KlineStack;
+  const queue = `t${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    stack = await startKlineStack({ SYNC_WORK_QUEUE: queue, SYNC_CALL_MAX_ATTEMPTS: '1', SYNC_MAX_IN_FLIGHT_PER_TOKEN: '2' });
+    await stack.sim('/__sim/config', {
+      routes: { 'market.kline': { latency: { kind: 'fixed', ms: 15 } } },
+      market: { unknownStocks: [`SH:${BAD_STOCK.code}`], tokens: TOKENS.map((token) => ({ token, ratePerSecond: 20 })) },
+    });
+    for (const [i, secret] of TOKENS.entries()) {
+      await lastValueFrom(
+        stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: 20, expireTime: '' }),
+      );
+    }
+    await lastValueFrom(stack.klineSync.importStocks({ stocks: [...STOCKS, BAD_STOCK] }));
+  }, 90_000);
+
+  afterAll(async () => {
+    await (await stack.nats.jetstreamManager()).consumers.delete('KLINE_SYNC_WORK', `kline-sync-workers-${queue}`).catch(() => undefined);
+    await stack.stop();
+  });
+
+  const job = (id: string) => lastValueFrom(stack.klineSync.getSyncJob({ id }));
+
+  it('plans 2 threads of 6 tokens, stores every bar the provider defines, and survives revoked tokens', async () => {
+    const started = await lastValueFrom(
+      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-01-01', endDate: '2026-01-31', kType: 8, userId: 'alice' }),
+    );
+    expect(started.plan).toEqual({ threads: 2, tokensPerThread: [6, 6], tokenCount: 12 });
+    expect(started.progress?.total).toBe(301);
+
+    // Mid-run, the provider revokes two tokens.
+    await waitFor(async () => ((await job(started.id)).progress?.done ?? 0) >= 60 ? true : undefined, { timeoutMs: 60_000 });
+    const revoked = TOKENS.slice(0, 2);
+    await stack.sim('/__sim/market/tokens', revoked.map((token) => ({ token, ratePerSecond: 20, revoked: true })));
+
+    const finished: SyncJob = await waitFor(
+      async () => {
+        const current = await job(started.id);
+        return current.finishedAt ? current : undefined;
+      },
+      { timeoutMs: 90_000, what: 'job to finish' },
+    );
+    expect(finished.status).toBe('partial');
+    expect(finished.progress?.done).toBe(301);
+    expect(finished.elapsedMs).toBeGreaterThan(0);
+
+    // Failures: the unknown stock, and the stocks whose one attempt hit a revoked token.
+    const failures = await queryTestDatabase<{ stock_code: string; start_date: string; end_date: string; status: number; failure_reason: string }>(
+      stack.klineDatabase.name,
+      "SELECT stock_code, DATE_FORMAT(start_date, '%Y-%m-%d') AS start_date, DATE_FORMAT(end_date, '%Y-%m-%d') AS end_date, status, failure_reason FROM stk_sync_failure",
+    );
+    expect(failures.map((f) => f.stock_code)).toContain(BAD_STOCK.code);
+    expect(failures.length).toBe(finished.progress?.failed);
+    expect(failures.every((f) => f.start_date === '2026-01-01' && f.end_date === '2026-01-31' && f.status === 0)).toBe(true);
+    const revokedFailures = failures.filter((f) => f.stock_code !== BAD_STOCK.code);
+    expect(revokedFailures.length).toBeGreaterThan(0);
+    expect(revokedFailures.every((f) => /revoked|invalid/.test(f.failure_reason))).toBe(true);
+
+    // Both revoked tokens are retired at token-manager; the other ten are untouched.
+    const tokens = await lastValueFrom(stack.tokenManager.listTokens({ provider: 'itick', status: 0, page: { page: 1, pageSize: 100 } }));
+    const retiredNames = tokens.tokens.filter((t) => t.status === TokenStatus.TOKEN_STATUS_RETIRED).map((t) => t.name).sort();
+    expect(retiredNames).toEqual(['t0', 't1']);
+
+    // Every succeeded stock has exactly the bars the simulator defines for January.
+    const stored = await queryTestDatabase<{ n: number }>(stack.klineDatabase.name, 'SELECT COUNT(*) AS n FROM kline_bar');
+    expect(Number(stored[0]?.n)).toBe((301 - failures.length) * 31);
+    const sample = STOCKS.find((s) => !failures.some((f) => f.stock_code === s.code));
+    const ours = await lastValueFrom(stack.klineSync.getKline({ market: 'SH', code: sample?.code ?? '', kType: 8, from: 0, to: 0 }));
+    const referenceToken = `reference-${randomBytes(3).toString('hex')}`;
+    await stack.sim('/__sim/market/tokens', { token: referenceToken });
+    const theirs = (await (
+      await fetch(`${stack.simUrl}/stock/kline?region=SH&code=${sample?.code}&kType=8&limit=31&et=${Date.parse('2026-01-31T23:59:59.999Z')}`, {
+        headers: { token: referenceToken },
+      })
+    ).json()) as { data: unknown[] };
+    expect(ours.bars).toEqual(theirs.data);
+
+    // Quota accounting: token-manager's daily_used equals the calls the simulator counted per token.
+    const simStats = (await stack.sim('/__sim/stats')) as SimStats;
+    const usedByName = new Map(tokens.tokens.map((t) => [t.name, t.dailyUsed]));
+    for (const [i, token] of TOKENS.entries()) {
+      const counted = simStats.market.tokens.find((t) => t.token === token)?.usage.calls ?? 0;
+      expect({ token: i, used: usedByName.get(`t${i}`) }).toEqual({ token: i, used: counted });
+    }
+  });
+
+  it('retry-failed re-pulls each failure with its own dates; an unknown stock is given up after maxRetryCount', async () => {
+    const first = await lastValueFrom(stack.klineSync.retryFailed({ stockCode: '', maxRetryCount: 3 }));
+    const pending = await queryTestDatabase<{ stock_code: string; status: number; retry_count: number }>(
+      stack.klineDatabase.name,
+      'SELECT stock_code, status, retry_count FROM stk_sync_failure ORDER BY id',
+    );
+    expect(first.retried).toBe(pending.length);
+    expect(first.succeeded).toBe(pending.length - 1);
+    for (const row of pending) {
+      if (row.stock_code === BAD_STOCK.code) expect(row).toMatchObject({ status: 0, retry_count: 1 });
+      else expect(row).toMatchObject({ status: 1, retry_count: 1 });
+    }
+    await lastValueFrom(stack.klineSync.retryFailed({ stockCode: BAD_STOCK.code, maxRetryCount: 3 }));
+    const last = await lastValueFrom(stack.klineSync.retryFailed({ stockCode: BAD_STOCK.code, maxRetryCount: 3 }));
+    expect(last).toMatchObject({ retried: 1, succeeded: 0, givenUp: 1 });
+    const nothingLeft = await lastValueFrom(stack.klineSync.retryFailed({ stockCode: '', maxRetryCount: 3 }));
+    expect(nothingLeft.retried).toBe(0);
+
+    const list = await lastValueFrom(stack.klineSync.listFailures({ stockCode: BAD_STOCK.code, status: 2, page: { page: 1, pageSize: 20 } }));
+    expect(list.failures).toEqual([expect.objectContaining({ stockCode: BAD_STOCK.code, status: 2, retryCount: 3 })]);
+    const newestFirst = await lastValueFrom(stack.klineSync.listFailures({ stockCode: '', status: -1, page: { page: 1, pageSize: 5 } }));
+    const ids = newestFirst.failures.map((f) => f.id);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+  });
+});

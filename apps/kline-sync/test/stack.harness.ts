@@ -1,0 +1,90 @@
+import { connect, type NatsConnection } from 'nats';
+import { Registry } from 'prom-client';
+import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { createGrpcClient } from '@batchgate/platform/grpc';
+import { createTestDatabase, freePort, spawnService, type ServiceProcess, type TestDatabase } from '@batchgate/testing';
+
+export interface KlineStack {
+  simUrl: string;
+  tokenManager: TokenManagerServiceClient;
+  klineSync: KlineSyncServiceClient;
+  klineDatabase: TestDatabase;
+  tokenDatabase: TestDatabase;
+  nats: NatsConnection;
+  processes: { sim: ServiceProcess; tokenManager: ServiceProcess; klineSync: ServiceProcess[] };
+  /** Starts one more kline-sync replica against the same databases and queue. */
+  addKlineSyncReplica: () => Promise<ServiceProcess>;
+  sim: (path: string, body?: unknown) => Promise<unknown>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * upstream-sim, token-manager and kline-sync as real processes on free loopback ports, each
+ * service with a fresh database, sharing the real NATS.
+ */
+export async function startKlineStack(klineEnv: Record<string, string> = {}): Promise<KlineStack> {
+  const [simPort, tmGrpc, tmOps, ksGrpc] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const tokenDatabase = await createTestDatabase('ks_tokens');
+  const klineDatabase = await createTestDatabase('ks_kline');
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  const sim = await spawnService({ entry: 'apps/upstream-sim/src/main.ts', env: { SIM_PORT: String(simPort) }, readyUrl: `${simUrl}/readyz` });
+  const tokenManagerProcess = await spawnService({
+    entry: 'apps/token-manager/src/main.ts',
+    env: { ...tokenDatabase.env, GRPC_PORT: String(tmGrpc), OPS_PORT: String(tmOps), OUTBOX_POLL_MS: '50' },
+    readyUrl: `http://127.0.0.1:${tmOps}/readyz`,
+  });
+  const replicas: ServiceProcess[] = [];
+  const addKlineSyncReplica = async () => {
+    const ops = await freePort();
+    const grpc = replicas.length === 0 ? ksGrpc : await freePort();
+    const replica = await spawnService({
+      entry: 'apps/kline-sync/src/main.ts',
+      env: {
+        ...klineDatabase.env,
+        GRPC_PORT: String(grpc),
+        OPS_PORT: String(ops),
+        OUTBOX_POLL_MS: '50',
+        TOKEN_MANAGER_URL: `127.0.0.1:${tmGrpc}`,
+        ITICK_BASE_URL: simUrl,
+        ...klineEnv,
+      },
+      readyUrl: `http://127.0.0.1:${ops}/readyz`,
+    });
+    replicas.push(replica);
+    return replica;
+  };
+  await addKlineSyncReplica();
+  const registry = new Registry();
+  const tm = createGrpcClient<TokenManagerServiceClient>({ proto: 'tokens', service: TOKEN_MANAGER_SERVICE_NAME, url: `127.0.0.1:${tmGrpc}`, deadlineMs: 10_000, registry });
+  const ks = createGrpcClient<KlineSyncServiceClient>({ proto: 'klinesync', service: KLINE_SYNC_SERVICE_NAME, url: `127.0.0.1:${ksGrpc}`, deadlineMs: 60_000, registry });
+  const nats = await connect({ servers: 'nats://127.0.0.1:4222' });
+  return {
+    simUrl,
+    tokenManager: tm.client,
+    klineSync: ks.client,
+    klineDatabase,
+    tokenDatabase,
+    nats,
+    processes: { sim, tokenManager: tokenManagerProcess, klineSync: replicas },
+    addKlineSyncReplica,
+    sim: async (path, body) => {
+      const response = await fetch(`${simUrl}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`sim ${path}: HTTP ${response.status} ${await response.text()}`);
+      return response.json();
+    },
+    stop: async () => {
+      tm.close();
+      ks.close();
+      await nats.close();
+      await Promise.all(replicas.map((r) => r.stop()));
+      await tokenManagerProcess.stop();
+      await sim.stop();
+      await Promise.all([tokenDatabase.drop(), klineDatabase.drop()]);
+    },
+  };
+}

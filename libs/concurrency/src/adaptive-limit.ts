@@ -1,0 +1,261 @@
+import { Listeners, type Unsubscribe } from './internal/listeners';
+
+/** One observed call, fed to an {@link AdaptiveLimit} by the batch runner. */
+export interface LimitSample {
+  /** Clock time the call started. */
+  readonly startedAt: number;
+  /** How long it took (ms). */
+  readonly latencyMs: number;
+  /** Calls in flight when it started (itself included). */
+  readonly inFlight: number;
+  /** True when the call showed overload: it timed out or was rate-limited (429/503 + Retry-After). */
+  readonly dropped: boolean;
+  /** Clock time the call ended. */
+  readonly now: number;
+}
+
+/**
+ * A concurrency limit that adjusts itself from observed latency and overload, as in Netflix's
+ * concurrency-limits. Pass one as `runBatch`'s `concurrency`; the runner feeds it a
+ * {@link LimitSample} per call and never has more than `current` calls in flight.
+ *
+ * One instance may be shared by several batches that call the same upstream.
+ */
+export interface AdaptiveLimit {
+  /** Current limit (an integer between the limit's `min` and `max`). */
+  readonly current: number;
+  /** Feeds one observation. */
+  onSample(sample: LimitSample): void;
+  /** Subscribes to limit changes; returns the unsubscribe function. */
+  onChange(listener: (limit: number) => void): Unsubscribe;
+}
+
+/** Options shared by the adaptive limits. */
+export interface AdaptiveLimitOptions {
+  /** Starting limit (default 8). */
+  initial?: number;
+  /** Lower bound (default 1). */
+  min?: number;
+  /** Upper bound (default 200). */
+  max?: number;
+  /**
+   * How long the no-load latency baseline (the minimum latency) is remembered, in ms (default
+   * 30 000). The baseline is the minimum over the last one to two such windows, so it follows an
+   * upstream that became slower for good.
+   */
+  baselineWindowMs?: number;
+}
+
+/** Windowed minimum: min over the current and the previous window. */
+class WindowedMin {
+  private current = Infinity;
+  private previous = Infinity;
+  private windowStart = -Infinity;
+
+  constructor(private readonly windowMs: number) {}
+
+  add(value: number, now: number): void {
+    if (now - this.windowStart >= this.windowMs) {
+      this.previous = now - this.windowStart >= 2 * this.windowMs ? Infinity : this.current;
+      this.current = Infinity;
+      this.windowStart = now;
+    }
+    if (value < this.current) this.current = value;
+  }
+
+  get value(): number {
+    return Math.min(this.current, this.previous);
+  }
+}
+
+abstract class BaseLimit implements AdaptiveLimit {
+  protected limit: number;
+  protected readonly min: number;
+  protected readonly max: number;
+  /** Lowest round-average latency seen recently: the no-load latency, noise included. */
+  protected readonly baseline: WindowedMin;
+  private published: number;
+  private readonly listeners = new Listeners<{ change: number }>();
+  // The current round: samples of calls that started after the round began.
+  private roundStart = -Infinity;
+  private sum = 0;
+  private okCount = 0;
+  private count = 0;
+  private maxInFlight = 0;
+  private dropped = false;
+  /** Slow start: double per round until the first overload, then fall back to the last good limit. */
+  private slowStart = true;
+  private lastGood = 0;
+  /** Round-average latency above `slowStartTolerance × baseline` ends slow start. */
+  protected slowStartTolerance = 1.1;
+
+  constructor(options: AdaptiveLimitOptions) {
+    this.min = options.min ?? 1;
+    this.max = options.max ?? 200;
+    const initial = options.initial ?? Math.min(8, this.max);
+    if (!Number.isInteger(this.min) || this.min < 1) throw new RangeError('min must be an integer ≥ 1');
+    if (!Number.isInteger(this.max) || this.max < this.min) throw new RangeError('max must be an integer ≥ min');
+    if (!(initial >= this.min && initial <= this.max)) throw new RangeError('initial must be within [min, max]');
+    this.limit = initial;
+    this.published = Math.floor(initial);
+    this.baseline = new WindowedMin(options.baselineWindowMs ?? 30_000);
+  }
+
+  get current(): number {
+    return this.published;
+  }
+
+  onChange(listener: (limit: number) => void): Unsubscribe {
+    return this.listeners.on('change', listener);
+  }
+
+  /**
+   * Samples are gathered in rounds of about one round trip (as many samples as the limit, from
+   * calls started under it); the decision is taken on the round's average, which is far less
+   * noisy than single samples.
+   */
+  onSample(sample: LimitSample): void {
+    if (sample.startedAt < this.roundStart) return; // measured an older limit
+    if (sample.dropped) {
+      this.dropped = true;
+    } else {
+      this.sum += sample.latencyMs;
+      this.okCount++;
+    }
+    this.count++;
+    if (sample.inFlight > this.maxInFlight) this.maxInFlight = sample.inFlight;
+    const enough = this.count >= Math.max(1, Math.floor(this.limit));
+    if (!enough && !this.dropped) return;
+    const average = this.okCount > 0 ? this.sum / this.okCount : this.baseline.value;
+    if (!this.dropped && this.okCount > 0) this.baseline.add(average, sample.now);
+    const limited = this.maxInFlight * 2 < this.limit;
+    const dropped = this.dropped;
+    this.roundStart = sample.now;
+    this.sum = 0;
+    this.okCount = 0;
+    this.count = 0;
+    this.maxInFlight = 0;
+    this.dropped = false;
+    const baseline = this.baseline.value;
+    if (this.slowStart) {
+      if (dropped || average > baseline * this.slowStartTolerance) {
+        this.slowStart = false;
+        this.set(this.lastGood > 0 ? this.lastGood : this.limit * 0.5);
+      } else if (!limited) {
+        this.lastGood = this.limit;
+        this.set(this.limit * 2);
+      }
+      return;
+    }
+    this.set(this.decide(average, baseline, dropped, limited));
+  }
+
+  /** The next limit after a round. */
+  protected abstract decide(averageMs: number, baselineMs: number, dropped: boolean, appLimited: boolean): number;
+
+  protected set(value: number): void {
+    this.limit = Math.min(this.max, Math.max(this.min, value));
+    const next = Math.floor(this.limit);
+    if (next !== this.published) {
+      this.published = next;
+      this.listeners.emit('change', next);
+    }
+  }
+}
+
+/** Options of {@link AimdLimit}. */
+export interface AimdLimitOptions extends AdaptiveLimitOptions {
+  /** Multiplier applied on overload (default 0.9). */
+  backoffRatio?: number;
+  /**
+   * A round whose average latency exceeds `tolerance ×` the no-load baseline counts as overload
+   * (default 1.1).
+   */
+  tolerance?: number;
+}
+
+/**
+ * Additive-increase / multiplicative-decrease limit (Netflix `AIMDLimit`, with TCP's slow start
+ * and a latency check).
+ *
+ * Once per round (≈ one round trip: as many samples as the limit, from calls started under it):
+ * - slow start: while rounds are fine the limit doubles; the first overloaded round ends slow
+ *   start and brings the limit back to the last good one;
+ * - then a round with a timeout or a rate limit, or whose average latency is above `tolerance ×`
+ *   the no-load baseline (the lowest recent round average), cuts the limit to
+ *   `limit × backoffRatio`; a good round in which the limit was in use adds 1;
+ * - an application-limited round (fewer than half the limit in flight) changes nothing.
+ *
+ * ```ts
+ * const limit = new AimdLimit({ initial: 4, max: 100 });
+ * await runBatch(stocks, pull, { concurrency: limit });
+ * ```
+ */
+export class AimdLimit extends BaseLimit {
+  private readonly backoffRatio: number;
+  private readonly tolerance: number;
+
+  constructor(options: AimdLimitOptions = {}) {
+    super(options);
+    this.backoffRatio = options.backoffRatio ?? 0.9;
+    this.tolerance = options.tolerance ?? 1.1;
+    this.slowStartTolerance = this.tolerance;
+    if (!(this.backoffRatio > 0 && this.backoffRatio < 1)) throw new RangeError('backoffRatio must be in (0, 1)');
+    if (!(this.tolerance >= 1)) throw new RangeError('tolerance must be ≥ 1');
+  }
+
+  protected decide(averageMs: number, baselineMs: number, dropped: boolean, appLimited: boolean): number {
+    if (dropped || averageMs > baselineMs * this.tolerance) return this.limit * this.backoffRatio;
+    if (appLimited) return this.limit;
+    return this.limit + 1;
+  }
+}
+
+/** Options of {@link GradientLimit}. */
+export interface GradientLimitOptions extends AdaptiveLimitOptions {
+  /** Ratio of round-average to baseline latency tolerated before the limit shrinks (default 1). */
+  tolerance?: number;
+  /** Weight of a new estimate (default 0.5). */
+  smoothing?: number;
+  /** Extra calls allowed beyond the estimate, as a function of the limit (default 2). */
+  queueSize?: (limit: number) => number;
+  /** Multiplier on overload (default 0.9). */
+  backoffRatio?: number;
+}
+
+/**
+ * Gradient limit (Netflix `GradientLimit`), after the same slow start as {@link AimdLimit}: once
+ * per round it compares the round's average latency with the no-load baseline and sets
+ * `limit = limit × clamp(tolerance × baseline / average, 0.5, 1) + queueSize(limit)`, smoothed.
+ * It grows by the queue allowance while latency stays at the baseline and shrinks in proportion
+ * to latency growth; timeouts and rate limits cut it by `backoffRatio`.
+ */
+export class GradientLimit extends BaseLimit {
+  private readonly tolerance: number;
+  private readonly smoothing: number;
+  private readonly queueSize: (limit: number) => number;
+  private readonly backoffRatio: number;
+
+  constructor(options: GradientLimitOptions = {}) {
+    super(options);
+    this.tolerance = options.tolerance ?? 1;
+    this.smoothing = options.smoothing ?? 0.5;
+    this.queueSize = options.queueSize ?? (() => 2);
+    this.backoffRatio = options.backoffRatio ?? 0.9;
+    if (!(this.tolerance >= 1)) throw new RangeError('tolerance must be ≥ 1');
+    if (!(this.smoothing > 0 && this.smoothing <= 1)) throw new RangeError('smoothing must be in (0, 1]');
+  }
+
+  protected decide(averageMs: number, baselineMs: number, dropped: boolean, appLimited: boolean): number {
+    if (dropped) return this.limit * this.backoffRatio;
+    if (appLimited) return this.limit;
+    const gradient = Math.max(0.5, Math.min(1, (this.tolerance * baselineMs) / averageMs));
+    const estimate = this.limit * gradient + this.queueSize(this.limit);
+    return (1 - this.smoothing) * this.limit + this.smoothing * estimate;
+  }
+}
+
+/** True for {@link AdaptiveLimit} objects (vs a fixed number). @internal */
+export function isAdaptiveLimit(value: unknown): value is AdaptiveLimit {
+  return typeof value === 'object' && value !== null && typeof (value as AdaptiveLimit).onSample === 'function';
+}

@@ -1,0 +1,91 @@
+import { runBatch, type ConcurrencyMetricsListener } from '@batchgate/concurrency';
+import type { DomainEvents, EventSubject } from '@batchgate/contracts';
+import { AckPolicy, DeliverPolicy, JSONCodec, nanos, type JsMsg, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
+
+const codec = JSONCodec();
+
+export interface WorkQueueConsumer<S extends EventSubject> {
+  stream: string;
+  /** Durable consumer shared by every replica: each message goes to one of them. */
+  durable: string;
+  subject: S;
+  /** Messages handled at once by this replica. */
+  concurrency: number;
+  /** Messages delivered and not yet acked, over all replicas (JetStream max_ack_pending). */
+  maxAckPending: number;
+  /** Time a replica has to ack before JetStream hands the message to another (kept alive while working). */
+  ackWaitMs: number;
+  /**
+   * Does the work. Returning acks the message; throwing leaves it for redelivery after `retryDelayMs`
+   * (use it for infrastructure failures — record business failures and return). Must be idempotent:
+   * a replica that dies before acking has its message redelivered.
+   */
+  handler: (payload: DomainEvents[S], meta: { redelivered: boolean; deliveryCount: number }) => Promise<void>;
+  retryDelayMs?: number;
+  metrics?: ConcurrencyMetricsListener;
+}
+
+/**
+ * Consumes a JetStream work queue with bounded concurrency (the concurrency engine pulls a message
+ * only when a slot is free, so a replica holds at most `concurrency` unacked messages), keeps long
+ * work alive with `working()` heartbeats, and on stop finishes the messages in hand.
+ */
+export async function consumeWorkQueue<S extends EventSubject>(
+  connection: NatsConnection,
+  options: WorkQueueConsumer<S>,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void> }> {
+  const manager = await connection.jetstreamManager();
+  const consumerConfig = {
+    durable_name: options.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: options.subject,
+    ack_wait: nanos(options.ackWaitMs),
+    max_ack_pending: options.maxAckPending,
+  };
+  try {
+    await manager.consumers.info(options.stream, options.durable);
+    await manager.consumers.update(options.stream, options.durable, {
+      ack_wait: consumerConfig.ack_wait,
+      max_ack_pending: consumerConfig.max_ack_pending,
+    });
+  } catch {
+    await manager.consumers.add(options.stream, consumerConfig);
+  }
+  const consumer = await connection.jetstream().consumers.get(options.stream, options.durable);
+  const messages = await consumer.consume({ max_messages: options.concurrency });
+  const heartbeatMs = Math.max(1_000, Math.floor(options.ackWaitMs / 3));
+
+  const run = runBatch(
+    messages,
+    async (message: JsMsg) => {
+      const heartbeat = setInterval(() => message.working(), heartbeatMs);
+      const requestId = requestIdFrom(message.headers?.get(REQUEST_ID_HEADER));
+      try {
+        await runWithRequestContext({ requestId }, () =>
+          options.handler(codec.decode(message.data) as DomainEvents[S], {
+            redelivered: message.redelivered,
+            deliveryCount: message.info.redeliveryCount,
+          }),
+        );
+        message.ack();
+      } catch (error) {
+        logger.warn({ err: error, subject: message.subject, requestId }, 'work item failed; it will be redelivered');
+        message.nak(options.retryDelayMs ?? 2_000);
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+    { concurrency: options.concurrency, name: options.durable, metrics: options.metrics },
+  );
+  const finished = Promise.resolve(run).catch((error: unknown) => logger.error({ err: error }, 'work queue consumer stopped'));
+  return {
+    stop: async () => {
+      await messages.close();
+      await finished;
+    },
+  };
+}
