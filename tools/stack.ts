@@ -9,10 +9,20 @@ export interface StackProcess {
   readyUrl: string;
   /** Database the process owns (created before start), if any. */
   database?: string;
+  /** Environment added for the local stack. */
+  env?: Record<string, string>;
   color: string;
 }
 
 export const STACK: StackProcess[] = [
+  {
+    name: 'upstream-sim',
+    entry: 'apps/upstream-sim/src/main.ts',
+    readyUrl: 'http://127.0.0.1:4100/readyz',
+    // Some latency and a few failures, and 12 demo market-data tokens (demo-itick-token-1..12).
+    env: { SIM_PROFILE: 'demo' },
+    color: 'gray',
+  },
   {
     name: 'token-manager',
     entry: 'apps/token-manager/src/main.ts',

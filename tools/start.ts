@@ -69,7 +69,8 @@ async function announceWhenReady(): Promise<void> {
   console.log(`
   batchgate is up.
     Gateway      http://127.0.0.1:3000   (OpenAPI UI: http://127.0.0.1:3000/api/docs)
-    Metrics      /metrics on every process: gateway :3000, token-manager :9101
+    Simulator    http://127.0.0.1:4100   (outside APIs; /__sim/stats, /__sim/config)
+    Metrics      /metrics on every process: gateway :3000, token-manager :9101, kline-sync :9105, upstream-sim :4100
     A token      npm run token -- --perms tokens:admin
     Try          curl -H "authorization: Bearer $(npm run -s token -- --perms tokens:admin)" http://127.0.0.1:3000/api/tokens
   Ctrl-C stops everything.
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   const problems = (await Promise.allSettled([checkMysql(), checkNats()])).filter((r) => r.status === 'rejected');
   if (problems.length > 0) throw new Error(problems.map((p) => (p.reason as Error).message).join('\n\n'));
   const { result } = concurrently(
-    STACK.map((p) => ({ name: p.name, command: `node -r @swc-node/register ${p.entry}`, prefixColor: p.color })),
+    STACK.map((p) => ({ name: p.name, command: `node -r @swc-node/register ${p.entry}`, prefixColor: p.color, env: p.env })),
     { prefix: 'name', killOthersOn: ['failure'], restartTries: 0 },
   );
   void announceWhenReady();

@@ -108,16 +108,8 @@ export class OwnScope extends Scope {
   private declare prevSibling: OwnScope | undefined;
   private declare nextSibling: OwnScope | undefined;
   private declare linked: boolean;
-  /** Linking into the parent is deferred until something needs it (see `deferLink`). */
-  private declare deferred: boolean;
 
-  /**
-   * @param deferLink link into the parent only once this scope's signal is read or a child links
-   *   into it. Until then a parent abort does not reach it, which is fine for a scope whose owner
-   *   aborts it explicitly (the batch runner does so for its items) — and it saves the linking
-   *   for the many items that never use cancellation.
-   */
-  constructor(parent: Scope | undefined, isTop: boolean, attempt?: number, index?: number, top?: Scope, deferLink = false) {
+  constructor(parent: Scope | undefined, isTop: boolean, attempt?: number, index?: number, top?: Scope) {
     super(parent, isTop, attempt, index, true, top);
     this.isAborted = false;
     this.abortReason = undefined;
@@ -127,14 +119,11 @@ export class OwnScope extends Scope {
     this.prevSibling = undefined;
     this.nextSibling = undefined;
     this.linked = false;
-    this.deferred = false;
     if (parent) {
       const host = parent.host;
       if (host.isAborted) {
         this.isAborted = true;
         this.abortReason = host.abortReason;
-      } else if (deferLink) {
-        this.deferred = true;
       } else {
         host.linkChild(this);
       }
@@ -148,12 +137,8 @@ export class OwnScope extends Scope {
     this.abortReason = reason;
     this.handleAbort(reason);
     if (this.ctrl) this.ctrl.abort(reason);
-    if (this.firstChild) {
-      // Snapshot: aborting a child runs callbacks that may unlink other children.
-      const children: OwnScope[] = [];
-      for (let c: OwnScope | undefined = this.firstChild; c; c = c.nextSibling) children.push(c);
-      for (const child of children) child.abort(reason);
-    }
+    // Snapshot: aborting a child runs callbacks that may unlink other children.
+    if (this.firstChild) for (const child of this.children()) child.abort(reason);
   }
 
   /** Reacts to this scope's abort (before its signal and children abort). */
@@ -165,14 +150,24 @@ export class OwnScope extends Scope {
 
   /** Detaches this scope from its parent. Idempotent. */
   dispose(): void {
-    this.deferred = false;
     if (this.linked && this.parent) this.parent.host.unlinkChild(this);
+  }
+
+  /** Whether this scope is linked under its parent (it is until disposed). */
+  get attached(): boolean {
+    return this.linked;
+  }
+
+  /** The scopes linked under this one, most recent first (a snapshot). */
+  children(): OwnScope[] {
+    const list: OwnScope[] = [];
+    for (let c = this.firstChild; c; c = c.nextSibling) list.push(c);
+    return list;
   }
 
   /** @internal */
   materialize(): AbortSignal {
     if (this.ctrl) return this.ctrl.signal;
-    if (this.deferred) this.linkNow();
     const ctrl = new AbortController();
     // One signal may be shared by many concurrent calls (a batch's), each adding a listener.
     setMaxListeners(0, ctrl.signal);
@@ -183,20 +178,11 @@ export class OwnScope extends Scope {
 
   /** @internal */
   linkChild(child: OwnScope): void {
-    if (this.deferred) this.linkNow();
     child.linked = true;
     child.prevSibling = undefined;
     child.nextSibling = this.firstChild;
     if (this.firstChild) this.firstChild.prevSibling = child;
     this.firstChild = child;
-  }
-
-  private linkNow(): void {
-    this.deferred = false;
-    if (this.isAborted || !this.parent) return;
-    const host = this.parent.host;
-    if (host.isAborted) this.abort(host.abortReason);
-    else host.linkChild(this);
   }
 
   private unlinkChild(child: OwnScope): void {

@@ -114,24 +114,19 @@ export interface BatchRun<T, R> extends PromiseLike<BatchReport<T, R>>, AsyncIte
 
 /**
  * One running item. It has its own abort state (an `AbortController` only if the call reads
- * `ctx.signal`), linked under the batch while it runs: cancelling the batch aborts it, and once
- * the item has ended nothing aborts it any more, so listeners a call forgot to remove on its
- * signal die with the item instead of piling up on a batch-wide signal.
+ * `ctx.signal`) and is linked under the batch's root while it runs — the root's children are
+ * exactly the running items. Cancelling the batch aborts it; once the item has ended (unlinked)
+ * nothing aborts it any more, so listeners a call forgot to remove on its signal die with the
+ * item instead of piling up on a batch-wide signal.
  */
 class ItemScope<T> extends OwnScope {
   declare readonly item: T;
   declare startedAt: number;
-  declare settled: boolean;
-  declare prevActive: ItemScope<T> | undefined;
-  declare nextActive: ItemScope<T> | undefined;
 
   constructor(root: OwnScope, index: number, item: T, startedAt: number) {
-    super(root, true, 1, index, undefined, true);
+    super(root, true, 1, index);
     this.item = item;
     this.startedAt = startedAt;
-    this.settled = false;
-    this.prevActive = undefined;
-    this.nextActive = undefined;
   }
 }
 
@@ -152,6 +147,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private readonly deadlineMs: number | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly hwm: number | undefined;
+  /** Parent of the running items' scopes: its children are exactly the running items. */
   private readonly root = Scope.root();
 
   // source
@@ -163,12 +159,13 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private sourceDone = false;
   private sourceError: { error: unknown } | undefined;
   private pulling = false;
+  private pullWaiters: Array<() => void> = [];
   private readonly total: number | undefined;
 
   // state
   private state = NOT_STARTED;
   private stopped = false;
-  private pumping = false;
+  private workers = 0;
   private active = 0;
   private started = 0;
   private done = 0;
@@ -178,7 +175,6 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private startTime = 0;
   private endTime = 0;
   private cancelError: CancelledError | undefined;
-  private activeHead: ItemScope<T> | undefined;
   private deadlineTimer: TimerHandle | undefined;
   private signalListener: (() => void) | undefined;
   private publishedLimit = -1;
@@ -187,6 +183,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private streaming = false;
   private store: ResultStore<T> | undefined;
   private buffer: Deque<ItemResult<T, Awaited<R>>> | undefined;
+  private spaceWaiters: Array<() => void> = [];
   private cancelledFrom = 0;
   private cancelledTo = 0;
   private consumer: { resolve: (r: IteratorResult<ItemResult<T, Awaited<R>>>) => void; reject: (e: unknown) => void } | undefined;
@@ -195,24 +192,8 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private report: BatchReport<T, Awaited<R>> | undefined;
   private deferred: { promise: Promise<BatchReport<T, Awaited<R>>>; resolve: (r: BatchReport<T, Awaited<R>>) => void; reject: (e: unknown) => void } | undefined;
 
-  private readonly onPulled = (r: IteratorResult<T>): void => {
-    this.pulling = false;
-    if (this.stopped) return this.maybeFinish();
-    if (r.done) {
-      this.sourceDone = true;
-      return this.maybeFinish();
-    }
-    this.startItem(r.value, this.nextIndex++, this.clock.now());
-    this.pump();
-  };
-
   /** The call as policies see it; the item is found through the item's scope (`ctx.top`). */
   private readonly invoke = (ctx: CallContext): R | PromiseLike<R> => this.call(((ctx as Scope).top as ItemScope<T>).item, ctx);
-
-  private readonly onPullFailed = (error: unknown): void => {
-    this.pulling = false;
-    this.failSource(error);
-  };
 
   constructor(input: BatchInput<T>, fn: ItemFn<T, R>, options: BatchOptions) {
     if (input === null || typeof input !== 'object') throw new TypeError('runBatch: items must be an iterable or async iterable');
@@ -326,101 +307,127 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       }, deadlineMs);
     }
     this.publishLimit();
-    this.pump();
+    this.spawnWorkers();
+    this.maybeFinish();
   }
 
   private limitNow(): number {
     return this.adaptive ? this.adaptive.current : this.fixedLimit;
   }
 
-  /**
-   * Starts items while there is room (pull-based: items are taken from the source only here).
-   * `now`, when given, is the current time, reused for the first start to save a clock read.
-   */
-  private pump(now?: number): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    const array = this.array;
-    while (!this.stopped && !this.sourceDone) {
-      const limit = this.adaptive ? this.adaptive.current : this.fixedLimit;
-      if (this.active >= limit) break;
-      if (this.streaming && (this.buffer as Deque<unknown>).size >= (this.hwm ?? Math.max(16, 2 * limit))) break;
-      if (array) {
-        const index = this.nextIndex;
-        if (index >= array.length) {
-          this.sourceDone = true;
-          break;
-        }
-        this.nextIndex = index + 1;
-        this.startItem(array[index], index, now ?? this.clock.now());
-        now = undefined;
-      } else if (this.iter) {
-        let step: IteratorResult<T>;
-        try {
-          step = this.iter.next();
-        } catch (error) {
-          this.pumping = false;
-          return this.failSource(error);
-        }
-        if (step.done) {
-          this.sourceDone = true;
-          break;
-        }
-        this.startItem(step.value, this.nextIndex++, now ?? this.clock.now());
-        now = undefined;
-      } else {
-        if (this.pulling) break;
-        this.pulling = true;
-        let pulled: Promise<IteratorResult<T>>;
-        try {
-          pulled = (this.asyncIter as AsyncIterator<T>).next();
-        } catch (error) {
-          this.pulling = false;
-          this.pumping = false;
-          return this.failSource(error);
-        }
-        Promise.resolve(pulled).then(this.onPulled, this.onPullFailed);
-        break;
-      }
+  /** Starts worker loops up to the limit (more after the limit grows). */
+  private spawnWorkers(): void {
+    const limit = this.limitNow();
+    while (!this.stopped && !this.sourceDone && this.workers < limit) {
+      this.workers++;
+      void this.work();
     }
-    this.pumping = false;
-    this.maybeFinish();
   }
 
-  private startItem(item: T, index: number, now: number): void {
-    const scope = new ItemScope(this.root, index, item, now);
-    this.active++;
-    this.started++;
-    const head = this.activeHead;
-    if (head) {
-      scope.nextActive = head;
-      head.prevActive = scope;
-    }
-    this.activeHead = scope;
-    if (this.metrics) this.reportStart();
-    let result: R | PromiseLike<R>;
+  /**
+   * One worker: pulls the next item from the source only when it is free to run it (pull-based,
+   * no per-item promise before an item starts), runs it and records the result, until the source
+   * is exhausted, the batch stops, or the (adaptive) limit shrank below the number of workers.
+   * Awaiting inside a long-lived loop costs no closure per item, unlike `.then(onOk, onError)`.
+   */
+  private async work(): Promise<void> {
+    let now = -1;
     try {
-      result = this.policy || this.adaptive ? this.dispatchCall(item, scope, now) : this.fn(item, scope);
+      for (;;) {
+        if (this.stopped || this.sourceDone || this.workers > this.limitNow()) return;
+        if (this.streaming && !(await this.awaitSpace())) return;
+        let item: T;
+        let index: number;
+        const array = this.array;
+        if (array) {
+          index = this.nextIndex;
+          if (index >= array.length) {
+            this.sourceDone = true;
+            return;
+          }
+          this.nextIndex = index + 1;
+          item = array[index];
+        } else {
+          const step = this.iter ? this.pullSync() : await this.pullAsync();
+          if (!step || step.done || this.stopped) return;
+          item = step.value;
+          index = this.nextIndex++;
+        }
+        const scope = new ItemScope(this.root, index, item, now >= 0 ? now : this.clock.now());
+        this.active++;
+        this.started++;
+        if (this.metrics) this.reportStart();
+        let ok = true;
+        let value: unknown;
+        try {
+          const result = this.policy || this.adaptive ? this.dispatchCall(item, scope) : this.fn(item, scope);
+          value = thenable(result) ? await result : result;
+        } catch (error) {
+          ok = false;
+          value = error;
+        }
+        now = this.finish(scope, ok, value);
+      }
+    } finally {
+      this.workers--;
+      this.maybeFinish();
+    }
+  }
+
+  private pullSync(): IteratorResult<T> | undefined {
+    try {
+      const step = (this.iter as Iterator<T>).next();
+      if (step.done) this.sourceDone = true;
+      return step;
     } catch (error) {
-      this.finish(scope, false, error);
-      return;
+      this.failSource(error);
+      return undefined;
     }
-    if (thenable<R>(result)) {
-      result.then(
-        (value) => this.finish(scope, true, value),
-        (error: unknown) => this.finish(scope, false, error),
-      );
-    } else {
-      this.finish(scope, true, result);
+  }
+
+  /** Next item of an async source; one `next()` at a time, other workers wait their turn. */
+  private async pullAsync(): Promise<IteratorResult<T> | undefined> {
+    while (this.pulling) await new Promise<void>((resolve) => this.pullWaiters.push(resolve));
+    if (this.stopped || this.sourceDone) return undefined;
+    this.pulling = true;
+    try {
+      const step = await (this.asyncIter as AsyncIterator<T>).next();
+      if (step.done) this.sourceDone = true;
+      return step;
+    } catch (error) {
+      this.failSource(error);
+      return undefined;
+    } finally {
+      this.pulling = false;
+      const waiters = this.pullWaiters;
+      if (waiters.length > 0) {
+        this.pullWaiters = [];
+        for (const wake of waiters) wake();
+      }
     }
+  }
+
+  /** Streaming back-pressure: waits while the consumer has `highWaterMark` results unread. */
+  private async awaitSpace(): Promise<boolean> {
+    while (!this.stopped && (this.buffer as Deque<unknown>).size >= (this.hwm ?? Math.max(16, 2 * this.limitNow()))) {
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    return !this.stopped;
+  }
+
+  private wakeSpaceWaiters(): void {
+    const waiters = this.spaceWaiters;
+    if (waiters.length === 0) return;
+    this.spaceWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Enters the policy (or the sampled call) with the start time published for it. */
-  private dispatchCall(item: T, scope: ItemScope<T>, now: number): R | PromiseLike<R> {
+  private dispatchCall(item: T, scope: ItemScope<T>): R | PromiseLike<R> {
     const outerClock = dispatch.clock;
     const outerNow = dispatch.now;
     dispatch.clock = this.clock;
-    dispatch.now = now;
+    dispatch.now = scope.startedAt;
     try {
       return this.policy ? (runPolicy(this.policy, this.invoke, scope) as PromiseLike<R>) : this.call(item, scope);
     } finally {
@@ -441,7 +448,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       this.sample(startedAt, inFlight, false, error, ctx);
       throw error;
     }
-    if (!isThenable<R>(result)) {
+    if (!thenable<R>(result)) {
       this.sample(startedAt, inFlight, true, undefined, ctx);
       return result;
     }
@@ -472,7 +479,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     } catch (sampleError) {
       reportListenerError(sampleError);
     }
-    if (this.publishLimit() && !this.stopped) this.pump();
+    if (this.publishLimit() && !this.stopped) this.spawnWorkers();
   }
 
   /** Reports the limit when it changed; true when it grew. */
@@ -485,33 +492,29 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     return grew;
   }
 
-  private finish(scope: ItemScope<T>, ok: boolean, value: unknown): void {
-    if (scope.settled) return; // abandoned when the batch was cancelled
-    scope.settled = true;
-    scope.dispose();
-    this.unlinkActive(scope);
-    this.active--;
+  /** Records an item's end (unless the batch abandoned it already); returns the time. */
+  private finish(scope: ItemScope<T>, ok: boolean, value: unknown): number {
     const now = this.clock.now();
+    if (!scope.attached) return now; // abandoned when the batch was cancelled
+    scope.dispose();
+    this.active--;
     const durationMs = now - scope.startedAt;
     if (ok) this.succeeded++;
     else this.failed++;
     if (this.metrics) this.reportEnd(ok, value, scope.attempts, durationMs);
     this.deliver(scope.index, scope.item, ok, value, scope.attempts, durationMs);
     if (this.onProgress) this.emitProgress();
-    if (this.stopped) this.maybeFinish();
-    else this.pump(now);
+    return now;
   }
 
   /** Ends every running and unstarted item with `error`, aborts running calls, then finishes. */
   private abandonAll(error: CancelledError): void {
     const now = this.clock.now();
     let count = 0;
-    for (let scope = this.activeHead; scope; ) {
-      const next = scope.nextActive;
-      scope.settled = true;
-      scope.prevActive = scope.nextActive = undefined;
-      scope.abort(error);
+    for (const child of this.root.children()) {
+      const scope = child as ItemScope<T>;
       scope.dispose();
+      scope.abort(error);
       this.active--;
       this.failed++;
       this.cancelled++;
@@ -519,9 +522,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       if (this.metrics) this.reportEnd(false, error, scope.attempts, durationMs);
       this.deliver(scope.index, scope.item, false, error, scope.attempts, durationMs);
       count++;
-      scope = next;
     }
-    this.activeHead = undefined;
     if (this.array && this.nextIndex < this.array.length) {
       // Items never started: they end here too, so every input item ends exactly once.
       const from = this.nextIndex;
@@ -543,6 +544,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     if (count > 0 && this.metrics) this.reportGauges();
     if (this.onProgress) this.emitProgress();
     this.root.abort(error);
+    this.wakeSpaceWaiters();
     this.maybeFinish();
     this.feedConsumer();
   }
@@ -555,7 +557,12 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
 
   private maybeFinish(): void {
     if (this.state !== RUNNING || this.active > 0) return;
-    if (!this.stopped && (!this.sourceDone || this.pulling)) return;
+    if (!this.stopped && (!this.sourceDone || this.pulling)) {
+      // Nothing running and the source not exhausted: only possible when no worker is left to
+      // pull (e.g. all exited while the limit was being lowered); start one.
+      if (this.workers === 0 && !this.sourceDone) this.spawnWorkers();
+      return;
+    }
     this.state = FINISHED;
     this.endTime = this.clock.now();
     if (this.signal && this.signalListener) {
@@ -568,6 +575,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     }
     if (!this.sourceDone) this.closeSource();
     this.root.dispose();
+    this.wakeSpaceWaiters();
     const report = this.buildReport();
     this.report = report;
     if (this.deferred) {
@@ -648,7 +656,12 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
 
   private nextResult(): Promise<IteratorResult<ItemResult<T, Awaited<R>>>> {
     if (this.consumer) return Promise.reject(new TypeError('runBatch: next() called before the previous one settled'));
-    const ready = this.takeReady();
+    let ready: IteratorResult<ItemResult<T, Awaited<R>>> | undefined;
+    try {
+      ready = this.takeReady();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (ready) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
       this.consumer = { resolve, reject };
@@ -660,7 +673,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     const buffer = this.buffer;
     if (buffer && buffer.size > 0) {
       const value = buffer.shift() as ItemResult<T, Awaited<R>>;
-      if (!this.stopped && this.state === RUNNING) this.pump();
+      this.wakeSpaceWaiters();
       return { done: false, value };
     }
     if (this.cancelledFrom < this.cancelledTo) {
@@ -685,7 +698,6 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private feedConsumer(): void {
     const consumer = this.consumer;
     if (!consumer) return;
-    // Detach first: taking a result may start items whose results must go to the buffer.
     this.consumer = undefined;
     let ready: IteratorResult<ItemResult<T, Awaited<R>>> | undefined;
     try {
@@ -700,13 +712,6 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
 
   // ---------------------------------------------------------------------------------------------
   // Observability
-
-  private unlinkActive(scope: ItemScope<T>): void {
-    if (scope.prevActive) scope.prevActive.nextActive = scope.nextActive;
-    else this.activeHead = scope.nextActive;
-    if (scope.nextActive) scope.nextActive.prevActive = scope.prevActive;
-    scope.prevActive = scope.nextActive = undefined;
-  }
 
   private emitProgress(): void {
     try {
