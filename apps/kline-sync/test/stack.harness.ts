@@ -12,7 +12,7 @@ export interface KlineStack {
   klineDatabase: TestDatabase;
   tokenDatabase: TestDatabase;
   nats: NatsConnection;
-  processes: { sim: ServiceProcess; tokenManager: ServiceProcess; klineSync: ServiceProcess[] };
+  processes: { sim: ServiceProcess; tokenManagers: ServiceProcess[]; klineSync: ServiceProcess[] };
   /** Starts one more kline-sync replica against the same databases and queue. */
   addKlineSyncReplica: () => Promise<ServiceProcess>;
   sim: (path: string, body?: unknown) => Promise<unknown>;
@@ -23,17 +23,24 @@ export interface KlineStack {
  * upstream-sim, token-manager and kline-sync as real processes on free loopback ports, each
  * service with a fresh database, sharing the real NATS.
  */
-export async function startKlineStack(klineEnv: Record<string, string> = {}): Promise<KlineStack> {
-  const [simPort, tmGrpc, tmOps, ksGrpc] = [await freePort(), await freePort(), await freePort(), await freePort()];
+export async function startKlineStack(klineEnv: Record<string, string> = {}, tokenManagerReplicas = 1): Promise<KlineStack> {
+  const [simPort, ksGrpc] = [await freePort(), await freePort()];
   const tokenDatabase = await createTestDatabase('ks_tokens');
   const klineDatabase = await createTestDatabase('ks_kline');
   const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = await spawnService({ entry: 'apps/upstream-sim/src/main.ts', env: { SIM_PORT: String(simPort) }, readyUrl: `${simUrl}/readyz` });
-  const tokenManagerProcess = await spawnService({
-    entry: 'apps/token-manager/src/main.ts',
-    env: { ...tokenDatabase.env, GRPC_PORT: String(tmGrpc), OPS_PORT: String(tmOps), OUTBOX_POLL_MS: '50' },
-    readyUrl: `http://127.0.0.1:${tmOps}/readyz`,
-  });
+  // token-manager replicas share one database; kline-sync replica i talks to token-manager i mod n.
+  const tokenManagers: Array<{ process: ServiceProcess; grpcPort: number }> = [];
+  for (let i = 0; i < tokenManagerReplicas; i++) {
+    const [grpcPort, opsPort] = [await freePort(), await freePort()];
+    const process = await spawnService({
+      entry: 'apps/token-manager/src/main.ts',
+      env: { ...tokenDatabase.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(opsPort), OUTBOX_POLL_MS: '50' },
+      readyUrl: `http://127.0.0.1:${opsPort}/readyz`,
+    });
+    tokenManagers.push({ process, grpcPort });
+  }
+  const tmGrpc = tokenManagers[0]?.grpcPort ?? 0;
   const replicas: ServiceProcess[] = [];
   const addKlineSyncReplica = async () => {
     const ops = await freePort();
@@ -45,7 +52,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}): Pr
         GRPC_PORT: String(grpc),
         OPS_PORT: String(ops),
         OUTBOX_POLL_MS: '50',
-        TOKEN_MANAGER_URL: `127.0.0.1:${tmGrpc}`,
+        TOKEN_MANAGER_URL: `127.0.0.1:${tokenManagers[replicas.length % tokenManagers.length]?.grpcPort}`,
         ITICK_BASE_URL: simUrl,
         ...klineEnv,
       },
@@ -66,7 +73,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}): Pr
     klineDatabase,
     tokenDatabase,
     nats,
-    processes: { sim, tokenManager: tokenManagerProcess, klineSync: replicas },
+    processes: { sim, tokenManagers: tokenManagers.map((t) => t.process), klineSync: replicas },
     addKlineSyncReplica,
     sim: async (path, body) => {
       const response = await fetch(`${simUrl}${path}`, {
@@ -82,7 +89,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}): Pr
       ks.close();
       await nats.close();
       await Promise.all(replicas.map((r) => r.stop()));
-      await tokenManagerProcess.stop();
+      await Promise.all(tokenManagers.map((t) => t.process.stop()));
       await sim.stop();
       await Promise.all([tokenDatabase.drop(), klineDatabase.drop()]);
     },

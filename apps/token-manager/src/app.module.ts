@@ -5,6 +5,7 @@ import { PersistenceModule } from '@batchgate/platform/persistence';
 import type { TokenManagerConfig } from './config/token-manager.config';
 import { CreateApiToken1763856000100 } from './migrations/1763856000100-create-api-token';
 import { AddApiTokenUsageDay1763856000200 } from './migrations/1763856000200-add-api-token-usage-day';
+import { AddApiTokenNextCallAt1763856000300 } from './migrations/1763856000300-add-api-token-next-call-at';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
 import { TokensGrpcController } from './tokens/tokens.grpc.controller';
@@ -13,7 +14,12 @@ import { QuotaCalendar } from './tokens/usage-day';
 
 export const TOKEN_MANAGER_SCHEMA = {
   entities: [ApiTokenEntity, OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateApiToken1763856000100, AddApiTokenUsageDay1763856000200],
+  migrations: [
+    CreateOutboxEvent1763856000000,
+    CreateApiToken1763856000100,
+    AddApiTokenUsageDay1763856000200,
+    AddApiTokenNextCallAt1763856000300,
+  ],
 };
 
 @Module({})

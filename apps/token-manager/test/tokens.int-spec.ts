@@ -146,12 +146,29 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     ]);
     const available = await lastValueFrom(tm.client.getAvailableTokens({ provider }));
     expect(available.tokens.map((t) => [t.id, t.dailyUsed])).toEqual([[token.id, 0]]);
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1 }))).toEqual({
+    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1 }))).toMatchObject({
       accepted: true,
       dailyUsed: 1,
       dailyLimit: 2,
       exhausted: false,
     });
+  });
+
+  it('books each reserved call its own slot under the token rate limit, shared by all callers', async () => {
+    const token = await create({ rateLimitPerSecond: 10 });
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1 }))),
+    );
+    const waits = answers.map((a) => a.waitMs).sort((a, b) => a - b);
+    // Four calls booked at once get slots 1/10 s (+5 % margin) apart: 0, 105, 210, 315 ms, less the
+    // few milliseconds between the bookings themselves.
+    expect(waits[0]).toBe(0);
+    for (let i = 1; i < waits.length; i++) {
+      expect((waits[i] ?? 0) - (waits[i - 1] ?? 0)).toBeGreaterThan(60);
+      expect((waits[i] ?? 0) - (waits[i - 1] ?? 0)).toBeLessThanOrEqual(106);
+    }
+    const unlimited = await create({ rateLimitPerSecond: 0 });
+    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: unlimited.id, count: 5 }))).waitMs).toBe(0);
   });
 
   it('retires a token once: excluded from leases, one token.retired event', async () => {

@@ -22,6 +22,8 @@ export const klineSyncConfigSchema = z.object({
   SYNC_WORK_QUEUE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"').default('default'),
   /** Stocks one replica works on at once (the token pool still bounds the provider calls). */
   SYNC_WORKER_CONCURRENCY: env.int(64, 1, 10_000),
+  /** Time a replica has to finish (or heartbeat) a stock before JetStream gives it to another replica. */
+  SYNC_ACK_WAIT_MS: env.int(30_000, 1_000, 600_000),
   /** Calls one token may have in flight at once; its rate limit still applies. */
   SYNC_MAX_IN_FLIGHT_PER_TOKEN: env.int(4, 1, 1_000),
   /** Attempts per stock (token switches and transient retries) before a failure row is written. */

@@ -91,7 +91,7 @@ export class StockPuller {
     return this.retryPolicy.execute(
       (attempt) =>
         pool.use(async (token) => {
-          await this.tokens.reserveCall(token.tokenId);
+          await this.tokens.reserveCall(token.tokenId, attempt.signal);
           return this.callTimeout.execute(
             (call) =>
               this.itick.kline(

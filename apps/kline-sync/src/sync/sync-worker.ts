@@ -59,7 +59,7 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
         subject: klineSyncWorkSubject(this.config.SYNC_WORK_QUEUE),
         concurrency: this.config.SYNC_WORKER_CONCURRENCY,
         maxAckPending: this.config.SYNC_QUEUE_SIZE,
-        ackWaitMs: 30_000,
+        ackWaitMs: this.config.SYNC_ACK_WAIT_MS,
         handler: (item) => this.sync(item),
         metrics: prometheusConcurrencyListener(this.registry),
       },

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
-import { QuotaExhaustedError, TokenPool, type CredentialSpec } from '@batchgate/concurrency';
+import { QuotaExhaustedError, sleep, TokenPool, type CredentialSpec } from '@batchgate/concurrency';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { LOGGER } from '@batchgate/platform/nest';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
@@ -17,9 +17,9 @@ export interface MarketDataToken {
 
 /**
  * This replica's pool of market-data tokens, leased from token-manager (decrypted secrets, rate
- * limits, quota left) and refreshed periodically. Each call first reserves one unit of the
- * token's daily quota at token-manager (a conditional UPDATE there), so replicas together never
- * exceed a token's daily limit; a token the provider rejects is retired at token-manager too.
+ * limits, quota left) and refreshed periodically. Each call first reserves its quota unit and
+ * time slot at token-manager (one conditional UPDATE there), so replicas together never exceed a
+ * token's daily limit or rate; a token the provider rejects is retired at token-manager too.
  */
 @Injectable()
 export class TokenSupply implements OnModuleDestroy {
@@ -41,10 +41,15 @@ export class TokenSupply implements OnModuleDestroy {
     return this.refreshing;
   }
 
-  /** Reserves one call of the token's daily quota; a refusal marks the token exhausted in the pool. */
-  async reserveCall(tokenId: number): Promise<void> {
+  /**
+   * Reserves one call of the token at token-manager: a unit of its daily quota (a refusal marks
+   * the token exhausted in the pool) and its next time slot under the rate limit, waited for here,
+   * so every replica together keeps to the token's rate.
+   */
+  async reserveCall(tokenId: number, signal?: AbortSignal): Promise<void> {
     const answer = await lastValueFrom(this.tokenManager.reportUsage({ tokenId, count: 1 }));
     if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);
+    if (answer.waitMs > 0) await sleep(answer.waitMs, { signal });
   }
 
   private async refresh(): Promise<TokenPool<MarketDataToken>> {

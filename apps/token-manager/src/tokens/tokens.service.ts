@@ -18,6 +18,8 @@ import { QuotaCalendar } from './usage-day';
 import { invalidTokenField, tokenNotFound } from './tokens.errors';
 
 export const MAX_PAGE_SIZE = 100;
+/** One call's slot at 1 call/s, in µs, with a 5 % margin: a call that leaves up to 50 ms late still keeps the provider within its rate. */
+const SLOT_MICROS = 1_050_000;
 const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /** Owns `api_token`: encrypted secrets, limits, usage; every change is announced through the outbox. */
@@ -159,11 +161,15 @@ export class TokensService {
   }
 
   /**
-   * Adds `count` calls to the token's usage in one conditional UPDATE: concurrent reporters on
-   * any number of replicas can never push daily_used past daily_limit (a read-modify-write would
-   * lose updates). Usage from an earlier quota day is reset in the same statement (MySQL applies
-   * SET assignments left to right, so daily_used reads the old usage_day). The token is announced
-   * as exhausted by the report that reaches the limit.
+   * Reserves `count` calls of a token, in one conditional UPDATE, so concurrent callers on any
+   * number of replicas can never push daily_used past daily_limit (a read-modify-write would lose
+   * updates):
+   * - usage from an earlier quota day is reset in the same statement (MySQL applies SET
+   *   assignments left to right, so daily_used reads the old usage_day);
+   * - the calls get the token's next time slots (`next_call_at`, spaced 1/rate apart with a 5 %
+   *   margin for network jitter), and the caller is told how long to wait for its slot: the rate
+   *   limit holds across every caller, not just within one process.
+   * The report that reaches the limit announces the token as exhausted.
    */
   async reportUsage(id: number, count: number): Promise<ReportUsageResponse> {
     if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
@@ -173,14 +179,27 @@ export class TokensService {
     return this.outbox.transaction(async ({ manager, emit }) => {
       const result = (await manager.query(
         `UPDATE api_token
-            SET daily_used = IF(usage_day <=> ?, daily_used, 0) + ?, usage_day = ?, updated_at = CURRENT_TIMESTAMP(3)
+            SET daily_used = IF(usage_day <=> ?, daily_used, 0) + ?,
+                usage_day = ?,
+                next_call_at = IF(rate_limit_per_second = 0, NULL,
+                  GREATEST(COALESCE(next_call_at, NOW(6)), NOW(6)) + INTERVAL (? * ${SLOT_MICROS} DIV rate_limit_per_second) MICROSECOND),
+                updated_at = CURRENT_TIMESTAMP(3)
           WHERE id = ? AND deleted = 0 AND (daily_limit = 0 OR IF(usage_day <=> ?, daily_used, 0) + ? <= daily_limit)`,
-        [today, count, today, id, today, count],
+        [today, count, today, count, id, today, count],
       )) as { affectedRows: number };
       const row = await this.findLive(manager, id);
       const accepted = result.affectedRows === 1;
       const used = usedToday(row, today);
       const exhausted = row.dailyLimit > 0 && used >= row.dailyLimit;
+      let waitMs = 0;
+      if (accepted && row.rateLimitPerSecond > 0) {
+        const [slot] = (await manager.query(
+          `SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), next_call_at) - (? * ${SLOT_MICROS} DIV rate_limit_per_second) AS waitMicros
+             FROM api_token WHERE id = ?`,
+          [count, id],
+        )) as Array<{ waitMicros: string | number }>;
+        waitMs = Math.max(0, Math.ceil(Number(slot?.waitMicros ?? 0) / 1_000));
+      }
       if (accepted && exhausted) {
         await emit('tokens.token.exhausted', {
           tokenId: id,
@@ -189,7 +208,7 @@ export class TokensService {
           occurredAt: new Date().toISOString(),
         });
       }
-      return { accepted, dailyUsed: used, dailyLimit: row.dailyLimit, exhausted };
+      return { accepted, dailyUsed: used, dailyLimit: row.dailyLimit, exhausted, waitMs };
     });
   }
 

@@ -106,6 +106,11 @@ export interface ReportUsageResponse {
   dailyUsed: number;
   dailyLimit: number;
   exhausted: boolean;
+  /**
+   * Milliseconds the caller waits before making the call, so that all callers together keep
+   * to the token's rate limit.
+   */
+  waitMs: number;
 }
 
 export interface RetireTokenRequest {
@@ -145,7 +150,10 @@ export interface TokenManagerServiceClient {
 
   leaseTokens(request: LeaseTokensRequest, metadata?: Metadata): Observable<LeaseTokensResponse>;
 
-  /** Adds calls to a token's daily usage; never pushes daily_used past daily_limit. */
+  /**
+   * Reserves calls of a token before they are made: adds them to its daily usage (never past
+   * daily_limit) and books their time slots under its rate limit, shared by every caller.
+   */
 
   reportUsage(request: ReportUsageRequest, metadata?: Metadata): Observable<ReportUsageResponse>;
 
@@ -199,7 +207,10 @@ export interface TokenManagerServiceController {
     metadata?: Metadata,
   ): Promise<LeaseTokensResponse> | Observable<LeaseTokensResponse> | LeaseTokensResponse;
 
-  /** Adds calls to a token's daily usage; never pushes daily_used past daily_limit. */
+  /**
+   * Reserves calls of a token before they are made: adds them to its daily usage (never past
+   * daily_limit) and books their time slots under its rate limit, shared by every caller.
+   */
 
   reportUsage(
     request: ReportUsageRequest,
