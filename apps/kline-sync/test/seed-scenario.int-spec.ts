@@ -98,6 +98,14 @@ describe('kline-sync: the seed scenario', () => {
     ).json()) as { data: unknown[] };
     expect(ours.bars).toEqual(theirs.data);
 
+    // The seed's monitoring list, on the replica's /metrics.
+    const metrics = await (await fetch(stack.klineSyncOpsUrls[0] ?? '')).text();
+    expect(metrics).toMatch(/kline_sync_job_duration_seconds_count\{service="kline-sync"\} 1/);
+    expect(metrics).toMatch(/kline_sync_stocks_total\{outcome="failure",service="kline-sync"\} \d+/);
+    expect(metrics).toMatch(/kline_sync_token_calls_total\{token_id="\d+",service="kline-sync"\} \d+/);
+    expect(metrics).toContain('kline_sync_plan_tokens_per_thread{thread="1",service="kline-sync"} 6');
+    expect(metrics).toMatch(/concurrency_in_flight\{name="itick-tokens",service="kline-sync"\}/);
+
     // Quota accounting: token-manager's daily_used equals the calls the simulator counted per token.
     const simStats = (await stack.sim('/__sim/stats')) as SimStats;
     const usedByName = new Map(tokens.tokens.map((t) => [t.name, t.dailyUsed]));

@@ -13,6 +13,8 @@ export interface KlineStack {
   tokenDatabase: TestDatabase;
   nats: NatsConnection;
   processes: { sim: ServiceProcess; tokenManagers: ServiceProcess[]; klineSync: ServiceProcess[] };
+  /** `/metrics` of each kline-sync replica. */
+  klineSyncOpsUrls: string[];
   /** Starts one more kline-sync replica against the same databases and queue. */
   addKlineSyncReplica: () => Promise<ServiceProcess>;
   sim: (path: string, body?: unknown) => Promise<unknown>;
@@ -42,6 +44,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}, tok
   }
   const tmGrpc = tokenManagers[0]?.grpcPort ?? 0;
   const replicas: ServiceProcess[] = [];
+  const klineSyncOpsUrls: string[] = [];
   const addKlineSyncReplica = async () => {
     const ops = await freePort();
     const grpc = replicas.length === 0 ? ksGrpc : await freePort();
@@ -59,6 +62,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}, tok
       readyUrl: `http://127.0.0.1:${ops}/readyz`,
     });
     replicas.push(replica);
+    klineSyncOpsUrls.push(`http://127.0.0.1:${ops}/metrics`);
     return replica;
   };
   await addKlineSyncReplica();
@@ -74,6 +78,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}, tok
     tokenDatabase,
     nats,
     processes: { sim, tokenManagers: tokenManagers.map((t) => t.process), klineSync: replicas },
+    klineSyncOpsUrls,
     addKlineSyncReplica,
     sim: async (path, body) => {
       const response = await fetch(`${simUrl}${path}`, {

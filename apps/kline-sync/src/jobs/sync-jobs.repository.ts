@@ -38,15 +38,18 @@ export class SyncJobsRepository {
     return true;
   }
 
-  /** Records the item's outcome once; returns false if another delivery already did. */
-  async complete(item: WorkItemKey, outcome: ItemOutcome): Promise<boolean> {
+  /**
+   * Records the item's outcome once. `counted` is false when another delivery already did;
+   * `jobSeconds` is set when this item finished its job (its run time, for the metrics).
+   */
+  async complete(item: WorkItemKey, outcome: ItemOutcome): Promise<{ counted: boolean; jobSeconds?: number }> {
     return this.dataSource.transaction(async (manager) => {
       const result = (await manager.query(
         `UPDATE sync_job_item SET status = ?, attempts = attempts + 1, error_message = ?, finished_at = CURRENT_TIMESTAMP(3)
           WHERE job_id = ? AND market = ? AND stock_code = ? AND status = 0`,
         [outcome.ok ? 1 : 2, outcome.ok ? null : outcome.reason.slice(0, 500), item.jobId, item.market, item.code],
       )) as { affectedRows: number };
-      if (result.affectedRows !== 1) return false;
+      if (result.affectedRows !== 1) return { counted: false };
       if (!outcome.ok) {
         await manager.insert(SyncFailureEntity, {
           stockCode: item.code,
@@ -59,14 +62,19 @@ export class SyncJobsRepository {
         `UPDATE sync_job SET succeeded = succeeded + ?, failed = failed + ? WHERE id = ?`,
         [outcome.ok ? 1 : 0, outcome.ok ? 0 : 1, item.jobId],
       );
-      await manager.query(
+      const finished = (await manager.query(
         `UPDATE sync_job
             SET status = CASE WHEN failed = 0 THEN 'success' WHEN succeeded = 0 THEN 'failed' ELSE 'partial' END,
                 finished_at = CURRENT_TIMESTAMP(3)
           WHERE id = ? AND finished_at IS NULL AND succeeded + failed >= total`,
         [item.jobId],
-      );
-      return true;
+      )) as { affectedRows: number };
+      if (finished.affectedRows !== 1) return { counted: true };
+      const [timing] = (await manager.query(
+        'SELECT TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) AS micros FROM sync_job WHERE id = ?',
+        [item.jobId],
+      )) as Array<{ micros: string | number | null }>;
+      return { counted: true, jobSeconds: Number(timing?.micros ?? 0) / 1e6 };
     });
   }
 }

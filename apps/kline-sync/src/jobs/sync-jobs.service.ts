@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { Gauge, Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { klineSyncWorkSubject } from '@batchgate/contracts';
@@ -17,13 +18,24 @@ import { SyncJobsRepository } from './sync-jobs.repository';
 /** Starts sync jobs (stored first, then queued as one work item per stock) and reports on them. */
 @Injectable()
 export class SyncJobsService {
+  private readonly tokensPerThread: Gauge<'thread'>;
+
   constructor(
     @Inject(Outbox) private readonly outbox: Outbox,
     @Inject(StocksService) private readonly stocks: StocksService,
     @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
     @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
     @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
-  ) {}
+    @Inject(Registry) registry: Registry,
+  ) {
+    this.tokensPerThread = new Gauge({
+      name: 'kline_sync_plan_tokens_per_thread',
+      help: "Tokens per thread in the latest job's plan (seed 004)",
+      labelNames: ['thread'],
+      registers: [registry],
+    });
+  }
+
 
   /**
    * Plans as seed 004 does (threads from the token count, tokens split evenly, stocks round-robin
@@ -54,6 +66,8 @@ export class SyncJobsService {
     for (const stock of stocks) byMarket.set(stock.market, [...(byMarket.get(stock.market) ?? []), stock]);
     const ordered = [...byMarket.values()].flatMap((group) => distributeStocks(group, threads).flat());
 
+    this.tokensPerThread.reset();
+    plan.tokensPerThread.forEach((tokens, thread) => this.tokensPerThread.set({ thread: String(thread) }, tokens));
     const id = randomUUID();
     await this.outbox.transaction(async ({ manager, emitAll }) => {
       await manager.insert(SyncJobEntity, {

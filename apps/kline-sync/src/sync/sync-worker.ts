@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { klineSyncWorkSubject, WORK_STREAMS } from '@batchgate/contracts';
 import type { StockSyncRequested } from '@batchgate/contracts/events/v1/events';
 import { consumeWorkQueue, NATS_CONNECTION } from '@batchgate/platform/messaging';
@@ -23,8 +23,11 @@ const WORK_STREAM = WORK_STREAMS[0].name;
 @Injectable()
 export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private consumer: { stop: () => Promise<void> } | undefined;
+  private queueProbe: NodeJS.Timeout | undefined;
   private readonly stocksDone: Counter<'outcome'>;
   private readonly stockDuration: Histogram<'outcome'>;
+  private readonly jobDuration: Histogram;
+  private readonly queueLength: Gauge<'state'>;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
@@ -48,6 +51,18 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     });
+    this.jobDuration = new Histogram({
+      name: 'kline_sync_job_duration_seconds',
+      help: 'Run time of finished sync jobs (first stock started to last stock done)',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [registry],
+    });
+    this.queueLength = new Gauge({
+      name: 'kline_sync_queue_stocks',
+      help: 'Stocks on the work queue: waiting for a replica, or delivered and not yet done',
+      labelNames: ['state'],
+      registers: [registry],
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -65,9 +80,22 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
       },
       this.logger,
     );
+    const manager = await this.nats.jetstreamManager();
+    const durable = `kline-sync-workers-${this.config.SYNC_WORK_QUEUE}`;
+    this.queueProbe = setInterval(() => {
+      manager.consumers.info(WORK_STREAM, durable).then(
+        (info) => {
+          this.queueLength.set({ state: 'waiting' }, info.num_pending);
+          this.queueLength.set({ state: 'in_progress' }, info.num_ack_pending);
+        },
+        () => undefined,
+      );
+    }, 5_000);
+    this.queueProbe.unref();
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.queueProbe);
     await this.consumer?.stop();
   }
 
@@ -79,15 +107,19 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       const bars = await this.puller.pull(item);
       await this.klines.upsert(item.market, item.code, item.kType, bars);
-      await this.jobs.complete(key, { ok: true });
+      this.observeJob(await this.jobs.complete(key, { ok: true }));
       outcome = 'success';
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn({ jobId: item.jobId, stock: `${item.market}:${item.code}`, reason }, 'stock sync failed');
-      await this.jobs.complete(key, { ok: false, reason, startDate: item.startDate, endDate: item.endDate });
+      this.observeJob(await this.jobs.complete(key, { ok: false, reason, startDate: item.startDate, endDate: item.endDate }));
       outcome = 'failure';
     }
     this.stocksDone.inc({ outcome });
     this.stockDuration.observe({ outcome }, (performance.now() - startedAt) / 1000);
+  }
+
+  private observeJob(completion: { jobSeconds?: number }): void {
+    if (completion.jobSeconds !== undefined) this.jobDuration.observe(completion.jobSeconds);
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import { QuotaExhaustedError, sleep, TokenPool, type CredentialSpec } from '@batchgate/concurrency';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
@@ -26,13 +26,22 @@ export class TokenSupply implements OnModuleDestroy {
   private pool: TokenPool<MarketDataToken> | undefined;
   private refreshedAt = 0;
   private refreshing: Promise<TokenPool<MarketDataToken>> | undefined;
+  private readonly callsPerToken: Counter<'token_id'>;
 
   constructor(
     @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
     @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
     @Inject(Registry) private readonly registry: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    // Labelled by token id: a pool holds tens of tokens, and the seed asks for calls per token.
+    this.callsPerToken = new Counter({
+      name: 'kline_sync_token_calls_total',
+      help: 'Provider calls reserved per market-data token',
+      labelNames: ['token_id'],
+      registers: [registry],
+    });
+  }
 
   /** The current pool, refreshed from token-manager when older than SYNC_TOKEN_REFRESH_MS. */
   async current(): Promise<TokenPool<MarketDataToken>> {
@@ -49,6 +58,7 @@ export class TokenSupply implements OnModuleDestroy {
   async reserveCall(tokenId: number, signal?: AbortSignal): Promise<void> {
     const answer = await lastValueFrom(this.tokenManager.reportUsage({ tokenId, count: 1 }));
     if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);
+    this.callsPerToken.inc({ token_id: String(tokenId) });
     if (answer.waitMs > 0) await sleep(answer.waitMs, { signal });
   }
 
