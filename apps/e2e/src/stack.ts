@@ -7,35 +7,74 @@ const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
 export interface Stack {
   gatewayUrl: string;
+  /** Set when started with kline-sync: the simulator's base URL. */
+  simUrl?: string;
   tokenManagerOpsUrl: string;
   tokenDatabase: TestDatabase;
   nats: NatsConnection;
-  processes: { gateway: ServiceProcess; tokenManager: ServiceProcess };
+  processes: { gateway: ServiceProcess; tokenManager: ServiceProcess; others: ServiceProcess[] };
   mintToken: (claims: { perms: string[]; sub?: string; tenant?: string; expiresIn?: string | null }) => Promise<string>;
   stop: () => Promise<{ gateway: number | string; tokenManager: number | string }>;
 }
 
-/** The stack as separate processes on free loopback ports, each service with a fresh database. */
-export async function startStack(): Promise<Stack> {
+/**
+ * The stack as separate processes on free loopback ports, each service with a fresh database;
+ * with `klineSync`, also upstream-sim and kline-sync (on its own work queue).
+ */
+export async function startStack(options: { klineSync?: boolean } = {}): Promise<Stack> {
   const tokenDatabase = await createTestDatabase('e2e_tokens');
   const [grpcPort, tmOpsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const others: ServiceProcess[] = [];
+  const databases: TestDatabase[] = [];
+  let simUrl: string | undefined;
+  let klineSyncUrl = '127.0.0.1:1';
   const tokenManager = await spawnService({
     entry: 'apps/token-manager/src/main.ts',
     env: { ...tokenDatabase.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(tmOpsPort), OUTBOX_POLL_MS: '50' },
     readyUrl: `http://127.0.0.1:${tmOpsPort}/readyz`,
   });
+  if (options.klineSync) {
+    const [simPort, ksGrpc, ksOps] = [await freePort(), await freePort(), await freePort()];
+    simUrl = `http://127.0.0.1:${simPort}`;
+    others.push(await spawnService({ entry: 'apps/upstream-sim/src/main.ts', env: { SIM_PORT: String(simPort) }, readyUrl: `${simUrl}/readyz` }));
+    const klineDatabase = await createTestDatabase('e2e_kline');
+    databases.push(klineDatabase);
+    others.push(
+      await spawnService({
+        entry: 'apps/kline-sync/src/main.ts',
+        env: {
+          ...klineDatabase.env,
+          GRPC_PORT: String(ksGrpc),
+          OPS_PORT: String(ksOps),
+          TOKEN_MANAGER_URL: `127.0.0.1:${grpcPort}`,
+          ITICK_BASE_URL: simUrl,
+          SYNC_WORK_QUEUE: `e2e${Date.now().toString(36)}`,
+          OUTBOX_POLL_MS: '50',
+        },
+        readyUrl: `http://127.0.0.1:${ksOps}/readyz`,
+      }),
+    );
+    klineSyncUrl = `127.0.0.1:${ksGrpc}`;
+  }
   const gateway = await spawnService({
     entry: 'apps/gateway/src/main.ts',
-    env: { HTTP_PORT: String(httpPort), TOKEN_MANAGER_URL: `127.0.0.1:${grpcPort}`, JWT_SECRET, BODY_LIMIT_BYTES: '16384' },
+    env: {
+      HTTP_PORT: String(httpPort),
+      TOKEN_MANAGER_URL: `127.0.0.1:${grpcPort}`,
+      KLINE_SYNC_URL: klineSyncUrl,
+      JWT_SECRET,
+      BODY_LIMIT_BYTES: '16384',
+    },
     readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
   });
   const nats = await connect({ servers: 'nats://127.0.0.1:4222' });
   return {
     gatewayUrl: `http://127.0.0.1:${httpPort}`,
+    simUrl,
     tokenManagerOpsUrl: `http://127.0.0.1:${tmOpsPort}`,
     tokenDatabase,
     nats,
-    processes: { gateway, tokenManager },
+    processes: { gateway, tokenManager, others },
     mintToken: async ({ perms, sub = 'alice', tenant = 'acme', expiresIn = '5m' }) => {
       let jwt = new SignJWT({ tenant, perms }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt();
       if (expiresIn !== null) jwt = jwt.setExpirationTime(expiresIn);
@@ -44,8 +83,9 @@ export async function startStack(): Promise<Stack> {
     stop: async () => {
       await nats.close();
       const gatewayExit = await gateway.stop();
+      await Promise.all(others.map((p) => p.stop()));
       const tokenManagerExit = await tokenManager.stop();
-      await tokenDatabase.drop();
+      await Promise.all([tokenDatabase, ...databases].map((d) => d.drop()));
       return { gateway: gatewayExit, tokenManager: tokenManagerExit };
     },
   };

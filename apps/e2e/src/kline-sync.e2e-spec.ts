@@ -1,0 +1,82 @@
+import { startStack, type Stack } from './stack';
+
+/** The kline-sync REST routes through the gateway, against upstream-sim over HTTP. */
+describe('kline-sync through the gateway', () => {
+  let stack: Stack;
+  let bearer: Record<string, string>;
+
+  beforeAll(async () => {
+    stack = await startStack({ klineSync: true });
+    const token = await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry'] });
+    bearer = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    await fetch(`${stack.simUrl}/__sim/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ market: { tokens: [{ token: 'e2e-itick', ratePerSecond: 50 }], unknownStocks: ['SH:699999'] } }),
+    });
+    await post('/api/tokens', { provider: 'itick', secret: 'e2e-itick', rateLimitPerSecond: 50 });
+  }, 90_000);
+  afterAll(() => stack.stop());
+
+  const post = (path: string, body: unknown, headers = bearer) =>
+    fetch(`${stack.gatewayUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const get = (path: string, headers = bearer) => fetch(`${stack.gatewayUrl}${path}`, { headers });
+
+  it('imports stocks, runs a job to completion, lists failures in the seed shape, serves stored bars', async () => {
+    const imported = await post('/api/stock/import', { stocks: [{ code: '600000', market: 'SH' }, { code: '600036', market: 'SH' }, { code: '699999', market: 'SH' }] });
+    expect(await imported.json()).toEqual({ inserted: 3, updated: 0 });
+
+    const accepted = await post('/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' });
+    expect(accepted.status).toBe(202);
+    const job = (await accepted.json()) as { id: string; plan: { threads: number; tokensPerThread: number[] } };
+    expect(job.plan).toEqual({ threads: 1, tokensPerThread: [1], tokenCount: 1 });
+
+    let finished: { status: string; progress: { done: number; failed: number } } | undefined;
+    for (let i = 0; i < 100 && !finished; i++) {
+      const current = (await (await get(`/api/stock/sync/jobs/${job.id}`)).json()) as { finishedAt: string; status: string; progress: { done: number; failed: number } };
+      if (current.finishedAt) finished = current;
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(finished).toMatchObject({ status: 'partial', progress: { done: 3, failed: 1 } });
+
+    const failures = (await (await get('/api/stock/sync/failure/list?status=0&page=1&size=10')).json()) as {
+      code: number;
+      data: { records: Array<{ stockCode: string }>; total: number; current: number; size: number; pages: number };
+    };
+    expect(failures).toMatchObject({ code: 200, msg: 'success', data: { total: 1, current: 1, size: 10, pages: 1 } });
+    expect(failures.data.records.map((r) => r.stockCode)).toEqual(['699999']);
+
+    const bars = (await (await get('/api/stock/kline?market=SH&code=600000&kType=8')).json()) as { bars: unknown[] };
+    expect(bars.bars).toHaveLength(5);
+
+    const retried = await post('/api/stock/sync/retry-failed?maxRetryCount=1', {});
+    expect(await retried.json()).toEqual({ code: 200, msg: 'success', data: 0 });
+  });
+
+  it('evaluates intraday triggers given as a list', async () => {
+    const response = await post('/api/intraday/parallel/execute-multiple', [
+      { id: 'a', market: 'SH', code: '600000', kType: 1, priceChangePercent: 0, bars: 5 },
+      { id: 'b', market: 'SH', code: '600000', kType: 1, priceChangePercent: 1000, bars: 5 },
+    ]);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { results: Array<{ id: string; fired: boolean; error: string }> };
+    expect(body.results.map((r) => [r.id, r.fired, r.error])).toEqual([
+      ['a', true, ''],
+      ['b', false, ''],
+    ]);
+  });
+
+  it('rejects bad input with 400 and missing permissions with 403', async () => {
+    expect((await post('/api/stock/sync/batch', { startDate: 'soon', endDate: '2026-01-09' })).status).toBe(400);
+    expect((await post('/api/stock/sync/batch', { startDate: '2026-02-01', endDate: '2026-01-09' })).status).toBe(400);
+    expect((await get('/api/stock/sync/jobs/not-a-uuid')).status).toBe(400);
+    expect((await get('/api/stock/sync/failure/list?size=1000')).status).toBe(400);
+    expect((await post('/api/intraday/parallel/execute-multiple', [{ id: 'x', market: 'SH', code: '600000', bars: 5, priceChangePercent: 1, extra: 1 }])).status).toBe(400);
+    const listOnly = await stack.mintToken({ perms: ['stock:sync:list'] });
+    const forbidden = await post('/api/stock/sync/batch', { startDate: '2026-01-01', endDate: '2026-01-02' }, {
+      authorization: `Bearer ${listOnly}`,
+      'content-type': 'application/json',
+    });
+    expect(forbidden.status).toBe(403);
+  });
+});
