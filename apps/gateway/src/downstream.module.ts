@@ -7,6 +7,8 @@ import type { GatewayConfig } from './config/gateway.config';
 
 export const TOKEN_MANAGER_CLIENT = Symbol('TOKEN_MANAGER_CLIENT');
 export const KLINE_SYNC_CLIENT = Symbol('KLINE_SYNC_CLIENT');
+/** kline-sync with GRPC_LONG_DEADLINE_MS, for calls that pull from the provider before answering. */
+export const KLINE_SYNC_LONG_CLIENT = Symbol('KLINE_SYNC_LONG_CLIENT');
 
 /** Creates the gateway's gRPC clients and closes their channels when the gateway stops. */
 @Injectable()
@@ -44,20 +46,23 @@ export class DownstreamModule {
               registry,
             }),
         },
-        {
-          provide: KLINE_SYNC_CLIENT,
+        ...[
+          { provide: KLINE_SYNC_CLIENT, deadlineMs: config.GRPC_DEADLINE_MS },
+          { provide: KLINE_SYNC_LONG_CLIENT, deadlineMs: config.GRPC_LONG_DEADLINE_MS },
+        ].map(({ provide, deadlineMs }) => ({
+          provide,
           inject: [GrpcChannels, Registry],
           useFactory: (channels: GrpcChannels, registry: Registry) =>
             channels.open<KlineSyncServiceClient>({
               proto: 'klinesync',
               service: KLINE_SYNC_SERVICE_NAME,
               url: config.KLINE_SYNC_URL,
-              deadlineMs: config.GRPC_DEADLINE_MS,
+              deadlineMs,
               registry,
             }),
-        },
+        })),
       ],
-      exports: [TOKEN_MANAGER_CLIENT, KLINE_SYNC_CLIENT],
+      exports: [TOKEN_MANAGER_CLIENT, KLINE_SYNC_CLIENT, KLINE_SYNC_LONG_CLIENT],
     };
   }
 }

@@ -19,6 +19,8 @@ export const gatewayConfigSchema = z
     BODY_LIMIT_BYTES: env.int(1_048_576, 1_024, 52_428_800),
     /** Deadline of each gRPC call made for one HTTP request. */
     GRPC_DEADLINE_MS: env.int(10_000, 100, 600_000),
+    /** Deadline of the calls that do their work before answering (retry-failed, intraday triggers). */
+    GRPC_LONG_DEADLINE_MS: env.int(120_000, 1_000, 3_600_000),
     TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
     KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),

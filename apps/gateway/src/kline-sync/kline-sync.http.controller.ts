@@ -5,7 +5,7 @@ import type { KlineSyncServiceClient, SyncJob } from '@batchgate/contracts/kline
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
-import { KLINE_SYNC_CLIENT } from '../downstream.module';
+import { KLINE_SYNC_CLIENT, KLINE_SYNC_LONG_CLIENT } from '../downstream.module';
 import {
   FailureListQueryDto,
   ImportStocksDto,
@@ -26,7 +26,10 @@ const success = <T>(data: T): SeedResult<T> => ({ code: 200, msg: 'success', dat
 @ApiTags('kline-sync')
 @Controller('api')
 export class KlineSyncHttpController {
-  constructor(@Inject(KLINE_SYNC_CLIENT) private readonly klineSync: KlineSyncServiceClient) {}
+  constructor(
+    @Inject(KLINE_SYNC_CLIENT) private readonly klineSync: KlineSyncServiceClient,
+    @Inject(KLINE_SYNC_LONG_CLIENT) private readonly klineSyncLong: KlineSyncServiceClient,
+  ) {}
 
   @Post('stock/import')
   @RequirePermissions('stock:sync:run')
@@ -64,7 +67,7 @@ export class KlineSyncHttpController {
   @RequirePermissions('stock:sync:retry')
   async retryFailed(@Query() query: RetryFailedQueryDto): Promise<SeedResult<number>> {
     const answer = await lastValueFrom(
-      this.klineSync.retryFailed({ stockCode: query.stockCode ?? '', maxRetryCount: query.maxRetryCount ?? 3 }),
+      this.klineSyncLong.retryFailed({ stockCode: query.stockCode ?? '', maxRetryCount: query.maxRetryCount ?? 3 }),
     );
     return success(answer.succeeded);
   }
@@ -100,7 +103,7 @@ export class KlineSyncHttpController {
     @Body(new ParseArrayPipe({ items: TriggerConfigDto, whitelist: true, forbidNonWhitelisted: true })) triggers: TriggerConfigDto[],
   ) {
     const answer = await lastValueFrom(
-      this.klineSync.executeTriggers({
+      this.klineSyncLong.executeTriggers({
         triggers: triggers.map((t) => ({ ...t, kType: t.kType ?? 1 })),
       }),
     );
