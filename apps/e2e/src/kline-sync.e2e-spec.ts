@@ -32,7 +32,7 @@ describe('kline-sync through the gateway', () => {
     expect(job.plan).toEqual({ threads: 1, tokensPerThread: [1], tokenCount: 1 });
 
     let finished: { status: string; progress: { done: number; failed: number } } | undefined;
-    for (let i = 0; i < 100 && !finished; i++) {
+    for (let i = 0; i < 300 && !finished; i++) {
       const current = (await (await get(`/api/stock/sync/jobs/${job.id}`)).json()) as { finishedAt: string; status: string; progress: { done: number; failed: number } };
       if (current.finishedAt) finished = current;
       else await new Promise((resolve) => setTimeout(resolve, 100));
