@@ -1,43 +1,65 @@
-import { readFileSync } from 'node:fs';
-import { loadConfigOrExit } from '@batchgate/platform/config';
+import { ConfigError, loadConfigOrExit } from '@batchgate/platform/config';
 import { Readiness } from '@batchgate/platform/health';
 import { createLogger } from '@batchgate/platform/logging';
 import { createMetricsRegistry } from '@batchgate/platform/observability';
-import { DEMO_SETTINGS, simSettingsSchema, type SimSettings } from './admin/sim-settings';
+import { DEMO_SETTINGS, loadSettingsFile, type SimSettingsInput } from './config/sim-settings';
 import { upstreamSimConfigSchema } from './config/upstream-sim.config';
 import { createSimServer } from './sim-server';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(upstreamSimConfigSchema);
+  let fromFile: SimSettingsInput | undefined;
+  try {
+    fromFile = config.SIM_CONFIG_FILE ? loadSettingsFile(config.SIM_CONFIG_FILE) : undefined;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(78);
+  }
   const logger = createLogger({ service: 'upstream-sim', level: config.LOG_LEVEL });
-  const fromFile = config.SIM_CONFIG_FILE ? simSettingsSchema.parse(JSON.parse(readFileSync(config.SIM_CONFIG_FILE, 'utf8'))) : {};
-  const profile: SimSettings = config.SIM_PROFILE === 'demo' ? DEMO_SETTINGS : {};
-  const settings: SimSettings = {
-    ...profile,
-    ...fromFile,
-    routes: { ...profile.routes, ...fromFile.routes },
-    market: { ...profile.market, ...fromFile.market, tokens: [...(profile.market?.tokens ?? []), ...(fromFile.market?.tokens ?? [])] },
-  };
   const readiness = new Readiness();
-  const publicUrl = `http://${config.SIM_HOST}:${config.SIM_PORT}`;
-  const { app } = createSimServer({ settings, registry: createMetricsRegistry('upstream-sim'), readiness, publicUrl: () => publicUrl });
+  const app = createSimServer({
+    settings: [config.SIM_PROFILE === 'demo' ? DEMO_SETTINGS : {}, fromFile ?? {}],
+    registry: createMetricsRegistry('upstream-sim'),
+    readiness,
+    logger,
+    publicUrl: config.SIM_PUBLIC_URL,
+  });
   await app.listen({ host: config.SIM_HOST, port: config.SIM_PORT });
   readiness.markStarted();
-  logger.info({ http: publicUrl, profile: config.SIM_PROFILE }, 'upstream-sim started');
+  logger.info(
+    {
+      http: `http://${config.SIM_HOST}:${config.SIM_PORT}`,
+      profile: config.SIM_PROFILE,
+      configFile: config.SIM_CONFIG_FILE || null,
+    },
+    'upstream-sim started',
+  );
 
-  const stop = (signal: string) => {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
+    // Readiness fails first, so a load balancer stops sending before the port closes.
     readiness.markShuttingDown();
-    app.close().then(
-      () => logger.flush(() => process.exit(0)),
-      () => process.exit(1),
-    );
+    await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DELAY_MS));
+    await app.close();
+    logger.info('stopped');
+    logger.flush(() => process.exit(0));
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  const onSignal = (signal: string) =>
+    void stop(signal).catch((error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      logger.flush(() => process.exit(1));
+    });
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`upstream-sim failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `upstream-sim failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

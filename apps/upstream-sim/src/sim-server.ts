@@ -1,102 +1,94 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import pino from 'pino';
 import type { Registry } from 'prom-client';
 import { Readiness } from '@batchgate/platform/health';
-import { answerOpsRequest } from '@batchgate/platform/observability';
+import { requestIdFrom, REQUEST_ID_HEADER, type Logger } from '@batchgate/platform/logging';
+import { answerOpsRequest, createMetricsRegistry } from '@batchgate/platform/observability';
 import { registerAdminRoutes } from './admin/admin.routes';
-import type { SimSettings } from './admin/sim-settings';
-import { registerChatRoutes } from './chat/chat.routes';
-import { FaultInjector } from './faults/fault-injector';
-import { registerMarketDataRoutes, type MarketDataState } from './market-data/market-data.routes';
-import { MarketTokens } from './market-data/market-tokens';
-import { registerMarketplaceRoutes, type MarketplaceState } from './marketplace/marketplace.routes';
-import { registerPublishingRoutes, type PublishingState } from './publishing/publishing.routes';
-import { SimStats } from './stats/sim-stats';
-import { registerWebhookRoutes, type WebhookDelivery } from './webhook/webhook.routes';
-
-/** The simulator's mutable world; `reset()` returns it to the start-up settings. */
-export class SimState {
-  readonly stats = new SimStats();
-  readonly faults: FaultInjector;
-  readonly market: MarketDataState = { tokens: new MarketTokens(), unknownStocks: new Set() };
-  readonly marketplace: MarketplaceState = {
-    settings: { defaultPolls: 2, pollsByProduct: {}, failingProducts: [] },
-    offlineProducts: new Set(),
-    messages: new Map(),
-  };
-  readonly publishing: PublishingState = { settings: { visibleAfterMs: 0, failingTitles: [] }, articles: new Map(), byId: new Map() };
-  readonly deliveries: WebhookDelivery[] = [];
-
-  constructor(private readonly startup: SimSettings) {
-    this.faults = new FaultInjector(this.stats, startup.routes ?? {});
-    this.apply(startup);
-  }
-
-  /** Applies settings on top of the current ones (what a field leaves out stays as it is). */
-  apply(settings: SimSettings): void {
-    if (settings.routes) this.faults.configure(settings.routes);
-    for (const token of settings.market?.tokens ?? []) this.market.tokens.upsert(token);
-    if (settings.market?.unknownStocks) {
-      this.market.unknownStocks = new Set(settings.market.unknownStocks.map((s) => s.replace(/^[a-z]+/i, (r) => r.toUpperCase())));
-    }
-    Object.assign(this.marketplace.settings, stripUndefined(settings.marketplace ?? {}));
-    Object.assign(this.publishing.settings, stripUndefined(settings.publishing ?? {}));
-  }
-
-  currentSettings(): SimSettings {
-    return {
-      routes: this.faults.current(),
-      market: { unknownStocks: [...this.market.unknownStocks] },
-      marketplace: { ...this.marketplace.settings },
-      publishing: { ...this.publishing.settings },
-    };
-  }
-
-  reset(): void {
-    this.stats.reset();
-    this.faults.reset();
-    this.market.tokens.clear();
-    this.market.unknownStocks = new Set();
-    this.marketplace.settings = { defaultPolls: 2, pollsByProduct: {}, failingProducts: [] };
-    this.marketplace.offlineProducts.clear();
-    this.marketplace.messages.clear();
-    this.publishing.settings = { visibleAfterMs: 0, failingTitles: [] };
-    this.publishing.articles.clear();
-    this.publishing.byId.clear();
-    this.deliveries.length = 0;
-    this.apply(this.startup);
-  }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
+import { simSettingsSchema, type SimSettingsInput } from './config/sim-settings';
+import { SimWorld } from './sim-world';
 
 export interface SimServerOptions {
-  settings: SimSettings;
-  registry: Registry;
-  readiness: Readiness;
-  /** Base URL the simulator is reached at (article URLs point there). */
-  publicUrl: () => string;
+  /** Start-up settings, applied in order; `POST /__sim/reset` returns to them. */
+  settings?: SimSettingsInput | SimSettingsInput[];
+  /** Default: a fresh registry of service `upstream-sim`. */
+  registry?: Registry;
+  /** Default: a Readiness that is started at once (the simulator has no dependencies). */
+  readiness?: Readiness;
+  /** Default: silent. Only admin changes and server errors are logged (never per request). */
+  logger?: Logger;
+  /** Base of article URLs; default: the scheme and Host of the publishing request. */
+  publicUrl?: string;
+  /** The simulator's clock (epoch ms); tests pass their own to cross a day or age an article. */
+  now?: () => number;
 }
 
 /**
  * The simulated outside world in one Fastify app (Fastify for throughput: the simulator must never
- * be the bottleneck of a benchmark). Not listening yet; `main.ts` or a test calls `listen`.
+ * be the bottleneck of a benchmark). Not listening yet: `main.ts` or a test calls `listen`, on
+ * port 0 if it likes. Throws a ZodError when `settings` are invalid.
  */
-export function createSimServer(options: SimServerOptions): { app: FastifyInstance; state: SimState } {
+export function createSimServer(options: SimServerOptions = {}): FastifyInstance {
+  const startup = (
+    Array.isArray(options.settings) ? options.settings : [options.settings ?? {}]
+  ).map((s) => simSettingsSchema.parse(s));
+  const registry = options.registry ?? createMetricsRegistry('upstream-sim');
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const readiness = options.readiness ?? new Readiness();
+  if (!options.readiness) readiness.markStarted();
+  const world = new SimWorld(startup, registry, options.now ?? Date.now, options.publicUrl);
+
   const app = Fastify({ logger: false, bodyLimit: 5 * 1_048_576, keepAliveTimeout: 65_000 });
-  const state = new SimState(options.settings);
-  registerMarketDataRoutes(app, state.market, state.faults, state.stats);
-  registerChatRoutes(app, state.faults);
-  registerMarketplaceRoutes(app, state.marketplace, state.faults, state.stats);
-  registerPublishingRoutes(app, state.publishing, state.faults, state.stats, options.publicUrl);
-  registerWebhookRoutes(app, state.deliveries, state.faults, state.stats);
-  registerAdminRoutes(app, state);
+  // Webhooks and platforms get whatever a client sends: keep unknown content types as text.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  world.market.register(app, world.faults);
+  world.chat.register(app, world.faults);
+  world.marketplace.register(app, world.faults);
+  world.publishing.register(app, world.faults);
+  world.webhook.register(app, world.faults);
+  registerAdminRoutes(app, world, logger);
+
   for (const path of ['/metrics', '/healthz', '/readyz']) {
     app.get(path, async (_request, reply) => {
-      const answer = await answerOpsRequest(path, { registry: options.registry, readiness: options.readiness });
-      return reply.code(answer?.status ?? 404).type(answer?.contentType ?? 'text/plain').send(answer?.body ?? '');
+      const answer = await answerOpsRequest(path, { registry, readiness });
+      return reply
+        .code(answer?.status ?? 404)
+        .type(answer?.contentType ?? 'text/plain')
+        .send(answer?.body ?? '');
     });
   }
-  return { app, state };
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: 'NOT_FOUND',
+      message: `no simulated route ${request.method} ${request.url.split('?')[0]}`,
+    }),
+  );
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status < 500)
+      return reply
+        .code(status)
+        .send({ error: error.code ?? 'BAD_REQUEST', message: error.message });
+    logger.error(
+      {
+        err: error,
+        route: request.routeOptions.url,
+        requestId: requestIdFrom(request.headers[REQUEST_ID_HEADER]),
+      },
+      'simulator route failed',
+    );
+    return reply
+      .code(500)
+      .send({ error: 'INTERNAL', message: 'the simulator failed to answer; see its log' });
+  });
+
+  // Hung requests would hold `close()` until their clients give up: end them first.
+  app.addHook('preClose', (done) => {
+    readiness.markShuttingDown();
+    world.faults.releaseHangs();
+    done();
+  });
+  return app;
 }

@@ -1,4 +1,7 @@
-/** mulberry32: a tiny seeded PRNG, so latency and error draws repeat run after run. */
+/**
+ * mulberry32: a tiny seeded PRNG (uniform in [0, 1)), so latency and error draws repeat run after
+ * run. Not for anything secret.
+ */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -10,7 +13,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** FNV-1a over a string: stable 32-bit hash for deterministic per-key values. */
+/** FNV-1a over a string: a stable 32-bit hash for deterministic per-key values. */
 export function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
@@ -18,4 +21,11 @@ export function hash32(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/** A standard normal draw (Box–Muller) from a uniform source. */
+export function gaussian(random: () => number): number {
+  // 1 - u is in (0, 1]: log never sees 0.
+  const u = 1 - random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }

@@ -1,12 +1,21 @@
 import { z } from 'zod';
-import { seededRandom } from './prng';
+import { latencySampler, latencySchema } from './latency';
+import { hash32, seededRandom } from './prng';
 
-export const latencySchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('fixed'), ms: z.number().min(0).max(600_000) }),
-  z.object({ kind: z.literal('uniform'), minMs: z.number().min(0), maxMs: z.number().min(0) }),
-  z.object({ kind: z.literal('normal'), meanMs: z.number().min(0), stdDevMs: z.number().min(0) }),
-  z.object({ kind: z.literal('lognormal'), medianMs: z.number().positive(), sigma: z.number().min(0).max(5) }),
-]);
+export const ERROR_KINDS = ['5xx', '429', 'reset', 'hang', 'lost-response'] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+const outageSchema = z
+  .object({
+    startMs: z.number().int(),
+    endMs: z.number().int(),
+    /** true: startMs/endMs are offsets from the moment the knobs are applied; false: epoch ms. */
+    relative: z.boolean().default(false),
+    /** How the route fails during the window: 503 + Retry-After, a connection reset, or a hang. */
+    kind: z.enum(['503', 'reset', 'hang']).default('503'),
+  })
+  .strict()
+  .refine((w) => w.endMs > w.startMs, { message: 'endMs must be after startMs', path: ['endMs'] });
 
 /** The fault knobs of one route; every field optional (no latency, no errors). */
 export const routeFaultsSchema = z
@@ -14,67 +23,89 @@ export const routeFaultsSchema = z
     latency: latencySchema.optional(),
     /** Fraction of requests answered with `errorKind` (0..1). */
     errorRate: z.number().min(0).max(1).optional(),
-    errorKind: z.enum(['5xx', 'reset', 'hang']).optional(),
-    /** Above `capacity` requests in flight, every extra one adds `slopeMs` to each answer (an overloaded server). */
-    knee: z.object({ capacity: z.number().int().min(1), slopeMs: z.number().min(0) }).optional(),
-    /** Windows (epoch ms) in which the route answers 503. */
-    outages: z.array(z.object({ startMs: z.number(), endMs: z.number() })).optional(),
-    /** Seed of the latency and error draws. */
+    /**
+     * `5xx`: HTTP `errorStatus` after the latency; `429`: rate limited with Retry-After;
+     * `reset`: TCP reset after the latency; `hang`: no answer until the client gives up (or
+     * `hangMs`, then a reset); `lost-response`: the request takes effect, then the connection is
+     * reset before the answer (the client cannot tell whether it happened).
+     */
+    errorKind: z.enum(ERROR_KINDS).optional(),
+    errorStatus: z.number().int().min(500).max(599).optional(),
+    /** Retry-After (seconds) of injected 429s. */
+    retryAfterS: z.number().int().min(0).max(3_600).optional(),
+    /** Longest hang before the simulator resets the connection itself (default 10 minutes). */
+    hangMs: z.number().int().min(1).max(3_600_000).optional(),
+    /**
+     * Capacity knee: above `capacity` requests in flight on this route, each request waits
+     * `slopeMs` more per extra request in flight (an overloaded server).
+     */
+    knee: z
+      .object({ capacity: z.number().int().min(1), slopeMs: z.number().min(0).max(60_000) })
+      .strict()
+      .optional(),
+    outages: z.array(outageSchema).max(100).optional(),
+    /** Seed of the latency and error draws (default: derived from the route name). */
     seed: z.number().int().optional(),
   })
   .strict();
 
-export type RouteFaults = z.infer<typeof routeFaultsSchema>;
-export type Latency = z.infer<typeof latencySchema>;
+/** Knobs as validated (defaults filled in). */
+export type RouteFaults = z.output<typeof routeFaultsSchema>;
+export type OutageWindow = z.output<typeof outageSchema>;
 
 /** What the fault layer decided for one request. */
 export type FaultDecision =
   | { action: 'serve'; delayMs: number }
-  | { action: 'error'; delayMs: number }
-  | { action: 'reset' }
-  | { action: 'hang' }
-  | { action: 'outage' };
+  | { action: 'error'; kind: ErrorKind; delayMs: number }
+  | { action: 'outage'; window: OutageWindow };
 
-/** Draws latency and errors for one route from its knobs with a seeded PRNG. */
+const DEFAULT_HANG_MS = 600_000;
+
+/**
+ * Draws latency and errors for one route from its knobs. Latency and errors use separate seeded
+ * streams, so changing the latency knob does not change which requests fail.
+ */
 export class RouteFaultModel {
-  private readonly random: () => number;
+  /** The knobs as applied: relative outage windows resolved to epoch ms. */
+  readonly faults: RouteFaults;
+  private readonly latency: () => number;
+  private readonly errorRandom: () => number;
 
-  constructor(readonly faults: RouteFaults) {
-    this.random = seededRandom(faults.seed ?? 1);
+  constructor(parsed: RouteFaults, route: string, appliedAtMs: number) {
+    this.faults = {
+      ...parsed,
+      outages: parsed.outages?.map((w) =>
+        w.relative
+          ? {
+              ...w,
+              startMs: appliedAtMs + w.startMs,
+              endMs: appliedAtMs + w.endMs,
+              relative: false,
+            }
+          : w,
+      ),
+    };
+    const seed = parsed.seed ?? hash32(route);
+    this.latency = latencySampler(parsed.latency, seededRandom(seed));
+    this.errorRandom = seededRandom(seed ^ 0x9e3779b9);
   }
 
+  get hangMs(): number {
+    return this.faults.hangMs ?? DEFAULT_HANG_MS;
+  }
+
+  /** `inFlight` counts this request too. */
   decide(nowMs: number, inFlight: number): FaultDecision {
-    if (this.faults.outages?.some((w) => nowMs >= w.startMs && nowMs < w.endMs)) return { action: 'outage' };
+    const window = this.faults.outages?.find((w) => nowMs >= w.startMs && nowMs < w.endMs);
+    if (window) return { action: 'outage', window };
     const knee = this.faults.knee;
-    const overload = knee && inFlight > knee.capacity ? (inFlight - knee.capacity) * knee.slopeMs : 0;
-    const delayMs = this.sampleLatency() + overload;
-    if (this.faults.errorRate && this.random() < this.faults.errorRate) {
-      const kind = this.faults.errorKind ?? '5xx';
-      if (kind === 'reset') return { action: 'reset' };
-      if (kind === 'hang') return { action: 'hang' };
-      return { action: 'error', delayMs };
+    const overload =
+      knee && inFlight > knee.capacity ? (inFlight - knee.capacity) * knee.slopeMs : 0;
+    const delayMs = this.latency() + overload;
+    const rate = this.faults.errorRate ?? 0;
+    if (rate > 0 && this.errorRandom() < rate) {
+      return { action: 'error', kind: this.faults.errorKind ?? '5xx', delayMs };
     }
     return { action: 'serve', delayMs };
-  }
-
-  private sampleLatency(): number {
-    const latency = this.faults.latency;
-    if (!latency) return 0;
-    switch (latency.kind) {
-      case 'fixed':
-        return latency.ms;
-      case 'uniform':
-        return latency.minMs + this.random() * Math.max(0, latency.maxMs - latency.minMs);
-      case 'normal':
-        return Math.max(0, latency.meanMs + latency.stdDevMs * this.gaussian());
-      case 'lognormal':
-        return latency.medianMs * Math.exp(latency.sigma * this.gaussian());
-    }
-  }
-
-  /** Box–Muller. */
-  private gaussian(): number {
-    const u = Math.max(this.random(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.random());
   }
 }
