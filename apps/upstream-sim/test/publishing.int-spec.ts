@@ -84,6 +84,12 @@ describe('upstream-sim publishing platform (seed 003)', () => {
       visible: true,
     });
     expect((await sim.get('/p/nope')).status).toBe(404);
+    // An injected outage on the page keeps it an HTML page.
+    await sim.configure({ routes: { 'publish.page': { errorRate: 1, errorStatus: 502 } } });
+    const broken = await fetch(article.url);
+    expect(broken.status).toBe(502);
+    expect(broken.headers.get('content-type')).toContain('text/html');
+    expect(await broken.text()).toContain('<h1>502</h1>');
   });
 
   it('refuses with the platform error message in failure mode; a refusal is no effect and may be retried', async () => {

@@ -15,7 +15,7 @@ describe('barRange', () => {
   it.each([
     ['2026-02-01', '2026-01-01', 8, 'startDate must not be after endDate'],
     ['yesterday', '2026-01-01', 8, 'YYYY-MM-DD'],
-    ['2026-01-01', '2026-01-02', 6, 'kType 6 is not supported'],
+    ['2026-01-01', '2026-01-02', 11, 'kType 11 is not supported'],
   ])('rejects %s..%s kType %s', (start, end, kType, message) => {
     expect(() => barRange(start, end, kType)).toThrow(DomainError);
     expect(() => barRange(start, end, kType)).toThrow(message);

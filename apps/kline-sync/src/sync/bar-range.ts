@@ -3,16 +3,22 @@ import { DomainError } from '@batchgate/platform/errors';
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-/** Bar length per iTick kType (6 and 7 are not offered). */
+/**
+ * Bar length per iTick kType, used to size the `limit` of a query (weeks and months are
+ * calendar-aligned at the provider; an over-sized limit is harmless, bars are filtered by date).
+ */
 export const BAR_MS: Readonly<Record<number, number>> = {
   1: MINUTE,
   2: 5 * MINUTE,
   3: 15 * MINUTE,
   4: 30 * MINUTE,
   5: 60 * MINUTE,
+  6: 120 * MINUTE,
+  7: 240 * MINUTE,
   8: DAY,
   9: 7 * DAY,
-  10: 30 * DAY,
+  // Shortest month, so a range never asks for too few bars.
+  10: 28 * DAY,
 };
 
 /** The provider returns at most this many bars per call; longer ranges are paged by end time. */

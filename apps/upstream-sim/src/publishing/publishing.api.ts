@@ -111,6 +111,7 @@ export class PublishingApi {
       faults.wrap('publish.page', (request) => this.page(request), {
         errorBody: (status, message) =>
           `<html><body><h1>${status}</h1><p>${message}</p></body></html>`,
+        errorContentType: 'text/html; charset=utf-8',
       }),
     );
   }
