@@ -233,8 +233,11 @@ describe('runBatch', () => {
     await clock.advanceAsync(5);
     await consume;
     const report = await run;
-    expect(started).toEqual([5, 50, 50]);
-    expect(aborted.sort()).toEqual([1, 2]);
+    // Item 2 may or may not have taken item 0's slot before the consumer broke out: both are
+    // correct. Whatever was running is aborted, and everything but item 0 ends cancelled.
+    expect(started.slice(0, 2)).toEqual([5, 50]);
+    expect(started.length).toBeLessThanOrEqual(3);
+    expect(aborted.sort()).toEqual(started.length === 3 ? [1, 2] : [1]);
     expect(report.cancelled).toBe(4);
   });
 
