@@ -26,7 +26,11 @@ export function compileLib() {
   for (const file of files) {
     const { code } = swc.transformFileSync(file, {
       // Same semantics as the library build (tsc, target ES2022: [[Define]] class fields).
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2022', transform: { useDefineForClassFields: true } },
+      jsc: {
+        parser: { syntax: 'typescript' },
+        target: 'es2022',
+        transform: { useDefineForClassFields: true },
+      },
       module: { type: 'commonjs' },
       sourceMaps: false,
     });

@@ -4,12 +4,20 @@ import { RateLimitedError } from './errors';
 import { runBatch } from './run-batch';
 import { timeout } from './timeout';
 
-const sample = (s: Partial<LimitSample>): LimitSample => ({ startedAt: 0, latencyMs: 10, inFlight: 100, dropped: false, now: 10, ...s });
+const sample = (s: Partial<LimitSample>): LimitSample => ({
+  startedAt: 0,
+  latencyMs: 10,
+  inFlight: 100,
+  dropped: false,
+  now: 10,
+  ...s,
+});
 
 /** Feeds one full round (as many samples as the current limit) started at `t`. */
 function round(limit: AimdLimit | GradientLimit, t: number, s: Partial<LimitSample> = {}): void {
   const n = limit.current;
-  for (let i = 0; i < n; i++) limit.onSample(sample({ startedAt: t, now: t + 10, inFlight: n, ...s }));
+  for (let i = 0; i < n; i++)
+    limit.onSample(sample({ startedAt: t, now: t + 10, inFlight: n, ...s }));
 }
 
 describe('AimdLimit', () => {
@@ -35,12 +43,16 @@ describe('AimdLimit', () => {
     expect(limit.current).toBe(15);
   });
 
-  it('ignores samples of calls started before the current round', () => {
-    const limit = new AimdLimit({ initial: 4 });
+  it('after slow start, ignores samples of calls started before the current round', () => {
+    const limit = new AimdLimit({ initial: 8 });
     round(limit, 0);
+    round(limit, 100, { latencyMs: 30 }); // overload: slow start ends, back to 8
     expect(limit.current).toBe(8);
-    for (let i = 0; i < 50; i++) limit.onSample(sample({ startedAt: 5, now: 30, dropped: true }));
+    for (let i = 0; i < 50; i++)
+      limit.onSample(sample({ startedAt: 105, now: 150, dropped: true }));
     expect(limit.current).toBe(8);
+    round(limit, 200, { dropped: true });
+    expect(limit.current).toBe(7);
   });
 
   it('does not grow when the limit is not in use', () => {
@@ -110,10 +122,17 @@ function kneeServer(clock: ManualClock, baseMs = 10, knee = 32) {
   };
 }
 
-async function throughput(concurrency: number | AimdLimit | GradientLimit, items = 4_000): Promise<number> {
+async function throughput(
+  concurrency: number | AimdLimit | GradientLimit,
+  items = 4_000,
+): Promise<number> {
   const clock = new ManualClock();
   const call = kneeServer(clock);
-  const run = runBatch(Array.from({ length: items }, (_, i) => i), () => call(), { concurrency, clock });
+  const run = runBatch(
+    Array.from({ length: items }, (_, i) => i),
+    () => call(),
+    { concurrency, clock },
+  );
   await clock.runAllAsync();
   const report = await run;
   return report.succeeded / report.durationMs;

@@ -19,7 +19,9 @@ export interface LimitSample {
  * concurrency-limits. Pass one as `runBatch`'s `concurrency`; the runner feeds it a
  * {@link LimitSample} per call and never has more than `current` calls in flight.
  *
- * One instance may be shared by several batches that call the same upstream.
+ * The limit applies to the batch it is given to: use one instance per batch (reusing it for the
+ * next batch against the same upstream keeps what it learned; two batches running at once with
+ * the same instance would each be allowed `current` calls).
  */
 export interface AdaptiveLimit {
   /** Current limit (an integer between the limit's `min` and `max`). */
@@ -68,6 +70,9 @@ class WindowedMin {
   }
 }
 
+/** A part-round whose average latency is this many times the baseline ends the round early. */
+const EARLY_OVERLOAD = 1.5;
+
 abstract class BaseLimit implements AdaptiveLimit {
   protected limit: number;
   protected readonly min: number;
@@ -87,15 +92,18 @@ abstract class BaseLimit implements AdaptiveLimit {
   private slowStart = true;
   private lastGood = 0;
   /** Round-average latency above `slowStartTolerance × baseline` ends slow start. */
-  protected slowStartTolerance = 1.1;
+  protected slowStartTolerance = 1.2;
 
   constructor(options: AdaptiveLimitOptions) {
     this.min = options.min ?? 1;
     this.max = options.max ?? 200;
     const initial = options.initial ?? Math.min(8, this.max);
-    if (!Number.isInteger(this.min) || this.min < 1) throw new RangeError('min must be an integer ≥ 1');
-    if (!Number.isInteger(this.max) || this.max < this.min) throw new RangeError('max must be an integer ≥ min');
-    if (!(initial >= this.min && initial <= this.max)) throw new RangeError('initial must be within [min, max]');
+    if (!Number.isInteger(this.min) || this.min < 1)
+      throw new RangeError('min must be an integer ≥ 1');
+    if (!Number.isInteger(this.max) || this.max < this.min)
+      throw new RangeError('max must be an integer ≥ min');
+    if (!(initial >= this.min && initial <= this.max))
+      throw new RangeError('initial must be within [min, max]');
     this.limit = initial;
     this.published = Math.floor(initial);
     this.baseline = new WindowedMin(options.baselineWindowMs ?? 30_000);
@@ -115,7 +123,9 @@ abstract class BaseLimit implements AdaptiveLimit {
    * noisy than single samples.
    */
   onSample(sample: LimitSample): void {
-    if (sample.startedAt < this.roundStart) return; // measured an older limit
+    // Outside slow start, a sample of a call started before the round measured an older limit.
+    // In slow start every sample counts: a round then takes one round trip instead of two.
+    if (!this.slowStart && sample.startedAt < this.roundStart) return;
     if (sample.dropped) {
       this.dropped = true;
     } else {
@@ -124,10 +134,17 @@ abstract class BaseLimit implements AdaptiveLimit {
     }
     this.count++;
     if (sample.inFlight > this.maxInFlight) this.maxInFlight = sample.inFlight;
-    const enough = this.count >= Math.max(1, Math.floor(this.limit));
-    if (!enough && !this.dropped) return;
+    const full = this.count >= Math.max(1, Math.floor(this.limit));
+    if (!full && !this.dropped) {
+      // Overload shows well before a full round (a limit past the knee makes every round slow
+      // and long): decide early once a quarter of the round agrees.
+      const early =
+        this.okCount >= Math.max(4, Math.floor(this.limit / 4)) &&
+        this.sum / this.okCount > this.baseline.value * EARLY_OVERLOAD;
+      if (!early) return;
+    }
     const average = this.okCount > 0 ? this.sum / this.okCount : this.baseline.value;
-    if (!this.dropped && this.okCount > 0) this.baseline.add(average, sample.now);
+    if (full && !this.dropped && this.okCount > 0) this.baseline.add(average, sample.now);
     const limited = this.maxInFlight * 2 < this.limit;
     const dropped = this.dropped;
     this.roundStart = sample.now;
@@ -151,7 +168,12 @@ abstract class BaseLimit implements AdaptiveLimit {
   }
 
   /** The next limit after a round. */
-  protected abstract decide(averageMs: number, baselineMs: number, dropped: boolean, appLimited: boolean): number;
+  protected abstract decide(
+    averageMs: number,
+    baselineMs: number,
+    dropped: boolean,
+    appLimited: boolean,
+  ): number;
 
   protected set(value: number): void {
     this.limit = Math.min(this.max, Math.max(this.min, value));
@@ -169,7 +191,7 @@ export interface AimdLimitOptions extends AdaptiveLimitOptions {
   backoffRatio?: number;
   /**
    * A round whose average latency exceeds `tolerance ×` the no-load baseline counts as overload
-   * (default 1.1).
+   * (default 1.2; keep it above the round-to-round jitter of the upstream's latency).
    */
   tolerance?: number;
 }
@@ -198,13 +220,19 @@ export class AimdLimit extends BaseLimit {
   constructor(options: AimdLimitOptions = {}) {
     super(options);
     this.backoffRatio = options.backoffRatio ?? 0.9;
-    this.tolerance = options.tolerance ?? 1.1;
+    this.tolerance = options.tolerance ?? 1.2;
     this.slowStartTolerance = this.tolerance;
-    if (!(this.backoffRatio > 0 && this.backoffRatio < 1)) throw new RangeError('backoffRatio must be in (0, 1)');
+    if (!(this.backoffRatio > 0 && this.backoffRatio < 1))
+      throw new RangeError('backoffRatio must be in (0, 1)');
     if (!(this.tolerance >= 1)) throw new RangeError('tolerance must be ≥ 1');
   }
 
-  protected decide(averageMs: number, baselineMs: number, dropped: boolean, appLimited: boolean): number {
+  protected decide(
+    averageMs: number,
+    baselineMs: number,
+    dropped: boolean,
+    appLimited: boolean,
+  ): number {
     if (dropped || averageMs > baselineMs * this.tolerance) return this.limit * this.backoffRatio;
     if (appLimited) return this.limit;
     return this.limit + 1;
@@ -243,10 +271,16 @@ export class GradientLimit extends BaseLimit {
     this.queueSize = options.queueSize ?? (() => 2);
     this.backoffRatio = options.backoffRatio ?? 0.9;
     if (!(this.tolerance >= 1)) throw new RangeError('tolerance must be ≥ 1');
-    if (!(this.smoothing > 0 && this.smoothing <= 1)) throw new RangeError('smoothing must be in (0, 1]');
+    if (!(this.smoothing > 0 && this.smoothing <= 1))
+      throw new RangeError('smoothing must be in (0, 1]');
   }
 
-  protected decide(averageMs: number, baselineMs: number, dropped: boolean, appLimited: boolean): number {
+  protected decide(
+    averageMs: number,
+    baselineMs: number,
+    dropped: boolean,
+    appLimited: boolean,
+  ): number {
     if (dropped) return this.limit * this.backoffRatio;
     if (appLimited) return this.limit;
     const gradient = Math.max(0.5, Math.min(1, (this.tolerance * baselineMs) / averageMs));
@@ -257,5 +291,9 @@ export class GradientLimit extends BaseLimit {
 
 /** True for {@link AdaptiveLimit} objects (vs a fixed number). @internal */
 export function isAdaptiveLimit(value: unknown): value is AdaptiveLimit {
-  return typeof value === 'object' && value !== null && typeof (value as AdaptiveLimit).onSample === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AdaptiveLimit).onSample === 'function'
+  );
 }

@@ -1,7 +1,13 @@
 import { fc, checkProperty } from '../test/property';
 import { CircuitBreaker, type CircuitStateChange } from './circuit-breaker';
 import { ManualClock } from './clock';
-import { BrokenCircuitError, CancelledError, PermanentError, TimeoutError, TransientError } from './errors';
+import {
+  BrokenCircuitError,
+  CancelledError,
+  PermanentError,
+  TimeoutError,
+  TransientError,
+} from './errors';
 import type { BreakerStateEvent } from './metrics';
 
 const ok = () => Promise.resolve('ok');
@@ -17,7 +23,12 @@ async function settle(p: Promise<unknown>): Promise<'ok' | string> {
 describe('CircuitBreaker', () => {
   it('opens after N consecutive failures and fails fast with BrokenCircuitError', async () => {
     const clock = new ManualClock();
-    const breaker = new CircuitBreaker({ clock, consecutiveFailures: 3, recoveryTimeMs: 1_000, name: 'itick' });
+    const breaker = new CircuitBreaker({
+      clock,
+      consecutiveFailures: 3,
+      recoveryTimeMs: 1_000,
+      name: 'itick',
+    });
     await settle(breaker.execute(fail));
     await settle(breaker.execute(fail));
     await settle(breaker.execute(ok)); // a success resets the count
@@ -37,7 +48,12 @@ describe('CircuitBreaker', () => {
 
   it('goes HALF_OPEN after the recovery time, limits probes, and closes on success', async () => {
     const clock = new ManualClock();
-    const breaker = new CircuitBreaker({ clock, consecutiveFailures: 1, recoveryTimeMs: 1_000, halfOpenProbes: 2 });
+    const breaker = new CircuitBreaker({
+      clock,
+      consecutiveFailures: 1,
+      recoveryTimeMs: 1_000,
+      halfOpenProbes: 2,
+    });
     await settle(breaker.execute(fail));
     clock.advance(1_000);
     expect(breaker.state).toBe('half-open');
@@ -67,7 +83,12 @@ describe('CircuitBreaker', () => {
 
   it('needs successesToClose successful probes', async () => {
     const clock = new ManualClock();
-    const breaker = new CircuitBreaker({ clock, consecutiveFailures: 1, recoveryTimeMs: 10, successesToClose: 2 });
+    const breaker = new CircuitBreaker({
+      clock,
+      consecutiveFailures: 1,
+      recoveryTimeMs: 10,
+      successesToClose: 2,
+    });
     await settle(breaker.execute(fail));
     clock.advance(10);
     await breaker.execute(ok);
@@ -114,11 +135,15 @@ describe('CircuitBreaker', () => {
     for (let i = 0; i < 5; i++) {
       await settle(breaker.execute(() => Promise.reject(new PermanentError())));
       await settle(breaker.execute(() => Promise.reject(new CancelledError())));
-      await settle(breaker.execute(() => Promise.reject(Object.assign(new Error('404'), { status: 404 }))));
+      await settle(
+        breaker.execute(() => Promise.reject(Object.assign(new Error('404'), { status: 404 }))),
+      );
     }
     expect(breaker.state).toBe('closed');
     await settle(breaker.execute(() => Promise.reject(new TimeoutError(1))));
-    await settle(breaker.execute(() => Promise.reject(Object.assign(new Error('502'), { status: 502 }))));
+    await settle(
+      breaker.execute(() => Promise.reject(Object.assign(new Error('502'), { status: 502 }))),
+    );
     expect(breaker.state).toBe('open');
   });
 
@@ -137,7 +162,13 @@ describe('CircuitBreaker', () => {
   it('emits state changes as events and metrics; open() and reset() force states', async () => {
     const clock = new ManualClock(50);
     const metrics: BreakerStateEvent[] = [];
-    const breaker = new CircuitBreaker({ clock, consecutiveFailures: 1, recoveryTimeMs: 10, name: 'b', metrics: { breakerStateChanged: (e) => metrics.push(e) } });
+    const breaker = new CircuitBreaker({
+      clock,
+      consecutiveFailures: 1,
+      recoveryTimeMs: 10,
+      name: 'b',
+      metrics: { breakerStateChanged: (e) => metrics.push(e) },
+    });
     const changes: CircuitStateChange[] = [];
     const off = breaker.onStateChange((c) => changes.push(c));
     await settle(breaker.execute(fail));
@@ -160,7 +191,12 @@ describe('CircuitBreaker', () => {
 
   it('reports rejections to the metrics listener', async () => {
     const rejected = jest.fn();
-    const breaker = new CircuitBreaker({ clock: new ManualClock(), consecutiveFailures: 1, metrics: { rejectedByBreaker: rejected }, name: 'x' });
+    const breaker = new CircuitBreaker({
+      clock: new ManualClock(),
+      consecutiveFailures: 1,
+      metrics: { rejectedByBreaker: rejected },
+      name: 'x',
+    });
     await settle(breaker.execute(fail));
     await settle(breaker.execute(ok));
     await settle(breaker.execute(ok));
@@ -175,10 +211,19 @@ describe('CircuitBreaker', () => {
   });
 
   it('property: transitions follow the state machine', async () => {
-    const allowed = new Set(['closed>open', 'open>half-open', 'half-open>closed', 'half-open>open']);
+    const allowed = new Set([
+      'closed>open',
+      'open>half-open',
+      'half-open>closed',
+      'half-open>open',
+    ]);
     type Op = { kind: 'call'; fails: boolean; durationMs: number } | { kind: 'wait'; ms: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant('call' as const), fails: fc.boolean(), durationMs: fc.integer({ min: 0, max: 50 }) }),
+      fc.record({
+        kind: fc.constant('call' as const),
+        fails: fc.boolean(),
+        durationMs: fc.integer({ min: 0, max: 50 }),
+      }),
       fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 120 }) }),
     );
     await checkProperty(
@@ -237,11 +282,14 @@ describe('CircuitBreaker', () => {
           for (const c of changes) {
             expect(c.from).toBe(state);
             expect(allowed.has(`${c.from}>${c.to}`)).toBe(true);
-            if (c.to === 'half-open') expect(c.at - openedAt).toBeGreaterThanOrEqual(recoveryTimeMs);
+            if (c.to === 'half-open')
+              expect(c.at - openedAt).toBeGreaterThanOrEqual(recoveryTimeMs);
             if (c.to === 'open') openedAt = c.at;
             state = c.to;
           }
-          expect(breaker.state === state || (state === 'open' && breaker.state === 'half-open')).toBe(true);
+          expect(
+            breaker.state === state || (state === 'open' && breaker.state === 'half-open'),
+          ).toBe(true);
         },
       ),
     );

@@ -1,6 +1,11 @@
 import { type Clock, systemClock } from './clock';
 import { type CallContext, isThenable } from './context';
-import { BrokenCircuitError, type ErrorClassification, type ErrorClassifier, classifyError } from './errors';
+import {
+  BrokenCircuitError,
+  type ErrorClassification,
+  type ErrorClassifier,
+  classifyError,
+} from './errors';
 import { nowOf } from './internal/dispatch';
 import { Listeners, type Unsubscribe } from './internal/listeners';
 import { SlidingWindow } from './internal/sliding-window';
@@ -46,7 +51,8 @@ export interface CircuitBreakerOptions {
   metrics?: ConcurrencyMetricsListener;
 }
 
-const defaultIsFailure = (_: unknown, c: ErrorClassification): boolean => c.kind === 'transient' || c.kind === 'timeout';
+const defaultIsFailure = (_: unknown, c: ErrorClassification): boolean =>
+  c.kind === 'transient' || c.kind === 'timeout';
 
 const OUTCOME_SUCCESS = 0;
 const OUTCOME_FAILURE = 1;
@@ -81,7 +87,9 @@ export class CircuitBreaker extends BasePolicy {
   private probesInFlight = 0;
   private probeSuccesses = 0;
   private readonly threshold: number;
-  private readonly rate: { threshold: number; minimumCalls: number; window: SlidingWindow } | undefined;
+  private readonly rate:
+    | { threshold: number; minimumCalls: number; window: SlidingWindow }
+    | undefined;
   private readonly recoveryTimeMs: number;
   private readonly halfOpenProbes: number;
   private readonly successesToClose: number;
@@ -98,16 +106,20 @@ export class CircuitBreaker extends BasePolicy {
     if (!(this.threshold >= 1)) throw new RangeError('consecutiveFailures must be ≥ 1');
     if (options.failureRate) {
       const { threshold, windowMs = 10_000, minimumCalls = 20 } = options.failureRate;
-      if (!(threshold > 0 && threshold <= 1)) throw new RangeError('failureRate.threshold must be in (0, 1]');
-      if (!(minimumCalls >= 1) || !(windowMs > 0)) throw new RangeError('failureRate needs minimumCalls ≥ 1, windowMs > 0');
+      if (!(threshold > 0 && threshold <= 1))
+        throw new RangeError('failureRate.threshold must be in (0, 1]');
+      if (!(minimumCalls >= 1) || !(windowMs > 0))
+        throw new RangeError('failureRate needs minimumCalls ≥ 1, windowMs > 0');
       this.rate = { threshold, minimumCalls, window: new SlidingWindow(windowMs, 10) };
     }
     this.recoveryTimeMs = options.recoveryTimeMs ?? 30_000;
     this.halfOpenProbes = options.halfOpenProbes ?? 1;
     this.successesToClose = options.successesToClose ?? 1;
     if (!(this.recoveryTimeMs >= 0)) throw new RangeError('recoveryTimeMs must be ≥ 0');
-    if (!Number.isInteger(this.halfOpenProbes) || this.halfOpenProbes < 1) throw new RangeError('halfOpenProbes must be an integer ≥ 1');
-    if (!Number.isInteger(this.successesToClose) || this.successesToClose < 1) throw new RangeError('successesToClose must be an integer ≥ 1');
+    if (!Number.isInteger(this.halfOpenProbes) || this.halfOpenProbes < 1)
+      throw new RangeError('halfOpenProbes must be an integer ≥ 1');
+    if (!Number.isInteger(this.successesToClose) || this.successesToClose < 1)
+      throw new RangeError('successesToClose must be an integer ≥ 1');
     this.isFailure = options.isFailure ?? defaultIsFailure;
     this.classify = options.classify ?? classifyError;
     this.clock = options.clock ?? systemClock;
@@ -141,7 +153,10 @@ export class CircuitBreaker extends BasePolicy {
     const generation = this.enter();
     if (generation === REJECTED) {
       emitMetric(this.metrics, 'rejectedByBreaker', { name: this.name });
-      const retryAfterMs = this.current === 'open' ? Math.max(0, this.openedAt + this.recoveryTimeMs - this.clock.now()) : 0;
+      const retryAfterMs =
+        this.current === 'open'
+          ? Math.max(0, this.openedAt + this.recoveryTimeMs - this.clock.now())
+          : 0;
       return Promise.reject(new BrokenCircuitError(this.name, retryAfterMs));
     }
     let result: R | PromiseLike<R>;
@@ -196,7 +211,9 @@ export class CircuitBreaker extends BasePolicy {
         this.rate.window.add(now, 1, failed ? 1 : 0);
         if (failed && !open) {
           const calls = this.rate.window.totalA(now);
-          open = calls >= this.rate.minimumCalls && this.rate.window.totalB(now) >= this.rate.threshold * calls;
+          open =
+            calls >= this.rate.minimumCalls &&
+            this.rate.window.totalB(now) >= this.rate.threshold * calls;
         }
       }
       if (open) this.transition('open');
@@ -205,7 +222,8 @@ export class CircuitBreaker extends BasePolicy {
     if (this.current === 'half-open') {
       this.probesInFlight--;
       if (outcome === OUTCOME_FAILURE) this.transition('open');
-      else if (outcome === OUTCOME_SUCCESS && ++this.probeSuccesses >= this.successesToClose) this.transition('closed');
+      else if (outcome === OUTCOME_SUCCESS && ++this.probeSuccesses >= this.successesToClose)
+        this.transition('closed');
     }
   }
 

@@ -140,7 +140,8 @@ export class ManualClock implements Clock {
     for (;;) {
       const next = this.nextTimerAt();
       if (next === undefined) return fired;
-      if (fired >= maxTimers) throw new Error(`ManualClock.runAllAsync: more than ${maxTimers} timers`);
+      if (fired >= maxTimers)
+        throw new Error(`ManualClock.runAllAsync: more than ${maxTimers} timers`);
       fired += await this.advanceAsync(next - this.current);
     }
   }

@@ -55,7 +55,14 @@ export class Scope implements ItemContext {
    * @param own set by {@link OwnScope} only
    * @param top the scope attempts are counted on, when it is not implied by `parent`/`isTop`
    */
-  constructor(parent: Scope | undefined, isTop: boolean, attempt?: number, index?: number, own = false, top?: Scope) {
+  constructor(
+    parent: Scope | undefined,
+    isTop: boolean,
+    attempt?: number,
+    index?: number,
+    own = false,
+    top?: Scope,
+  ) {
     this.parent = parent;
     this.host = own || !parent ? (this as unknown as OwnScope) : parent.host;
     this.top = top ?? (isTop || !parent ? this : parent.top);
@@ -66,7 +73,9 @@ export class Scope implements ItemContext {
 
   /** A root scope, optionally following a caller's signal. */
   static root(signal?: AbortSignal, top?: Scope): OwnScope {
-    return signal ? new RootScope(signal, top) : new OwnScope(undefined, true, undefined, undefined, top);
+    return signal
+      ? new RootScope(signal, top)
+      : new OwnScope(undefined, true, undefined, undefined, top);
   }
 
   /** Wraps a foreign {@link CallContext} (not made by this library) in a root scope. */
@@ -103,13 +112,19 @@ export class OwnScope extends Scope {
   declare abortReason: unknown;
   /** Called once when this scope aborts. */
   declare onAbort: ((reason: unknown) => void) | undefined;
-  private declare ctrl: AbortController | undefined;
-  private declare firstChild: OwnScope | undefined;
-  private declare prevSibling: OwnScope | undefined;
-  private declare nextSibling: OwnScope | undefined;
-  private declare linked: boolean;
+  declare private ctrl: AbortController | undefined;
+  declare private firstChild: OwnScope | undefined;
+  declare private prevSibling: OwnScope | undefined;
+  declare private nextSibling: OwnScope | undefined;
+  declare private linked: boolean;
 
-  constructor(parent: Scope | undefined, isTop: boolean, attempt?: number, index?: number, top?: Scope) {
+  constructor(
+    parent: Scope | undefined,
+    isTop: boolean,
+    attempt?: number,
+    index?: number,
+    top?: Scope,
+  ) {
     super(parent, isTop, attempt, index, true, top);
     this.isAborted = false;
     this.abortReason = undefined;
@@ -246,11 +261,14 @@ export function sleepIn(clock: Clock, ms: number, scope: Scope): Promise<void> {
   if (scope.aborted) return Promise.reject(scope.reason);
   return new Promise<void>((resolve, reject) => {
     const watcher = new OwnScope(scope, false);
-    const handle = clock.setTimeout(() => {
-      watcher.onAbort = undefined;
-      watcher.dispose();
-      resolve();
-    }, Math.max(0, ms));
+    const handle = clock.setTimeout(
+      () => {
+        watcher.onAbort = undefined;
+        watcher.dispose();
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     watcher.onAbort = (reason) => {
       clock.clearTimeout(handle);
       watcher.dispose();
@@ -263,7 +281,10 @@ export function sleepIn(clock: Clock, ms: number, scope: Scope): Promise<void> {
  * Waits `ms` milliseconds on `clock` (default {@link systemClock}); rejects with the signal's
  * reason if `signal` aborts first.
  */
-export async function sleep(ms: number, options: { clock?: Clock; signal?: AbortSignal } = {}): Promise<void> {
+export async function sleep(
+  ms: number,
+  options: { clock?: Clock; signal?: AbortSignal } = {},
+): Promise<void> {
   const root = Scope.root(options.signal);
   try {
     await sleepIn(options.clock ?? systemClock, ms, root);
@@ -274,5 +295,9 @@ export async function sleep(ms: number, options: { clock?: Clock; signal?: Abort
 
 /** True for values with a callable `then` (promises and promise-likes). @internal */
 export function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
 }

@@ -73,31 +73,52 @@ describe('classifyError', () => {
     expect(classifyError(new PermanentError(), NOW)).toEqual({ kind: 'permanent' });
     expect(classifyError(new AuthError(), NOW)).toEqual({ kind: 'auth' });
     expect(classifyError(new QuotaExhaustedError(), NOW)).toEqual({ kind: 'quota' });
-    expect(classifyError(new RateLimitedError(2_500), NOW)).toEqual({ kind: 'rate-limited', retryAfterMs: 2_500 });
+    expect(classifyError(new RateLimitedError(2_500), NOW)).toEqual({
+      kind: 'rate-limited',
+      retryAfterMs: 2_500,
+    });
     expect(classifyError(new RateLimitedError(), NOW)).toEqual({ kind: 'rate-limited' });
     // A budget refusal is classified by the error that was not retried.
-    expect(classifyError(new RetryBudgetExceededError(new AuthError()), NOW)).toEqual({ kind: 'auth' });
+    expect(classifyError(new RetryBudgetExceededError(new AuthError()), NOW)).toEqual({
+      kind: 'auth',
+    });
   });
 
   it('reads HTTP status and Retry-After from common error shapes', () => {
-    expect(classifyError(httpError(429, { 'Retry-After': '2' }), NOW)).toEqual({ kind: 'rate-limited', retryAfterMs: 2_000 });
-    expect(classifyError(httpError(429, new Headers({ 'retry-after': 'Sat, 01 Mar 2025 12:01:00 GMT' })), NOW)).toEqual({
+    expect(classifyError(httpError(429, { 'Retry-After': '2' }), NOW)).toEqual({
+      kind: 'rate-limited',
+      retryAfterMs: 2_000,
+    });
+    expect(
+      classifyError(
+        httpError(429, new Headers({ 'retry-after': 'Sat, 01 Mar 2025 12:01:00 GMT' })),
+        NOW,
+      ),
+    ).toEqual({
       kind: 'rate-limited',
       retryAfterMs: 60_000,
     });
     expect(classifyError(httpError(429), NOW)).toEqual({ kind: 'rate-limited' });
     // axios-style: error.response.status / error.response.headers
-    const axiosLike = Object.assign(new Error('Request failed'), { response: { status: 429, headers: { 'retry-after': '4' } } });
+    const axiosLike = Object.assign(new Error('Request failed'), {
+      response: { status: 429, headers: { 'retry-after': '4' } },
+    });
     expect(classifyError(axiosLike, NOW)).toEqual({ kind: 'rate-limited', retryAfterMs: 4_000 });
     // statusCode (Nest HttpException, got) as a string too
     expect(classifyError({ statusCode: '502' }, NOW)).toEqual({ kind: 'transient' });
     // 503 with Retry-After is a request to back off; without, a transient failure.
-    expect(classifyError(httpError(503, { 'retry-after': '10' }), NOW)).toEqual({ kind: 'rate-limited', retryAfterMs: 10_000 });
+    expect(classifyError(httpError(503, { 'retry-after': '10' }), NOW)).toEqual({
+      kind: 'rate-limited',
+      retryAfterMs: 10_000,
+    });
     expect(classifyError(httpError(503), NOW)).toEqual({ kind: 'transient' });
     expect(classifyError(httpError(404), NOW)).toEqual({ kind: 'permanent' });
     expect(classifyError(httpError(401), NOW)).toEqual({ kind: 'auth' });
     expect(classifyError(httpError(408), NOW)).toEqual({ kind: 'timeout' });
-    expect(classifyError({ status: 429, retryAfterMs: 750 }, NOW)).toEqual({ kind: 'rate-limited', retryAfterMs: 750 });
+    expect(classifyError({ status: 429, retryAfterMs: 750 }, NOW)).toEqual({
+      kind: 'rate-limited',
+      retryAfterMs: 750,
+    });
   });
 
   it.each([

@@ -206,7 +206,8 @@ const RATE_LIMITED: ErrorClassification = { kind: 'rate-limited' };
  */
 export function parseRetryAfter(value: unknown, nowMs: number): number | undefined {
   if (Array.isArray(value)) value = value[0];
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  if (typeof value === 'number')
+    return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
   if (text === '') return undefined;
@@ -235,7 +236,8 @@ function readHeader(headers: unknown, name: string): unknown {
 function statusOf(e: Record<string, unknown>): number | undefined {
   const candidates = [e.status, e.statusCode];
   const response = e.response as Record<string, unknown> | undefined;
-  if (response && typeof response === 'object') candidates.push(response.status, response.statusCode);
+  if (response && typeof response === 'object')
+    candidates.push(response.status, response.statusCode);
   for (const c of candidates) {
     const n = typeof c === 'string' ? Number(c) : c;
     if (typeof n === 'number' && Number.isInteger(n) && n >= 100 && n <= 599) return n;
@@ -248,7 +250,9 @@ function retryAfterOf(e: Record<string, unknown>, nowMs: number): number | undef
   const response = e.response as Record<string, unknown> | undefined;
   const raw =
     readHeader(e.headers, 'retry-after') ??
-    (response && typeof response === 'object' ? readHeader(response.headers, 'retry-after') : undefined) ??
+    (response && typeof response === 'object'
+      ? readHeader(response.headers, 'retry-after')
+      : undefined) ??
     e.retryAfter;
   return parseRetryAfter(raw, nowMs);
 }
@@ -284,9 +288,12 @@ export const classifyError: ErrorClassifier = (error, nowMs) => classifyAt(error
 
 function classifyAt(error: unknown, nowMs: number, depth: number): ErrorClassification {
   if (error instanceof ConcurrencyError) {
-    if (error instanceof RetryBudgetExceededError && depth < 4) return classifyAt(error.cause, nowMs, depth + 1);
+    if (error instanceof RetryBudgetExceededError && depth < 4)
+      return classifyAt(error.cause, nowMs, depth + 1);
     if (error instanceof RateLimitedError) {
-      return error.retryAfterMs === undefined ? RATE_LIMITED : { kind: 'rate-limited', retryAfterMs: error.retryAfterMs };
+      return error.retryAfterMs === undefined
+        ? RATE_LIMITED
+        : { kind: 'rate-limited', retryAfterMs: error.retryAfterMs };
     }
     switch (error.kind) {
       case 'transient':
@@ -317,9 +324,12 @@ function classifyAt(error: unknown, nowMs: number, depth: number): ErrorClassifi
   if (status !== undefined) {
     const kind = classifyHttpStatus(status);
     if (kind !== undefined) {
-      const retryAfterMs = kind === 'rate-limited' || status === 503 ? retryAfterOf(e, nowMs) : undefined;
-      if (status === 503 && retryAfterMs !== undefined) return { kind: 'rate-limited', retryAfterMs };
-      if (kind === 'rate-limited') return retryAfterMs === undefined ? RATE_LIMITED : { kind, retryAfterMs };
+      const retryAfterMs =
+        kind === 'rate-limited' || status === 503 ? retryAfterOf(e, nowMs) : undefined;
+      if (status === 503 && retryAfterMs !== undefined)
+        return { kind: 'rate-limited', retryAfterMs };
+      if (kind === 'rate-limited')
+        return retryAfterMs === undefined ? RATE_LIMITED : { kind, retryAfterMs };
       return { kind };
     }
   }
@@ -332,6 +342,7 @@ function classifyAt(error: unknown, nowMs: number, depth: number): ErrorClassifi
     if (code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return CANCELLED;
     if (code.startsWith('UND_ERR_')) return TRANSIENT;
   }
-  if (e.cause !== undefined && e.cause !== error && depth < 4) return classifyAt(e.cause, nowMs, depth + 1);
+  if (e.cause !== undefined && e.cause !== error && depth < 4)
+    return classifyAt(e.cause, nowMs, depth + 1);
   return TRANSIENT;
 }

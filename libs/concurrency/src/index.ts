@@ -57,8 +57,17 @@ export {
   RetryPolicy,
   retry,
 } from './retry';
-export { CircuitBreaker, type CircuitBreakerOptions, type CircuitStateChange } from './circuit-breaker';
-export { KeyedRateLimiter, type KeyedRateLimiterOptions, RateLimiter, type RateLimiterOptions } from './rate-limiter';
+export {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitStateChange,
+} from './circuit-breaker';
+export {
+  KeyedRateLimiter,
+  type KeyedRateLimiterOptions,
+  RateLimiter,
+  type RateLimiterOptions,
+} from './rate-limiter';
 export {
   type AdaptiveLimit,
   type AdaptiveLimitOptions,

@@ -115,7 +115,10 @@ export function emitMetric<K extends keyof ConcurrencyMetricsListener>(
 /** Reports an exception thrown by user callback code without breaking the engine. @internal */
 export function reportListenerError(error: unknown): void {
   try {
-    emitWarning(error instanceof Error ? error : new Error(String(error)), 'ConcurrencyListenerWarning');
+    emitWarning(
+      error instanceof Error ? error : new Error(String(error)),
+      'ConcurrencyListenerWarning',
+    );
   } catch {
     // Nothing sensible is left to do; the engine must keep going.
   }

@@ -49,7 +49,11 @@ describe('composePolicies', () => {
   it('retry → breaker → timeout: each attempt timed out, the breaker opens, retries stop', async () => {
     const clock = new ManualClock();
     const breaker = new CircuitBreaker({ clock, consecutiveFailures: 2, recoveryTimeMs: 10_000 });
-    const policy = composePolicies(retry({ clock, maxAttempts: 5, random: () => 0 }), breaker, timeout(50, { clock }));
+    const policy = composePolicies(
+      retry({ clock, maxAttempts: 5, random: () => 0 }),
+      breaker,
+      timeout(50, { clock }),
+    );
     const attempts: number[] = [];
     const result = policy.execute(({ attempt }) => {
       attempts.push(attempt);
@@ -66,13 +70,19 @@ describe('composePolicies', () => {
   it('lets foreign policies take part, in a batch too', async () => {
     const clock = new ManualClock();
     const tracing = new TracingPolicy('t');
-    const policy = composePolicies(retry({ clock, maxAttempts: 2, random: () => 0 }), tracing, timeout(100, { clock }));
+    const policy = composePolicies(
+      retry({ clock, maxAttempts: 2, random: () => 0 }),
+      tracing,
+      timeout(100, { clock }),
+    );
     const seen: Array<[number, number, boolean]> = [];
     const run = runBatch(
       ['a', 'b'],
       (item, ctx) => {
         seen.push([ctx.index, ctx.attempt, ctx.signal.aborted]);
-        return item === 'b' && ctx.attempt === 1 ? Promise.reject(new TransientError()) : Promise.resolve(item);
+        return item === 'b' && ctx.attempt === 1
+          ? Promise.reject(new TransientError())
+          : Promise.resolve(item);
       },
       { concurrency: 2, clock, policy },
     );
@@ -93,7 +103,11 @@ describe('composePolicies', () => {
   it('cancels through every layer: rate-limit wait, backoff and timeout', async () => {
     const clock = new ManualClock();
     const limiter = new RateLimiter({ limit: 1, intervalMs: 60_000, clock });
-    const policy = composePolicies(retry({ clock, random: () => 0.99, backoff: { initialDelayMs: 1_000 } }), limiter, timeout(100, { clock }));
+    const policy = composePolicies(
+      retry({ clock, random: () => 0.99, backoff: { initialDelayMs: 1_000 } }),
+      limiter,
+      timeout(100, { clock }),
+    );
     const caller = new AbortController();
     const first = policy.execute(() => Promise.reject(new TransientError()), caller.signal); // takes the permit, then backs off
     const second = policy.execute(() => 'never', caller.signal); // waits for a permit

@@ -75,7 +75,11 @@ class ComposedPolicy extends BasePolicy {
 
   private runFrom<R>(i: number, fn: Call<R>, ctx: Scope): Promise<Awaited<R>> {
     if (i === this.policies.length - 1) return runPolicy(this.policies[i], fn, ctx);
-    return runPolicy(this.policies[i], (inner) => this.runFrom(i + 1, fn, Scope.from(inner)), ctx) as Promise<Awaited<R>>;
+    return runPolicy(
+      this.policies[i],
+      (inner) => this.runFrom(i + 1, fn, Scope.from(inner)),
+      ctx,
+    ) as Promise<Awaited<R>>;
   }
 }
 

@@ -18,6 +18,11 @@ export interface RateLimiterOptions {
    * `burst: 1` grants one permit every `intervalMs / limit`.
    */
   burst?: number;
+  /**
+   * Extra time before a permit is reused (default 1 % of `intervalMs`, at most 10 ms), a safety
+   * margin for the delay between our start of a call and the moment the upstream counts it.
+   */
+  marginMs?: number;
   /** Waiters allowed in the queue; beyond it `acquire` rejects with {@link QueueFullError} (default unbounded). */
   maxQueued?: number;
   /** Time source (default {@link systemClock}). */
@@ -29,20 +34,23 @@ export interface RateLimiterOptions {
 }
 
 interface Waiter {
-  resolve: () => void;
+  /** Called with the grant's ticket. */
+  resolve: (ticket: number) => void;
   reject: (reason: unknown) => void;
   watcher: OwnScope | undefined;
   done: boolean;
 }
 
-const RESOLVED = Promise.resolve();
-
 /**
- * Token-bucket rate limiter with a strict window guarantee: never more than `limit` permits in
- * any window of `intervalMs` (a sliding log backs the bucket), and at most `burst` at once.
- * Waiters are served strictly first-come first-served; an aborted waiter leaves the queue at once.
+ * Token-bucket rate limiter with a strict window guarantee: never more than `limit` calls in any
+ * window of `intervalMs` (a sliding log of the last `limit` grants backs the bucket), and at most
+ * `burst` at once. Waiters are served strictly first-come first-served; an aborted waiter leaves
+ * the queue at once.
  *
- * As a {@link Policy} it takes one permit per call (put it inside `retry` so each attempt pays).
+ * As a {@link Policy} (or through {@link execute}) it takes one permit per call and starts the
+ * call synchronously with its grant, in grant order, and a permit is reused only `intervalMs +
+ * marginMs` after its call actually started — so the guarantee holds for the moments calls start,
+ * not just for grants. Put it inside `retry` so each attempt pays.
  *
  * ```ts
  * const limiter = new RateLimiter({ limit: 50, intervalMs: 250 });
@@ -60,6 +68,8 @@ export class RateLimiter extends BasePolicy {
   private readonly metrics: ConcurrencyMetricsListener | undefined;
   private timer: TimerHandle | undefined = undefined;
   private timerAt = 0;
+  private serving = false;
+  private serveAgain = false;
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.serve();
@@ -67,7 +77,12 @@ export class RateLimiter extends BasePolicy {
 
   constructor(options: RateLimiterOptions) {
     super();
-    this.gate = new RateGate(options.limit, options.intervalMs, options.burst ?? options.limit);
+    this.gate = new RateGate(
+      options.limit,
+      options.intervalMs,
+      options.burst ?? options.limit,
+      options.marginMs,
+    );
     this.clock = options.clock ?? systemClock;
     this.maxQueued = options.maxQueued ?? Infinity;
     if (!(this.maxQueued >= 0)) throw new RangeError('maxQueued must be ≥ 0');
@@ -92,17 +107,30 @@ export class RateLimiter extends BasePolicy {
 
   /** Takes a permit if one is free now and nobody is waiting (never queues). */
   tryAcquire(): boolean {
-    return this.live === 0 && this.gate.tryTake(this.clock.now());
+    return this.live === 0 && this.gate.tryTake(this.clock.now()) >= 0;
   }
 
   /**
    * Resolves when a permit is granted (first come, first served). Rejects with the signal's reason
    * if `signal` aborts first (the place in the queue is given up), or with {@link QueueFullError}.
+   * The window guarantee applies to grant times here; run the call through {@link execute} (or
+   * as a policy) to have it apply to the moments calls actually start.
    */
   acquire(signal?: AbortSignal): Promise<void> {
-    if (!signal) return this.acquireIn(undefined);
-    const root = Scope.root(signal);
-    return this.acquireIn(root).finally(() => root.dispose());
+    const root = signal ? Scope.root(signal) : undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.wait(
+        root,
+        () => {
+          root?.dispose();
+          resolve();
+        },
+        (error) => {
+          root?.dispose();
+          reject(error);
+        },
+      );
+    });
   }
 
   /** True when the limiter holds no state any more (used by the keyed limiter to evict). @internal */
@@ -112,61 +140,94 @@ export class RateLimiter extends BasePolicy {
 
   _run<R>(fn: Call<R>, ctx: CallContext): Promise<Awaited<R>> {
     const scope = Scope.from(ctx);
-    if (this.live === 0 && !scope.aborted && this.gate.tryTake(nowOf(this.clock))) {
+    if (this.live === 0 && !scope.aborted && this.gate.tryTake(nowOf(this.clock)) >= 0) {
       try {
         return Promise.resolve(fn(scope)) as Promise<Awaited<R>>;
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return this.acquireIn(scope).then(() => fn(scope)) as Promise<Awaited<R>>;
+    return new Promise<Awaited<R>>((resolve, reject) => {
+      this.wait(
+        scope,
+        (ticket) => {
+          // Started right here, synchronously with its grant, so calls start in grant order; the
+          // grant is moved to the actual start in case earlier calls of this round took time.
+          this.gate.started(ticket, this.clock.now());
+          try {
+            resolve(fn(scope) as Awaited<R>);
+          } catch (error) {
+            reject(error);
+          }
+        },
+        reject,
+      );
+    });
   }
 
-  private acquireIn(scope: Scope | undefined): Promise<void> {
-    if (scope?.aborted) return Promise.reject(scope.reason);
-    const now = this.clock.now();
-    if (this.live === 0 && this.gate.tryTake(now)) return RESOLVED;
-    if (this.live >= this.maxQueued) return Promise.reject(new QueueFullError(this.name, this.maxQueued));
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, watcher: undefined, done: false };
-      if (scope) {
-        const watcher = new OwnScope(scope, false);
-        waiter.watcher = watcher;
-        watcher.onAbort = (reason) => {
-          if (waiter.done) return;
-          waiter.done = true;
-          watcher.dispose();
-          this.live--;
-          this.reportQueue();
-          reject(reason);
-          this.serve();
-        };
-      }
-      this.waiters.push(waiter);
-      this.live++;
-      this.reportQueue();
-      this.serve();
-    });
+  /** Queues a waiter (or grants at once); `onGrant` runs synchronously with the grant. */
+  private wait(
+    scope: Scope | undefined,
+    onGrant: (ticket: number) => void,
+    onReject: (reason: unknown) => void,
+  ): void {
+    if (scope?.aborted) return onReject(scope.reason);
+    if (this.live === 0) {
+      const ticket = this.gate.tryTake(this.clock.now());
+      if (ticket >= 0) return onGrant(ticket);
+    }
+    if (this.live >= this.maxQueued) return onReject(new QueueFullError(this.name, this.maxQueued));
+    const waiter: Waiter = { resolve: onGrant, reject: onReject, watcher: undefined, done: false };
+    if (scope) {
+      const watcher = new OwnScope(scope, false);
+      waiter.watcher = watcher;
+      watcher.onAbort = (reason) => {
+        if (waiter.done) return;
+        waiter.done = true;
+        watcher.dispose();
+        this.live--;
+        this.reportQueue();
+        onReject(reason);
+        this.serve();
+      };
+    }
+    this.waiters.push(waiter);
+    this.live++;
+    this.reportQueue();
+    this.serve();
   }
 
   /** Grants permits to waiters at the head while the gate allows, then arms the timer. */
   private serve(): void {
-    const now = this.clock.now();
+    if (this.serving) {
+      // A call started by this loop re-entered the limiter; the loop runs once more.
+      this.serveAgain = true;
+      return;
+    }
+    this.serving = true;
     let granted = false;
-    for (;;) {
-      const head = this.waiters.peek();
-      if (!head) break;
-      if (head.done) {
-        this.waiters.shift();
-        continue;
-      }
-      if (!this.gate.tryTake(now)) break;
-      this.waiters.shift();
-      head.done = true;
-      head.watcher?.dispose();
-      this.live--;
-      granted = true;
-      head.resolve();
+    try {
+      do {
+        this.serveAgain = false;
+        for (;;) {
+          const head = this.waiters.peek();
+          if (!head) break;
+          if (head.done) {
+            this.waiters.shift();
+            continue;
+          }
+          const ticket = this.gate.tryTake(this.clock.now());
+          if (ticket < 0) break;
+          this.waiters.shift();
+          head.done = true;
+          head.watcher?.dispose();
+          this.live--;
+          granted = true;
+          head.resolve(ticket);
+        }
+      } while (this.serveAgain);
+    } finally {
+      this.serving = false;
     }
     if (granted) this.reportQueue();
     if (this.live === 0) {
@@ -176,6 +237,7 @@ export class RateLimiter extends BasePolicy {
       }
       return;
     }
+    const now = this.clock.now();
     const at = this.gate.availableAt(now);
     if (this.timer !== undefined) {
       if (this.timerAt <= at) return;
@@ -210,7 +272,12 @@ export class KeyedRateLimiter<K = string> {
 
   constructor(private readonly options: KeyedRateLimiterOptions) {
     // Validate eagerly, not on the first key.
-    new RateGate(options.limit, options.intervalMs, options.burst ?? options.limit);
+    new RateGate(
+      options.limit,
+      options.intervalMs,
+      options.burst ?? options.limit,
+      options.marginMs,
+    );
     this.clock = options.clock ?? systemClock;
   }
 

@@ -35,7 +35,12 @@ describe('RetryPolicy', () => {
       random: () => 0.5,
       onRetry: (e) => delays.push(e.delayMs),
     });
-    const { fn, attempts } = flaky([new TransientError(), new TransientError(), new TransientError(), new TransientError()]);
+    const { fn, attempts } = flaky([
+      new TransientError(),
+      new TransientError(),
+      new TransientError(),
+      new TransientError(),
+    ]);
     const result = policy.execute(fn);
     await clock.runAllAsync();
     await expect(result).resolves.toBe('ok');
@@ -47,7 +52,10 @@ describe('RetryPolicy', () => {
 
   it('draws each delay uniformly below the exponential ceiling', () => {
     const values = [0, 0.999, 0.25];
-    const policy = retry({ backoff: { initialDelayMs: 1_000, maxDelayMs: 60_000 }, random: () => values.shift() ?? 0 });
+    const policy = retry({
+      backoff: { initialDelayMs: 1_000, maxDelayMs: 60_000 },
+      random: () => values.shift() ?? 0,
+    });
     expect(policy.delayFor({ kind: 'transient' }, 1)).toBe(0);
     expect(policy.delayFor({ kind: 'timeout' }, 3)).toBeCloseTo(3_996);
     expect(policy.delayFor({ kind: 'transient' }, 10)).toBe(15_000);
@@ -55,7 +63,13 @@ describe('RetryPolicy', () => {
 
   it('waits Retry-After (or the fixed delay) for rate limits, and gives up when it is too long', async () => {
     const clock = new ManualClock();
-    const policy = retry({ clock, maxAttempts: 4, rateLimitDelayMs: 700, maxRetryAfterMs: 5_000, random: () => 0 });
+    const policy = retry({
+      clock,
+      maxAttempts: 4,
+      rateLimitDelayMs: 700,
+      maxRetryAfterMs: 5_000,
+      random: () => 0,
+    });
     const { fn } = flaky([new RateLimitedError(2_000), new RateLimitedError()]);
     const result = policy.execute(fn);
     await clock.advanceAsync(1_999);
@@ -67,13 +81,18 @@ describe('RetryPolicy', () => {
     expect(fn).toHaveBeenCalledTimes(3);
 
     const tooLong = new RateLimitedError(60_000);
-    await expect(retry({ clock, maxRetryAfterMs: 5_000 }).execute(() => Promise.reject(tooLong))).rejects.toBe(tooLong);
+    await expect(
+      retry({ clock, maxRetryAfterMs: 5_000 }).execute(() => Promise.reject(tooLong)),
+    ).rejects.toBe(tooLong);
   });
 
   it('honours an HTTP 429 with a Retry-After header from the default classifier', async () => {
     const clock = new ManualClock();
     const policy = retry({ clock });
-    const tooMany = Object.assign(new Error('429'), { status: 429, headers: { 'retry-after': '3' } });
+    const tooMany = Object.assign(new Error('429'), {
+      status: 429,
+      headers: { 'retry-after': '3' },
+    });
     const { fn } = flaky([tooMany]);
     const result = policy.execute(fn);
     await clock.advanceAsync(3_000);
@@ -97,7 +116,12 @@ describe('RetryPolicy', () => {
     const clock = new ManualClock();
     const policy = retry({ clock, maxAttempts: 3, random: () => 0 });
     const last = new TransientError('third');
-    const { fn } = flaky([new TransientError('first'), new TransientError('second'), last, new TransientError('never')]);
+    const { fn } = flaky([
+      new TransientError('first'),
+      new TransientError('second'),
+      last,
+      new TransientError('never'),
+    ]);
     const assertion = expect(policy.execute(fn)).rejects.toBe(last);
     await clock.runAllAsync();
     await assertion;
@@ -106,7 +130,10 @@ describe('RetryPolicy', () => {
 
   it('retries timeouts of the inner policy, each attempt with its own timeout', async () => {
     const clock = new ManualClock();
-    const policy = composePolicies(retry({ clock, maxAttempts: 3, random: () => 0 }), timeout(100, { clock }));
+    const policy = composePolicies(
+      retry({ clock, maxAttempts: 3, random: () => 0 }),
+      timeout(100, { clock }),
+    );
     let calls = 0;
     const result = policy.execute(({ attempt }) => {
       calls++;
@@ -120,7 +147,11 @@ describe('RetryPolicy', () => {
 
   it('stops a backoff wait at once when the caller aborts', async () => {
     const clock = new ManualClock();
-    const policy = retry({ clock, backoff: { initialDelayMs: 10_000 }, random: () => 1 - Number.EPSILON });
+    const policy = retry({
+      clock,
+      backoff: { initialDelayMs: 10_000 },
+      random: () => 1 - Number.EPSILON,
+    });
     const caller = new AbortController();
     const { fn } = flaky([new TransientError(), new TransientError()]);
     const result = policy.execute(fn, caller.signal);
@@ -137,27 +168,47 @@ describe('RetryPolicy', () => {
     const exhausted = jest.fn();
     const retried = jest.fn();
     const metrics: ConcurrencyMetricsListener = { retryBudgetExhausted: exhausted, retried };
-    const policy = retry({ clock, budget, metrics, name: 'itick', maxAttempts: 2, random: () => 0 });
+    const policy = retry({
+      clock,
+      budget,
+      metrics,
+      name: 'itick',
+      maxAttempts: 2,
+      random: () => 0,
+    });
     // 10 calls that succeed build up a budget of 1 + 0.1 × calls.
     for (let i = 0; i < 10; i++) await policy.execute(() => 'fine');
     const failing = () => Promise.reject(new TransientError('down'));
-    const outcomes = await Promise.allSettled([policy.execute(failing), policy.execute(failing), policy.execute(failing)]);
+    const outcomes = await Promise.allSettled([
+      policy.execute(failing),
+      policy.execute(failing),
+      policy.execute(failing),
+    ]);
     await clock.runAllAsync();
-    const errors = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).name : 'fulfilled'));
+    const errors = outcomes.map((o) =>
+      o.status === 'rejected' ? (o.reason as Error).name : 'fulfilled',
+    );
     // budget = 1 + 0.1 × 13 = 2.3 → the first two failures are retried (and fail again: that was
     // their last attempt), the third is refused.
     expect(retried).toHaveBeenCalledTimes(2);
     expect(exhausted).toHaveBeenCalledTimes(1);
     expect(exhausted).toHaveBeenCalledWith({ name: 'itick', kind: 'transient' });
     expect(errors).toEqual(['TransientError', 'TransientError', 'RetryBudgetExceededError']);
-    const refused = outcomes.find((o) => o.status === 'rejected' && o.reason instanceof RetryBudgetExceededError) as PromiseRejectedResult;
+    const refused = outcomes.find(
+      (o) => o.status === 'rejected' && o.reason instanceof RetryBudgetExceededError,
+    ) as PromiseRejectedResult;
     expect((refused.reason as RetryBudgetExceededError).cause).toBeInstanceOf(TransientError);
   });
 
   it('emits retried metrics with the next attempt number and the error kind', async () => {
     const clock = new ManualClock();
     const events: RetriedEvent[] = [];
-    const policy = retry({ clock, metrics: { retried: (e) => events.push(e) }, random: () => 0, name: 'openai' });
+    const policy = retry({
+      clock,
+      metrics: { retried: (e) => events.push(e) },
+      random: () => 0,
+      name: 'openai',
+    });
     const { fn } = flaky([new TimeoutError(5), new RateLimitedError(50)]);
     const result = policy.execute(fn);
     await clock.runAllAsync();

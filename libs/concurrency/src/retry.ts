@@ -71,7 +71,10 @@ export class RetryBudget {
   /** Retries still available in the current window. */
   get available(): number {
     const now = this.clock.now();
-    return Math.max(0, Math.floor(this.minRetries + this.ratio * this.window.totalA(now) - this.window.totalB(now)));
+    return Math.max(
+      0,
+      Math.floor(this.minRetries + this.ratio * this.window.totalA(now) - this.window.totalB(now)),
+    );
   }
 }
 
@@ -173,7 +176,8 @@ export class RetryPolicy extends BasePolicy {
     })) {
       if (!(value >= 0)) throw new RangeError(`${key} must be ≥ 0, got ${value}`);
     }
-    if (!(this.multiplier >= 1)) throw new RangeError(`multiplier must be ≥ 1, got ${this.multiplier}`);
+    if (!(this.multiplier >= 1))
+      throw new RangeError(`multiplier must be ≥ 1, got ${this.multiplier}`);
     this.retryOn = new Set(options.retryOn ?? DEFAULT_RETRY_ON);
     this.budget = options.budget;
     this.classify = options.classify ?? classifyError;
@@ -194,7 +198,10 @@ export class RetryPolicy extends BasePolicy {
       const wanted = classification.retryAfterMs ?? this.rateLimitDelayMs;
       return wanted > this.maxRetryAfterMs ? undefined : wanted;
     }
-    const ceiling = Math.min(this.maxDelayMs, this.initialDelayMs * Math.pow(this.multiplier, failures - 1));
+    const ceiling = Math.min(
+      this.maxDelayMs,
+      this.initialDelayMs * Math.pow(this.multiplier, failures - 1),
+    );
     return this.random() * ceiling;
   }
 
@@ -208,11 +215,17 @@ export class RetryPolicy extends BasePolicy {
     } catch (error) {
       return this.retryAfter(fn, parent, error);
     }
-    return Promise.resolve(first).then(undefined, (error: unknown) => this.retryAfter(fn, parent, error)) as Promise<Awaited<R>>;
+    return Promise.resolve(first).then(undefined, (error: unknown) =>
+      this.retryAfter(fn, parent, error),
+    ) as Promise<Awaited<R>>;
   }
 
   /** Handles the failure of attempt 1 and runs the remaining attempts. */
-  private async retryAfter<R>(fn: Call<R>, parent: Scope, firstError: unknown): Promise<Awaited<R>> {
+  private async retryAfter<R>(
+    fn: Call<R>,
+    parent: Scope,
+    firstError: unknown,
+  ): Promise<Awaited<R>> {
     let error = firstError;
     for (let attempt = 1; ; attempt++) {
       if (parent.aborted || attempt >= this.maxAttempts) throw error;
@@ -220,10 +233,18 @@ export class RetryPolicy extends BasePolicy {
       const delayMs = this.delayFor(classification, attempt);
       if (delayMs === undefined) throw error;
       if (this.budget && !this.budget.tryRetry()) {
-        emitMetric(this.metrics, 'retryBudgetExhausted', { name: this.name, kind: classification.kind });
+        emitMetric(this.metrics, 'retryBudgetExhausted', {
+          name: this.name,
+          kind: classification.kind,
+        });
         throw new RetryBudgetExceededError(error);
       }
-      emitMetric(this.metrics, 'retried', { name: this.name, attempt: attempt + 1, delayMs, kind: classification.kind });
+      emitMetric(this.metrics, 'retried', {
+        name: this.name,
+        attempt: attempt + 1,
+        delayMs,
+        kind: classification.kind,
+      });
       if (this.onRetry) {
         try {
           this.onRetry({ attempt: attempt + 1, delayMs, error, kind: classification.kind });

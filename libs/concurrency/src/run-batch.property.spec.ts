@@ -19,7 +19,11 @@ const spec: fc.Arbitrary<Spec> = fc.record({
 const inputKind = fc.constantFrom<'array' | 'iterable' | 'async'>('array', 'iterable', 'async');
 
 /** The specs as the chosen kind of input; `pulled` counts items taken from it. */
-function asInput(specs: Spec[], kind: 'array' | 'iterable' | 'async', counter: { pulled: number }): BatchInput<Spec> {
+function asInput(
+  specs: Spec[],
+  kind: 'array' | 'iterable' | 'async',
+  counter: { pulled: number },
+): BatchInput<Spec> {
   if (kind === 'array') return specs;
   if (kind === 'iterable') {
     return (function* () {
@@ -38,7 +42,10 @@ function asInput(specs: Spec[], kind: 'array' | 'iterable' | 'async', counter: {
 }
 
 /** A call following its spec on the virtual clock; tracks what runs. */
-function makeCall(clock: ManualClock, state: { running: number; peak: number; calls: Map<Spec, number> }) {
+function makeCall(
+  clock: ManualClock,
+  state: { running: number; peak: number; calls: Map<Spec, number> },
+) {
   return (s: Spec, ctx: { signal: AbortSignal }): string | Promise<string> => {
     state.calls.set(s, (state.calls.get(s) ?? 0) + 1);
     if (s.outcome === 'throw') throw new Error('sync throw');
@@ -72,40 +79,45 @@ describe('runBatch properties', () => {
   it('collected: in-flight ≤ limit, every item ends exactly once, results in input order', async () => {
     await checkProperty(
       'batch collected',
-      fc.asyncProperty(fc.array(spec, { maxLength: 30 }), fc.integer({ min: 1, max: 6 }), inputKind, async (specs, concurrency, kind) => {
-        const clock = new ManualClock();
-        const state = { running: 0, peak: 0, calls: new Map<Spec, number>() };
-        const call = makeCall(clock, state);
-        let inFlight = 0;
-        let peakInFlight = 0;
-        const run = runBatch(
-          asInput(specs, kind, { pulled: 0 }),
-          async (s, ctx) => {
-            peakInFlight = Math.max(peakInFlight, ++inFlight);
-            try {
-              return await call(s, ctx);
-            } finally {
-              inFlight--;
-            }
-          },
-          { concurrency, clock },
-        );
-        await clock.runAllAsync();
-        const report = await run;
-        expect(peakInFlight).toBeLessThanOrEqual(concurrency);
-        expect(report.total).toBe(specs.length);
-        expect(report.results).toHaveLength(specs.length);
-        specs.forEach((s, i) => {
-          const r = report.results[i];
-          expect(r.index).toBe(i);
-          expect(r.item).toBe(s);
-          expect(r.ok).toBe(s.outcome === 'ok' || s.outcome === 'sync');
-          expect(r.attempts).toBe(1);
-          expect(state.calls.get(s)).toBe(1);
-        });
-        expect(report.succeeded + report.failed).toBe(specs.length);
-        expect(state.running).toBe(0);
-      }),
+      fc.asyncProperty(
+        fc.array(spec, { maxLength: 30 }),
+        fc.integer({ min: 1, max: 6 }),
+        inputKind,
+        async (specs, concurrency, kind) => {
+          const clock = new ManualClock();
+          const state = { running: 0, peak: 0, calls: new Map<Spec, number>() };
+          const call = makeCall(clock, state);
+          let inFlight = 0;
+          let peakInFlight = 0;
+          const run = runBatch(
+            asInput(specs, kind, { pulled: 0 }),
+            async (s, ctx) => {
+              peakInFlight = Math.max(peakInFlight, ++inFlight);
+              try {
+                return await call(s, ctx);
+              } finally {
+                inFlight--;
+              }
+            },
+            { concurrency, clock },
+          );
+          await clock.runAllAsync();
+          const report = await run;
+          expect(peakInFlight).toBeLessThanOrEqual(concurrency);
+          expect(report.total).toBe(specs.length);
+          expect(report.results).toHaveLength(specs.length);
+          specs.forEach((s, i) => {
+            const r = report.results[i];
+            expect(r.index).toBe(i);
+            expect(r.item).toBe(s);
+            expect(r.ok).toBe(s.outcome === 'ok' || s.outcome === 'sync');
+            expect(r.attempts).toBe(1);
+            expect(state.calls.get(s)).toBe(1);
+          });
+          expect(report.succeeded + report.failed).toBe(specs.length);
+          expect(state.running).toBe(0);
+        },
+      ),
     );
   });
 
@@ -126,7 +138,11 @@ describe('runBatch properties', () => {
           let maxAhead = 0;
           const consume = (async () => {
             let k = 0;
-            for await (const r of runBatch(asInput(specs, kind, counter), makeCall(clock, state), { concurrency, clock, highWaterMark })) {
+            for await (const r of runBatch(asInput(specs, kind, counter), makeCall(clock, state), {
+              concurrency,
+              clock,
+              highWaterMark,
+            })) {
               seen.set(r.index, (seen.get(r.index) ?? 0) + 1);
               if (kind !== 'array') maxAhead = Math.max(maxAhead, counter.pulled - seen.size);
               const delay = consumerDelays[k++ % consumerDelays.length];
@@ -162,7 +178,10 @@ describe('runBatch properties', () => {
           const startedAfterStop: number[] = [];
           let stopped = false;
           const policy = withPolicy
-            ? composePolicies(retry({ clock, maxAttempts: 3, random: () => 0.5, backoff: { initialDelayMs: 7 } }), timeout(20, { clock }))
+            ? composePolicies(
+                retry({ clock, maxAttempts: 3, random: () => 0.5, backoff: { initialDelayMs: 7 } }),
+                timeout(20, { clock }),
+              )
             : undefined;
           const run = runBatch(
             specs,
@@ -170,7 +189,13 @@ describe('runBatch properties', () => {
               if (stopped) startedAfterStop.push(ctx.index);
               return call(s, ctx);
             },
-            { concurrency, clock, signal: how === 'signal' ? ctrl.signal : undefined, deadlineMs: how === 'deadline' ? stopAt : undefined, policy },
+            {
+              concurrency,
+              clock,
+              signal: how === 'signal' ? ctrl.signal : undefined,
+              deadlineMs: how === 'deadline' ? stopAt : undefined,
+              policy,
+            },
           );
           clock.setTimeout(() => {
             stopped = true;
@@ -191,7 +216,9 @@ describe('runBatch properties', () => {
               expect(state.calls.has(specs[i])).toBe(true);
             }
           });
-          expect(report.cancelled).toBe(report.results.filter((r) => !r.ok && r.error instanceof CancelledError).length);
+          expect(report.cancelled).toBe(
+            report.results.filter((r) => !r.ok && r.error instanceof CancelledError).length,
+          );
           expect(report.succeeded + report.failed).toBe(specs.length);
           if (report.cancelled > 0) expect(report.cancelReason).toBeInstanceOf(CancelledError);
         },

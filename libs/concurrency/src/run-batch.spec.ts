@@ -1,7 +1,13 @@
 import { getEventListeners } from 'node:events';
 import { ManualClock } from './clock';
 import type { ItemContext } from './context';
-import { CancelledError, DeadlineExceededError, PermanentError, TimeoutError, TransientError } from './errors';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  PermanentError,
+  TimeoutError,
+  TransientError,
+} from './errors';
 import type { ConcurrencyMetricsListener } from './metrics';
 import { composePolicies } from './policy';
 import { retry } from './retry';
@@ -34,7 +40,10 @@ describe('runBatch', () => {
     const durations = [30, 10, 20, 5];
     const report = await runAll(
       clock,
-      runBatch(durations, (ms, ctx) => after(clock, ms, `v${ctx.index}`), { concurrency: 2, clock }),
+      runBatch(durations, (ms, ctx) => after(clock, ms, `v${ctx.index}`), {
+        concurrency: 2,
+        clock,
+      }),
     );
     expect(report.results).toEqual([
       { index: 0, item: 30, ok: true, value: 'v0', attempts: 1, durationMs: 30 },
@@ -42,7 +51,14 @@ describe('runBatch', () => {
       { index: 2, item: 20, ok: true, value: 'v2', attempts: 1, durationMs: 20 },
       { index: 3, item: 5, ok: true, value: 'v3', attempts: 1, durationMs: 5 },
     ]);
-    expect(report).toMatchObject({ total: 4, succeeded: 4, failed: 0, cancelled: 0, durationMs: 35, cancelReason: undefined });
+    expect(report).toMatchObject({
+      total: 4,
+      succeeded: 4,
+      failed: 0,
+      cancelled: 0,
+      durationMs: 35,
+      cancelReason: undefined,
+    });
   });
 
   it('isolates failures: sync throws, rejections and non-promise values', async () => {
@@ -55,7 +71,13 @@ describe('runBatch', () => {
       },
       { concurrency: 2 },
     );
-    expect(report.results.map((r) => (r.ok ? r.value : (r.error as Error).message))).toEqual([10, 'bad input', 30, 'flaky', 50]);
+    expect(report.results.map((r) => (r.ok ? r.value : (r.error as Error).message))).toEqual([
+      10,
+      'bad input',
+      30,
+      'flaky',
+      50,
+    ]);
     expect(report.succeeded).toBe(3);
     expect(report.failed).toBe(2);
   });
@@ -83,7 +105,10 @@ describe('runBatch', () => {
     const clock = new ManualClock();
     const seen: Array<[number, number]> = [];
     const consume = (async () => {
-      for await (const r of runBatch([40, 10, 30, 20], (ms) => after(clock, ms, ms), { concurrency: 4, clock })) {
+      for await (const r of runBatch([40, 10, 30, 20], (ms) => after(clock, ms, ms), {
+        concurrency: 4,
+        clock,
+      })) {
         seen.push([r.index, clock.now()]);
       }
     })();
@@ -116,11 +141,15 @@ describe('runBatch', () => {
   it('reports progress after each item', async () => {
     const clock = new ManualClock();
     const progress: BatchProgress[] = [];
-    const run = runBatch([5, 1, 3], (ms) => (ms === 3 ? Promise.reject(new Error('x')) : after(clock, ms, ms)), {
-      concurrency: 2,
-      clock,
-      onProgress: (p) => progress.push(p),
-    });
+    const run = runBatch(
+      [5, 1, 3],
+      (ms) => (ms === 3 ? Promise.reject(new Error('x')) : after(clock, ms, ms)),
+      {
+        concurrency: 2,
+        clock,
+        onProgress: (p) => progress.push(p),
+      },
+    );
     await runAll(clock, run);
     // t=1: item 1 ends (item 2 starts only now and fails at once), t=5: item 0 ends.
     expect(progress).toEqual([
@@ -263,7 +292,11 @@ describe('runBatch', () => {
       yield 'a';
       yield 'b';
     }
-    expect((await runBatch(gen(), (s) => s.toUpperCase(), { concurrency: 4 })).results.map((r) => r.ok && r.value)).toEqual(['A', 'B']);
+    expect(
+      (await runBatch(gen(), (s) => s.toUpperCase(), { concurrency: 4 })).results.map(
+        (r) => r.ok && r.value,
+      ),
+    ).toEqual(['A', 'B']);
     expect((await runBatch(new Set([1, 2]), (n) => n + 1, { concurrency: 4 })).succeeded).toBe(2);
   });
 
@@ -275,7 +308,10 @@ describe('runBatch', () => {
       yield 2;
       throw new Error('cursor lost');
     }
-    const run = runBatch(source(), () => after(clock, 10, 0).then(() => finished++), { concurrency: 5, clock });
+    const run = runBatch(source(), () => after(clock, 10, 0).then(() => finished++), {
+      concurrency: 5,
+      clock,
+    });
     const assertion = expect(run).rejects.toThrow('cursor lost');
     await clock.runAllAsync();
     await assertion;
@@ -312,7 +348,8 @@ describe('runBatch', () => {
       consumed++;
       if (r.ok) sum += r.value;
       maxAhead = Math.max(maxAhead, pulled - consumed);
-      if ((consumed & 0xffff) === 0) heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed - before);
+      if ((consumed & 0xffff) === 0)
+        heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed - before);
     }
     expect(consumed).toBe(N);
     expect(sum).toBe((N * (N - 1)) / 2);
@@ -339,7 +376,10 @@ describe('runBatch', () => {
   it('runs each item under the policy and reports its attempts', async () => {
     const clock = new ManualClock();
     const seen: Array<[number, number]> = [];
-    const policy = composePolicies(retry({ clock, maxAttempts: 3, random: () => 0 }), timeout(100, { clock }));
+    const policy = composePolicies(
+      retry({ clock, maxAttempts: 3, random: () => 0 }),
+      timeout(100, { clock }),
+    );
     const run = runBatch(
       ['ok', 'flaky', 'hangs'],
       (kind, ctx) => {
@@ -372,12 +412,16 @@ describe('runBatch', () => {
       latency: (e) => log.push(`latency ${e.durationMs} ${e.ok}`),
       limitChanged: (e) => log.push(`limit ${e.value}`),
     };
-    const run = runBatch([10, -1], (ms) => (ms < 0 ? Promise.reject(new PermanentError()) : after(clock, ms, ms)), {
-      concurrency: 1,
-      clock,
-      metrics,
-      name: 'kline',
-    });
+    const run = runBatch(
+      [10, -1],
+      (ms) => (ms < 0 ? Promise.reject(new PermanentError()) : after(clock, ms, ms)),
+      {
+        concurrency: 1,
+        clock,
+        metrics,
+        name: 'kline',
+      },
+    );
     await runAll(clock, run);
     expect(log).toEqual([
       'limit 1',
@@ -425,7 +469,9 @@ describe('runBatch', () => {
           // Calls that use their signal the way fetch does.
           const onAbort = () => undefined;
           ctx.signal.addEventListener('abort', onAbort);
-          return after(clock, i % 3, i).finally(() => ctx.signal.removeEventListener('abort', onAbort));
+          return after(clock, i % 3, i).finally(() =>
+            ctx.signal.removeEventListener('abort', onAbort),
+          );
         },
         { concurrency: 4, clock, signal: appShutdown.signal, policy, deadlineMs: 10_000 },
       );
@@ -433,7 +479,12 @@ describe('runBatch', () => {
       expect((await run).succeeded).toBe(10);
     }
     // A cancelled batch too.
-    const cancelled = runBatch([1, 2, 3], (_, ctx) => after(clock, 100, 0, ctx.signal), { concurrency: 1, clock, signal: appShutdown.signal, policy });
+    const cancelled = runBatch([1, 2, 3], (_, ctx) => after(clock, 100, 0, ctx.signal), {
+      concurrency: 1,
+      clock,
+      signal: appShutdown.signal,
+      policy,
+    });
     await clock.advanceAsync(10);
     cancelled.cancel();
     await cancelled;
@@ -448,7 +499,9 @@ describe('runBatch', () => {
     expect(() => runBatch([1], fn, { concurrency: Number.POSITIVE_INFINITY })).toThrow(RangeError);
     expect(() => runBatch([1], fn, { concurrency: 1, deadlineMs: -1 })).toThrow(RangeError);
     expect(() => runBatch(42 as unknown as number[], fn, { concurrency: 1 })).toThrow(TypeError);
-    expect(() => runBatch([1], fn, undefined as unknown as { concurrency: number })).toThrow(TypeError);
+    expect(() => runBatch([1], fn, undefined as unknown as { concurrency: number })).toThrow(
+      TypeError,
+    );
   });
 
   it('handles an empty input', async () => {

@@ -1,7 +1,13 @@
 import { type AdaptiveLimit, isAdaptiveLimit } from './adaptive-limit';
 import { type Clock, type TimerHandle, systemClock } from './clock';
 import { type CallContext, type ItemContext, OwnScope, Scope, isThenable } from './context';
-import { CancelledError, DeadlineExceededError, type ErrorClassifier, TimeoutError, classifyError } from './errors';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  type ErrorClassifier,
+  TimeoutError,
+  classifyError,
+} from './errors';
 import { Deque } from './internal/deque';
 import { ResultStore } from './internal/result-store';
 import { dispatch, nowOf } from './internal/dispatch';
@@ -105,7 +111,9 @@ export interface BatchOptions {
  * memory, back-pressure). Decide in the same tick the batch is created: iterating switches the
  * run to streaming, and then results are not kept for the report.
  */
-export interface BatchRun<T, R> extends PromiseLike<BatchReport<T, R>>, AsyncIterable<ItemResult<T, R>> {
+export interface BatchRun<T, R>
+  extends PromiseLike<BatchReport<T, R>>,
+    AsyncIterable<ItemResult<T, R>> {
   /** Live counters. */
   readonly progress: BatchProgress;
   /** Cancels the batch (see {@link BatchOptions.signal}). Idempotent; no-op once finished. */
@@ -147,7 +155,6 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private readonly deadlineMs: number | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly hwm: number | undefined;
-  /** Parent of the running items' scopes: its children are exactly the running items. */
   private readonly root = Scope.root();
 
   // source
@@ -159,13 +166,12 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private sourceDone = false;
   private sourceError: { error: unknown } | undefined;
   private pulling = false;
-  private pullWaiters: Array<() => void> = [];
   private readonly total: number | undefined;
 
   // state
   private state = NOT_STARTED;
   private stopped = false;
-  private workers = 0;
+  private pumping = false;
   private active = 0;
   private started = 0;
   private done = 0;
@@ -183,33 +189,70 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private streaming = false;
   private store: ResultStore<T> | undefined;
   private buffer: Deque<ItemResult<T, Awaited<R>>> | undefined;
-  private spaceWaiters: Array<() => void> = [];
   private cancelledFrom = 0;
   private cancelledTo = 0;
-  private consumer: { resolve: (r: IteratorResult<ItemResult<T, Awaited<R>>>) => void; reject: (e: unknown) => void } | undefined;
+  private consumer:
+    | {
+        resolve: (r: IteratorResult<ItemResult<T, Awaited<R>>>) => void;
+        reject: (e: unknown) => void;
+      }
+    | undefined;
   private iteratorClosed = false;
   private sourceErrorDelivered = false;
   private report: BatchReport<T, Awaited<R>> | undefined;
-  private deferred: { promise: Promise<BatchReport<T, Awaited<R>>>; resolve: (r: BatchReport<T, Awaited<R>>) => void; reject: (e: unknown) => void } | undefined;
+  private deferred:
+    | {
+        promise: Promise<BatchReport<T, Awaited<R>>>;
+        resolve: (r: BatchReport<T, Awaited<R>>) => void;
+        reject: (e: unknown) => void;
+      }
+    | undefined;
+
+  private readonly onPulled = (r: IteratorResult<T>): void => {
+    this.pulling = false;
+    if (this.stopped) return this.maybeFinish();
+    if (r.done) {
+      this.sourceDone = true;
+      return this.maybeFinish();
+    }
+    this.startItem(r.value, this.nextIndex++, this.clock.now());
+    this.pump();
+  };
 
   /** The call as policies see it; the item is found through the item's scope (`ctx.top`). */
-  private readonly invoke = (ctx: CallContext): R | PromiseLike<R> => this.call(((ctx as Scope).top as ItemScope<T>).item, ctx);
+  private readonly invoke = (ctx: CallContext): R | PromiseLike<R> =>
+    this.call(((ctx as Scope).top as ItemScope<T>).item, ctx);
+
+  private readonly onPullFailed = (error: unknown): void => {
+    this.pulling = false;
+    this.failSource(error);
+  };
 
   constructor(input: BatchInput<T>, fn: ItemFn<T, R>, options: BatchOptions) {
-    if (input === null || typeof input !== 'object') throw new TypeError('runBatch: items must be an iterable or async iterable');
+    if (input === null || typeof input !== 'object')
+      throw new TypeError('runBatch: items must be an iterable or async iterable');
     if (typeof fn !== 'function') throw new TypeError('runBatch: fn must be a function');
-    if (!options || typeof options !== 'object') throw new TypeError('runBatch: options with `concurrency` are required');
+    if (!options || typeof options !== 'object')
+      throw new TypeError('runBatch: options with `concurrency` are required');
     const { concurrency } = options;
     if (isAdaptiveLimit(concurrency)) {
       this.adaptive = concurrency;
       this.fixedLimit = 0;
-    } else if (typeof concurrency === 'number' && Number.isInteger(concurrency) && concurrency >= 1) {
+    } else if (
+      typeof concurrency === 'number' &&
+      Number.isInteger(concurrency) &&
+      concurrency >= 1
+    ) {
       this.fixedLimit = concurrency;
     } else {
-      throw new RangeError(`runBatch: concurrency must be an integer ≥ 1 or an AdaptiveLimit, got ${String(concurrency)}`);
+      throw new RangeError(
+        `runBatch: concurrency must be an integer ≥ 1 or an AdaptiveLimit, got ${String(concurrency)}`,
+      );
     }
-    if (options.deadlineMs !== undefined && !(options.deadlineMs >= 0)) throw new RangeError('runBatch: deadlineMs must be ≥ 0');
-    if (options.highWaterMark !== undefined && !(options.highWaterMark >= 1)) throw new RangeError('runBatch: highWaterMark must be ≥ 1');
+    if (options.deadlineMs !== undefined && !(options.deadlineMs >= 0))
+      throw new RangeError('runBatch: deadlineMs must be ≥ 0');
+    if (options.highWaterMark !== undefined && !(options.highWaterMark >= 1))
+      throw new RangeError('runBatch: highWaterMark must be ≥ 1');
     this.input = input;
     this.fn = fn;
     this.policy = options.policy;
@@ -231,7 +274,13 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   }
 
   get progress(): BatchProgress {
-    return { done: this.done, total: this.total, succeeded: this.succeeded, failed: this.failed, inFlight: this.active };
+    return {
+      done: this.done,
+      total: this.total,
+      succeeded: this.succeeded,
+      failed: this.failed,
+      inFlight: this.active,
+    };
   }
 
   then<A = BatchReport<T, Awaited<R>>, B = never>(
@@ -243,7 +292,13 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
 
   cancel(reason?: unknown): void {
     if (this.state === FINISHED || this.stopped) return;
-    const error = reason instanceof CancelledError ? reason : new CancelledError('batch cancelled', reason === undefined ? undefined : { cause: reason });
+    const error =
+      reason instanceof CancelledError
+        ? reason
+        : new CancelledError(
+            'batch cancelled',
+            reason === undefined ? undefined : { cause: reason },
+          );
     this.stopped = true;
     this.cancelError = error;
     if (this.state === NOT_STARTED) return; // start() sees `stopped` and ends every item
@@ -259,7 +314,8 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       );
     }
     this.streaming = true;
-    const iterator: AsyncIterator<ItemResult<T, Awaited<R>>> & AsyncIterable<ItemResult<T, Awaited<R>>> = {
+    const iterator: AsyncIterator<ItemResult<T, Awaited<R>>> &
+      AsyncIterable<ItemResult<T, Awaited<R>>> = {
       next: () => this.nextResult(),
       return: (value?: unknown) => {
         if (!this.iteratorClosed) {
@@ -307,129 +363,104 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       }, deadlineMs);
     }
     this.publishLimit();
-    this.spawnWorkers();
-    this.maybeFinish();
+    this.pump();
   }
 
   private limitNow(): number {
     return this.adaptive ? this.adaptive.current : this.fixedLimit;
   }
 
-  /** Starts worker loops up to the limit (more after the limit grows). */
-  private spawnWorkers(): void {
-    const limit = this.limitNow();
-    while (!this.stopped && !this.sourceDone && this.workers < limit) {
-      this.workers++;
-      void this.work();
-    }
-  }
-
   /**
-   * One worker: pulls the next item from the source only when it is free to run it (pull-based,
-   * no per-item promise before an item starts), runs it and records the result, until the source
-   * is exhausted, the batch stops, or the (adaptive) limit shrank below the number of workers.
-   * Awaiting inside a long-lived loop costs no closure per item, unlike `.then(onOk, onError)`.
+   * Starts items while there is room (pull-based: items are taken from the source only here).
+   * `now`, when given, is the current time, reused for the first start to save a clock read.
    */
-  private async work(): Promise<void> {
-    let now = -1;
-    try {
-      for (;;) {
-        if (this.stopped || this.sourceDone || this.workers > this.limitNow()) return;
-        if (this.streaming && !(await this.awaitSpace())) return;
-        let item: T;
-        let index: number;
-        const array = this.array;
-        if (array) {
-          index = this.nextIndex;
-          if (index >= array.length) {
-            this.sourceDone = true;
-            return;
-          }
-          this.nextIndex = index + 1;
-          item = array[index];
-        } else {
-          const step = this.iter ? this.pullSync() : await this.pullAsync();
-          if (!step || step.done || this.stopped) return;
-          item = step.value;
-          index = this.nextIndex++;
+  private pump(now?: number): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    const array = this.array;
+    while (!this.stopped && !this.sourceDone) {
+      const limit = this.adaptive ? this.adaptive.current : this.fixedLimit;
+      if (this.active >= limit) break;
+      if (
+        this.streaming &&
+        (this.buffer as Deque<unknown>).size >= (this.hwm ?? Math.max(16, 2 * limit))
+      )
+        break;
+      if (array) {
+        const index = this.nextIndex;
+        if (index >= array.length) {
+          this.sourceDone = true;
+          break;
         }
-        const scope = new ItemScope(this.root, index, item, now >= 0 ? now : this.clock.now());
-        this.active++;
-        this.started++;
-        if (this.metrics) this.reportStart();
-        let ok = true;
-        let value: unknown;
+        this.nextIndex = index + 1;
+        this.startItem(array[index], index, now ?? this.clock.now());
+        now = undefined;
+      } else if (this.iter) {
+        let step: IteratorResult<T>;
         try {
-          const result = this.policy || this.adaptive ? this.dispatchCall(item, scope) : this.fn(item, scope);
-          value = thenable(result) ? await result : result;
+          step = this.iter.next();
         } catch (error) {
-          ok = false;
-          value = error;
+          this.pumping = false;
+          return this.failSource(error);
         }
-        now = this.finish(scope, ok, value);
-      }
-    } finally {
-      this.workers--;
-      this.maybeFinish();
-    }
-  }
-
-  private pullSync(): IteratorResult<T> | undefined {
-    try {
-      const step = (this.iter as Iterator<T>).next();
-      if (step.done) this.sourceDone = true;
-      return step;
-    } catch (error) {
-      this.failSource(error);
-      return undefined;
-    }
-  }
-
-  /** Next item of an async source; one `next()` at a time, other workers wait their turn. */
-  private async pullAsync(): Promise<IteratorResult<T> | undefined> {
-    while (this.pulling) await new Promise<void>((resolve) => this.pullWaiters.push(resolve));
-    if (this.stopped || this.sourceDone) return undefined;
-    this.pulling = true;
-    try {
-      const step = await (this.asyncIter as AsyncIterator<T>).next();
-      if (step.done) this.sourceDone = true;
-      return step;
-    } catch (error) {
-      this.failSource(error);
-      return undefined;
-    } finally {
-      this.pulling = false;
-      const waiters = this.pullWaiters;
-      if (waiters.length > 0) {
-        this.pullWaiters = [];
-        for (const wake of waiters) wake();
+        if (step.done) {
+          this.sourceDone = true;
+          break;
+        }
+        this.startItem(step.value, this.nextIndex++, now ?? this.clock.now());
+        now = undefined;
+      } else {
+        if (this.pulling) break;
+        this.pulling = true;
+        let pulled: Promise<IteratorResult<T>>;
+        try {
+          pulled = (this.asyncIter as AsyncIterator<T>).next();
+        } catch (error) {
+          this.pulling = false;
+          this.pumping = false;
+          return this.failSource(error);
+        }
+        Promise.resolve(pulled).then(this.onPulled, this.onPullFailed);
+        break;
       }
     }
+    this.pumping = false;
+    this.maybeFinish();
   }
 
-  /** Streaming back-pressure: waits while the consumer has `highWaterMark` results unread. */
-  private async awaitSpace(): Promise<boolean> {
-    while (!this.stopped && (this.buffer as Deque<unknown>).size >= (this.hwm ?? Math.max(16, 2 * this.limitNow()))) {
-      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+  private startItem(item: T, index: number, now: number): void {
+    const scope = new ItemScope(this.root, index, item, now);
+    this.active++;
+    this.started++;
+    if (this.metrics) this.reportStart();
+    let result: R | PromiseLike<R>;
+    try {
+      result =
+        this.policy || this.adaptive ? this.dispatchCall(item, scope, now) : this.fn(item, scope);
+    } catch (error) {
+      this.finish(scope, false, error);
+      return;
     }
-    return !this.stopped;
-  }
-
-  private wakeSpaceWaiters(): void {
-    const waiters = this.spaceWaiters;
-    if (waiters.length === 0) return;
-    this.spaceWaiters = [];
-    for (const wake of waiters) wake();
+    if (thenable<R>(result)) {
+      result.then(
+        (value) => this.finish(scope, true, value),
+        (error: unknown) => this.finish(scope, false, error),
+      );
+    } else {
+      this.finish(scope, true, result);
+    }
   }
 
   /** Enters the policy (or the sampled call) with the start time published for it. */
-  private dispatchCall(item: T, scope: ItemScope<T>): R | PromiseLike<R> {
+  private dispatchCall(item: T, scope: ItemScope<T>, now: number): R | PromiseLike<R> {
     const outerClock = dispatch.clock;
     const outerNow = dispatch.now;
     dispatch.clock = this.clock;
-    dispatch.now = scope.startedAt;
+    dispatch.now = now;
     try {
-      return this.policy ? (runPolicy(this.policy, this.invoke, scope) as PromiseLike<R>) : this.call(item, scope);
+      return this.policy
+        ? (runPolicy(this.policy, this.invoke, scope) as PromiseLike<R>)
+        : this.call(item, scope);
     } finally {
       dispatch.clock = outerClock;
       dispatch.now = outerNow;
@@ -448,7 +479,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       this.sample(startedAt, inFlight, false, error, ctx);
       throw error;
     }
-    if (!thenable<R>(result)) {
+    if (!isThenable<R>(result)) {
       this.sample(startedAt, inFlight, true, undefined, ctx);
       return result;
     }
@@ -464,7 +495,13 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     );
   }
 
-  private sample(startedAt: number, inFlight: number, ok: boolean, error: unknown, ctx: CallContext): void {
+  private sample(
+    startedAt: number,
+    inFlight: number,
+    ok: boolean,
+    error: unknown,
+    ctx: CallContext,
+  ): void {
     const adaptive = this.adaptive as AdaptiveLimit;
     const now = this.clock.now();
     let dropped = false;
@@ -479,7 +516,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     } catch (sampleError) {
       reportListenerError(sampleError);
     }
-    if (this.publishLimit() && !this.stopped) this.spawnWorkers();
+    if (this.publishLimit() && !this.stopped) this.pump();
   }
 
   /** Reports the limit when it changed; true when it grew. */
@@ -492,25 +529,26 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     return grew;
   }
 
-  /** Records an item's end (unless the batch abandoned it already); returns the time. */
-  private finish(scope: ItemScope<T>, ok: boolean, value: unknown): number {
-    const now = this.clock.now();
-    if (!scope.attached) return now; // abandoned when the batch was cancelled
+  private finish(scope: ItemScope<T>, ok: boolean, value: unknown): void {
+    if (!scope.attached) return; // abandoned when the batch was cancelled
     scope.dispose();
     this.active--;
+    const now = this.clock.now();
     const durationMs = now - scope.startedAt;
     if (ok) this.succeeded++;
     else this.failed++;
     if (this.metrics) this.reportEnd(ok, value, scope.attempts, durationMs);
     this.deliver(scope.index, scope.item, ok, value, scope.attempts, durationMs);
     if (this.onProgress) this.emitProgress();
-    return now;
+    if (this.stopped) this.maybeFinish();
+    else this.pump(now);
   }
 
   /** Ends every running and unstarted item with `error`, aborts running calls, then finishes. */
   private abandonAll(error: CancelledError): void {
     const now = this.clock.now();
     let count = 0;
+    // The root's children are exactly the running items.
     for (const child of this.root.children()) {
       const scope = child as ItemScope<T>;
       scope.dispose();
@@ -544,7 +582,6 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     if (count > 0 && this.metrics) this.reportGauges();
     if (this.onProgress) this.emitProgress();
     this.root.abort(error);
-    this.wakeSpaceWaiters();
     this.maybeFinish();
     this.feedConsumer();
   }
@@ -557,12 +594,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
 
   private maybeFinish(): void {
     if (this.state !== RUNNING || this.active > 0) return;
-    if (!this.stopped && (!this.sourceDone || this.pulling)) {
-      // Nothing running and the source not exhausted: only possible when no worker is left to
-      // pull (e.g. all exited while the limit was being lowered); start one.
-      if (this.workers === 0 && !this.sourceDone) this.spawnWorkers();
-      return;
-    }
+    if (!this.stopped && (!this.sourceDone || this.pulling)) return;
     this.state = FINISHED;
     this.endTime = this.clock.now();
     if (this.signal && this.signalListener) {
@@ -575,7 +607,6 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     }
     if (!this.sourceDone) this.closeSource();
     this.root.dispose();
-    this.wakeSpaceWaiters();
     const report = this.buildReport();
     this.report = report;
     if (this.deferred) {
@@ -595,25 +626,15 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   }
 
   private buildReport(): BatchReport<T, Awaited<R>> {
-    const store = this.store;
-    let results: ItemResult<T, Awaited<R>>[] | undefined;
-    const report = {
-      total: this.done,
-      succeeded: this.succeeded,
-      failed: this.failed,
-      cancelled: this.cancelled,
-      durationMs: this.endTime - this.startTime,
-      cancelReason: this.cancelError,
-    } as BatchReport<T, Awaited<R>>;
-    Object.defineProperty(report, 'results', {
-      enumerable: true,
-      get: () => {
-        if (!store) throw new TypeError('runBatch: this run was streamed; its results went to the iterator');
-        results ??= store.materialize<Awaited<R>>();
-        return results;
-      },
-    });
-    return report;
+    return new Report<T, Awaited<R>>(
+      this.store,
+      this.done,
+      this.succeeded,
+      this.failed,
+      this.cancelled,
+      this.endTime - this.startTime,
+      this.cancelError,
+    );
   }
 
   private getDeferred(): NonNullable<Batch<T, R>['deferred']> {
@@ -636,7 +657,14 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   // ---------------------------------------------------------------------------------------------
   // Output
 
-  private deliver(index: number, item: T, ok: boolean, value: unknown, attempts: number, durationMs: number): void {
+  private deliver(
+    index: number,
+    item: T,
+    ok: boolean,
+    value: unknown,
+    attempts: number,
+    durationMs: number,
+  ): void {
     this.done++;
     if (this.store) {
       this.store.set(index, item, ok, value, attempts, durationMs);
@@ -655,13 +683,11 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   }
 
   private nextResult(): Promise<IteratorResult<ItemResult<T, Awaited<R>>>> {
-    if (this.consumer) return Promise.reject(new TypeError('runBatch: next() called before the previous one settled'));
-    let ready: IteratorResult<ItemResult<T, Awaited<R>>> | undefined;
-    try {
-      ready = this.takeReady();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    if (this.consumer)
+      return Promise.reject(
+        new TypeError('runBatch: next() called before the previous one settled'),
+      );
+    const ready = this.takeReady();
     if (ready) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
       this.consumer = { resolve, reject };
@@ -673,7 +699,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     const buffer = this.buffer;
     if (buffer && buffer.size > 0) {
       const value = buffer.shift() as ItemResult<T, Awaited<R>>;
-      this.wakeSpaceWaiters();
+      if (!this.stopped && this.state === RUNNING) this.pump();
       return { done: false, value };
     }
     if (this.cancelledFrom < this.cancelledTo) {
@@ -681,7 +707,14 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       const array = this.array as ArrayLike<T>;
       return {
         done: false,
-        value: { index: i, item: array[i], ok: false, error: this.cancelError, attempts: 0, durationMs: 0 },
+        value: {
+          index: i,
+          item: array[i],
+          ok: false,
+          error: this.cancelError,
+          attempts: 0,
+          durationMs: 0,
+        },
       };
     }
     if (this.state === FINISHED || this.iteratorClosed) {
@@ -698,6 +731,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private feedConsumer(): void {
     const consumer = this.consumer;
     if (!consumer) return;
+    // Detach first: taking a result may start items whose results must go to the buffer.
     this.consumer = undefined;
     let ready: IteratorResult<ItemResult<T, Awaited<R>>> | undefined;
     try {
@@ -728,7 +762,11 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
 
   private reportGauges(): void {
     emitMetric(this.metrics, 'inFlight', { name: this.name, value: this.active });
-    if (this.total !== undefined) emitMetric(this.metrics, 'queued', { name: this.name, value: this.total - this.done - this.active });
+    if (this.total !== undefined)
+      emitMetric(this.metrics, 'queued', {
+        name: this.name,
+        value: this.total - this.done - this.active,
+      });
   }
 
   private reportEnd(ok: boolean, value: unknown, attempts: number, durationMs: number): void {
@@ -737,15 +775,45 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     if (ok) {
       emitMetric(metrics, 'succeeded', { name: this.name, attempts });
     } else if (metrics.failed) {
-      emitMetric(metrics, 'failed', { name: this.name, attempts, kind: this.classify(value, this.clock.now()).kind });
+      emitMetric(metrics, 'failed', {
+        name: this.name,
+        attempts,
+        kind: this.classify(value, this.clock.now()).kind,
+      });
     }
     emitMetric(metrics, 'inFlight', { name: this.name, value: this.active });
   }
 }
 
+/** The report of a finished batch; `results` are built from the columnar store on first read. */
+class Report<T, R> implements BatchReport<T, R> {
+  private materialized: ItemResult<T, R>[] | undefined = undefined;
+
+  constructor(
+    private readonly store: ResultStore<T> | undefined,
+    readonly total: number,
+    readonly succeeded: number,
+    readonly failed: number,
+    readonly cancelled: number,
+    readonly durationMs: number,
+    readonly cancelReason: CancelledError | undefined,
+  ) {}
+
+  get results(): ReadonlyArray<ItemResult<T, R>> {
+    if (!this.store)
+      throw new TypeError('runBatch: this run was streamed; its results went to the iterator');
+    this.materialized ??= this.store.materialize<R>();
+    return this.materialized;
+  }
+}
+
 /** `isThenable`, module-local: a cross-module call on the per-item path costs a getter under SWC's CommonJS output. */
 function thenable<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
 }
 
 function isArrayLike<T>(value: unknown): value is ArrayLike<T> & Iterable<T> {
@@ -788,6 +856,10 @@ function isIterable<T>(value: unknown): value is Iterable<T> {
  * end with the same error (`attempts: 0`). The run rejects only if the input itself throws (after
  * the running items finish).
  */
-export function runBatch<T, R>(items: BatchInput<T>, fn: ItemFn<T, R>, options: BatchOptions): BatchRun<T, Awaited<R>> {
+export function runBatch<T, R>(
+  items: BatchInput<T>,
+  fn: ItemFn<T, R>,
+  options: BatchOptions,
+): BatchRun<T, Awaited<R>> {
   return new Batch<T, R>(items, fn, options);
 }

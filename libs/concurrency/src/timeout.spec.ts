@@ -109,7 +109,8 @@ describe('TimeoutPolicy', () => {
         throw new Error('sync');
       }, longLived),
     ).rejects.toThrow('sync');
-    for (let i = 0; i < 20; i++) await policy.execute(async ({ signal }) => signal.aborted, longLived);
+    for (let i = 0; i < 20; i++)
+      await policy.execute(async ({ signal }) => signal.aborted, longLived);
     expect(getEventListeners(longLived, 'abort')).toHaveLength(0);
   });
 

@@ -20,7 +20,7 @@ class TimedScope extends OwnScope {
   declare prevDue: TimedScope | undefined;
   declare nextDue: TimedScope | undefined;
   declare reject: ((error: unknown) => void) | undefined;
-  private declare readonly policy: TimeoutPolicy;
+  declare private readonly policy: TimeoutPolicy;
 
   constructor(parent: Scope, policy: TimeoutPolicy, deadline: number) {
     super(parent, false);

@@ -1,9 +1,21 @@
 import { getEventListeners } from 'node:events';
 import { fc, checkProperty } from '../test/property';
 import { ManualClock } from './clock';
-import { AuthError, NoCredentialAvailableError, QuotaExhaustedError, RateLimitedError, TransientError } from './errors';
+import {
+  AuthError,
+  NoCredentialAvailableError,
+  QuotaExhaustedError,
+  RateLimitedError,
+  TransientError,
+} from './errors';
 import { runBatch } from './run-batch';
-import { type CredentialSpec, TokenPool, calculateThreadCount, distributeStocks, distributeTokens } from './token-pool';
+import {
+  type CredentialSpec,
+  TokenPool,
+  calculateThreadCount,
+  distributeStocks,
+  distributeTokens,
+} from './token-pool';
 
 const tokens = (n: number, extra: Partial<CredentialSpec<string>> = {}): CredentialSpec<string>[] =>
   Array.from({ length: n }, (_, i) => ({ id: `t${i}`, value: `secret-${i}`, ...extra }));
@@ -22,7 +34,11 @@ describe("the seed's static split", () => {
   });
 
   it('distributeTokens gives the remainder to the first threads, in order', () => {
-    const sizes = (n: number, threads: number) => distributeTokens(Array.from({ length: n }, (_, i) => i), threads).map((l) => l.length);
+    const sizes = (n: number, threads: number) =>
+      distributeTokens(
+        Array.from({ length: n }, (_, i) => i),
+        threads,
+      ).map((l) => l.length);
     expect(sizes(12, 2)).toEqual([6, 6]);
     expect(sizes(14, 2)).toEqual([7, 7]);
     expect(sizes(20, 3)).toEqual([7, 7, 6]);
@@ -34,14 +50,21 @@ describe("the seed's static split", () => {
   });
 
   it('distributeStocks deals round robin', () => {
-    const lanes = distributeStocks(Array.from({ length: 10 }, (_, i) => `s${i}`), 3);
+    const lanes = distributeStocks(
+      Array.from({ length: 10 }, (_, i) => `s${i}`),
+      3,
+    );
     expect(lanes.map((l) => l.length)).toEqual([4, 3, 3]);
     expect(lanes[0]).toEqual(['s0', 's3', 's6', 's9']);
     expect(TokenPool.distributeStocks([1, 2], 3)).toEqual([[1], [2], []]);
   });
 
   it('staticSplit builds one pool per lane with its tokens and its stocks', async () => {
-    const lanes = TokenPool.staticSplit(tokens(14), Array.from({ length: 10 }, (_, i) => i), { clock: new ManualClock() });
+    const lanes = TokenPool.staticSplit(
+      tokens(14),
+      Array.from({ length: 10 }, (_, i) => i),
+      { clock: new ManualClock() },
+    );
     expect(lanes).toHaveLength(2);
     expect(lanes.map((l) => l.pool.size)).toEqual([7, 7]);
     expect(lanes.map((l) => l.items)).toEqual([
@@ -57,7 +80,11 @@ describe("the seed's static split", () => {
 
 describe('TokenPool', () => {
   it('leases the least recently used credential with capacity', async () => {
-    const pool = new TokenPool({ credentials: tokens(3), clock: new ManualClock(), maxInFlightPerCredential: 2 });
+    const pool = new TokenPool({
+      credentials: tokens(3),
+      clock: new ManualClock(),
+      maxInFlightPerCredential: 2,
+    });
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
       const lease = await pool.lease();
@@ -84,7 +111,10 @@ describe('TokenPool', () => {
 
   it("respects each credential's own rate limit", async () => {
     const clock = new ManualClock();
-    const pool = new TokenPool({ credentials: tokens(2, { rate: { limit: 2, intervalMs: 1_000 } }), clock });
+    const pool = new TokenPool({
+      credentials: tokens(2, { rate: { limit: 2, intervalMs: 1_000, marginMs: 0 } }),
+      clock,
+    });
     const grants: string[] = [];
     const all = Array.from({ length: 6 }, () =>
       pool.lease().then((l) => {
@@ -98,7 +128,13 @@ describe('TokenPool', () => {
   });
 
   it('counts quota down, marks the credential exhausted and announces it', async () => {
-    const pool = new TokenPool({ credentials: [{ id: 'a', value: 'A', quota: 2 }, { id: 'b', value: 'B' }], clock: new ManualClock() });
+    const pool = new TokenPool({
+      credentials: [
+        { id: 'a', value: 'A', quota: 2 },
+        { id: 'b', value: 'B' },
+      ],
+      clock: new ManualClock(),
+    });
     const exhausted = jest.fn();
     pool.on('exhausted', exhausted);
     const ids: string[] = [];
@@ -119,12 +155,15 @@ describe('TokenPool', () => {
     const retired = jest.fn();
     pool.on('retired', retired);
     // A failure caused by the item (not the token) keeps the token in the pool.
-    await expect(pool.use(() => Promise.reject(new TransientError('stock not found')))).rejects.toThrow('stock not found');
+    await expect(
+      pool.use(() => Promise.reject(new TransientError('stock not found'))),
+    ).rejects.toThrow('stock not found');
     const authError = Object.assign(new Error('401'), { status: 401 });
     await expect(pool.use(() => Promise.reject(authError))).rejects.toBe(authError);
     expect(retired).toHaveBeenCalledWith({ id: 't1', reason: 'auth', error: authError });
     const used: string[] = [];
-    for (let i = 0; i < 3; i++) await pool.use((secret, lease) => used.push(`${lease.id}:${secret}`));
+    for (let i = 0; i < 3; i++)
+      await pool.use((secret, lease) => used.push(`${lease.id}:${secret}`));
     expect(used).toEqual(['t0:secret-0', 't0:secret-0', 't0:secret-0']);
     expect(pool.stats()).toMatchObject({ active: 1, retired: 1 });
   });
@@ -132,9 +171,13 @@ describe('TokenPool', () => {
   it('use() marks a credential exhausted on quota errors and cools it down on 429', async () => {
     const clock = new ManualClock();
     const pool = new TokenPool({ credentials: tokens(2), clock });
-    await expect(pool.use(() => Promise.reject(new QuotaExhaustedError()))).rejects.toBeInstanceOf(QuotaExhaustedError);
+    await expect(pool.use(() => Promise.reject(new QuotaExhaustedError()))).rejects.toBeInstanceOf(
+      QuotaExhaustedError,
+    );
     expect(pool.credentials()[0].status).toBe('exhausted');
-    await expect(pool.use(() => Promise.reject(new RateLimitedError(500)))).rejects.toBeInstanceOf(RateLimitedError);
+    await expect(pool.use(() => Promise.reject(new RateLimitedError(500)))).rejects.toBeInstanceOf(
+      RateLimitedError,
+    );
     const waited = pool.lease();
     await clock.advanceAsync(499);
     expect(pool.stats().waiting).toBe(1);
@@ -162,7 +205,11 @@ describe('TokenPool', () => {
     lease.retire('auth');
     lease.release();
     lease.exhaust();
-    expect(pool.credentials()[0]).toMatchObject({ status: 'retired', inFlight: 0, retiredReason: 'auth' });
+    expect(pool.credentials()[0]).toMatchObject({
+      status: 'retired',
+      inFlight: 0,
+      retiredReason: 'auth',
+    });
   });
 
   it('gives up a waiting lease when its signal aborts, leaving no listener', async () => {
@@ -179,7 +226,12 @@ describe('TokenPool', () => {
 
   it('reports leases and waiters as gauges', async () => {
     const inFlight = jest.fn();
-    const pool = new TokenPool({ credentials: tokens(1), clock: new ManualClock(), name: 'itick', metrics: { inFlight } });
+    const pool = new TokenPool({
+      credentials: tokens(1),
+      clock: new ManualClock(),
+      name: 'itick',
+      metrics: { inFlight },
+    });
     const lease = await pool.lease();
     expect(inFlight).toHaveBeenLastCalledWith({ name: 'itick', value: 1 });
     lease.release();
@@ -188,18 +240,39 @@ describe('TokenPool', () => {
 
   it('rejects bad credentials', () => {
     expect(() => new TokenPool({ credentials: [{ id: '', value: 1 }] })).toThrow(TypeError);
-    expect(() => new TokenPool({ credentials: [{ id: 'a', value: 1 }, { id: 'a', value: 2 }] })).toThrow(/duplicate/);
-    expect(() => new TokenPool({ credentials: [{ id: 'a', value: 1, quota: -1 }] })).toThrow(RangeError);
+    expect(
+      () =>
+        new TokenPool({
+          credentials: [
+            { id: 'a', value: 1 },
+            { id: 'a', value: 2 },
+          ],
+        }),
+    ).toThrow(/duplicate/);
+    expect(() => new TokenPool({ credentials: [{ id: 'a', value: 1, quota: -1 }] })).toThrow(
+      RangeError,
+    );
   });
 
   it('feeds a batch: one shared pool, concurrency = credentials', async () => {
     const clock = new ManualClock();
-    const pool = new TokenPool({ credentials: tokens(3, { rate: { limit: 5, intervalMs: 1_000 } }), clock });
-    const stocks = Array.from({ length: 30 }, (_, i) => `60000${i}`);
-    const run = runBatch(stocks, (code) => pool.use((secret) => new Promise<string>((r) => clock.setTimeout(() => r(`${code}:${secret}`), 10))), {
-      concurrency: pool.size,
+    const pool = new TokenPool({
+      credentials: tokens(3, { rate: { limit: 5, intervalMs: 1_000 } }),
       clock,
     });
+    const stocks = Array.from({ length: 30 }, (_, i) => `60000${i}`);
+    const run = runBatch(
+      stocks,
+      (code) =>
+        pool.use(
+          (secret) =>
+            new Promise<string>((r) => clock.setTimeout(() => r(`${code}:${secret}`), 10)),
+        ),
+      {
+        concurrency: pool.size,
+        clock,
+      },
+    );
     await clock.runAllAsync();
     const report = await run;
     expect(report.succeeded).toBe(30);
@@ -232,7 +305,12 @@ describe('TokenPool', () => {
         async (specs, calls) => {
           const clock = new ManualClock();
           const pool = new TokenPool({
-            credentials: specs.map((s, i) => ({ id: `c${i}`, value: i, rate: { limit: s.limit, intervalMs: s.intervalMs }, quota: s.quota })),
+            credentials: specs.map((s, i) => ({
+              id: `c${i}`,
+              value: i,
+              rate: { limit: s.limit, intervalMs: s.intervalMs },
+              quota: s.quota,
+            })),
             clock,
           });
           // Credentials the pool must never hand out again: retired (auth) or exhausted by the
@@ -248,8 +326,10 @@ describe('TokenPool', () => {
             done.push(
               pool
                 .use((_, lease) => {
-                  if (dead.has(lease.id)) violations.push(`leased dead ${lease.id} at ${clock.now()}`);
-                  if (inUse.has(lease.id)) violations.push(`double lease of ${lease.id} at ${clock.now()}`);
+                  if (dead.has(lease.id))
+                    violations.push(`leased dead ${lease.id} at ${clock.now()}`);
+                  if (inUse.has(lease.id))
+                    violations.push(`double lease of ${lease.id} at ${clock.now()}`);
                   inUse.add(lease.id);
                   const list = leasesAt.get(lease.id) ?? [];
                   list.push(clock.now());
@@ -261,7 +341,9 @@ describe('TokenPool', () => {
                       else if (call.outcome === 'item') reject(new TransientError());
                       else {
                         dead.add(lease.id);
-                        reject(call.outcome === 'auth' ? new AuthError() : new QuotaExhaustedError());
+                        reject(
+                          call.outcome === 'auth' ? new AuthError() : new QuotaExhaustedError(),
+                        );
                       }
                     }, call.durationMs),
                   );
@@ -273,7 +355,8 @@ describe('TokenPool', () => {
           await Promise.all(done);
           specs.forEach((s, i) => {
             const times = (leasesAt.get(`c${i}`) ?? []).sort((a, b) => a - b);
-            for (let k = s.limit; k < times.length; k++) expect(times[k] - times[k - s.limit]).toBeGreaterThanOrEqual(s.intervalMs);
+            for (let k = s.limit; k < times.length; k++)
+              expect(times[k] - times[k - s.limit]).toBeGreaterThanOrEqual(s.intervalMs);
             if (s.quota !== undefined) expect(times.length).toBeLessThanOrEqual(s.quota);
           });
           expect(violations).toEqual([]);

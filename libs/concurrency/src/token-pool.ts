@@ -1,6 +1,11 @@
 import { type Clock, type TimerHandle, systemClock } from './clock';
 import { OwnScope, Scope } from './context';
-import { type ErrorClassifier, NoCredentialAvailableError, QueueFullError, classifyError } from './errors';
+import {
+  type ErrorClassifier,
+  NoCredentialAvailableError,
+  QueueFullError,
+  classifyError,
+} from './errors';
 import { Deque } from './internal/deque';
 import { Listeners, type Unsubscribe } from './internal/listeners';
 import { RateGate } from './internal/rate-gate';
@@ -13,7 +18,12 @@ export interface CredentialSpec<T> {
   /** What a lease hands out (the secret, or an object holding it). */
   readonly value: T;
   /** The credential's own rate limit (e.g. `{ limit: 10, intervalMs: 1_000 }`). */
-  readonly rate?: { readonly limit: number; readonly intervalMs: number; readonly burst?: number };
+  readonly rate?: {
+    readonly limit: number;
+    readonly intervalMs: number;
+    readonly burst?: number;
+    readonly marginMs?: number;
+  };
   /** Calls left (e.g. `daily_limit - daily_used`); omitted = unlimited. 0 = exhausted. */
   readonly quota?: number;
   /** Leases of this credential out at once (default: the pool's `maxInFlightPerCredential`). */
@@ -79,6 +89,12 @@ export interface Lease<T> {
   exhaust(): void;
 }
 
+/** A lease as the pool keeps it. */
+interface InternalLease<T> extends Lease<T> {
+  /** The call under this lease starts now (counts for the credential's rate window from here). */
+  started(): void;
+}
+
 interface Credential<T> {
   readonly id: string;
   readonly value: T;
@@ -111,14 +127,19 @@ export interface StaticLane<T, I> {
  * @internal
  */
 function requireInt(name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new RangeError(`${name} must be an integer ≥ ${min}, got ${value}`);
 }
 
 /**
  * The seed's thread count: `clamp(floor(tokenCount / tokensPerThread), 1, maxThreads)`.
  * With 6 tokens per thread and at most 10 threads: 5 tokens → 1, 12 → 2, 100 → 10.
  */
-export function calculateThreadCount(tokenCount: number, tokensPerThread = 6, maxThreads = 10): number {
+export function calculateThreadCount(
+  tokenCount: number,
+  tokensPerThread = 6,
+  maxThreads = 10,
+): number {
   requireInt('tokenCount', tokenCount, 0);
   requireInt('tokensPerThread', tokensPerThread, 1);
   requireInt('maxThreads', maxThreads, 1);
@@ -191,7 +212,10 @@ export class TokenPool<T> {
   static staticSplit<T, I>(
     credentials: readonly CredentialSpec<T>[],
     items: readonly I[],
-    options: { tokensPerThread?: number; maxThreads?: number } & Omit<TokenPoolOptions<T>, 'credentials'> = {},
+    options: { tokensPerThread?: number; maxThreads?: number } & Omit<
+      TokenPoolOptions<T>,
+      'credentials'
+    > = {},
   ): StaticLane<T, I>[] {
     const { tokensPerThread = 6, maxThreads = 10, ...poolOptions } = options;
     const threads = calculateThreadCount(credentials.length, tokensPerThread, maxThreads);
@@ -268,7 +292,10 @@ export class TokenPool<T> {
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
-  on<K extends keyof TokenPoolEvents>(event: K, listener: (payload: TokenPoolEvents[K]) => void): Unsubscribe {
+  on<K extends keyof TokenPoolEvents>(
+    event: K,
+    listener: (payload: TokenPoolEvents[K]) => void,
+  ): Unsubscribe {
     return this.events.on(event, listener);
   }
 
@@ -327,9 +354,13 @@ export class TokenPool<T> {
    * it back with a cooldown (`Retry-After`, else `rateLimitCooldownMs`), anything else gives it
    * back. The error is rethrown, so a retry policy around `use` gets another credential.
    */
-  async use<R>(fn: (value: T, lease: Lease<T>) => R | PromiseLike<R>, signal?: AbortSignal): Promise<Awaited<R>> {
-    const lease = await this.lease(signal);
+  async use<R>(
+    fn: (value: T, lease: Lease<T>) => R | PromiseLike<R>,
+    signal?: AbortSignal,
+  ): Promise<Awaited<R>> {
+    const lease = (await this.lease(signal)) as InternalLease<T>;
     try {
+      lease.started();
       const value = await fn(lease.value, lease);
       lease.release();
       return value;
@@ -337,7 +368,8 @@ export class TokenPool<T> {
       const c = this.classify(error, this.clock.now());
       if (c.kind === 'auth') lease.retire('auth', error);
       else if (c.kind === 'quota') lease.exhaust();
-      else if (c.kind === 'rate-limited') lease.release({ cooldownMs: c.retryAfterMs ?? this.rateLimitCooldownMs });
+      else if (c.kind === 'rate-limited')
+        lease.release({ cooldownMs: c.retryAfterMs ?? this.rateLimitCooldownMs });
       else lease.release();
       throw error;
     }
@@ -350,7 +382,8 @@ export class TokenPool<T> {
       const credential = this.pick(this.clock.now());
       if (credential) return Promise.resolve(this.grant(credential));
     }
-    if (this.live >= this.maxQueued) return Promise.reject(new QueueFullError(this.name, this.maxQueued));
+    if (this.live >= this.maxQueued)
+      return Promise.reject(new QueueFullError(this.name, this.maxQueued));
     return new Promise<Lease<T>>((resolve, reject) => {
       const waiter: Waiter<T> = { resolve, reject, watcher: undefined, done: false };
       if (scope) {
@@ -385,7 +418,7 @@ export class TokenPool<T> {
 
   private grant(c: Credential<T>): Lease<T> {
     const now = this.clock.now();
-    c.gate?.take(now);
+    const ticket = c.gate ? c.gate.take(now) : -1;
     c.inFlight++;
     c.leases++;
     c.lastLease = ++this.sequence;
@@ -399,9 +432,10 @@ export class TokenPool<T> {
       this.leased--;
       return true;
     };
-    const lease: Lease<T> = {
+    const lease: InternalLease<T> = {
       id: c.id,
       value: c.value,
+      started: () => c.gate?.started(ticket, this.clock.now()),
       release: (options) => {
         if (!settle()) return;
         const cooldown = options?.cooldownMs ?? 0;
@@ -440,7 +474,10 @@ export class TokenPool<T> {
     if (c.status === 'active') this.usable--;
     c.status = 'retired';
     c.retiredReason = reason;
-    this.events.emit('retired', error === undefined ? { id: c.id, reason } : { id: c.id, reason, error });
+    this.events.emit(
+      'retired',
+      error === undefined ? { id: c.id, reason } : { id: c.id, reason, error },
+    );
     this.checkDrained();
     this.serve();
   }
@@ -509,7 +546,8 @@ export class TokenPool<T> {
   }
 
   private insert(spec: CredentialSpec<T>): Credential<T> {
-    if (!spec || typeof spec.id !== 'string' || spec.id === '') throw new TypeError('credential id must be a non-empty string');
+    if (!spec || typeof spec.id !== 'string' || spec.id === '')
+      throw new TypeError('credential id must be a non-empty string');
     if (this.byId.has(spec.id)) throw new RangeError(`duplicate credential id "${spec.id}"`);
     const quota = spec.quota ?? Infinity;
     if (!(quota >= 0)) throw new RangeError(`quota of "${spec.id}" must be ≥ 0`);
@@ -518,7 +556,14 @@ export class TokenPool<T> {
     const credential: Credential<T> = {
       id: spec.id,
       value: spec.value,
-      gate: spec.rate ? new RateGate(spec.rate.limit, spec.rate.intervalMs, spec.rate.burst ?? spec.rate.limit) : undefined,
+      gate: spec.rate
+        ? new RateGate(
+            spec.rate.limit,
+            spec.rate.intervalMs,
+            spec.rate.burst ?? spec.rate.limit,
+            spec.rate.marginMs,
+          )
+        : undefined,
       maxInFlight,
       status: quota === 0 ? 'exhausted' : 'active',
       remaining: quota,

@@ -34,7 +34,14 @@ export class ResultStore<T> {
     this.outcomes = new Uint8Array(this.capacity);
   }
 
-  set(index: number, item: T, ok: boolean, value: unknown, attempts: number, durationMs: number): void {
+  set(
+    index: number,
+    item: T,
+    ok: boolean,
+    value: unknown,
+    attempts: number,
+    durationMs: number,
+  ): void {
     if (index >= this.capacity) this.grow(index + 1);
     this.values[index] = value;
     if (this.items) this.items[index] = item;
@@ -56,9 +63,21 @@ export class ResultStore<T> {
       const item = this.source ? this.source[i] : (this.items as T[])[i];
       const base = { index: i, item };
       if (outcome === OK) {
-        out.push({ ...base, ok: true as const, value: this.values[i] as R, attempts: this.attempts[i], durationMs: this.durations[i] });
+        out.push({
+          ...base,
+          ok: true as const,
+          value: this.values[i] as R,
+          attempts: this.attempts[i],
+          durationMs: this.durations[i],
+        });
       } else {
-        out.push({ ...base, ok: false as const, error: this.values[i], attempts: this.attempts[i], durationMs: this.durations[i] });
+        out.push({
+          ...base,
+          ok: false as const,
+          error: this.values[i],
+          attempts: this.attempts[i],
+          durationMs: this.durations[i],
+        });
       }
     }
     return out;
