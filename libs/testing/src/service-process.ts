@@ -27,10 +27,13 @@ export interface SpawnServiceOptions {
 
 /**
  * Starts an app as its own process, exactly as `npm start` does (TypeScript through
- * @swc-node/register), so tests can kill it and start it again.
+ * @swc-node/register), so tests can kill it and start it again. `SPAWN_NODE_ARGS` adds node
+ * options to every spawned service (e.g. `--cpu-prof --cpu-prof-dir=tmp/prof` to profile a
+ * benchmark; NODE_OPTIONS does not allow them).
  */
 export async function spawnService(options: SpawnServiceOptions): Promise<ServiceProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['-r', '@swc-node/register', join(REPO_ROOT, options.entry)], {
+  const nodeArgs = (process.env['SPAWN_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', join(REPO_ROOT, options.entry)], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { GetKlineRequest, KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { DomainError } from '@batchgate/platform/errors';
 import { KlineBarEntity } from './kline-bar.entity';
@@ -10,11 +10,14 @@ export const MAX_BARS_PER_QUERY = 5_000;
 export class KlinesService {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  /** Upserts bars: re-pulling a range (a retry, a redelivered work item) rewrites the same rows. */
-  async upsert(market: string, stockCode: string, kType: number, bars: readonly KlineBar[]): Promise<void> {
+  /**
+   * Upserts bars: re-pulling a range (a retry, a redelivered work item) rewrites the same rows.
+   * Pass `manager` to write inside a caller's transaction.
+   */
+  async upsert(market: string, stockCode: string, kType: number, bars: readonly KlineBar[], manager: EntityManager = this.dataSource.manager): Promise<void> {
     for (let offset = 0; offset < bars.length; offset += 500) {
       const chunk = bars.slice(offset, offset + 500);
-      await this.dataSource.query(
+      await manager.query(
         `INSERT INTO kline_bar (market, stock_code, k_type, t, o, h, l, c, v, tu)
          VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
          ON DUPLICATE KEY UPDATE o = VALUES(o), h = VALUES(h), l = VALUES(l), c = VALUES(c), v = VALUES(v), tu = VALUES(tu)`,

@@ -36,8 +36,9 @@ const switchTokenOnRefusal: ErrorClassifier = (error, nowMs) => {
 };
 
 /**
- * Pulls one stock's bars for a date range: each provider call leases a token from the pool
- * (respecting its rate limit), reserves quota at token-manager, and runs under a per-call timeout
+ * Pulls one stock's bars for a date range: each provider call leases a token from the pool, goes
+ * through the token supply (quota and time slot reserved at token-manager, paced by the token's
+ * rate), and runs under a per-call timeout
  * that aborts the HTTP request; failures are retried per policy (another token after a refusal,
  * backoff after a transient error). A stock that still fails is the caller's to record.
  */
@@ -90,18 +91,24 @@ export class StockPuller {
     const pool = await this.tokens.current();
     return this.retryPolicy.execute(
       (attempt) =>
-        pool.use(async (token) => {
-          await this.tokens.reserveCall(token.tokenId, attempt.signal);
-          return this.callTimeout.execute(
-            (call) =>
-              this.itick.kline(
-                { region: request.market, code: request.code, kType: request.kType, limit, endTime },
-                token.secret,
-                call.signal,
-              ),
-            attempt.signal,
-          );
-        }, attempt.signal),
+        pool.use(
+          (token) =>
+            this.tokens.call(
+              token.tokenId,
+              () =>
+                this.callTimeout.execute(
+                  (call) =>
+                    this.itick.kline(
+                      { region: request.market, code: request.code, kType: request.kType, limit, endTime },
+                      token.secret,
+                      call.signal,
+                    ),
+                  attempt.signal,
+                ),
+              attempt.signal,
+            ),
+          attempt.signal,
+        ),
       signal,
     );
   }

@@ -106,8 +106,7 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     let outcome: 'success' | 'failure';
     try {
       const bars = await this.puller.pull(item);
-      await this.klines.upsert(item.market, item.code, item.kType, bars);
-      this.observeJob(await this.jobs.complete(key, { ok: true }));
+      this.observeJob(await this.jobs.complete(key, { ok: true }, (manager) => this.klines.upsert(item.market, item.code, item.kType, bars, manager)));
       outcome = 'success';
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
@@ -8,6 +8,7 @@ import { LOGGER } from '@batchgate/platform/nest';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { CallDurationFloor, WindowPacer } from './window-pacer';
 
 /** What a lease of the market-data token pool hands out. */
 export interface MarketDataToken {
@@ -16,16 +17,57 @@ export interface MarketDataToken {
 }
 
 /**
+ * Calls of one token this replica has reserved at token-manager and not made yet. The calls' time
+ * slots run from `firstSlotAt`, `slotMs` apart; they are made in order.
+ */
+interface Reservation {
+  granted: number;
+  /** Calls taken, in slot order. */
+  used: number;
+  /** Calls taken but cancelled before their slot. */
+  returned: number;
+  firstSlotAt: number;
+  slotMs: number;
+  /** Gives the unused calls back once their slots have passed (the replica had no more work). */
+  giveBack: NodeJS.Timeout | undefined;
+}
+
+/** What this replica knows of a token between reservations. */
+interface TokenState {
+  ratePerSecond: number;
+  /** Paces this replica's calls of the token as the provider sees them. */
+  pacer: WindowPacer | undefined;
+  /** Calls left today; -1 = unlimited. */
+  remainingQuota: number;
+  reservation: Reservation | undefined;
+  reserving: Promise<void> | undefined;
+}
+
+/** How long unused reserved calls are kept after their last slot before they are given back. */
+const GIVE_BACK_AFTER_MS = 1_000;
+/** Calls reserved at once on a token without a rate limit. */
+const UNPACED_RESERVATION = 10;
+
+/**
  * This replica's pool of market-data tokens, leased from token-manager (decrypted secrets, rate
- * limits, quota left) and refreshed periodically. Each call first reserves its quota unit and
- * time slot at token-manager (one conditional UPDATE there), so replicas together never exceed a
- * token's daily limit or rate; a token the provider rejects is retired at token-manager too.
+ * limits, quota left) and refreshed periodically.
+ *
+ * Before a call, its quota unit and time slot are reserved at token-manager (one locked row
+ * update there), so replicas together never exceed a token's daily limit or its rate. Reserving
+ * a call at a time cost a round trip and a transaction per call, which on a small machine was the
+ * largest share of the work; so a replica reserves a second's worth of calls of a token at once
+ * (its rate per second), makes them in their slots, and gives back what it did not use once their
+ * slots have passed. Close to the end of a token's quota it reserves one call at a time, so no
+ * replica holds calls another could use. A replica that crashes loses at most one reservation per
+ * token: counted as used, never more than the limit.
  */
 @Injectable()
-export class TokenSupply implements OnModuleDestroy {
+export class TokenSupply implements BeforeApplicationShutdown {
   private pool: TokenPool<MarketDataToken> | undefined;
   private refreshedAt = 0;
   private refreshing: Promise<TokenPool<MarketDataToken>> | undefined;
+  private readonly tokens = new Map<number, TokenState>();
+  private readonly durationFloor = new CallDurationFloor();
   private readonly callsPerToken: Counter<'token_id'>;
 
   constructor(
@@ -37,7 +79,7 @@ export class TokenSupply implements OnModuleDestroy {
     // Labelled by token id: a pool holds tens of tokens, and the seed asks for calls per token.
     this.callsPerToken = new Counter({
       name: 'kline_sync_token_calls_total',
-      help: 'Provider calls reserved per market-data token',
+      help: 'Provider calls made per market-data token',
       labelNames: ['token_id'],
       registers: [registry],
     });
@@ -51,15 +93,87 @@ export class TokenSupply implements OnModuleDestroy {
   }
 
   /**
-   * Reserves one call of the token at token-manager: a unit of its daily quota (a refusal marks
-   * the token exhausted in the pool) and its next time slot under the rate limit, waited for here,
-   * so every replica together keeps to the token's rate.
+   * Makes one provider call with the token: takes a reserved call (a refusal at token-manager
+   * means the quota is used up), waits for its time slot, and starts it no sooner than the token's
+   * rate allows after this replica's earlier calls as the provider counted them — a call that got
+   * there late (a new connection, a busy event loop) delays the next ones instead of squeezing
+   * them into the provider's window.
    */
-  async reserveCall(tokenId: number, signal?: AbortSignal): Promise<void> {
-    const answer = await lastValueFrom(this.tokenManager.reportUsage({ tokenId, count: 1 }));
+  async call<R>(tokenId: number, call: () => Promise<R>, signal?: AbortSignal): Promise<R> {
+    const token = this.tokens.get(tokenId);
+    if (!token) throw new Error(`token ${tokenId} is not in this replica's pool`);
+    await this.takeReservedCall(tokenId, token, signal);
+    return token.pacer ? token.pacer.run(call, signal) : await call();
+  }
+
+  private async takeReservedCall(tokenId: number, token: TokenState, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const reservation = token.reservation;
+      if (reservation && reservation.used < reservation.granted) {
+        const slotAt = reservation.firstSlotAt + reservation.used * reservation.slotMs;
+        reservation.used++;
+        const waitMs = slotAt - performance.now();
+        if (waitMs > 0) {
+          try {
+            await sleep(waitMs, { signal });
+          } catch (error) {
+            reservation.returned++; // cancelled before its slot: the call is given back with the rest
+            throw error;
+          }
+        }
+        this.callsPerToken.inc({ token_id: String(tokenId) });
+        return;
+      }
+      token.reserving ??= this.reserve(tokenId, token).finally(() => (token.reserving = undefined));
+      await token.reserving;
+    }
+  }
+
+  private async reserve(tokenId: number, token: TokenState): Promise<void> {
+    const answer = await lastValueFrom(
+      this.tokenManager.reportUsage({ tokenId, count: this.reservationSize(token), partial: true }),
+    );
+    if (answer.dailyLimit > 0) token.remainingQuota = answer.dailyLimit - answer.dailyUsed;
     if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);
-    this.callsPerToken.inc({ token_id: String(tokenId) });
-    if (answer.waitMs > 0) await sleep(answer.waitMs, { signal });
+    const previous = token.reservation;
+    if (previous) clearTimeout(previous.giveBack);
+    const reservation: Reservation = {
+      granted: answer.granted,
+      used: 0,
+      returned: 0,
+      firstSlotAt: performance.now() + answer.waitMs,
+      slotMs: answer.slotMicros / 1_000,
+      giveBack: undefined,
+    };
+    const lastSlotInMs = answer.waitMs + answer.granted * reservation.slotMs;
+    reservation.giveBack = setTimeout(() => void this.giveBack(tokenId, token, reservation), lastSlotInMs + GIVE_BACK_AFTER_MS);
+    reservation.giveBack.unref();
+    token.reservation = reservation;
+  }
+
+  /**
+   * A second's worth of calls (the token's rate), one call at a time once the quota left is under
+   * four reservations, and a fixed number on a token without a rate limit.
+   */
+  private reservationSize(token: TokenState): number {
+    const size = token.ratePerSecond > 0 ? token.ratePerSecond : UNPACED_RESERVATION;
+    if (token.remainingQuota < 0) return size;
+    return Math.max(1, Math.min(size, Math.floor(token.remainingQuota / 4)));
+  }
+
+  /** Returns the reservation's unused calls to token-manager (their quota; the slots are gone). */
+  private async giveBack(tokenId: number, token: TokenState, reservation: Reservation): Promise<void> {
+    if (token.reservation === reservation) token.reservation = undefined;
+    clearTimeout(reservation.giveBack);
+    const unused = reservation.granted - reservation.used + reservation.returned;
+    if (unused <= 0) return;
+    reservation.used = reservation.granted;
+    reservation.returned = 0;
+    try {
+      await lastValueFrom(this.tokenManager.releaseUsage({ tokenId, count: unused }));
+    } catch (error) {
+      this.logger.warn({ err: error, tokenId, unused }, 'could not give back unused calls to token-manager');
+    }
   }
 
   private async refresh(): Promise<TokenPool<MarketDataToken>> {
@@ -67,16 +181,30 @@ export class TokenSupply implements OnModuleDestroy {
     const credentials: CredentialSpec<MarketDataToken>[] = leases.map((lease) => ({
       id: String(lease.tokenId),
       value: { tokenId: lease.tokenId, secret: lease.secret },
-      ...(lease.rateLimitPerSecond > 0 ? { rate: { limit: lease.rateLimitPerSecond, intervalMs: 1_000 } } : {}),
       ...(lease.remainingQuota >= 0 ? { quota: lease.remainingQuota } : {}),
     }));
+    for (const lease of leases) {
+      const known = this.tokens.get(lease.tokenId);
+      const ratePerSecond = lease.rateLimitPerSecond;
+      const pacer =
+        known?.ratePerSecond === ratePerSecond
+          ? known.pacer
+          : ratePerSecond > 0
+            ? new WindowPacer({ limit: ratePerSecond, windowMs: 1_000, durationFloor: this.durationFloor })
+            : undefined;
+      if (known) Object.assign(known, { ratePerSecond, pacer, remainingQuota: lease.remainingQuota });
+      else this.tokens.set(lease.tokenId, { ratePerSecond, pacer, remainingQuota: lease.remainingQuota, reservation: undefined, reserving: undefined });
+    }
     const pool = new TokenPool<MarketDataToken>({
       name: 'itick-tokens',
       credentials,
       maxInFlightPerCredential: this.config.SYNC_MAX_IN_FLIGHT_PER_TOKEN,
       metrics: prometheusConcurrencyListener(this.registry),
     });
+    // A token the provider refused keeps none of its reserved calls: they could never be made.
+    pool.on('exhausted', ({ id }) => void this.giveBackReserved(Number(id)));
     pool.on('retired', ({ id, reason, error }) => {
+      void this.giveBackReserved(Number(id));
       const message = error instanceof Error ? error.message : reason;
       this.logger.warn({ tokenId: id, reason: message }, 'market-data token retired');
       void lastValueFrom(this.tokenManager.retireToken({ tokenId: Number(id), reason: message })).catch((e: unknown) =>
@@ -89,7 +217,14 @@ export class TokenSupply implements OnModuleDestroy {
     return pool;
   }
 
-  onModuleDestroy(): void {
+  /** Gives back every unused reservation (the workers have stopped by now). */
+  async beforeApplicationShutdown(): Promise<void> {
     this.pool = undefined;
+    await Promise.all([...this.tokens.keys()].map((tokenId) => this.giveBackReserved(tokenId)));
+  }
+
+  private async giveBackReserved(tokenId: number): Promise<void> {
+    const token = this.tokens.get(tokenId);
+    if (token?.reservation) await this.giveBack(tokenId, token, token.reservation);
   }
 }

@@ -7,6 +7,7 @@ import {
   TransientError,
 } from '@batchgate/concurrency';
 import type { KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { Agent, request, type Dispatcher } from 'undici';
 
 export interface KlineQuery {
   region: string;
@@ -34,9 +35,18 @@ export const ITICK_CODES = { ok: 0, authFailed: 401, quotaExhausted: 429001, pro
  * engine's error classes, which decide what happens next: AuthError / QuotaExhaustedError retire
  * the token, RateLimitedError waits for Retry-After, PermanentError (unknown stock) fails the stock
  * and keeps the token, TransientError is retried with backoff.
+ *
+ * undici's `request` over a keep-alive agent rather than the global `fetch`: at a few hundred
+ * calls per second the WHATWG wrapping of `fetch` was a sizeable share of the replica's CPU.
  */
 export class ItickClient {
+  private readonly agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
+
   constructor(private readonly baseUrl: string) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.agent.close();
+  }
 
   async kline(query: KlineQuery, token: string, signal: AbortSignal): Promise<KlineBar[]> {
     const url = new URL('/stock/kline', this.baseUrl);
@@ -47,30 +57,30 @@ export class ItickClient {
       limit: String(query.limit),
       et: String(query.endTime),
     }).toString();
-    let response: Response;
+    let response: Dispatcher.ResponseData;
+    let body: Partial<ItickAnswer> | undefined;
     try {
-      response = await fetch(url, { headers: { token, accept: 'application/json' }, signal });
+      response = await request(url, { dispatcher: this.agent, headers: { token, accept: 'application/json' }, signal });
+      // Read every body, even of an error, so the connection goes back to the pool.
+      body = (await response.body.json().catch(() => undefined)) as Partial<ItickAnswer> | undefined;
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
       throw new TransientError(`market data request failed: ${(error as Error).message}`, { cause: error });
     }
-    if (response.status === 429) {
-      throw new RateLimitedError(parseRetryAfter(response.headers.get('retry-after'), Date.now()) ?? 1_000);
+    const status = response.statusCode;
+    if (status === 429) {
+      throw new RateLimitedError(parseRetryAfter(response.headers['retry-after'], Date.now()) ?? 1_000);
     }
-    if (response.status === 401 || response.status === 403) {
-      const body = await response.json().catch(() => undefined) as Partial<ItickAnswer> | undefined;
-      throw answerCodeError(body?.code, body?.msg ?? `HTTP ${response.status}`) ??
-        new AuthError(`token rejected: HTTP ${response.status}`);
+    if (status === 401 || status === 403) {
+      throw answerCodeError(body?.code, body?.msg ?? `HTTP ${status}`) ?? new AuthError(`token rejected: HTTP ${status}`);
     }
-    if (response.status >= 500) throw new TransientError(`provider error: HTTP ${response.status}`);
-    const body = (await response.json().catch(() => undefined)) as ItickAnswer | undefined;
-    if (!body || typeof body.code !== 'number') throw new TransientError(`malformed provider answer (HTTP ${response.status})`);
+    if (status >= 500) throw new TransientError(`provider error: HTTP ${status}`);
+    if (!body || typeof body.code !== 'number') throw new TransientError(`malformed provider answer (HTTP ${status})`);
     if (body.code !== ITICK_CODES.ok) {
       const message = `provider code ${body.code}: ${body.msg ?? ''}`;
-      throw answerCodeError(body.code, body.msg ?? 'provider error') ??
-        (response.status >= 400 ? new PermanentError(message) : new TransientError(message));
+      throw answerCodeError(body.code, body.msg ?? 'provider error') ?? (status >= 400 ? new PermanentError(message) : new TransientError(message));
     }
-    if (!response.ok) throw new PermanentError(`unexpected HTTP ${response.status}`);
+    if (status < 200 || status >= 300) throw new PermanentError(`unexpected HTTP ${status}`);
     return body.data ?? [];
   }
 }

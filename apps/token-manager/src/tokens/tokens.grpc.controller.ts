@@ -9,6 +9,8 @@ import {
   type LeaseTokensResponse,
   type ListTokensRequest,
   type ListTokensResponse,
+  type ReleaseUsageRequest,
+  type ReleaseUsageResponse,
   type ReportUsageRequest,
   type ReportUsageResponse,
   type RetireTokenRequest,
@@ -50,7 +52,11 @@ export class TokensGrpcController implements TokenManagerServiceController {
   }
 
   reportUsage(request: ReportUsageRequest): Promise<ReportUsageResponse> {
-    return this.tokens.reportUsage(request.tokenId, request.count);
+    return this.tokens.reportUsage(request.tokenId, request.count, request.partial);
+  }
+
+  releaseUsage(request: ReleaseUsageRequest): Promise<ReleaseUsageResponse> {
+    return this.tokens.releaseUsage(request.tokenId, request.count);
   }
 
   retireToken(request: RetireTokenRequest): Promise<Token> {

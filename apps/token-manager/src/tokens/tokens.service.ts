@@ -4,6 +4,7 @@ import type {
   CreateTokenRequest,
   ListTokensRequest,
   ListTokensResponse,
+  ReleaseUsageResponse,
   ReportUsageResponse,
   Token,
   TokenLease,
@@ -18,8 +19,25 @@ import { QuotaCalendar } from './usage-day';
 import { invalidTokenField, tokenNotFound } from './tokens.errors';
 
 export const MAX_PAGE_SIZE = 100;
-/** One call's slot at 1 call/s, in µs, with a 5 % margin: a call that leaves up to 50 ms late still keeps the provider within its rate. */
-const SLOT_MICROS = 1_050_000;
+/**
+ * One call's slot at 1 call/s, in µs, with a 2 % margin: calls of different replicas booked back
+ * to back keep the provider within its rate even when one leaves up to 20 ms after its slot (each
+ * replica also paces its own calls by their actual start times).
+ */
+const SLOT_MICROS = 1_020_000;
+/** Calls one ReportUsage/ReleaseUsage may reserve or give back. */
+const MAX_USAGE_COUNT = 1_000_000;
+
+interface UsageRow {
+  provider: string;
+  status: number;
+  dailyLimit: number;
+  dailyUsed: number;
+  usageDay: string | null;
+  rate: number;
+  expired: number | string;
+  waitMicros: number | string;
+}
 const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
 /** Owns `api_token`: encrypted secrets, limits, usage; every change is announced through the outbox. */
@@ -161,46 +179,48 @@ export class TokensService {
   }
 
   /**
-   * Reserves `count` calls of a token, in one conditional UPDATE, so concurrent callers on any
-   * number of replicas can never push daily_used past daily_limit (a read-modify-write would lose
-   * updates):
-   * - usage from an earlier quota day is reset in the same statement (MySQL applies SET
-   *   assignments left to right, so daily_used reads the old usage_day);
-   * - the calls get the token's next time slots (`next_call_at`, spaced 1/rate apart with a 5 %
-   *   margin for network jitter), and the caller is told how long to wait for its slot: the rate
-   *   limit holds across every caller, not just within one process.
-   * The report that reaches the limit announces the token as exhausted.
+   * Reserves `count` calls of a token (with `partial`, as many as its quota has left, at least
+   * one) before they are made, so concurrent callers on any number of replicas can never push
+   * daily_used past daily_limit: the row is locked (SELECT … FOR UPDATE) for the read and the
+   * write, as a read-modify-write without the lock loses updates.
+   * - usage from an earlier quota day counts as zero (the lazy daily reset);
+   * - the granted calls get the token's next time slots (`next_call_at`, spaced 1/rate apart with
+   *   a margin), and the caller is told how long to wait for the first: the rate limit holds
+   *   across every caller, not just within one process;
+   * - a disabled, retired or expired token grants nothing.
+   * The reservation that reaches the limit announces the token as exhausted.
    */
-  async reportUsage(id: number, count: number): Promise<ReportUsageResponse> {
-    if (!Number.isInteger(count) || count < 1 || count > 1_000_000) {
-      throw invalidTokenField('count', 'must be an integer between 1 and 1000000');
-    }
+  async reportUsage(id: number, count: number, partial = false): Promise<ReportUsageResponse> {
+    validUsageCount(count);
     const today = this.calendar.today();
     return this.outbox.transaction(async ({ manager, emit }) => {
-      const result = (await manager.query(
+      const [row] = (await manager.query(
+        `SELECT provider, status, daily_limit AS dailyLimit, daily_used AS dailyUsed, DATE_FORMAT(usage_day, '%Y-%m-%d') AS usageDay,
+                rate_limit_per_second AS rate, expire_time IS NOT NULL AND expire_time <= NOW(3) AS expired,
+                GREATEST(0, COALESCE(TIMESTAMPDIFF(MICROSECOND, NOW(6), next_call_at), 0)) AS waitMicros
+           FROM api_token WHERE id = ? AND deleted = 0 FOR UPDATE`,
+        [id],
+      )) as UsageRow[];
+      if (!row) throw tokenNotFound(id);
+      const used = row.usageDay === today ? row.dailyUsed : 0;
+      const left = row.dailyLimit === 0 ? count : Math.max(0, row.dailyLimit - used);
+      const usable = row.status === ApiTokenStatus.Active && !Number(row.expired);
+      const granted = !usable || left < (partial ? 1 : count) ? 0 : Math.min(count, left);
+      const refused = { accepted: false, dailyUsed: used, dailyLimit: row.dailyLimit, exhausted: row.dailyLimit > 0 && used >= row.dailyLimit };
+      if (granted === 0) return { ...refused, waitMs: 0, granted: 0, slotMicros: 0 };
+
+      const slotMicros = row.rate > 0 ? Math.ceil(SLOT_MICROS / row.rate) : 0;
+      await manager.query(
         `UPDATE api_token
-            SET daily_used = IF(usage_day <=> ?, daily_used, 0) + ?,
-                usage_day = ?,
-                next_call_at = IF(rate_limit_per_second = 0, NULL,
-                  GREATEST(COALESCE(next_call_at, NOW(6)), NOW(6)) + INTERVAL (? * ${SLOT_MICROS} DIV rate_limit_per_second) MICROSECOND),
+            SET daily_used = ?, usage_day = ?,
+                next_call_at = IF(? = 0, NULL, GREATEST(COALESCE(next_call_at, NOW(6)), NOW(6)) + INTERVAL ? MICROSECOND),
                 updated_at = CURRENT_TIMESTAMP(3)
-          WHERE id = ? AND deleted = 0 AND (daily_limit = 0 OR IF(usage_day <=> ?, daily_used, 0) + ? <= daily_limit)`,
-        [today, count, today, count, id, today, count],
-      )) as { affectedRows: number };
-      const row = await this.findLive(manager, id);
-      const accepted = result.affectedRows === 1;
-      const used = usedToday(row, today);
-      const exhausted = row.dailyLimit > 0 && used >= row.dailyLimit;
-      let waitMs = 0;
-      if (accepted && row.rateLimitPerSecond > 0) {
-        const [slot] = (await manager.query(
-          `SELECT TIMESTAMPDIFF(MICROSECOND, NOW(6), next_call_at) - (? * ${SLOT_MICROS} DIV rate_limit_per_second) AS waitMicros
-             FROM api_token WHERE id = ?`,
-          [count, id],
-        )) as Array<{ waitMicros: string | number }>;
-        waitMs = Math.max(0, Math.ceil(Number(slot?.waitMicros ?? 0) / 1_000));
-      }
-      if (accepted && exhausted) {
+          WHERE id = ?`,
+        [used + granted, today, slotMicros, granted * slotMicros, id],
+      );
+      const dailyUsed = used + granted;
+      const exhausted = row.dailyLimit > 0 && dailyUsed >= row.dailyLimit;
+      if (exhausted) {
         await emit('tokens.token.exhausted', {
           tokenId: id,
           provider: row.provider,
@@ -208,8 +228,25 @@ export class TokensService {
           occurredAt: new Date().toISOString(),
         });
       }
-      return { accepted, dailyUsed: used, dailyLimit: row.dailyLimit, exhausted, waitMs };
+      const waitMs = slotMicros > 0 ? Math.ceil(Number(row.waitMicros) / 1_000) : 0;
+      return { accepted: true, dailyUsed, dailyLimit: row.dailyLimit, exhausted, waitMs, granted, slotMicros };
     });
+  }
+
+  /**
+   * Gives back reserved calls that were not made. Only today's usage is reduced (calls reserved
+   * before the quota day changed were already forgotten by the reset), never below zero.
+   */
+  async releaseUsage(id: number, count: number): Promise<ReleaseUsageResponse> {
+    validUsageCount(count);
+    const today = this.calendar.today();
+    await this.dataSource.query(
+      `UPDATE api_token SET daily_used = GREATEST(0, daily_used - ?), updated_at = CURRENT_TIMESTAMP(3)
+        WHERE id = ? AND deleted = 0 AND usage_day <=> ?`,
+      [count, id, today],
+    );
+    const row = await this.findLive(this.dataSource.manager, id);
+    return { dailyUsed: usedToday(row, today) };
   }
 
   async retire(id: number, reason: string): Promise<Token> {
@@ -248,6 +285,12 @@ function validProvider(provider: string): string {
     throw invalidTokenField('provider', 'must be 1-64 letters, digits, ".", "_" or "-"');
   }
   return provider.toLowerCase();
+}
+
+function validUsageCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_USAGE_COUNT) {
+    throw invalidTokenField('count', `must be an integer between 1 and ${MAX_USAGE_COUNT}`);
+  }
 }
 
 function validCount(field: string, value: number, max: number): number {

@@ -98,19 +98,40 @@ export interface LeaseTokensResponse {
 export interface ReportUsageRequest {
   tokenId: number;
   count: number;
+  /** Grant as many of the count as the quota has left (at least one) instead of all or nothing. */
+  partial: boolean;
 }
 
 export interface ReportUsageResponse {
-  /** False when the count would have pushed daily_used past daily_limit; nothing was added then. */
+  /**
+   * False when nothing was granted: the count (or, when partial, one call) would have pushed
+   * daily_used past daily_limit, or the token is not active; nothing was added then.
+   */
   accepted: boolean;
   dailyUsed: number;
   dailyLimit: number;
   exhausted: boolean;
   /**
-   * Milliseconds the caller waits before making the call, so that all callers together keep
-   * to the token's rate limit.
+   * Milliseconds the caller waits before making the first granted call, so that all callers
+   * together keep to the token's rate limit.
    */
   waitMs: number;
+  /** Calls reserved: the count, or fewer when partial. */
+  granted: number;
+  /**
+   * Spacing of the granted calls' slots in microseconds (0 when the token has no rate limit): the
+   * slots run from wait_ms for granted × slot_micros.
+   */
+  slotMicros: number;
+}
+
+export interface ReleaseUsageRequest {
+  tokenId: number;
+  count: number;
+}
+
+export interface ReleaseUsageResponse {
+  dailyUsed: number;
 }
 
 export interface RetireTokenRequest {
@@ -156,6 +177,10 @@ export interface TokenManagerServiceClient {
    */
 
   reportUsage(request: ReportUsageRequest, metadata?: Metadata): Observable<ReportUsageResponse>;
+
+  /** Gives back reserved calls that were not made (their quota only; the time slots have passed). */
+
+  releaseUsage(request: ReleaseUsageRequest, metadata?: Metadata): Observable<ReleaseUsageResponse>;
 
   /** Takes a token out of service after the provider rejected it (auth or quota). */
 
@@ -217,6 +242,13 @@ export interface TokenManagerServiceController {
     metadata?: Metadata,
   ): Promise<ReportUsageResponse> | Observable<ReportUsageResponse> | ReportUsageResponse;
 
+  /** Gives back reserved calls that were not made (their quota only; the time slots have passed). */
+
+  releaseUsage(
+    request: ReleaseUsageRequest,
+    metadata?: Metadata,
+  ): Promise<ReleaseUsageResponse> | Observable<ReleaseUsageResponse> | ReleaseUsageResponse;
+
   /** Takes a token out of service after the provider rejected it (auth or quota). */
 
   retireToken(
@@ -235,6 +267,7 @@ export function TokenManagerServiceControllerMethods() {
       'getAvailableTokens',
       'leaseTokens',
       'reportUsage',
+      'releaseUsage',
       'retireToken',
     ];
     for (const method of grpcMethods) {

@@ -1,0 +1,60 @@
+import { ManualClock, sleep } from '@batchgate/concurrency';
+import { CallDurationFloor, WindowPacer } from './window-pacer';
+
+describe('WindowPacer', () => {
+  const setup = (durations: number[]) => {
+    const clock = new ManualClock();
+    const floor = new CallDurationFloor(30_000, clock);
+    const pacer = new WindowPacer({ limit: 2, windowMs: 1_000, durationFloor: floor, marginMs: 10, maxLatenessMs: 50, clock });
+    const starts: number[] = [];
+    const runAll = durations.map((ms) =>
+      pacer.run(async () => {
+        starts.push(clock.now());
+        await sleep(ms, { clock });
+      }),
+    );
+    return { clock, starts, done: Promise.all(runAll) };
+  };
+
+  it('starts at most `limit` calls per window, a window plus the margin after the call they follow', async () => {
+    const { clock, starts, done } = setup([20, 20, 20, 20, 20]);
+    await clock.runAllAsync();
+    await done;
+    expect(starts).toEqual([0, 0, 1_010, 1_010, 2_020]);
+  });
+
+  it('pushes a successor back by how much longer its predecessor took than the fastest call, up to the cap', async () => {
+    // Call 0 took 45 ms where the fastest took 20: it may have been counted 25 ms late.
+    const late = setup([45, 20, 20, 20]);
+    await late.clock.runAllAsync();
+    await late.done;
+    expect(late.starts).toEqual([0, 0, 1_035, 1_035]); // calls start in order
+
+    // Call 0 took 500 ms: counted as 50 ms late (the cap), and its successor also waited for its answer.
+    const slow = setup([500, 20, 20]);
+    await slow.clock.runAllAsync();
+    await slow.done;
+    expect(slow.starts).toEqual([0, 0, 1_060]);
+  });
+
+  it('waits for the answer of the call a window back when it is still running', async () => {
+    const { clock, starts, done } = setup([1_500, 20, 20]);
+    await clock.runAllAsync();
+    await done;
+    // Call 0 answered at 1 500 ms; its lateness is capped at 50 ms, so its successor starts then.
+    expect(starts).toEqual([0, 0, 1_500]);
+  });
+
+  it('gives the turn to the next call when a waiting call is cancelled', async () => {
+    const clock = new ManualClock();
+    const pacer = new WindowPacer({ limit: 1, windowMs: 1_000, durationFloor: new CallDurationFloor(30_000, clock), marginMs: 0, clock });
+    await pacer.run(async () => undefined);
+    const controller = new AbortController();
+    const cancelled = pacer.run(async () => 'cancelled', controller.signal);
+    const next = pacer.run(async () => clock.now());
+    controller.abort(new Error('stop'));
+    await expect(cancelled).rejects.toThrow('stop');
+    await clock.runAllAsync();
+    await expect(next).resolves.toBe(1_000);
+  });
+});
