@@ -197,10 +197,11 @@ export class TokensService {
       const [row] = (await manager.query(
         `SELECT provider, status, daily_limit AS dailyLimit, daily_used AS dailyUsed, DATE_FORMAT(usage_day, '%Y-%m-%d') AS usageDay,
                 rate_limit_per_second AS rate, expire_time IS NOT NULL AND expire_time <= NOW(3) AS expired,
-                GREATEST(0, COALESCE(TIMESTAMPDIFF(MICROSECOND, NOW(6), next_call_at), 0)) AS waitMicros
+                GREATEST(0, COALESCE(TIMESTAMPDIFF(MICROSECOND, SYSDATE(6), next_call_at), 0)) AS waitMicros
            FROM api_token WHERE id = ? AND deleted = 0 FOR UPDATE`,
         [id],
       )) as UsageRow[];
+      // SYSDATE, not NOW: NOW is when the statement started, before it waited for the row lock.
       if (!row) throw tokenNotFound(id);
       const used = row.usageDay === today ? row.dailyUsed : 0;
       const left = row.dailyLimit === 0 ? count : Math.max(0, row.dailyLimit - used);
