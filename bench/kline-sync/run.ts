@@ -74,11 +74,11 @@ async function run(scenario: Scenario): Promise<{ cpu: string; seconds: number; 
     };
     const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
     const started = await lastValueFrom(
-      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-03-02', endDate: '2026-03-06', kType: 8, userId: 'bench' }),
+      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-03-02', endDate: '2026-03-06', kType: 8, userId: 'bench', tenant: 'bench' }),
     );
     const job = await waitFor(
       async () => {
-        const current = await lastValueFrom(stack.klineSync.getSyncJob({ id: started.id }));
+        const current = await lastValueFrom(stack.klineSync.getSyncJob({ id: started.id, userId: 'bench', tenant: 'bench' }));
         return current.finishedAt ? current : undefined;
       },
       { timeoutMs: 600_000, intervalMs: 250 },

@@ -17,7 +17,7 @@ import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from './kline-sync.tokens';
 import { KlineBarEntity } from './klines/kline-bar.entity';
 import { KlinesService } from './klines/klines.service';
 import { CreateKlineSyncSchema1763856001000 } from './migrations/1763856001000-create-kline-sync-schema';
-import { IndexSyncJobItemStatus1763942400000 } from './migrations/1763942400000-index-sync-job-item-status';
+import { SyncJobLifecycle1763942400000 } from './migrations/1763942400000-sync-job-lifecycle';
 import { StockInfoEntity } from './stocks/stock-info.entity';
 import { StocksService } from './stocks/stocks.service';
 import { StockPuller } from './sync/stock-puller';
@@ -28,7 +28,7 @@ import { ItickClient } from './upstream/itick.client';
 
 export const KLINE_SYNC_SCHEMA = {
   entities: [OutboxEventEntity, StockInfoEntity, KlineBarEntity, SyncJobEntity, SyncFailureEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateKlineSyncSchema1763856001000, IndexSyncJobItemStatus1763942400000],
+  migrations: [CreateOutboxEvent1763856000000, CreateKlineSyncSchema1763856001000, SyncJobLifecycle1763942400000],
 };
 
 @Module({})

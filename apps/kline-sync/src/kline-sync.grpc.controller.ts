@@ -5,17 +5,20 @@ import {
   type ExecuteTriggersResponse,
   type GetKlineRequest,
   type GetKlineResponse,
-  type GetSyncJobRequest,
   type ImportStocksRequest,
   type ImportStocksResponse,
   type KlineSyncServiceController,
   type ListFailuresRequest,
   type ListFailuresResponse,
+  type ListSyncJobsRequest,
+  type ListSyncJobsResponse,
   type RetryFailedRequest,
   type RetryFailedResponse,
   type StartSyncJobRequest,
   type SyncJob,
+  type SyncJobRequest,
 } from '@batchgate/contracts/klinesync/v1/klinesync';
+import type { PageRequest } from '@batchgate/contracts/common/v1/common';
 import { DomainError } from '@batchgate/platform/errors';
 import { RetryFailedService } from './failures/retry-failed.service';
 import type { SyncFailureEntity } from './failures/sync-failure.entity';
@@ -26,6 +29,15 @@ import { StocksService } from './stocks/stocks.service';
 import { TriggersService } from './triggers/triggers.service';
 
 const MAX_PAGE_SIZE = 100;
+
+function pageOf(request: PageRequest | undefined): { page: number; size: number } {
+  const page = Math.max(1, request?.page || 1);
+  const size = request?.pageSize || 20;
+  if (size < 1 || size > MAX_PAGE_SIZE) {
+    throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `page size must be 1-${MAX_PAGE_SIZE}`);
+  }
+  return { page, size };
+}
 
 @Controller()
 @KlineSyncServiceControllerMethods()
@@ -47,8 +59,22 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
     return this.jobs.start(request);
   }
 
-  getSyncJob(request: GetSyncJobRequest): Promise<SyncJob> {
-    return this.jobs.get(request.id);
+  getSyncJob(request: SyncJobRequest): Promise<SyncJob> {
+    return this.jobs.get(request.id, request);
+  }
+
+  async listSyncJobs(request: ListSyncJobsRequest): Promise<ListSyncJobsResponse> {
+    const { page, size } = pageOf(request.page);
+    const result = await this.jobs.list(request, request.status || undefined, page, size);
+    return { jobs: result.jobs, page: { page, pageSize: size, total: result.total } };
+  }
+
+  cancelSyncJob(request: SyncJobRequest): Promise<SyncJob> {
+    return this.jobs.cancel(request.id, request);
+  }
+
+  retrySyncJob(request: SyncJobRequest): Promise<SyncJob> {
+    return this.jobs.retry(request.id, request);
   }
 
   retryFailed(request: RetryFailedRequest): Promise<RetryFailedResponse> {
@@ -56,11 +82,7 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
   }
 
   async listFailures(request: ListFailuresRequest): Promise<ListFailuresResponse> {
-    const page = Math.max(1, request.page?.page || 1);
-    const size = request.page?.pageSize || 20;
-    if (size < 1 || size > MAX_PAGE_SIZE) {
-      throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `page size must be 1-${MAX_PAGE_SIZE}`);
-    }
+    const { page, size } = pageOf(request.page);
     const result = await this.failures.page({
       stockCode: request.stockCode || undefined,
       status: request.status >= 0 ? request.status : undefined,

@@ -32,11 +32,11 @@ describe('kline-sync scale-out', () => {
 
   const runJob = async (onProgress?: (job: SyncJob) => Promise<void>) => {
     const started = await lastValueFrom(
-      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-01', endDate: '2026-02-10', kType: 8, userId: 'alice' }),
+      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-01', endDate: '2026-02-10', kType: 8, userId: 'alice', tenant: 'acme' }),
     );
     return waitFor(
       async () => {
-        const job = await lastValueFrom(stack.klineSync.getSyncJob({ id: started.id }));
+        const job = await lastValueFrom(stack.klineSync.getSyncJob({ id: started.id, userId: 'alice', tenant: 'acme' }));
         await onProgress?.(job);
         return job.finishedAt ? job : undefined;
       },

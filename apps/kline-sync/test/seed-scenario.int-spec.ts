@@ -42,11 +42,11 @@ describe('kline-sync: the seed scenario', () => {
     await stack.stop();
   });
 
-  const job = (id: string) => lastValueFrom(stack.klineSync.getSyncJob({ id }));
+  const job = (id: string) => lastValueFrom(stack.klineSync.getSyncJob({ id, userId: 'alice', tenant: 'acme' }));
 
   it('plans 2 threads of 6 tokens, stores every bar the provider defines, and survives revoked tokens', async () => {
     const started = await lastValueFrom(
-      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-01-01', endDate: '2026-01-31', kType: 8, userId: 'alice' }),
+      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-01-01', endDate: '2026-01-31', kType: 8, userId: 'alice', tenant: 'acme' }),
     );
     expect(started.plan).toEqual({ threads: 2, tokensPerThread: [6, 6], tokenCount: 12 });
     expect(started.progress?.total).toBe(301);

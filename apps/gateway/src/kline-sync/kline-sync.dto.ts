@@ -78,6 +78,14 @@ export class FailureListQueryDto {
   @ApiPropertyOptional({ default: 20 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) size?: number;
 }
 
+export const SYNC_JOB_STATUSES = ['queued', 'running', 'success', 'partial', 'failed', 'cancelled'] as const;
+
+export class SyncJobListQueryDto {
+  @ApiPropertyOptional({ enum: SYNC_JOB_STATUSES }) @IsOptional() @IsIn(SYNC_JOB_STATUSES) status?: string;
+  @ApiPropertyOptional({ default: 1 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000) page?: number;
+  @ApiPropertyOptional({ default: 20 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) size?: number;
+}
+
 export class KlineQueryDto {
   @ApiProperty({ example: 'SH' }) @Matches(MARKET) market!: string;
   @ApiProperty({ example: '600000' }) @Matches(CODE) code!: string;

@@ -12,6 +12,7 @@ import {
   KlineQueryDto,
   RetryFailedQueryDto,
   StartSyncJobDto,
+  SyncJobListQueryDto,
   TriggerConfigDto,
 } from './kline-sync.dto';
 
@@ -52,14 +53,44 @@ export class KlineSyncHttpController {
         endDate: body.endDate.slice(0, 10),
         kType: body.kType ?? 8,
         userId: principal.sub,
+        tenant: principal.tenant,
       }),
     );
   }
 
+  /** The caller's own jobs, newest first. */
+  @Get('stock/sync/jobs')
+  @RequirePermissions('stock:sync:list')
+  async listJobs(@Query() query: SyncJobListQueryDto, @CurrentPrincipal() principal: Principal) {
+    const page = query.page ?? 1;
+    const size = query.size ?? 20;
+    const answer = await lastValueFrom(
+      this.klineSync.listSyncJobs({ userId: principal.sub, tenant: principal.tenant, status: query.status ?? '', page: { page, pageSize: size } }),
+    );
+    return { jobs: answer.jobs, page, size, total: answer.page?.total ?? 0 };
+  }
+
+  /** Only the job's owner sees it; anybody else gets 404. */
   @Get('stock/sync/jobs/:id')
   @RequirePermissions('stock:sync:list')
-  getJob(@Param('id', new ParseUUIDPipe()) id: string): Promise<SyncJob> {
-    return lastValueFrom(this.klineSync.getSyncJob({ id }));
+  getJob(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
+    return lastValueFrom(this.klineSync.getSyncJob({ id, userId: principal.sub, tenant: principal.tenant }));
+  }
+
+  /** Stops a queued or running job (409 once it has finished). */
+  @Post('stock/sync/jobs/:id/cancel')
+  @HttpCode(200)
+  @RequirePermissions('stock:sync:run')
+  cancelJob(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
+    return lastValueFrom(this.klineSync.cancelSyncJob({ id, userId: principal.sub, tenant: principal.tenant }));
+  }
+
+  /** Runs the failed and cancelled stocks of a finished job again (409 when there are none). */
+  @Post('stock/sync/jobs/:id/retry')
+  @HttpCode(202)
+  @RequirePermissions('stock:sync:retry')
+  retryJob(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
+    return lastValueFrom(this.klineSync.retrySyncJob({ id, userId: principal.sub, tenant: principal.tenant }));
   }
 
   /** Seed 004: answers `Result<Integer>`, the number of failures re-pulled successfully. */

@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type SyncJobStatus = 'queued' | 'running' | 'success' | 'partial' | 'failed' | 'cancelled';
+export const SYNC_JOB_STATUSES = ['queued', 'running', 'success', 'partial', 'failed', 'cancelled'] as const;
+export type SyncJobStatus = (typeof SYNC_JOB_STATUSES)[number];
 
 /** How the job's work is split, as seed 004 plans it (reported, and used by the static strategy). */
 export interface SyncPlanRecord {
@@ -13,6 +14,10 @@ export interface SyncPlanRecord {
 export class SyncJobEntity {
   @PrimaryColumn({ type: 'char', length: 36 })
   id!: string;
+
+  /** The owner is (tenant, userId): nobody else sees the job. */
+  @Column({ type: 'varchar', length: 64, default: '' })
+  tenant!: string;
 
   @Column({ name: 'user_id', type: 'varchar', length: 128 })
   userId!: string;
@@ -43,6 +48,10 @@ export class SyncJobEntity {
 
   @Column({ type: 'int', default: 0 })
   failed!: number;
+
+  /** Stocks cancelled before they were pulled. */
+  @Column({ type: 'int', default: 0 })
+  cancelled!: number;
 
   @Column({ name: 'error_message', type: 'varchar', length: 500, nullable: true })
   errorMessage!: string | null;

@@ -12,8 +12,8 @@ import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
 import { StocksService } from '../stocks/stocks.service';
 import { barRange } from '../sync/bar-range';
-import { jobTiming, SyncJobEntity, type SyncPlanRecord } from './sync-job.entity';
-import { SyncJobsRepository } from './sync-jobs.repository';
+import { jobTiming, SYNC_JOB_STATUSES, SyncJobEntity, type SyncJobStatus, type SyncPlanRecord } from './sync-job.entity';
+import { SyncJobsRepository, type JobOwner } from './sync-jobs.repository';
 
 /** Starts sync jobs (stored first, then queued as one work item per stock) and reports on them. */
 @Injectable()
@@ -72,6 +72,7 @@ export class SyncJobsService {
     await this.outbox.transaction(async ({ manager, emitAll }) => {
       await manager.insert(SyncJobEntity, {
         id,
+        tenant: request.tenant,
         userId: request.userId,
         market: request.market || null,
         startDate: request.startDate,
@@ -93,13 +94,58 @@ export class SyncJobsService {
         ordered.map((s) => ({ jobId: id, market: s.market, code: s.stockCode, startDate: request.startDate, endDate: request.endDate, kType })),
       );
     });
-    return this.get(id);
+    return this.get(id, { tenant: request.tenant, userId: request.userId });
   }
 
-  async get(id: string): Promise<SyncJob> {
-    const job = await this.jobs.find(id);
+  /** The owner's job; anybody else's is not found (its existence is not disclosed). */
+  async get(id: string, owner: JobOwner): Promise<SyncJob> {
+    return toSyncJobMessage(await this.owned(id, owner), new Date());
+  }
+
+  async list(owner: JobOwner, status: string | undefined, page: number, size: number): Promise<{ jobs: SyncJob[]; total: number }> {
+    if (status !== undefined && !SYNC_JOB_STATUSES.includes(status as SyncJobStatus)) {
+      throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `status must be one of ${SYNC_JOB_STATUSES.join(', ')}`, {
+        details: { field: 'status' },
+      });
+    }
+    const now = new Date();
+    const result = await this.jobs.list(owner, status, page, size);
+    return { jobs: result.jobs.map((job) => toSyncJobMessage(job, now)), total: result.total };
+  }
+
+  async cancel(id: string, owner: JobOwner): Promise<SyncJob> {
+    const job = await this.owned(id, owner);
+    if (!(await this.jobs.cancel(id))) {
+      throw new DomainError('failed_precondition', 'SYNC.JOB_FINISHED', `Sync job ${id} has already finished (${job.status})`, {
+        details: { id, status: job.status },
+      });
+    }
+    return this.get(id, owner);
+  }
+
+  /** Queues the failed and cancelled stocks of a finished job again, in one transaction with the job's reopening. */
+  async retry(id: string, owner: JobOwner): Promise<SyncJob> {
+    const job = await this.owned(id, owner);
+    const queued = await this.outbox.transaction(async ({ manager, emitAll }) => {
+      const items = await this.jobs.reopen(manager, id);
+      await emitAll(
+        klineSyncWorkSubject(this.config.SYNC_WORK_QUEUE),
+        items.map((item) => ({ ...item, startDate: job.startDate, endDate: job.endDate, kType: job.kType })),
+      );
+      return items.length;
+    });
+    if (queued === 0) {
+      throw new DomainError('failed_precondition', 'SYNC.NOTHING_TO_RETRY', `Sync job ${id} has no failed or cancelled stocks to retry, or is still running`, {
+        details: { id, status: job.status },
+      });
+    }
+    return this.get(id, owner);
+  }
+
+  private async owned(id: string, owner: JobOwner): Promise<SyncJobEntity> {
+    const job = await this.jobs.find(id, owner);
     if (!job) throw new DomainError('not_found', 'SYNC.JOB_NOT_FOUND', `Sync job ${id} does not exist`, { details: { id } });
-    return toSyncJobMessage(job, new Date());
+    return job;
   }
 }
 
@@ -108,7 +154,8 @@ export function toSyncJobMessage(job: SyncJobEntity, now: Date): SyncJob {
   return {
     id: job.id,
     status: job.status,
-    progress: { total: job.total, done: job.succeeded + job.failed, succeeded: job.succeeded, failed: job.failed },
+    progress: { total: job.total, done: job.succeeded + job.failed + job.cancelled, succeeded: job.succeeded, failed: job.failed },
+    cancelled: job.cancelled,
     plan: job.plan ?? undefined,
     elapsedMs,
     etaMs,

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EntityManager } from 'typeorm';
 import { klineSyncWorkSubject, WORK_STREAMS } from '@batchgate/contracts';
 import type { StockSyncRequested } from '@batchgate/contracts/events/v1/events';
 import { consumeWorkQueue, NATS_CONNECTION } from '@batchgate/platform/messaging';
@@ -100,18 +101,21 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async sync(item: StockSyncRequested): Promise<void> {
-    const key = { jobId: item.jobId, market: item.market, code: item.code };
-    if (!(await this.jobs.claim(key))) return;
+    const work = { jobId: item.jobId, market: item.market, code: item.code, startDate: item.startDate, endDate: item.endDate };
+    const claimed = await this.jobs.claim(work);
+    if (!claimed) return;
+    const retried = claimed.attempts > 0;
     const startedAt = performance.now();
     let outcome: 'success' | 'failure';
     try {
       const bars = await this.puller.pull(item);
-      this.observeJob(await this.jobs.complete(key, { ok: true }, (manager) => this.klines.upsert(item.market, item.code, item.kType, bars, manager)));
+      const store = (manager: EntityManager) => this.klines.upsert(item.market, item.code, item.kType, bars, manager);
+      this.observeJob(await this.jobs.complete(work, { ok: true }, { retried, store }));
       outcome = 'success';
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn({ jobId: item.jobId, stock: `${item.market}:${item.code}`, reason }, 'stock sync failed');
-      this.observeJob(await this.jobs.complete(key, { ok: false, reason, startDate: item.startDate, endDate: item.endDate }));
+      this.observeJob(await this.jobs.complete(work, { ok: false, reason }, { retried }));
       outcome = 'failure';
     }
     this.stocksDone.inc({ outcome });

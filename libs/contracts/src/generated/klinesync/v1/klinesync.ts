@@ -32,6 +32,7 @@ export interface StartSyncJobRequest {
   endDate: string;
   kType: number;
   userId: string;
+  tenant: string;
 }
 
 export interface SyncPlan {
@@ -53,10 +54,28 @@ export interface SyncJob {
   kType: number;
   createdAt: string;
   finishedAt: string;
+  /** Stocks cancelled before they were pulled. */
+  cancelled: number;
 }
 
-export interface GetSyncJobRequest {
+export interface SyncJobRequest {
   id: string;
+  /** The caller: only the job's owner sees it. */
+  userId: string;
+  tenant: string;
+}
+
+export interface ListSyncJobsRequest {
+  userId: string;
+  tenant: string;
+  /** Empty means any status. */
+  status: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListSyncJobsResponse {
+  jobs: SyncJob[];
+  page: PageInfo | undefined;
 }
 
 export interface RetryFailedRequest {
@@ -152,7 +171,27 @@ export interface KlineSyncServiceClient {
 
   startSyncJob(request: StartSyncJobRequest, metadata?: Metadata): Observable<SyncJob>;
 
-  getSyncJob(request: GetSyncJobRequest, metadata?: Metadata): Observable<SyncJob>;
+  /** Jobs are their owner's (tenant and user): another caller gets NOT_FOUND. */
+
+  getSyncJob(request: SyncJobRequest, metadata?: Metadata): Observable<SyncJob>;
+
+  /** The caller's jobs, newest first. */
+
+  listSyncJobs(request: ListSyncJobsRequest, metadata?: Metadata): Observable<ListSyncJobsResponse>;
+
+  /**
+   * Stops a queued or running job: its pending stocks are not pulled (stocks in flight finish and
+   * are not counted). A finished job answers FAILED_PRECONDITION.
+   */
+
+  cancelSyncJob(request: SyncJobRequest, metadata?: Metadata): Observable<SyncJob>;
+
+  /**
+   * Queues the failed and cancelled stocks of a finished job again; the job runs anew with the
+   * stocks that already succeeded counted. A job with nothing to retry answers FAILED_PRECONDITION.
+   */
+
+  retrySyncJob(request: SyncJobRequest, metadata?: Metadata): Observable<SyncJob>;
 
   retryFailed(request: RetryFailedRequest, metadata?: Metadata): Observable<RetryFailedResponse>;
 
@@ -179,8 +218,37 @@ export interface KlineSyncServiceController {
     metadata?: Metadata,
   ): Promise<SyncJob> | Observable<SyncJob> | SyncJob;
 
+  /** Jobs are their owner's (tenant and user): another caller gets NOT_FOUND. */
+
   getSyncJob(
-    request: GetSyncJobRequest,
+    request: SyncJobRequest,
+    metadata?: Metadata,
+  ): Promise<SyncJob> | Observable<SyncJob> | SyncJob;
+
+  /** The caller's jobs, newest first. */
+
+  listSyncJobs(
+    request: ListSyncJobsRequest,
+    metadata?: Metadata,
+  ): Promise<ListSyncJobsResponse> | Observable<ListSyncJobsResponse> | ListSyncJobsResponse;
+
+  /**
+   * Stops a queued or running job: its pending stocks are not pulled (stocks in flight finish and
+   * are not counted). A finished job answers FAILED_PRECONDITION.
+   */
+
+  cancelSyncJob(
+    request: SyncJobRequest,
+    metadata?: Metadata,
+  ): Promise<SyncJob> | Observable<SyncJob> | SyncJob;
+
+  /**
+   * Queues the failed and cancelled stocks of a finished job again; the job runs anew with the
+   * stocks that already succeeded counted. A job with nothing to retry answers FAILED_PRECONDITION.
+   */
+
+  retrySyncJob(
+    request: SyncJobRequest,
     metadata?: Metadata,
   ): Promise<SyncJob> | Observable<SyncJob> | SyncJob;
 
@@ -214,6 +282,9 @@ export function KlineSyncServiceControllerMethods() {
       'importStocks',
       'startSyncJob',
       'getSyncJob',
+      'listSyncJobs',
+      'cancelSyncJob',
+      'retrySyncJob',
       'retryFailed',
       'listFailures',
       'getKline',
