@@ -19,9 +19,10 @@ export interface Stack {
 
 /**
  * The stack as separate processes on free loopback ports, each service with a fresh database;
- * with `klineSync`, also upstream-sim and kline-sync (on its own work queue).
+ * with `klineSync`, also upstream-sim and kline-sync (on its own work queue); `gatewayEnv` adds to
+ * the gateway's environment.
  */
-export async function startStack(options: { klineSync?: boolean } = {}): Promise<Stack> {
+export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
   const tokenDatabase = await createTestDatabase('e2e_tokens');
   const [grpcPort, tmOpsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   const others: ServiceProcess[] = [];
@@ -64,6 +65,7 @@ export async function startStack(options: { klineSync?: boolean } = {}): Promise
       KLINE_SYNC_URL: klineSyncUrl,
       JWT_SECRET,
       BODY_LIMIT_BYTES: '16384',
+      ...options.gatewayEnv,
     },
     readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
   });

@@ -3,13 +3,15 @@ import type { TokenCreated } from '@batchgate/contracts/events/v1/events';
 import { queryTestDatabase, readStreamEvents, streamLastSeq, waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from './stack';
 
+const USER_RATE_LIMIT = 100;
+
 /** Black-box: HTTP → gateway → gRPC → token-manager → MySQL + outbox → NATS, all real processes. */
 describe('POST/GET /api/tokens through the whole stack', () => {
   let stack: Stack;
   let admin: string;
 
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ gatewayEnv: { USER_RATE_LIMIT: String(USER_RATE_LIMIT) } });
     admin = await stack.mintToken({ perms: ['tokens:admin'] });
   }, 60_000);
 
@@ -125,6 +127,23 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     const openapi = (await (await fetch(`${stack.gatewayUrl}/api/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toContain('/api/tokens');
     expect((await fetch(`${stack.gatewayUrl}/api/docs`)).status).toBe(200);
+  });
+
+  it('limits each user to USER_RATE_LIMIT requests per window: 429 with Retry-After, other users unaffected', async () => {
+    const flooder = await stack.mintToken({ sub: 'flooder', perms: ['tokens:admin'] });
+    const list = (bearer: string) => fetch(`${stack.gatewayUrl}/api/tokens?pageSize=1`, { headers: { authorization: `Bearer ${bearer}` } });
+    const statuses = [];
+    for (let i = 0; i < USER_RATE_LIMIT; i++) statuses.push((await list(flooder)).status);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+
+    const limited = await list(flooder);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await limited.json()).toMatchObject({ error: { code: 'GATEWAY.RATE_LIMITED', status: 'RESOURCE_EXHAUSTED', details: { limit: USER_RATE_LIMIT, windowSeconds: 60 } } });
+    // The same name in another tenant is another user.
+    expect((await list(await stack.mintToken({ sub: 'flooder', tenant: 'other', perms: ['tokens:admin'] }))).status).toBe(200);
+    expect((await list(admin)).status).toBe(200);
+    expect((await fetch(`${stack.gatewayUrl}/healthz`)).status).toBe(200);
   });
 
   it('maps a gRPC UNAVAILABLE to 503 and shuts every process down cleanly on SIGTERM', async () => {

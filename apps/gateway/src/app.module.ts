@@ -1,8 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { PlatformModule, type PlatformHandles } from '@batchgate/platform/nest';
 import { AuthGuard } from './auth/auth.guard';
 import { JwtVerifier } from './auth/jwt-verifier';
+import { UserRateLimitGuard } from './auth/user-rate-limit.guard';
 import type { GatewayConfig } from './config/gateway.config';
 import { DownstreamModule } from './downstream.module';
 import { OpsHttpController } from './http/ops.http.controller';
@@ -14,9 +16,18 @@ export class AppModule {
   static register(config: GatewayConfig, platform: PlatformHandles, verifier: JwtVerifier): DynamicModule {
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot(platform), DownstreamModule.register(config)],
+      imports: [
+        PlatformModule.forRoot(platform),
+        DownstreamModule.register(config),
+        ThrottlerModule.forRoot([{ name: 'user', limit: config.USER_RATE_LIMIT, ttl: config.USER_RATE_WINDOW_MS }]),
+      ],
       controllers: [OpsHttpController, TokensHttpController, KlineSyncHttpController],
-      providers: [{ provide: JwtVerifier, useValue: verifier }, { provide: APP_GUARD, useClass: AuthGuard }],
+      // Global guards run in this order: authenticate first, then count the caller's requests.
+      providers: [
+        { provide: JwtVerifier, useValue: verifier },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: UserRateLimitGuard },
+      ],
     };
   }
 }

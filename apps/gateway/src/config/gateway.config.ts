@@ -24,6 +24,9 @@ export const gatewayConfigSchema = z
     TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
     KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
+    /** Requests one user (per tenant) may make per USER_RATE_WINDOW_MS; more get 429 + Retry-After. */
+    USER_RATE_LIMIT: env.int(600, 1, 1_000_000),
+    USER_RATE_WINDOW_MS: env.int(60_000, 1_000, 86_400_000),
   })
   .refine((c) => c.JWT_ALGORITHM === 'HS256' || c.JWT_PUBLIC_KEY !== '', {
     path: ['JWT_PUBLIC_KEY'],
