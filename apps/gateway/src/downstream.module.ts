@@ -2,7 +2,7 @@ import { Injectable, Module, type DynamicModule, type OnApplicationShutdown } fr
 import { Registry } from 'prom-client';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
-import { createGrpcClient, type GrpcClientSettings } from '@batchgate/platform/grpc';
+import { createGrpcClient, ServiceCredentials, type GrpcClientSettings } from '@batchgate/platform/grpc';
 import type { GatewayConfig } from './config/gateway.config';
 
 export const TOKEN_MANAGER_CLIENT = Symbol('TOKEN_MANAGER_CLIENT');
@@ -36,14 +36,15 @@ export class DownstreamModule {
         GrpcChannels,
         {
           provide: TOKEN_MANAGER_CLIENT,
-          inject: [GrpcChannels, Registry],
-          useFactory: (channels: GrpcChannels, registry: Registry) =>
+          inject: [GrpcChannels, Registry, ServiceCredentials],
+          useFactory: (channels: GrpcChannels, registry: Registry, credentials: ServiceCredentials) =>
             channels.open<TokenManagerServiceClient>({
               proto: 'tokens',
               service: TOKEN_MANAGER_SERVICE_NAME,
               url: config.TOKEN_MANAGER_URL,
               deadlineMs: config.GRPC_DEADLINE_MS,
               registry,
+              credentials,
             }),
         },
         ...[
@@ -51,14 +52,15 @@ export class DownstreamModule {
           { provide: KLINE_SYNC_LONG_CLIENT, deadlineMs: config.GRPC_LONG_DEADLINE_MS },
         ].map(({ provide, deadlineMs }) => ({
           provide,
-          inject: [GrpcChannels, Registry],
-          useFactory: (channels: GrpcChannels, registry: Registry) =>
+          inject: [GrpcChannels, Registry, ServiceCredentials],
+          useFactory: (channels: GrpcChannels, registry: Registry, credentials: ServiceCredentials) =>
             channels.open<KlineSyncServiceClient>({
               proto: 'klinesync',
               service: KLINE_SYNC_SERVICE_NAME,
               url: config.KLINE_SYNC_URL,
               deadlineMs,
               registry,
+              credentials,
             }),
         })),
       ],

@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Counter, Histogram } from 'prom-client';
+import { ServiceCredentials } from '@batchgate/platform/grpc';
 import { Readiness } from '@batchgate/platform/health';
 import { createLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdFrom } from '@batchgate/platform/logging';
 import { createMetricsRegistry } from '@batchgate/platform/observability';
@@ -27,7 +28,7 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
   const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
   const registry = createMetricsRegistry('gateway');
   const readiness = new Readiness();
-  const platform = { logger, registry, readiness };
+  const platform = { logger, registry, readiness, credentials: new ServiceCredentials('gateway', config.SERVICE_AUTH_SECRET) };
   const verifier = await JwtVerifier.create(config);
 
   const adapter = new FastifyAdapter({

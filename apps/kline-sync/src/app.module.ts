@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import { EVENT_STREAMS, WORK_STREAMS } from '@batchgate/contracts';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
-import { createGrpcClient } from '@batchgate/platform/grpc';
+import { createGrpcClient, ServiceCredentials } from '@batchgate/platform/grpc';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { PersistenceModule } from '@batchgate/platform/persistence';
 import type { KlineSyncConfig } from './config/kline-sync.config';
@@ -50,14 +50,15 @@ export class AppModule {
         { provide: KLINE_SYNC_CONFIG, useValue: config },
         {
           provide: TOKEN_MANAGER_CLIENT,
-          inject: [Registry],
-          useFactory: (registry: Registry): TokenManagerServiceClient =>
+          inject: [Registry, ServiceCredentials],
+          useFactory: (registry: Registry, credentials: ServiceCredentials): TokenManagerServiceClient =>
             createGrpcClient<TokenManagerServiceClient>({
               proto: 'tokens',
               service: TOKEN_MANAGER_SERVICE_NAME,
               url: config.TOKEN_MANAGER_URL,
               deadlineMs: 5_000,
               registry,
+              credentials,
             }).client,
         },
         { provide: ItickClient, useFactory: () => new ItickClient(config.ITICK_BASE_URL) },

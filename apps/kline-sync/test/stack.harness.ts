@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient } from '@batchgate/platform/grpc';
-import { createTestDatabase, freePort, spawnService, type ServiceProcess, type TestDatabase } from '@batchgate/testing';
+import { createTestDatabase, freePort, spawnService, type ServiceProcess, type TestDatabase, testServiceCredentials } from '@batchgate/testing';
 
 export interface KlineStack {
   simUrl: string;
@@ -67,8 +67,8 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}, tok
   };
   await addKlineSyncReplica();
   const registry = new Registry();
-  const tm = createGrpcClient<TokenManagerServiceClient>({ proto: 'tokens', service: TOKEN_MANAGER_SERVICE_NAME, url: `127.0.0.1:${tmGrpc}`, deadlineMs: 10_000, registry });
-  const ks = createGrpcClient<KlineSyncServiceClient>({ proto: 'klinesync', service: KLINE_SYNC_SERVICE_NAME, url: `127.0.0.1:${ksGrpc}`, deadlineMs: 60_000, registry });
+  const tm = createGrpcClient<TokenManagerServiceClient>({ proto: 'tokens', service: TOKEN_MANAGER_SERVICE_NAME, url: `127.0.0.1:${tmGrpc}`, deadlineMs: 10_000, registry, credentials: testServiceCredentials });
+  const ks = createGrpcClient<KlineSyncServiceClient>({ proto: 'klinesync', service: KLINE_SYNC_SERVICE_NAME, url: `127.0.0.1:${ksGrpc}`, deadlineMs: 60_000, registry, credentials: testServiceCredentials });
   const nats = await connect({ servers: 'nats://127.0.0.1:4222' });
   return {
     simUrl,

@@ -13,6 +13,7 @@ import {
   readStreamEvents,
   spawnService,
   streamLastSeq,
+  testServiceCredentials,
   waitFor,
   type TestDatabase,
 } from '@batchgate/testing';
@@ -63,6 +64,7 @@ describe('transactional outbox survives a crash of token-manager', () => {
       url: `127.0.0.1:${grpcPort}`,
       deadlineMs: 5_000,
       registry: new Registry(),
+      credentials: testServiceCredentials,
     });
     try {
       await lastValueFrom(

@@ -4,7 +4,7 @@ import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@bat
 import { loadConfig } from '@batchgate/platform/config';
 import { createGrpcClient } from '@batchgate/platform/grpc';
 import { startGrpcService, type RunningGrpcService } from '@batchgate/platform/nest';
-import { createTestDatabase, freePort, type TestDatabase } from '@batchgate/testing';
+import { createTestDatabase, freePort, type TestDatabase, testServiceCredentials } from '@batchgate/testing';
 import { AppModule } from '../src/app.module';
 import { tokenManagerConfigSchema } from '../src/config/token-manager.config';
 
@@ -14,6 +14,7 @@ export interface TokenManagerUnderTest {
   client: TokenManagerServiceClient;
   nats: NatsConnection;
   opsUrl: string;
+  grpcUrl: string;
   close: () => Promise<void>;
 }
 
@@ -41,6 +42,7 @@ export async function startTokenManager(): Promise<TokenManagerUnderTest> {
     url: `127.0.0.1:${grpcPort}`,
     deadlineMs: 5_000,
     registry: new Registry(),
+    credentials: testServiceCredentials,
   });
   const nats = await connect({ servers: config.NATS_URL });
   return {
@@ -49,6 +51,7 @@ export async function startTokenManager(): Promise<TokenManagerUnderTest> {
     client,
     nats,
     opsUrl: `http://127.0.0.1:${opsPort}`,
+    grpcUrl: `127.0.0.1:${grpcPort}`,
     close: async () => {
       closeClient();
       await nats.close();

@@ -1,7 +1,9 @@
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
-import { TokenStatus, type Token } from '@batchgate/contracts/tokens/v1/tokens';
+import { Registry } from 'prom-client';
+import { TOKEN_MANAGER_SERVICE_NAME, TokenStatus, type Token, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { createGrpcClient, ServiceCredentials } from '@batchgate/platform/grpc';
 import type { TokenCreated, TokenExhausted, TokenRetired } from '@batchgate/contracts/events/v1/events';
 import { queryTestDatabase, readStreamEvents, streamLastSeq, waitFor } from '@batchgate/testing';
 import { DEVELOPMENT_ENCRYPTION_KEY } from '../src/config/token-manager.config';
@@ -45,6 +47,25 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     if (!error) throw new Error('expected the call to fail');
     return { code: error.code, machineCode: error.metadata.get('x-error-code')[0] };
   };
+
+  it('refuses a caller whose service credential is not signed with the deployment secret (UNAUTHENTICATED)', async () => {
+    const intruder = createGrpcClient<TokenManagerServiceClient>({
+      proto: 'tokens',
+      service: TOKEN_MANAGER_SERVICE_NAME,
+      url: tm.grpcUrl,
+      deadlineMs: 5_000,
+      registry: new Registry(),
+      credentials: new ServiceCredentials('intruder', 'a-secret-that-is-long-enough-but-not-ours'),
+    });
+    try {
+      expect(await grpcError(lastValueFrom(intruder.client.leaseTokens({ provider, maxTokens: 0 })))).toEqual({
+        code: GrpcStatus.UNAUTHENTICATED,
+        machineCode: 'SERVICE.UNAUTHENTICATED',
+      });
+    } finally {
+      intruder.close();
+    }
+  });
 
   it('stores the secret encrypted with the row id as additional data and answers with a mask only', async () => {
     const token = await create();

@@ -3,3 +3,4 @@ export * from './test-database';
 export * from './service-process';
 export * from './wait-for';
 export * from './stream-events';
+export * from './service-credentials';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { env } from '@batchgate/platform/config';
+import { DEVELOPMENT_SERVICE_AUTH_SECRET } from '@batchgate/platform/grpc';
 
 /** Local-only HS256 secret so `npm start` works without setup; deployments set JWT_SECRET or JWT_PUBLIC_KEY. */
 export const DEVELOPMENT_JWT_SECRET = 'batchgate-local-development-jwt-secret-change-me';
@@ -24,6 +25,8 @@ export const gatewayConfigSchema = z
     TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
     KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
+    /** Signs the credential the gateway's gRPC calls carry (the services' SERVICE_AUTH_SECRET). */
+    SERVICE_AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_SERVICE_AUTH_SECRET),
     /** Requests one user (per tenant) may make per USER_RATE_WINDOW_MS; more get 429 + Retry-After. */
     USER_RATE_LIMIT: env.int(600, 1, 1_000_000),
     USER_RATE_WINDOW_MS: env.int(60_000, 1_000, 86_400_000),

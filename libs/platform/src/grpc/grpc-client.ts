@@ -1,12 +1,13 @@
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { ClientProxyFactory, Transport, type ClientGrpc } from '@nestjs/microservices';
 import type { Registry } from 'prom-client';
-import { Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { grpcStatusName } from '../errors';
 import { currentRequestId, REQUEST_ID_HEADER, remainingDeadlineMs } from '../logging';
 import { grpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
+import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';
 
 export interface GrpcClientSettings {
   proto: ServiceProtoName;
@@ -16,11 +17,14 @@ export interface GrpcClientSettings {
   /** Deadline of every call unless the current request's own deadline is sooner. */
   deadlineMs: number;
   registry: Registry;
+  /** The calling service's credential, sent with every call. */
+  credentials: ServiceCredentials;
 }
 
 /**
  * A typed gRPC client (the ts-proto `...ServiceClient` interface) whose every call carries a
- * deadline (gRPC has none by default), the current request id in metadata, and RED metrics.
+ * deadline (gRPC has none by default), the caller's service credential and the current request id
+ * in metadata, and RED metrics.
  * Nest's client accepts grpc-js call options as the third argument although ts-proto's interface
  * does not declare it; this wrapper is the one place that relies on it.
  */
@@ -49,24 +53,37 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
         if (requestId && outgoing.get(REQUEST_ID_HEADER).length === 0) outgoing.set(REQUEST_ID_HEADER, requestId);
         const deadline = new Date(Date.now() + remainingDeadlineMs(settings.deadlineMs));
         return new Observable((subscriber) => {
-          metrics.started.inc({ method: fullMethod });
-          const startedAt = performance.now();
-          const finish = (code: number) => {
-            const labels = { method: fullMethod, code: grpcStatusName(code) };
-            metrics.handled.inc(labels);
-            metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
+          let call: Subscription | undefined;
+          let unsubscribed = false;
+          settings.credentials.token().then(
+            (token) => {
+              if (unsubscribed) return;
+              outgoing.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
+              metrics.started.inc({ method: fullMethod });
+              const startedAt = performance.now();
+              const finish = (code: number) => {
+                const labels = { method: fullMethod, code: grpcStatusName(code) };
+                metrics.handled.inc(labels);
+                metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
+              };
+              call = method.call(target, request, outgoing, { deadline }).subscribe({
+                next: (value) => subscriber.next(value),
+                error: (error: { code?: number }) => {
+                  finish(typeof error?.code === 'number' ? error.code : GrpcStatus.UNKNOWN);
+                  subscriber.error(error);
+                },
+                complete: () => {
+                  finish(GrpcStatus.OK);
+                  subscriber.complete();
+                },
+              });
+            },
+            (error: unknown) => subscriber.error(error),
+          );
+          return () => {
+            unsubscribed = true;
+            call?.unsubscribe();
           };
-          return method.call(target, request, outgoing, { deadline }).subscribe({
-            next: (value) => subscriber.next(value),
-            error: (error: { code?: number }) => {
-              finish(typeof error?.code === 'number' ? error.code : GrpcStatus.UNKNOWN);
-              subscriber.error(error);
-            },
-            complete: () => {
-              finish(GrpcStatus.OK);
-              subscriber.complete();
-            },
-          });
         });
       };
     },

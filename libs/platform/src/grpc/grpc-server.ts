@@ -10,13 +10,14 @@ import { Transport, type GrpcOptions } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Observable, throwError } from 'rxjs';
+import { Observable, throwError, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
 import { toGrpcError } from './grpc-errors';
 import { grpcRedMetrics, type GrpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
+import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';
 
 export interface GrpcServerSettings {
   proto: ServiceProtoName;
@@ -59,7 +60,7 @@ export function setGrpcHealth(health: HealthImplementation, serviceName: string,
 /**
  * Per gRPC call: binds the caller's request id and deadline to the async context (so logs carry
  * the id and outgoing calls inherit the deadline), refuses a call whose deadline has already
- * passed, and records RED metrics.
+ * passed or that carries no valid service credential, and records RED metrics.
  */
 export class GrpcServerInterceptor implements NestInterceptor {
   private readonly metrics: GrpcRedMetrics;
@@ -67,6 +68,7 @@ export class GrpcServerInterceptor implements NestInterceptor {
   constructor(
     registry: Registry,
     private readonly logger: Logger,
+    private readonly credentials: ServiceCredentials,
   ) {
     this.metrics = grpcRedMetrics(registry, 'server');
   }
@@ -96,19 +98,35 @@ export class GrpcServerInterceptor implements NestInterceptor {
           subscriber.error(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed'));
           return undefined;
         }
-        return next.handle().subscribe({
-          next: (value) => subscriber.next(value),
-          error: (error: unknown) => {
-            const code = toGrpcError(error).code;
-            finish(code);
-            if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
+        let handled: Subscription | undefined;
+        let unsubscribed = false;
+        this.credentials.verify(metadata?.get(SERVICE_CREDENTIAL_HEADER)[0]).then(
+          () => {
+            if (unsubscribed) return;
+            handled = next.handle().subscribe({
+              next: (value) => subscriber.next(value),
+              error: (error: unknown) => {
+                const code = toGrpcError(error).code;
+                finish(code);
+                if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
+                subscriber.error(error);
+              },
+              complete: () => {
+                finish(GrpcStatus.OK);
+                subscriber.complete();
+              },
+            });
+          },
+          (error: unknown) => {
+            finish(GrpcStatus.UNAUTHENTICATED);
+            this.logger.warn({ method, reason: (error as Error).message }, 'gRPC call refused: no valid service credential');
             subscriber.error(error);
           },
-          complete: () => {
-            finish(GrpcStatus.OK);
-            subscriber.complete();
-          },
-        });
+        );
+        return () => {
+          unsubscribed = true;
+          handled?.unsubscribe();
+        };
       }),
     );
   }

@@ -3,3 +3,4 @@ export * from './grpc-metrics';
 export * from './grpc-errors';
 export * from './grpc-server';
 export * from './grpc-client';
+export * from './service-credentials';

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { ServiceCredentials } from '../grpc/service-credentials';
 import { Readiness } from '../health';
 import { LOGGER } from './tokens';
 
@@ -8,9 +9,11 @@ export interface PlatformHandles {
   logger: Logger;
   registry: Registry;
   readiness: Readiness;
+  /** The process's signed service credential: sent on its gRPC calls, checked on calls to it. */
+  credentials: ServiceCredentials;
 }
 
-/** Makes the process-wide logger, metrics registry and readiness injectable everywhere. */
+/** Makes the process-wide logger, metrics registry, readiness and service credential injectable everywhere. */
 @Module({})
 export class PlatformModule {
   static forRoot(handles: PlatformHandles): DynamicModule {
@@ -21,8 +24,9 @@ export class PlatformModule {
         { provide: LOGGER, useValue: handles.logger },
         { provide: Registry, useValue: handles.registry },
         { provide: Readiness, useValue: handles.readiness },
+        { provide: ServiceCredentials, useValue: handles.credentials },
       ],
-      exports: [LOGGER, Registry, Readiness],
+      exports: [LOGGER, Registry, Readiness, ServiceCredentials],
     };
   }
 }

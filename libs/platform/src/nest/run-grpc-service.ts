@@ -11,6 +11,7 @@ import {
   GrpcExceptionFilter,
   grpcServerOptions,
   GrpcServerInterceptor,
+  ServiceCredentials,
   setGrpcHealth,
 } from '../grpc';
 import { PlatformModule, type PlatformHandles } from './platform.module';
@@ -32,6 +33,7 @@ export interface GrpcServiceDefinition {
     OPS_PORT: number;
     SHUTDOWN_DELAY_MS: number;
     SHUTDOWN_TIMEOUT_MS: number;
+    SERVICE_AUTH_SECRET: string;
   };
   /** The service's root module, given the platform handles it may need at composition time. */
   appModule: (platform: PlatformHandles) => DynamicModule;
@@ -58,7 +60,8 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
   const health = createGrpcHealth(definition.serviceName);
   const opsServer = await startOpsServer({ registry, readiness }, config.OPS_PORT, config.OPS_HOST);
 
-  const handles: PlatformHandles = { logger, registry, readiness };
+  const credentials = new ServiceCredentials(definition.name, config.SERVICE_AUTH_SECRET);
+  const handles: PlatformHandles = { logger, registry, readiness, credentials };
   const root: DynamicModule = {
     module: GrpcServiceRootModule,
     imports: [PlatformModule.forRoot(handles), definition.appModule(handles)],
@@ -70,7 +73,7 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
       logger: new NestPinoLogger(logger),
       abortOnError: false,
     });
-    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger));
+    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger, credentials));
     app.useGlobalFilters(new GrpcExceptionFilter());
     await app.listen();
   } catch (error) {

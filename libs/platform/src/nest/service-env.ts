@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { env } from '../config';
+import { DEVELOPMENT_SERVICE_AUTH_SECRET } from '../grpc/service-credentials';
 
 /** Environment fields every gRPC service has; each service adds its own and a MySQL block. */
 export function grpcServiceEnv(defaults: { grpcPort: number; opsPort: number }) {
@@ -17,5 +19,7 @@ export function grpcServiceEnv(defaults: { grpcPort: number; opsPort: number }) 
     OUTBOX_BATCH_SIZE: env.int(100, 1, 10_000),
     /** Test hook only: the outbox relay kills its own process at this point. */
     OUTBOX_TEST_CRASH: env.oneOf(['none', 'before-publish', 'after-publish'] as const, 'none'),
+    /** Signs and checks the credential every gRPC call between services carries (shared by a deployment). */
+    SERVICE_AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_SERVICE_AUTH_SECRET),
   };
 }
