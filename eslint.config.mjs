@@ -1,9 +1,35 @@
+import { readFileSync } from 'node:fs';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
+const devDependencies = Object.keys(
+  JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).devDependencies ?? {},
+);
+
+/** Module boundaries; `coreExternalImports` is what a `type:core` project may import from outside. */
+const moduleBoundaries = (coreExternalImports) => [
+  'error',
+  {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    depConstraints: [
+      // The engine stays framework-free: Node built-ins only.
+      { sourceTag: 'type:core', onlyDependOnLibsWithTags: [], allowedExternalImports: coreExternalImports },
+      { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+      { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
+      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
+      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform', 'type:testing'] },
+      { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
+      // The gateway holds no state: it forwards over gRPC and never touches the DB or NATS.
+      { sourceTag: 'scope:gateway', bannedExternalImports: ['typeorm', '@nestjs/typeorm', 'mysql2', 'nats'] },
+    ],
+  },
+];
+
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'dist/**', 'tmp/**', '.nx/**', 'libs/contracts/src/generated/**', '**/*.js', '**/*.mjs'] },
+  // JavaScript is not linted, except the concurrency benchmark (plain ESM, no build step).
+  { ignores: ['**/node_modules/**', 'dist/**', 'tmp/**', '.nx/**', 'libs/contracts/src/generated/**', '**/*.js', '**/*.mjs', '!bench/concurrency/*.mjs'] },
   ...tseslint.configs.recommended,
   prettier,
   {
@@ -12,24 +38,12 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            // The engine stays framework-free: Node built-ins only.
-            { sourceTag: 'type:core', onlyDependOnLibsWithTags: [], allowedExternalImports: ['node:*'] },
-            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform', 'type:testing'] },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
-            // The gateway holds no state: it forwards over gRPC and never touches the DB or NATS.
-            { sourceTag: 'scope:gateway', bannedExternalImports: ['typeorm', '@nestjs/typeorm', 'mysql2', 'nats'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': moduleBoundaries(['node:*']),
     },
+  },
+  {
+    // The engine's tests may use dev dependencies (fast-check); its source still only `node:*`.
+    files: ['libs/concurrency/**/*.spec.ts', 'libs/concurrency/test/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': moduleBoundaries(['node:*', ...devDependencies]) },
   },
 );

@@ -5,9 +5,10 @@
 //   node bench/concurrency/run.mjs [--rounds=5] [--only=overhead,policy,makespan,rate,adaptive,memory]
 //
 // Throughput and timing: every library in this one process, alternating (the order rotates each
-// round), one warm-up round, then the median of `--rounds` runs. Peak RSS: one child process per
-// (library, scenario) that runs it once and reports `process.resourceUsage().maxRSS`, next to a
-// bare node process measured the same way. Tables go to stdout and tmp/bench-concurrency/.
+// round), one warm-up round, then the median of `--rounds` runs. Peak RSS: child processes per
+// (library, scenario) that run it once and report `process.resourceUsage().maxRSS` (median of
+// three: V8 sizes its young generation differently from run to run), next to a bare node process
+// measured the same way. Tables go to stdout and tmp/bench-concurrency/.
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -78,6 +79,14 @@ async function alternate(label, entries) {
   return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
 
+/** Peak RSS of `RSS_RUNS` child processes running the same scenario once each: median and all. */
+const RSS_RUNS = 3;
+async function peakRss(group, name, n, c) {
+  const samples = [];
+  for (let i = 0; i < RSS_RUNS; i++) samples.push((await child(group, name, n, c)).maxRssMiB);
+  return { median: median(samples), samples };
+}
+
 function child(group, name, n, c) {
   return new Promise((resolve, reject) => {
     const proc = fork(SELF, ['--child', group, name, String(n), String(c)], {
@@ -129,19 +138,17 @@ if (ONLY.has('overhead') || ONLY.has('memory')) {
   const rss = {};
   let bare = 0;
   if (ONLY.has('memory')) {
-    const bares = [];
-    for (let i = 0; i < 3; i++) bares.push((await child('bare', 'bare', 0, 0)).maxRssMiB);
-    bare = median(bares);
+    bare = (await peakRss('bare', 'bare', 0, 0)).median;
     for (const lib of libs)
       for (const c of [8, 1000])
-        rss[`${lib}@${c}`] = (await child('overhead', lib, S.overheadN[lib] ?? N, c)).maxRssMiB;
+        rss[`${lib}@${c}`] = (await peakRss('overhead', lib, S.overheadN[lib] ?? N, c)).median;
     log('  memory: per-library children done');
   }
   results.overhead = { perSec, rss, bareRssMiB: bare };
   const ours = perSec[8]?.batchgate;
   const ours1000 = perSec[1000]?.batchgate;
   const lines = [
-    `${N.toLocaleString('en')} trivial async tasks (\`async (x) => x\`), every result collected; tasks/s (median of ${ROUNDS}), batchgate ÷ library, peak RSS of a child process running the scenario once (bare node: ${bare.toFixed(1)} MiB).`,
+    `${N.toLocaleString('en')} trivial async tasks (\`async (x) => x\`), every result collected; tasks/s (median of ${ROUNDS}), batchgate ÷ library, peak RSS of a child process running the scenario once (median of ${RSS_RUNS} such processes; bare node: ${bare.toFixed(1)} MiB).`,
     '',
     '| library | N | c=8 | batchgate ÷ | c=1000 | batchgate ÷ | peak RSS c=8 (Δ bare) | peak RSS c=1000 (Δ bare) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -159,37 +166,27 @@ if (ONLY.has('overhead') || ONLY.has('memory')) {
   section('Scheduling overhead', lines);
 
   if (ONLY.has('memory')) {
+    const modes = [
+      ['batchgate (streamed, async source)', 'memory', 'batchgate (streamed, async source)'],
+      ['batchgate (streamed)', 'overhead', 'batchgate (streamed)'],
+      ['batchgate (collected)', 'collected', 'batchgate'],
+      ['hand-written worker loop (collected)', 'overhead', 'hand-written worker loop'],
+    ];
     const flat = [];
-    for (const n of [N, 1_000_000]) {
-      flat.push([
-        'batchgate (streamed, async source)',
-        n,
-        (await child('memory', 'batchgate (streamed, async source)', n, 8)).maxRssMiB,
-      ]);
-      flat.push([
-        'batchgate (streamed)',
-        n,
-        (await child('overhead', 'batchgate (streamed)', n, 8)).maxRssMiB,
-      ]);
-      flat.push([
-        'batchgate (collected)',
-        n,
-        (await child('collected', 'batchgate', n, 8)).maxRssMiB,
-      ]);
-    }
+    for (const n of [N, 1_000_000])
+      for (const [mode, group, name] of modes)
+        flat.push({ mode, n, ...(await peakRss(group, name, n, 8)) });
     results.memoryFlat = flat;
+    const fmtFlat = ({ median: m, samples }) =>
+      `${m.toFixed(1)} MiB (+${(m - bare).toFixed(1)}; ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)})`;
     section('Peak RSS against N (concurrency 8)', [
-      `Is the runner's memory flat in N? Streaming keeps nothing per item; a collected run keeps every result (columnar: ~21 bytes per item plus the value). Bare node: ${bare.toFixed(1)} MiB.`,
+      `Is the runner's memory flat in N? Streaming keeps nothing per item; a collected run keeps every result (5 bytes of bookkeeping per item plus a pointer to the value), the hand-written loop only an array of values. Every row but the async source includes the benchmark's own input array (~8 bytes per item). Median of ${RSS_RUNS} child processes (Δ bare node; range); bare node: ${bare.toFixed(1)} MiB.`,
       '',
       '| mode | N = 200,000 | N = 1,000,000 |',
       '|---|---:|---:|',
-      ...[
-        'batchgate (streamed, async source)',
-        'batchgate (streamed)',
-        'batchgate (collected)',
-      ].map((mode) => {
-        const [a, b] = flat.filter((f) => f[0] === mode).map((f) => f[2]);
-        return `| ${mode} | ${a.toFixed(1)} MiB (+${(a - bare).toFixed(1)}) | ${b.toFixed(1)} MiB (+${(b - bare).toFixed(1)}) |`;
+      ...modes.map(([mode]) => {
+        const [a, b] = flat.filter((f) => f.mode === mode);
+        return `| ${mode} | ${fmtFlat(a)} | ${fmtFlat(b)} |`;
       }),
     ]);
   }
@@ -241,7 +238,59 @@ if (ONLY.has('makespan')) {
       (lib) =>
         `| ${lib} | ${out.even[lib].toFixed(0)} | ${(out.even[lib] / ideal.even).toFixed(3)} | ${out.uneven[lib].toFixed(0)} | ${(out.uneven[lib] / ideal.uneven).toFixed(3)} |`,
     ),
-    `| *floor: in input order, zero overhead (computed)* | ${S.inOrderFloor('even')} | ${(S.inOrderFloor('even') / ideal.even).toFixed(3)} | ${S.inOrderFloor('uneven')} | ${(S.inOrderFloor('uneven') / ideal.uneven).toFixed(3)} |`,
+    `| *floor: in input order, zero overhead, punctual timers (computed)* | ${S.inOrderFloor('even')} | ${(S.inOrderFloor('even') / ideal.even).toFixed(3)} | ${S.inOrderFloor('uneven')} | ${(S.inOrderFloor('uneven') / ideal.uneven).toFixed(3)} |`,
+  ]);
+
+  // Where the time above the floor goes: the runner's own cost vs the timers' lateness.
+  const traced = Object.keys(S.makespanTraced);
+  const breakdown = {};
+  for (const kind of ['even', 'uneven']) {
+    const runs = Object.fromEntries(traced.map((lib) => [lib, []]));
+    await alternate(
+      `makespan ${kind} (traced)`,
+      Object.fromEntries(
+        traced.map((lib) => [
+          lib,
+          async () => {
+            const { ms, taskMs } = await S.makespanTraced[lib](kind);
+            const nominal = S.durations(kind);
+            let late = 0;
+            for (let i = 0; i < nominal.length; i++) late += taskMs[i] - nominal[i];
+            const r = { ms, replayMs: S.inOrderSchedule(taskMs), lateMs: late / nominal.length };
+            runs[lib].push(r);
+            return ms;
+          },
+        ]),
+      ),
+    );
+    breakdown[kind] = Object.fromEntries(
+      traced.map((lib) => {
+        const measured = runs[lib].slice(1); // without the warm-up
+        const pick = (f) => median(measured.map(f));
+        return [
+          lib,
+          {
+            actual: pick((r) => r.ms),
+            replay: pick((r) => r.replayMs),
+            overhead: pick((r) => r.ms - r.replayMs),
+            late: pick((r) => r.lateMs),
+          },
+        ];
+      }),
+    );
+  }
+  results.makespanBreakdown = breakdown;
+  section('Makespan: runner overhead vs timer lateness', [
+    `The same runs with each task recording how long its timer really took. *replay* = those measured durations scheduled in input order with zero overhead (what a perfect runner would reach with the same timers); *runner overhead* = actual − replay; *timer lateness* = mean (measured − nominal) per task. Medians of ${ROUNDS}; ideal as above.`,
+    '',
+    '| runner | tasks | actual/ideal | replay/ideal | runner overhead (ms) | timer lateness per task (ms) |',
+    '|---|---|---:|---:|---:|---:|',
+    ...['even', 'uneven'].flatMap((kind) =>
+      traced.map((lib) => {
+        const b = breakdown[kind][lib];
+        return `| ${lib} | ${kind} | ${(b.actual / ideal[kind]).toFixed(3)} | ${(b.replay / ideal[kind]).toFixed(3)} | ${b.overhead.toFixed(2)} | ${b.late.toFixed(3)} |`;
+      }),
+    ),
   ]);
 }
 

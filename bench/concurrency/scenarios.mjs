@@ -223,17 +223,24 @@ export function idealMakespan(kind) {
   return Math.max(total / MAKESPAN.concurrency, ...durations(kind));
 }
 /**
- * Makespan of starting the tasks in input order on the first free slot with zero overhead (what
- * any runner that does not know durations in advance can reach at best).
+ * Makespan of starting tasks that take `taskMs` in input order, each on the first free slot,
+ * with zero overhead between one task's end and the next one's start.
  */
-export function inOrderFloor(kind) {
+export function inOrderSchedule(taskMs) {
   const slots = new Array(MAKESPAN.concurrency).fill(0);
-  for (const ms of durations(kind)) {
+  for (const ms of taskMs) {
     let min = 0;
     for (let i = 1; i < slots.length; i++) if (slots[i] < slots[min]) min = i;
     slots[min] += ms;
   }
   return Math.max(...slots);
+}
+/**
+ * The in-order schedule of the nominal durations: what any runner that does not know durations
+ * in advance can reach at best with perfectly punctual timers.
+ */
+export function inOrderFloor(kind) {
+  return inOrderSchedule(durations(kind));
 }
 const sleepTask = (ms) => delay(ms, ms);
 
@@ -279,12 +286,68 @@ export const makespan = {
     await PromisePool.withConcurrency(MAKESPAN.concurrency).for(durations(kind)).process(sleepTask);
     return performance.now() - t;
   },
+  'hand-written worker loop': async (kind) => {
+    const all = durations(kind);
+    const t = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < all.length) await sleepTask(all[next++]);
+    };
+    await Promise.all(Array.from({ length: MAKESPAN.concurrency }, worker));
+    return performance.now() - t;
+  },
   'chunked Promise.all': async (kind) => {
     const all = durations(kind);
     const t = performance.now();
     for (let i = 0; i < all.length; i += MAKESPAN.concurrency)
       await Promise.all(all.slice(i, i + MAKESPAN.concurrency).map(sleepTask));
     return performance.now() - t;
+  },
+};
+
+/**
+ * The same makespan runs, each task also recording how long its timer actually took. Replaying
+ * those durations in input order with zero overhead ({@link inOrderSchedule}) gives the makespan
+ * the run would have had without any scheduling cost, so `ms - replay` is what the runner itself
+ * added, and `taskMs - nominal` is the lateness of the timers. Both runners get the same
+ * recording task (one extra promise hop per task for both).
+ */
+const recordingSleep = (taskMs) => (ms, i) => {
+  const t0 = performance.now();
+  return delay(ms, ms).then((value) => {
+    taskMs[i] = performance.now() - t0;
+    return value;
+  });
+};
+
+export const makespanTraced = {
+  batchgate: async (kind) => {
+    const { runBatch } = loadLib();
+    const all = durations(kind);
+    const taskMs = new Float64Array(all.length);
+    const task = recordingSleep(taskMs);
+    const t = performance.now();
+    const report = await runBatch(all, (ms, ctx) => task(ms, ctx.index), {
+      concurrency: MAKESPAN.concurrency,
+    });
+    const ms = performance.now() - t;
+    check(report.succeeded === MAKESPAN.tasks, 'batchgate traced makespan');
+    return { ms, taskMs };
+  },
+  'hand-written worker loop': async (kind) => {
+    const all = durations(kind);
+    const taskMs = new Float64Array(all.length);
+    const task = recordingSleep(taskMs);
+    const t = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < all.length) {
+        const i = next++;
+        await task(all[i], i);
+      }
+    };
+    await Promise.all(Array.from({ length: MAKESPAN.concurrency }, worker));
+    return { ms: performance.now() - t, taskMs };
   },
 };
 

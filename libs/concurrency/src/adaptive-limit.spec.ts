@@ -98,6 +98,7 @@ describe('GradientLimit', () => {
     round(limit, 100, { dropped: true });
     expect(limit.current).toBe(4);
     expect(() => new GradientLimit({ smoothing: 0 })).toThrow(RangeError);
+    expect(() => new GradientLimit({ backoffRatio: 1.5 })).toThrow(RangeError);
   });
 });
 

@@ -273,6 +273,8 @@ export class GradientLimit extends BaseLimit {
     if (!(this.tolerance >= 1)) throw new RangeError('tolerance must be ≥ 1');
     if (!(this.smoothing > 0 && this.smoothing <= 1))
       throw new RangeError('smoothing must be in (0, 1]');
+    if (!(this.backoffRatio > 0 && this.backoffRatio < 1))
+      throw new RangeError('backoffRatio must be in (0, 1)');
   }
 
   protected decide(

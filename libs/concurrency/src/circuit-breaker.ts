@@ -210,10 +210,10 @@ export class CircuitBreaker extends BasePolicy {
         const now = this.clock.now();
         this.rate.window.add(now, 1, failed ? 1 : 0);
         if (failed && !open) {
-          const calls = this.rate.window.totalA(now);
+          const calls = this.rate.window.calls(now);
           open =
             calls >= this.rate.minimumCalls &&
-            this.rate.window.totalB(now) >= this.rate.threshold * calls;
+            this.rate.window.events(now) >= this.rate.threshold * calls;
         }
       }
       if (open) this.transition('open');

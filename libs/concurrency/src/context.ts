@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { Clock } from './clock';
-import { systemClock } from './clock';
+import { type Clock, systemClock } from './clock';
 
 /** What a call receives: pass `signal` to the outside API (fetch, HTTP client, DB driver). */
 export interface CallContext {
@@ -20,17 +19,24 @@ export interface ItemContext extends CallContext {
   readonly index: number;
 }
 
+/** `abortReason` of a scope that has not aborted (a reason may itself be `undefined`). */
+const NOT_ABORTED: unknown = Symbol('not aborted');
+
 /**
  * The cancellation tree under every call (internal).
  *
  * Scopes are cheap objects that stand in for `AbortController`s, which cost microseconds each in
- * Node: an `AbortController` is only created when a call reads `ctx.signal`. An {@link OwnScope}
- * carries its own abort state (a batch, a timeout attempt, a sleeping retry) and is linked into
- * its parent's intrusive child list, so aborting a parent reaches it in O(children) without any
- * `addEventListener`. A plain `Scope` only changes `attempt`/`index` and shares its host's abort
- * state (a batch item, a retry attempt). The only DOM listener ever added is one per root on a
- * caller's `AbortSignal`, and it is removed when the root is disposed, so long-lived signals do
- * not collect listeners.
+ * Node: an `AbortController` is only created when a call reads `ctx.signal`. Three kinds:
+ * - a plain `Scope` (a retry attempt) only changes `attempt` and shares its host's abort state;
+ * - a {@link HostScope} has abort state of its own and hosts linked children: a root (an
+ *   `execute` call, following the caller's signal if there is one) or a batch item;
+ * - an {@link OwnScope} is a host linked into its parent host's intrusive child list (a timeout
+ *   attempt, a waiter), so aborting the parent reaches it in O(children) without any
+ *   `addEventListener`, and it unlinks itself (`dispose`) when done.
+ *
+ * The only DOM listener ever added is one per root on a caller's `AbortSignal`, added when
+ * something links under the root and removed by `dispose()`, so long-lived signals do not collect
+ * listeners.
  *
  * @internal
  */
@@ -39,10 +45,9 @@ export class Scope implements ItemContext {
   // and assigned in the constructors: class-field initialisers ([[Define]] semantics, one
   // initialiser function per class) cost measurably more per object, and redefining an inherited
   // field would push every scope onto V8's slow property path.
-  declare readonly parent: Scope | undefined;
-  /** Nearest scope with its own abort state. */
-  declare readonly host: OwnScope;
-  /** Scope that records the number of attempts (an item, or an `execute` call). */
+  /** Nearest scope with abort state of its own (itself for a {@link HostScope}). */
+  declare readonly host: HostScope;
+  /** Scope that records the number of attempts (a batch item, or the root of an `execute`). */
   declare readonly top: Scope;
   declare attempt: number;
   declare index: number;
@@ -50,32 +55,20 @@ export class Scope implements ItemContext {
   declare attempts: number;
 
   /**
-   * @param parent enclosing scope (undefined only for an {@link OwnScope} root)
-   * @param isTop whether attempts are counted on this scope
-   * @param own set by {@link OwnScope} only
-   * @param top the scope attempts are counted on, when it is not implied by `parent`/`isTop`
+   * @param host the host whose abort state this scope shares; `undefined` for a host itself
+   * @param top where attempts are counted; `undefined` to count them on this scope
    */
-  constructor(
-    parent: Scope | undefined,
-    isTop: boolean,
-    attempt?: number,
-    index?: number,
-    own = false,
-    top?: Scope,
-  ) {
-    this.parent = parent;
-    this.host = own || !parent ? (this as unknown as OwnScope) : parent.host;
-    this.top = top ?? (isTop || !parent ? this : parent.top);
-    this.attempt = attempt ?? (parent ? parent.attempt : 1);
-    this.index = index ?? (parent ? parent.index : -1);
+  constructor(host: HostScope | undefined, top: Scope | undefined, attempt: number, index: number) {
+    this.host = host ?? (this as unknown as HostScope);
+    this.top = top ?? this;
+    this.attempt = attempt;
+    this.index = index;
     this.attempts = 1;
   }
 
   /** A root scope, optionally following a caller's signal. */
-  static root(signal?: AbortSignal, top?: Scope): OwnScope {
-    return signal
-      ? new RootScope(signal, top)
-      : new OwnScope(undefined, true, undefined, undefined, top);
+  static root(signal?: AbortSignal, top?: Scope): HostScope {
+    return signal ? new RootScope(signal, top) : new HostScope(top, 1, -1);
   }
 
   /** Wraps a foreign {@link CallContext} (not made by this library) in a root scope. */
@@ -86,16 +79,22 @@ export class Scope implements ItemContext {
     return scope;
   }
 
+  /** Attempt `attempt` of a call running in `parent` (shares its abort state). */
+  static forAttempt(parent: Scope, attempt: number): Scope {
+    return new Scope(parent.host, parent.top, attempt, parent.index);
+  }
+
   get signal(): AbortSignal {
     return this.host.materialize();
   }
 
   get aborted(): boolean {
-    return this.host.isAborted;
+    return this.host.abortReason !== NOT_ABORTED;
   }
 
   get reason(): unknown {
-    return this.host.abortReason;
+    const reason = this.host.abortReason;
+    return reason === NOT_ABORTED ? undefined : reason;
   }
 
   /** Records that attempt `n` started (used by the retry policy). */
@@ -104,51 +103,23 @@ export class Scope implements ItemContext {
   }
 }
 
-/**
- * A scope with its own abort state, linked under its parent's host. @internal
- */
-export class OwnScope extends Scope {
-  declare isAborted: boolean;
+/** A scope with abort state of its own that hosts linked children (a root, a batch item). @internal */
+export class HostScope extends Scope {
+  /** Why it aborted; `NOT_ABORTED` until then. */
   declare abortReason: unknown;
-  /** Called once when this scope aborts. */
-  declare onAbort: ((reason: unknown) => void) | undefined;
   declare private ctrl: AbortController | undefined;
   declare private firstChild: OwnScope | undefined;
-  declare private prevSibling: OwnScope | undefined;
-  declare private nextSibling: OwnScope | undefined;
-  declare private linked: boolean;
 
-  constructor(
-    parent: Scope | undefined,
-    isTop: boolean,
-    attempt?: number,
-    index?: number,
-    top?: Scope,
-  ) {
-    super(parent, isTop, attempt, index, true, top);
-    this.isAborted = false;
-    this.abortReason = undefined;
-    this.onAbort = undefined;
+  constructor(top: Scope | undefined, attempt: number, index: number) {
+    super(undefined, top, attempt, index);
+    this.abortReason = NOT_ABORTED;
     this.ctrl = undefined;
     this.firstChild = undefined;
-    this.prevSibling = undefined;
-    this.nextSibling = undefined;
-    this.linked = false;
-    if (parent) {
-      const host = parent.host;
-      if (host.isAborted) {
-        this.isAborted = true;
-        this.abortReason = host.abortReason;
-      } else {
-        host.linkChild(this);
-      }
-    }
   }
 
   /** Aborts this scope and every descendant. */
   abort(reason: unknown): void {
-    if (this.isAborted) return;
-    this.isAborted = true;
+    if (this.abortReason !== NOT_ABORTED) return;
     this.abortReason = reason;
     this.handleAbort(reason);
     if (this.ctrl) this.ctrl.abort(reason);
@@ -157,20 +128,13 @@ export class OwnScope extends Scope {
   }
 
   /** Reacts to this scope's abort (before its signal and children abort). */
-  protected handleAbort(reason: unknown): void {
-    const onAbort = this.onAbort;
-    this.onAbort = undefined;
-    if (onAbort) onAbort(reason);
+  protected handleAbort(_reason: unknown): void {
+    // Nothing by default.
   }
 
-  /** Detaches this scope from its parent. Idempotent. */
+  /** Releases what the scope holds (a root's listener on the caller's signal, a child's link). */
   dispose(): void {
-    if (this.linked && this.parent) this.parent.host.unlinkChild(this);
-  }
-
-  /** Whether this scope is linked under its parent (it is until disposed). */
-  get attached(): boolean {
-    return this.linked;
+    // A plain host holds nothing.
   }
 
   /** The scopes linked under this one, most recent first (a snapshot). */
@@ -180,29 +144,28 @@ export class OwnScope extends Scope {
     return list;
   }
 
-  /** @internal */
+  /** The scope's `AbortSignal`, created on first use. */
   materialize(): AbortSignal {
     if (this.ctrl) return this.ctrl.signal;
     const ctrl = new AbortController();
     // One signal may be shared by many concurrent calls (a batch's), each adding a listener.
     setMaxListeners(0, ctrl.signal);
     this.ctrl = ctrl;
-    if (this.isAborted) ctrl.abort(this.abortReason);
+    if (this.abortReason !== NOT_ABORTED) ctrl.abort(this.abortReason);
     return ctrl.signal;
   }
 
-  /** @internal */
   linkChild(child: OwnScope): void {
-    child.linked = true;
+    child.linkedTo = this;
     child.prevSibling = undefined;
     child.nextSibling = this.firstChild;
     if (this.firstChild) this.firstChild.prevSibling = child;
     this.firstChild = child;
   }
 
-  private unlinkChild(child: OwnScope): void {
-    if (!child.linked) return;
-    child.linked = false;
+  unlinkChild(child: OwnScope): void {
+    if (child.linkedTo !== this) return;
+    child.linkedTo = undefined;
     if (child.prevSibling) child.prevSibling.nextSibling = child.nextSibling;
     else this.firstChild = child.nextSibling;
     if (child.nextSibling) child.nextSibling.prevSibling = child.prevSibling;
@@ -212,22 +175,61 @@ export class OwnScope extends Scope {
 }
 
 /**
+ * A host linked under its parent's host while it lives (a timeout attempt, a waiter): aborting the
+ * parent aborts it. Created aborted when the parent already is. @internal
+ */
+export class OwnScope extends HostScope {
+  /** The host it is linked under; `undefined` once disposed (or if born aborted). */
+  declare linkedTo: HostScope | undefined;
+  declare prevSibling: OwnScope | undefined;
+  declare nextSibling: OwnScope | undefined;
+
+  constructor(parent: Scope) {
+    super(parent.top, parent.attempt, parent.index);
+    this.linkedTo = undefined;
+    this.prevSibling = undefined;
+    this.nextSibling = undefined;
+    const host = parent.host;
+    if (host.abortReason !== NOT_ABORTED) this.abortReason = host.abortReason;
+    else host.linkChild(this);
+  }
+
+  /** Detaches this scope from its parent. Idempotent. */
+  override dispose(): void {
+    if (this.linkedTo) this.linkedTo.unlinkChild(this);
+  }
+}
+
+/** An {@link OwnScope} that calls `onAbort` once when it aborts (a sleep, a queued waiter). @internal */
+export class AbortWatcher extends OwnScope {
+  declare onAbort: ((reason: unknown) => void) | undefined;
+
+  constructor(parent: Scope) {
+    super(parent);
+    this.onAbort = undefined;
+  }
+
+  protected override handleAbort(reason: unknown): void {
+    const onAbort = this.onAbort;
+    this.onAbort = undefined;
+    if (onAbort) onAbort(reason);
+  }
+}
+
+/**
  * A root that follows a caller's `AbortSignal`. The one DOM listener is added when the first
  * child links (something actually waits or runs under it) and removed by `dispose()`.
  * @internal
  */
-class RootScope extends OwnScope {
-  private listener: (() => void) | undefined = undefined;
+class RootScope extends HostScope {
+  declare private readonly external: AbortSignal;
+  declare private listener: (() => void) | undefined;
 
-  constructor(
-    private readonly external: AbortSignal,
-    top?: Scope,
-  ) {
-    super(undefined, true, undefined, undefined, top);
-    if (external.aborted) {
-      this.isAborted = true;
-      this.abortReason = external.reason;
-    }
+  constructor(external: AbortSignal, top: Scope | undefined) {
+    super(top, 1, -1);
+    this.external = external;
+    this.listener = undefined;
+    if (external.aborted) this.abortReason = external.reason;
   }
 
   override materialize(): AbortSignal {
@@ -237,7 +239,7 @@ class RootScope extends OwnScope {
 
   override linkChild(child: OwnScope): void {
     super.linkChild(child);
-    if (!this.listener && !this.isAborted) {
+    if (!this.listener && !this.aborted) {
       const external = this.external;
       this.listener = () => this.abort(external.reason);
       external.addEventListener('abort', this.listener, { once: true });
@@ -245,7 +247,6 @@ class RootScope extends OwnScope {
   }
 
   override dispose(): void {
-    super.dispose();
     if (this.listener) {
       this.external.removeEventListener('abort', this.listener);
       this.listener = undefined;
@@ -260,7 +261,7 @@ class RootScope extends OwnScope {
 export function sleepIn(clock: Clock, ms: number, scope: Scope): Promise<void> {
   if (scope.aborted) return Promise.reject(scope.reason);
   return new Promise<void>((resolve, reject) => {
-    const watcher = new OwnScope(scope, false);
+    const watcher = new AbortWatcher(scope);
     const handle = clock.setTimeout(
       () => {
         watcher.onAbort = undefined;

@@ -87,15 +87,17 @@ export class RetryBudgetExceededError extends ConcurrencyError {
  * or the consumer stopped iterating. `cause` holds the abort reason when there was one.
  */
 export class CancelledError extends ConcurrencyError {
-  constructor(message = 'cancelled', options?: { cause?: unknown }, code = 'CANCELLED') {
-    super(code, 'cancelled', message, options);
+  constructor(message = 'cancelled', options?: { cause?: unknown }) {
+    super('CANCELLED', 'cancelled', message, options);
   }
 }
 
 /** The whole batch ran past its deadline (`deadlineMs`); unfinished items end with this error. */
 export class DeadlineExceededError extends CancelledError {
+  override readonly code = 'DEADLINE_EXCEEDED';
+
   constructor(readonly deadlineMs: number) {
-    super(`batch deadline of ${deadlineMs} ms exceeded`, undefined, 'DEADLINE_EXCEEDED');
+    super(`batch deadline of ${deadlineMs} ms exceeded`);
   }
 }
 

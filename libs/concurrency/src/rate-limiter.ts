@@ -1,5 +1,5 @@
 import { type Clock, type TimerHandle, systemClock } from './clock';
-import { type CallContext, OwnScope, Scope } from './context';
+import { AbortWatcher, type CallContext, Scope } from './context';
 import { QueueFullError } from './errors';
 import { Deque } from './internal/deque';
 import { nowOf } from './internal/dispatch';
@@ -37,7 +37,7 @@ interface Waiter {
   /** Called with the grant's ticket. */
   resolve: (ticket: number) => void;
   reject: (reason: unknown) => void;
-  watcher: OwnScope | undefined;
+  watcher: AbortWatcher | undefined;
   done: boolean;
 }
 
@@ -61,7 +61,8 @@ interface Waiter {
 export class RateLimiter extends BasePolicy {
   private readonly gate: RateGate;
   private readonly waiters = new Deque<Waiter>();
-  private live = 0;
+  /** Callers waiting in `waiters` (aborted ones leave at once, their entries later). */
+  private waiting = 0;
   private readonly clock: Clock;
   private readonly maxQueued: number;
   private readonly name: string;
@@ -102,12 +103,12 @@ export class RateLimiter extends BasePolicy {
 
   /** Callers waiting for a permit. */
   get queued(): number {
-    return this.live;
+    return this.waiting;
   }
 
   /** Takes a permit if one is free now and nobody is waiting (never queues). */
   tryAcquire(): boolean {
-    return this.live === 0 && this.gate.tryTake(this.clock.now()) >= 0;
+    return this.waiting === 0 && this.gate.tryTake(this.clock.now()) >= 0;
   }
 
   /**
@@ -135,12 +136,12 @@ export class RateLimiter extends BasePolicy {
 
   /** True when the limiter holds no state any more (used by the keyed limiter to evict). @internal */
   isIdle(now: number): boolean {
-    return this.live === 0 && this.gate.idleAt(now);
+    return this.waiting === 0 && this.gate.idleAt(now);
   }
 
   _run<R>(fn: Call<R>, ctx: CallContext): Promise<Awaited<R>> {
     const scope = Scope.from(ctx);
-    if (this.live === 0 && !scope.aborted && this.gate.tryTake(nowOf(this.clock)) >= 0) {
+    if (this.waiting === 0 && !scope.aborted && this.gate.tryTake(nowOf(this.clock)) >= 0) {
       try {
         return Promise.resolve(fn(scope)) as Promise<Awaited<R>>;
       } catch (error) {
@@ -172,27 +173,28 @@ export class RateLimiter extends BasePolicy {
     onReject: (reason: unknown) => void,
   ): void {
     if (scope?.aborted) return onReject(scope.reason);
-    if (this.live === 0) {
+    if (this.waiting === 0) {
       const ticket = this.gate.tryTake(this.clock.now());
       if (ticket >= 0) return onGrant(ticket);
     }
-    if (this.live >= this.maxQueued) return onReject(new QueueFullError(this.name, this.maxQueued));
+    if (this.waiting >= this.maxQueued)
+      return onReject(new QueueFullError(this.name, this.maxQueued));
     const waiter: Waiter = { resolve: onGrant, reject: onReject, watcher: undefined, done: false };
     if (scope) {
-      const watcher = new OwnScope(scope, false);
+      const watcher = new AbortWatcher(scope);
       waiter.watcher = watcher;
       watcher.onAbort = (reason) => {
         if (waiter.done) return;
         waiter.done = true;
         watcher.dispose();
-        this.live--;
+        this.waiting--;
         this.reportQueue();
         onReject(reason);
         this.serve();
       };
     }
     this.waiters.push(waiter);
-    this.live++;
+    this.waiting++;
     this.reportQueue();
     this.serve();
   }
@@ -221,7 +223,7 @@ export class RateLimiter extends BasePolicy {
           this.waiters.shift();
           head.done = true;
           head.watcher?.dispose();
-          this.live--;
+          this.waiting--;
           granted = true;
           head.resolve(ticket);
         }
@@ -230,7 +232,7 @@ export class RateLimiter extends BasePolicy {
       this.serving = false;
     }
     if (granted) this.reportQueue();
-    if (this.live === 0) {
+    if (this.waiting === 0) {
       if (this.timer !== undefined) {
         this.clock.clearTimeout(this.timer);
         this.timer = undefined;
@@ -248,7 +250,7 @@ export class RateLimiter extends BasePolicy {
   }
 
   private reportQueue(): void {
-    if (this.metrics) emitMetric(this.metrics, 'queued', { name: this.name, value: this.live });
+    if (this.metrics) emitMetric(this.metrics, 'queued', { name: this.name, value: this.waiting });
   }
 }
 

@@ -61,8 +61,8 @@ export class RetryBudget {
   /** Takes one retry from the budget; false when it is spent. */
   tryRetry(): boolean {
     const now = this.clock.now();
-    const calls = this.window.totalA(now);
-    const retries = this.window.totalB(now);
+    const calls = this.window.calls(now);
+    const retries = this.window.events(now);
     if (retries + 1 > this.minRetries + this.ratio * calls) return false;
     this.window.add(now, 0, 1);
     return true;
@@ -73,7 +73,7 @@ export class RetryBudget {
     const now = this.clock.now();
     return Math.max(
       0,
-      Math.floor(this.minRetries + this.ratio * this.window.totalA(now) - this.window.totalB(now)),
+      Math.floor(this.minRetries + this.ratio * this.window.calls(now) - this.window.events(now)),
     );
   }
 }
@@ -256,7 +256,7 @@ export class RetryPolicy extends BasePolicy {
       else if (parent.aborted) throw parent.reason;
       parent.recordAttempt(attempt + 1);
       try {
-        return await fn(new Scope(parent, false, attempt + 1));
+        return await fn(Scope.forAttempt(parent, attempt + 1));
       } catch (next) {
         error = next;
       }

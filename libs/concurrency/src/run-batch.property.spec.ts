@@ -112,6 +112,10 @@ describe('runBatch properties', () => {
             expect(r.item).toBe(s);
             expect(r.ok).toBe(s.outcome === 'ok' || s.outcome === 'sync');
             expect(r.attempts).toBe(1);
+            // Measured from its own start (start times are kept by reused slot).
+            expect(r.durationMs).toBe(
+              s.outcome === 'sync' || s.outcome === 'throw' ? 0 : s.durationMs,
+            );
             expect(state.calls.get(s)).toBe(1);
           });
           expect(report.succeeded + report.failed).toBe(specs.length);

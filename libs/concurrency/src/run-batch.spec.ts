@@ -230,6 +230,43 @@ describe('runBatch', () => {
     expect(report.cancelReason?.cause).toBe('not needed');
   });
 
+  it('measures each item from its own start while slots are reused out of order', async () => {
+    const clock = new ManualClock();
+    const durations = Array.from({ length: 200 }, (_, i) => 1 + ((i * 37) % 23));
+    const report = await runAll(
+      clock,
+      runBatch(durations, (ms) => after(clock, ms, ms), { concurrency: 40, clock }),
+    );
+    expect(report.results.map((r) => r.durationMs)).toEqual(durations);
+    expect(report.results.map((r) => r.ok && r.value)).toEqual(durations);
+  });
+
+  it('ends an item once when a foreign thenable calls back twice or late', async () => {
+    const clock = new ManualClock();
+    let callBack: ((value: string) => void) | undefined;
+    const twice = {
+      then(onOk: (v: string) => void, onErr: (e: unknown) => void) {
+        onOk('first');
+        onErr(new Error('second'));
+        callBack = onOk;
+      },
+    } as unknown as PromiseLike<string>;
+    const run = runBatch(
+      ['twice', 'slow', 'next'],
+      (kind) => (kind === 'twice' ? twice : after(clock, 10, kind)),
+      { concurrency: 2, clock },
+    );
+    await clock.advanceAsync(5);
+    callBack?.('late'); // 'next' runs in the slot 'twice' had
+    const report = await runAll(clock, run);
+    expect(report.results.map((r) => (r.ok ? r.value : r.error))).toEqual([
+      'first',
+      'slow',
+      'next',
+    ]);
+    expect(report).toMatchObject({ total: 3, succeeded: 3, failed: 0 });
+  });
+
   it('abandons calls that ignore the abort and drops their late results', async () => {
     const clock = new ManualClock();
     const run = runBatch([1, 2], () => after(clock, 1_000, 'late'), { concurrency: 2, clock });

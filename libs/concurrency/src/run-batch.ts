@@ -1,6 +1,6 @@
 import { type AdaptiveLimit, isAdaptiveLimit } from './adaptive-limit';
 import { type Clock, type TimerHandle, systemClock } from './clock';
-import { type CallContext, type ItemContext, OwnScope, Scope, isThenable } from './context';
+import { type CallContext, HostScope, type ItemContext, Scope, isThenable } from './context';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -64,7 +64,9 @@ export interface BatchProgress {
 export interface BatchReport<T, R> {
   /**
    * Every item's result, in input order. Only kept when the run is awaited without being
-   * iterated; reading it on a streamed run throws (the results went to the iterator).
+   * iterated; reading it on a streamed run throws (the results went to the iterator). Kept
+   * compactly while the batch runs (`durationMs` as a 32-bit float, about 7 significant digits);
+   * the objects are built on first read.
    */
   readonly results: ReadonlyArray<ItemResult<T, R>>;
   /** Items that ended (each exactly once). */
@@ -121,20 +123,21 @@ export interface BatchRun<T, R>
 }
 
 /**
- * One running item. It has its own abort state (an `AbortController` only if the call reads
- * `ctx.signal`) and is linked under the batch's root while it runs — the root's children are
- * exactly the running items. Cancelling the batch aborts it; once the item has ended (unlinked)
- * nothing aborts it any more, so listeners a call forgot to remove on its signal die with the
- * item instead of piling up on a batch-wide signal.
+ * One item: its `ctx`, with abort state of its own (an `AbortController` only if the call reads
+ * `ctx.signal`). While it runs it holds a slot of the batch (see `Batch.running`), which is all
+ * that cancelling the batch has to visit; once it has ended nothing aborts it any more, so
+ * listeners a call forgot to remove from its signal die with the item instead of piling up on a
+ * batch-wide signal. Kept small (its start time is kept by slot), as one is made per item.
  */
-class ItemScope<T> extends OwnScope {
+class ItemScope<T> extends HostScope {
   declare readonly item: T;
-  declare startedAt: number;
+  /** The batch slot it runs in; -1 once the item has ended. */
+  declare slot: number;
 
-  constructor(root: OwnScope, index: number, item: T, startedAt: number) {
-    super(root, true, 1, index);
+  constructor(index: number, item: T) {
+    super(undefined, 1, index);
     this.item = item;
-    this.startedAt = startedAt;
+    this.slot = -1;
   }
 }
 
@@ -154,8 +157,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private readonly classify: ErrorClassifier;
   private readonly deadlineMs: number | undefined;
   private readonly signal: AbortSignal | undefined;
-  private readonly hwm: number | undefined;
-  private readonly root = Scope.root();
+  private readonly highWaterMark: number | undefined;
 
   // source
   private readonly input: BatchInput<T>;
@@ -172,8 +174,17 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private state = NOT_STARTED;
   private stopped = false;
   private pumping = false;
+  /** Items running. */
   private active = 0;
-  private started = 0;
+  // Slots: a running item holds one; slots are reused, and there are never more than the most
+  // items that ran at once. Each slot has its pair of settle callbacks, made once, so starting
+  // an item allocates no closures; its start time is kept by slot too (no boxed number per item).
+  /** The item in each slot (`undefined`: free). */
+  private readonly running: (ItemScope<T> | undefined)[] = [];
+  private startTimes = new Float64Array(16);
+  private readonly onFulfilled: ((value: unknown) => void)[] = [];
+  private readonly onRejected: ((error: unknown) => void)[] = [];
+  private readonly freeSlots: number[] = [];
   private done = 0;
   private succeeded = 0;
   private failed = 0;
@@ -189,8 +200,8 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private streaming = false;
   private store: ResultStore<T> | undefined;
   private buffer: Deque<ItemResult<T, Awaited<R>>> | undefined;
-  private cancelledFrom = 0;
-  private cancelledTo = 0;
+  /** Streaming: unstarted array items `from … to - 1` ended by a cancel, not yet handed out. */
+  private cancelledUnstarted = { from: 0, to: 0 };
   private consumer:
     | {
         resolve: (r: IteratorResult<ItemResult<T, Awaited<R>>>) => void;
@@ -263,7 +274,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
     this.classify = options.classify ?? classifyError;
     this.deadlineMs = options.deadlineMs;
     this.signal = options.signal;
-    this.hwm = options.highWaterMark;
+    this.highWaterMark = options.highWaterMark;
     if (isArrayLike<T>(input)) {
       this.array = input;
       this.total = input.length;
@@ -383,7 +394,7 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       if (this.active >= limit) break;
       if (
         this.streaming &&
-        (this.buffer as Deque<unknown>).size >= (this.hwm ?? Math.max(16, 2 * limit))
+        (this.buffer as Deque<unknown>).size >= (this.highWaterMark ?? Math.max(16, 2 * limit))
       )
         break;
       if (array) {
@@ -429,9 +440,12 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   }
 
   private startItem(item: T, index: number, now: number): void {
-    const scope = new ItemScope(this.root, index, item, now);
+    const scope = new ItemScope(index, item);
+    const slot = this.freeSlots.length > 0 ? (this.freeSlots.pop() as number) : this.addSlot();
+    this.running[slot] = scope;
+    this.startTimes[slot] = now;
+    scope.slot = slot;
     this.active++;
-    this.started++;
     if (this.metrics) this.reportStart();
     let result: R | PromiseLike<R>;
     try {
@@ -441,14 +455,39 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       this.finish(scope, false, error);
       return;
     }
-    if (thenable<R>(result)) {
+    if (!thenable<R>(result)) {
+      this.finish(scope, true, result);
+    } else if (result.then === NATIVE_THEN) {
+      // A native promise settles once: the slot's callbacks are safe, and cost no allocation.
+      result.then(this.onFulfilled[slot], this.onRejected[slot]);
+    } else {
+      // Another thenable might call back twice, or late; these callbacks know their item.
       result.then(
         (value) => this.finish(scope, true, value),
         (error: unknown) => this.finish(scope, false, error),
       );
-    } else {
-      this.finish(scope, true, result);
     }
+  }
+
+  /** A new slot (none is free), with its settle callbacks. */
+  private addSlot(): number {
+    const slot = this.running.length;
+    this.running.push(undefined);
+    if (slot === this.startTimes.length) {
+      const times = new Float64Array(slot * 2);
+      times.set(this.startTimes);
+      this.startTimes = times;
+    }
+    // A late settle of an abandoned item finds its slot empty: no new item starts after a cancel.
+    this.onFulfilled.push((value) => {
+      const scope = this.running[slot];
+      if (scope) this.finish(scope, true, value);
+    });
+    this.onRejected.push((error) => {
+      const scope = this.running[slot];
+      if (scope) this.finish(scope, false, error);
+    });
+    return slot;
   }
 
   /** Enters the policy (or the sampled call) with the start time published for it. */
@@ -530,11 +569,14 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   }
 
   private finish(scope: ItemScope<T>, ok: boolean, value: unknown): void {
-    if (!scope.attached) return; // abandoned when the batch was cancelled
-    scope.dispose();
-    this.active--;
+    const slot = scope.slot;
+    if (slot < 0) return; // abandoned when the batch was cancelled
     const now = this.clock.now();
-    const durationMs = now - scope.startedAt;
+    const durationMs = now - this.startTimes[slot];
+    this.running[slot] = undefined;
+    this.freeSlots.push(slot);
+    scope.slot = -1;
+    this.active--;
     if (ok) this.succeeded++;
     else this.failed++;
     if (this.metrics) this.reportEnd(ok, value, scope.attempts, durationMs);
@@ -548,15 +590,17 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
   private abandonAll(error: CancelledError): void {
     const now = this.clock.now();
     let count = 0;
-    // The root's children are exactly the running items.
-    for (const child of this.root.children()) {
-      const scope = child as ItemScope<T>;
-      scope.dispose();
-      scope.abort(error);
+    for (let slot = 0; slot < this.running.length; slot++) {
+      const scope = this.running[slot];
+      if (!scope) continue;
+      // Out of its slot before its call is aborted (abort listeners run user code).
+      const durationMs = now - this.startTimes[slot];
+      this.running[slot] = undefined;
+      scope.slot = -1;
       this.active--;
+      scope.abort(error);
       this.failed++;
       this.cancelled++;
-      const durationMs = now - scope.startedAt;
       if (this.metrics) this.reportEnd(false, error, scope.attempts, durationMs);
       this.deliver(scope.index, scope.item, false, error, scope.attempts, durationMs);
       count++;
@@ -574,14 +618,12 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
         this.done += skipped;
       } else {
         this.done += skipped;
-        this.cancelledFrom = from;
-        this.cancelledTo = to;
+        this.cancelledUnstarted = { from, to };
       }
       count += skipped;
     }
     if (count > 0 && this.metrics) this.reportGauges();
     if (this.onProgress) this.emitProgress();
-    this.root.abort(error);
     this.maybeFinish();
     this.feedConsumer();
   }
@@ -606,7 +648,6 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       this.deadlineTimer = undefined;
     }
     if (!this.sourceDone) this.closeSource();
-    this.root.dispose();
     const report = this.buildReport();
     this.report = report;
     if (this.deferred) {
@@ -702,8 +743,9 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       if (!this.stopped && this.state === RUNNING) this.pump();
       return { done: false, value };
     }
-    if (this.cancelledFrom < this.cancelledTo) {
-      const i = this.cancelledFrom++;
+    const unstarted = this.cancelledUnstarted;
+    if (unstarted.from < unstarted.to) {
+      const i = unstarted.from++;
       const array = this.array as ArrayLike<T>;
       return {
         done: false,
@@ -806,6 +848,8 @@ class Report<T, R> implements BatchReport<T, R> {
     return this.materialized;
   }
 }
+
+const NATIVE_THEN = Promise.prototype.then;
 
 /** `isThenable`, module-local: a cross-module call on the per-item path costs a getter under SWC's CommonJS output. */
 function thenable<T>(value: unknown): value is PromiseLike<T> {

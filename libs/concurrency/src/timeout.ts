@@ -23,7 +23,7 @@ class TimedScope extends OwnScope {
   declare private readonly policy: TimeoutPolicy;
 
   constructor(parent: Scope, policy: TimeoutPolicy, deadline: number) {
-    super(parent, false);
+    super(parent);
     this.policy = policy;
     this.deadline = deadline;
     this.settled = false;

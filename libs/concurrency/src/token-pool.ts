@@ -1,5 +1,5 @@
 import { type Clock, type TimerHandle, systemClock } from './clock';
-import { OwnScope, Scope } from './context';
+import { AbortWatcher, Scope } from './context';
 import {
   type ErrorClassifier,
   NoCredentialAvailableError,
@@ -112,7 +112,7 @@ interface Credential<T> {
 interface Waiter<T> {
   resolve: (lease: Lease<T>) => void;
   reject: (reason: unknown) => void;
-  watcher: OwnScope | undefined;
+  watcher: AbortWatcher | undefined;
   done: boolean;
 }
 
@@ -232,7 +232,8 @@ export class TokenPool<T> {
   private readonly credentialsList: Credential<T>[] = [];
   private readonly byId = new Map<string, Credential<T>>();
   private readonly waiters = new Deque<Waiter<T>>();
-  private live = 0;
+  /** Callers waiting in `waiters` (aborted ones leave at once, their entries later). */
+  private waiting = 0;
   private leased = 0;
   private usable = 0;
   private sequence = 0;
@@ -276,7 +277,7 @@ export class TokenPool<T> {
       if (c.status === 'exhausted') exhausted++;
       else if (c.status === 'retired') retired++;
     }
-    return { active: this.usable, exhausted, retired, leased: this.leased, waiting: this.live };
+    return { active: this.usable, exhausted, retired, leased: this.leased, waiting: this.waiting };
   }
 
   /** Snapshot of every credential (without secrets). */
@@ -332,7 +333,7 @@ export class TokenPool<T> {
 
   /** A lease if a credential has capacity right now and nobody is waiting; never waits. */
   tryLease(): Lease<T> | undefined {
-    if (this.live > 0) return undefined;
+    if (this.waiting > 0) return undefined;
     const credential = this.pick(this.clock.now());
     return credential ? this.grant(credential) : undefined;
   }
@@ -378,28 +379,28 @@ export class TokenPool<T> {
   private leaseIn(scope: Scope | undefined): Promise<Lease<T>> {
     if (scope?.aborted) return Promise.reject(scope.reason);
     if (this.usable === 0) return Promise.reject(new NoCredentialAvailableError(this.name));
-    if (this.live === 0) {
+    if (this.waiting === 0) {
       const credential = this.pick(this.clock.now());
       if (credential) return Promise.resolve(this.grant(credential));
     }
-    if (this.live >= this.maxQueued)
+    if (this.waiting >= this.maxQueued)
       return Promise.reject(new QueueFullError(this.name, this.maxQueued));
     return new Promise<Lease<T>>((resolve, reject) => {
       const waiter: Waiter<T> = { resolve, reject, watcher: undefined, done: false };
       if (scope) {
-        const watcher = new OwnScope(scope, false);
+        const watcher = new AbortWatcher(scope);
         waiter.watcher = watcher;
         watcher.onAbort = (reason) => {
           if (waiter.done) return;
           waiter.done = true;
           watcher.dispose();
-          this.live--;
+          this.waiting--;
           this.reportGauges();
           reject(reason);
         };
       }
       this.waiters.push(waiter);
-      this.live++;
+      this.waiting++;
       this.reportGauges();
       this.serve();
     });
@@ -491,7 +492,7 @@ export class TokenPool<T> {
 
   /** Grants leases to waiters in order while credentials have capacity; arms the timer. */
   private serve(): void {
-    if (this.live === 0) return this.disarm();
+    if (this.waiting === 0) return this.disarm();
     if (this.usable === 0) {
       // Nothing will ever serve them: fail fast instead of waiting forever.
       const error = new NoCredentialAvailableError(this.name);
@@ -501,7 +502,7 @@ export class TokenPool<T> {
         w.watcher?.dispose();
         w.reject(error);
       });
-      this.live = 0;
+      this.waiting = 0;
       this.reportGauges();
       return this.disarm();
     }
@@ -518,10 +519,10 @@ export class TokenPool<T> {
       this.waiters.shift();
       head.done = true;
       head.watcher?.dispose();
-      this.live--;
+      this.waiting--;
       head.resolve(this.grant(credential));
     }
-    if (this.live === 0) return this.disarm();
+    if (this.waiting === 0) return this.disarm();
     // Wake up when the earliest credential regains capacity (releases wake us on their own).
     let at = Infinity;
     for (const c of this.credentialsList) {
@@ -588,6 +589,6 @@ export class TokenPool<T> {
   private reportGauges(): void {
     if (!this.metrics) return;
     emitMetric(this.metrics, 'inFlight', { name: this.name, value: this.leased });
-    emitMetric(this.metrics, 'queued', { name: this.name, value: this.live });
+    emitMetric(this.metrics, 'queued', { name: this.name, value: this.waiting });
   }
 }

@@ -2,8 +2,7 @@
  * Shared settings of the property-based tests: 1,000 runs per property and a seed that is always
  * printed, so any failure can be replayed with `FC_SEED=<seed> npx jest -c libs/concurrency/jest.config.js`.
  */
-// Test-only dev dependency; the library itself imports `node:*` built-ins only.
-// eslint-disable-next-line @nx/enforce-module-boundaries
+// A dev dependency: the root eslint config lets the lib's tests import those; `src` only `node:*`.
 import fc from 'fast-check';
 
 export { fc };

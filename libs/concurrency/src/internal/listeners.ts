@@ -22,10 +22,6 @@ export class Listeners<Events extends { [K in keyof Events]: unknown }> {
     };
   }
 
-  has(event: keyof Events): boolean {
-    return (this.map.get(event)?.size ?? 0) > 0;
-  }
-
   emit<K extends keyof Events>(event: K, payload: Events[K]): void {
     const set = this.map.get(event);
     if (!set || set.size === 0) return;

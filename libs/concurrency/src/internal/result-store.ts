@@ -1,22 +1,54 @@
-/** Outcome columns of one finished item. */
-const PENDING = 0;
-const OK = 1;
-const FAILED = 2;
+/** Items per chunk when the number of items is not known (2^14). */
+const CHUNK_BITS = 14;
+/** Capacity a chunk of unknown final size starts with; it doubles up to the chunk size. */
+const FIRST_CAPACITY = 16;
 
 /**
- * Results of a collected batch, stored by column while the batch runs: the value (or error), the
- * duration, the attempts and the outcome of item `i` sit at position `i` of four arrays (about 21
- * bytes per item besides the value itself). A result object per item would cost V8 ~200 bytes of
- * heap by the time it is promoted; they are only built when the report's `results` is read.
+ * `meta` byte of an item: 0 = not finished; 1 = finished with more attempts than fit in the byte
+ * (then attempts and outcome are in `overflow`); otherwise `(attempts + 1) << 1 | ok`, which
+ * covers 0–126 attempts.
+ */
+const PENDING = 0;
+const OVERFLOW = 1;
+const MAX_INLINE_ATTEMPTS = 126;
+
+/** One column block: the results of items `base … base + capacity - 1`. */
+interface Chunk<T> {
+  capacity: number;
+  /** Values and errors; created on the first one that is not `undefined`. */
+  values: unknown[] | undefined;
+  /** Items, when there is no input array to read them from. */
+  items: T[] | undefined;
+  /** Durations in ms, as 32-bit floats (about 7 significant digits). */
+  durations: Float32Array;
+  meta: Uint8Array;
+}
+
+/** A result as the store hands it out. */
+export type StoredResult<T, R> =
+  | { index: number; item: T; ok: true; value: R; attempts: number; durationMs: number }
+  | { index: number; item: T; ok: false; error: unknown; attempts: number; durationMs: number };
+
+/**
+ * Results of a collected batch, stored by column while the batch runs: about 5 bytes per item of
+ * bookkeeping (a 32-bit duration, one byte for outcome and attempts) plus a pointer to the value
+ * (or error), and a pointer to the item when the input is not an array. A result object per item
+ * would cost V8 well over 100 bytes of heap; objects are only built when the report's `results`
+ * is read.
+ *
+ * Columns are kept in chunks of 16,384 items, created when the first item of a chunk ends, so a
+ * run of unknown length never copies or over-allocates more than one chunk; a chunk whose size
+ * is known (array input) is allocated at its final size.
  * @internal
  */
 export class ResultStore<T> {
-  private values: unknown[];
-  private items: T[] | undefined;
-  private durations: Float64Array;
-  private attempts: Uint32Array;
-  private outcomes: Uint8Array;
-  private capacity: number;
+  private readonly chunkBits: number;
+  private readonly chunkMask: number;
+  private readonly chunks: (Chunk<T> | undefined)[] = [];
+  /** Highest index stored + 1. */
+  private length = 0;
+  /** Attempts and outcome (`attempts * 2 + ok`) of items with more than 126 attempts. */
+  private overflow: Map<number, number> | undefined = undefined;
 
   /**
    * @param source the input array when there is one (items are read from it), else undefined
@@ -24,14 +56,12 @@ export class ResultStore<T> {
    */
   constructor(
     private readonly source: ArrayLike<T> | undefined,
-    size: number | undefined,
+    private readonly size: number | undefined,
   ) {
-    this.capacity = Math.max(16, size ?? 0);
-    this.values = new Array(size ?? 0);
-    this.items = source ? undefined : [];
-    this.durations = new Float64Array(this.capacity);
-    this.attempts = new Uint32Array(this.capacity);
-    this.outcomes = new Uint8Array(this.capacity);
+    // A known size fits one chunk (allocated at that size); its items may still grow past it.
+    this.chunkBits =
+      size === undefined ? CHUNK_BITS : Math.min(30, Math.max(4, Math.ceil(Math.log2(size + 1))));
+    this.chunkMask = (1 << this.chunkBits) - 1;
   }
 
   set(
@@ -42,59 +72,86 @@ export class ResultStore<T> {
     attempts: number,
     durationMs: number,
   ): void {
-    if (index >= this.capacity) this.grow(index + 1);
-    this.values[index] = value;
-    if (this.items) this.items[index] = item;
-    this.durations[index] = durationMs;
-    this.attempts[index] = attempts;
-    this.outcomes[index] = ok ? OK : FAILED;
+    const chunk = this.chunks[index >>> this.chunkBits] ?? this.addChunk(index);
+    const i = index & this.chunkMask;
+    if (i >= chunk.capacity) this.grow(chunk, i + 1);
+    if (value !== undefined) (chunk.values ??= new Array(chunk.capacity))[i] = value;
+    if (!this.source && item !== undefined) (chunk.items ??= new Array(chunk.capacity))[i] = item;
+    chunk.durations[i] = durationMs;
+    if (attempts <= MAX_INLINE_ATTEMPTS) {
+      chunk.meta[i] = ((attempts + 1) << 1) | (ok ? 1 : 0);
+    } else {
+      chunk.meta[i] = OVERFLOW;
+      (this.overflow ??= new Map()).set(index, attempts * 2 + (ok ? 1 : 0));
+    }
+    if (index >= this.length) this.length = index + 1;
   }
 
   /** Result objects of every finished item, in input order. */
-  materialize<R>(): Array<
-    | { index: number; item: T; ok: true; value: R; attempts: number; durationMs: number }
-    | { index: number; item: T; ok: false; error: unknown; attempts: number; durationMs: number }
-  > {
-    const out = [];
-    const n = Math.min(this.capacity, Math.max(this.values.length, this.items?.length ?? 0));
-    for (let i = 0; i < n; i++) {
-      const outcome = this.outcomes[i];
-      if (outcome === PENDING) continue;
-      const item = this.source ? this.source[i] : (this.items as T[])[i];
-      const base = { index: i, item };
-      if (outcome === OK) {
-        out.push({
-          ...base,
-          ok: true as const,
-          value: this.values[i] as R,
-          attempts: this.attempts[i],
-          durationMs: this.durations[i],
-        });
-      } else {
-        out.push({
-          ...base,
-          ok: false as const,
-          error: this.values[i],
-          attempts: this.attempts[i],
-          durationMs: this.durations[i],
-        });
+  materialize<R>(): StoredResult<T, R>[] {
+    const out: StoredResult<T, R>[] = [];
+    for (let index = 0; index < this.length; index++) {
+      const chunk = this.chunks[index >>> this.chunkBits];
+      if (!chunk) {
+        index |= this.chunkMask; // a chunk with no finished item
+        continue;
       }
+      const i = index & this.chunkMask;
+      if (i >= chunk.capacity) continue;
+      const meta = chunk.meta[i];
+      if (meta === PENDING) continue;
+      let attempts: number;
+      let ok: boolean;
+      if (meta === OVERFLOW) {
+        const packed = (this.overflow as Map<number, number>).get(index) as number;
+        attempts = Math.floor(packed / 2);
+        ok = packed % 2 === 1;
+      } else {
+        attempts = (meta >> 1) - 1;
+        ok = (meta & 1) === 1;
+      }
+      const item = this.source ? this.source[index] : (chunk.items?.[i] as T);
+      const value = chunk.values?.[i];
+      const durationMs = chunk.durations[i];
+      out.push(
+        ok
+          ? { index, item, ok: true, value: value as R, attempts, durationMs }
+          : { index, item, ok: false, error: value, attempts, durationMs },
+      );
     }
     return out;
   }
 
-  private grow(min: number): void {
-    let capacity = this.capacity * 2;
+  private addChunk(index: number): Chunk<T> {
+    const base = index & ~this.chunkMask;
+    const capacity =
+      this.size === undefined
+        ? FIRST_CAPACITY
+        : Math.min(this.chunkMask + 1, Math.max(1, this.size - base)); // an array can grow while it runs
+    const chunk: Chunk<T> = {
+      capacity,
+      values: undefined,
+      items: undefined,
+      durations: new Float32Array(capacity),
+      meta: new Uint8Array(capacity),
+    };
+    this.chunks[index >>> this.chunkBits] = chunk;
+    return chunk;
+  }
+
+  /** Grows a chunk of unknown final size to hold `min` items (doubling, at most a full chunk). */
+  private grow(chunk: Chunk<T>, min: number): void {
+    let capacity = Math.max(FIRST_CAPACITY, chunk.capacity * 2);
     while (capacity < min) capacity *= 2;
-    const durations = new Float64Array(capacity);
-    durations.set(this.durations);
-    const attempts = new Uint32Array(capacity);
-    attempts.set(this.attempts);
-    const outcomes = new Uint8Array(capacity);
-    outcomes.set(this.outcomes);
-    this.durations = durations;
-    this.attempts = attempts;
-    this.outcomes = outcomes;
-    this.capacity = capacity;
+    capacity = Math.min(this.chunkMask + 1, capacity);
+    const durations = new Float32Array(capacity);
+    durations.set(chunk.durations);
+    const meta = new Uint8Array(capacity);
+    meta.set(chunk.meta);
+    chunk.durations = durations;
+    chunk.meta = meta;
+    if (chunk.values) chunk.values.length = capacity;
+    if (chunk.items) chunk.items.length = capacity;
+    chunk.capacity = capacity;
   }
 }

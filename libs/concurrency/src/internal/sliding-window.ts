@@ -1,47 +1,50 @@
 /**
- * Two counters (`a`, `b`) over a sliding time window, kept in `buckets` ring buckets. O(1) per
- * update (amortised), no allocation after construction.
+ * Counts of calls and of one kind of event among or beside them (failures for the circuit
+ * breaker, retries for the retry budget) over a sliding time window, kept in `buckets` ring
+ * buckets. O(1) per update (amortised), no allocation after construction.
  */
 export class SlidingWindow {
   private readonly bucketMs: number;
-  private readonly a: Float64Array;
-  private readonly b: Float64Array;
+  private readonly callCounts: Float64Array;
+  private readonly eventCounts: Float64Array;
   private latest = -Infinity;
-  private sumA = 0;
-  private sumB = 0;
+  private callSum = 0;
+  private eventSum = 0;
 
   constructor(
     readonly windowMs: number,
     private readonly buckets = 10,
   ) {
     this.bucketMs = windowMs / buckets;
-    this.a = new Float64Array(buckets);
-    this.b = new Float64Array(buckets);
+    this.callCounts = new Float64Array(buckets);
+    this.eventCounts = new Float64Array(buckets);
   }
 
-  add(now: number, a: number, b: number): void {
+  add(now: number, calls: number, events: number): void {
     const slot = this.advance(now);
-    this.a[slot] += a;
-    this.b[slot] += b;
-    this.sumA += a;
-    this.sumB += b;
+    this.callCounts[slot] += calls;
+    this.eventCounts[slot] += events;
+    this.callSum += calls;
+    this.eventSum += events;
   }
 
-  totalA(now: number): number {
+  /** Calls in the window ending at `now`. */
+  calls(now: number): number {
     this.advance(now);
-    return this.sumA;
+    return this.callSum;
   }
 
-  totalB(now: number): number {
+  /** Events in the window ending at `now`. */
+  events(now: number): number {
     this.advance(now);
-    return this.sumB;
+    return this.eventSum;
   }
 
   reset(): void {
-    this.a.fill(0);
-    this.b.fill(0);
-    this.sumA = 0;
-    this.sumB = 0;
+    this.callCounts.fill(0);
+    this.eventCounts.fill(0);
+    this.callSum = 0;
+    this.eventSum = 0;
   }
 
   private advance(now: number): number {
@@ -51,10 +54,10 @@ export class SlidingWindow {
       const clear = Math.min(n, bucket - this.latest);
       for (let i = 1; i <= clear; i++) {
         const slot = (((bucket - clear + i) % n) + n) % n;
-        this.sumA -= this.a[slot];
-        this.sumB -= this.b[slot];
-        this.a[slot] = 0;
-        this.b[slot] = 0;
+        this.callSum -= this.callCounts[slot];
+        this.eventSum -= this.eventCounts[slot];
+        this.callCounts[slot] = 0;
+        this.eventCounts[slot] = 0;
       }
       this.latest = bucket;
     }
