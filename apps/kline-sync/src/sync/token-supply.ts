@@ -135,8 +135,9 @@ export class TokenSupply implements BeforeApplicationShutdown {
     );
     if (answer.dailyLimit > 0) token.remainingQuota = answer.dailyLimit - answer.dailyUsed;
     if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);
+    // The previous reservation is used up, but calls cancelled before their slot go back now.
     const previous = token.reservation;
-    if (previous) clearTimeout(previous.giveBack);
+    if (previous) void this.giveBack(tokenId, token, previous);
     const reservation: Reservation = {
       granted: answer.granted,
       used: 0,
