@@ -67,10 +67,11 @@ describe('kline-sync scale-out', () => {
       rateLimited += usage?.rateLimited ?? 0;
     }
     // Every reserved call reached the provider: the stocks that got bars are the calls it did not
-    // refuse for rate. Token-manager books every call a slot under the token's rate, so refusals
-    // come only from calls that left late (a replica's first calls open their connections).
+    // refuse for rate. Token-manager books every call a slot under the token's rate (with a gap
+    // where the replicas' slots meet) and each replica paces its own calls as the provider counts
+    // them, so a refusal is rare (0–1 of 150 here; the bound leaves room for a loaded machine).
     expect(job.progress?.succeeded).toBe(150 - rateLimited);
-    expect(rateLimited).toBeLessThan(150 * 0.2);
+    expect(rateLimited).toBeLessThan(150 * 0.05);
   });
 
   it('loses no stock when a replica is killed mid-job: its stocks are redelivered to the other', async () => {

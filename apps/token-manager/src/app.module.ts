@@ -6,6 +6,7 @@ import type { TokenManagerConfig } from './config/token-manager.config';
 import { CreateApiToken1763856000100 } from './migrations/1763856000100-create-api-token';
 import { AddApiTokenUsageDay1763856000200 } from './migrations/1763856000200-add-api-token-usage-day';
 import { AddApiTokenNextCallAt1763856000300 } from './migrations/1763856000300-add-api-token-next-call-at';
+import { AddApiTokenSlotHolder1763942400100 } from './migrations/1763942400100-add-api-token-slot-holder';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
 import { TokensGrpcController } from './tokens/tokens.grpc.controller';
@@ -19,6 +20,7 @@ export const TOKEN_MANAGER_SCHEMA = {
     CreateApiToken1763856000100,
     AddApiTokenUsageDay1763856000200,
     AddApiTokenNextCallAt1763856000300,
+    AddApiTokenSlotHolder1763942400100,
   ],
 };
 

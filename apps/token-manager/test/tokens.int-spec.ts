@@ -136,7 +136,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   it('never lets concurrent usage reports push daily_used past daily_limit', async () => {
     const token = await create({ dailyLimit: 50 });
     const answers = await Promise.all(
-      Array.from({ length: 80 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false }))),
+      Array.from({ length: 80 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))),
     );
     expect(answers.filter((a) => a.accepted)).toHaveLength(50);
     const [row] = await queryTestDatabase<{ daily_used: number }>(
@@ -157,8 +157,8 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
 
   it('resets daily usage when the quota day changes (lazily, in the same conditional update)', async () => {
     const token = await create({ dailyLimit: 2 });
-    await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 2, partial: false }));
-    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false }))).accepted).toBe(false);
+    await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 2, partial: false, holder: '' }));
+    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))).accepted).toBe(false);
     expect((await lastValueFrom(tm.client.getAvailableTokens({ provider }))).tokens).toEqual([]);
 
     // The counted day is yesterday now: the quota has reset.
@@ -167,7 +167,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     ]);
     const available = await lastValueFrom(tm.client.getAvailableTokens({ provider }));
     expect(available.tokens.map((t) => [t.id, t.dailyUsed])).toEqual([[token.id, 0]]);
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false }))).toMatchObject({
+    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))).toMatchObject({
       accepted: true,
       dailyUsed: 1,
       dailyLimit: 2,
@@ -178,7 +178,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   it('books each reserved call its own slot under the token rate limit, shared by all callers', async () => {
     const token = await create({ rateLimitPerSecond: 10 });
     const answers = await Promise.all(
-      Array.from({ length: 4 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false }))),
+      Array.from({ length: 4 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))),
     );
     const waits = answers.map((a) => a.waitMs).sort((a, b) => a - b);
     // Four calls booked at once get slots 1/10 s (+2 % margin) apart: 0, 102, 204, 306 ms, less the
@@ -190,19 +190,19 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     }
     expect(answers.every((a) => a.granted === 1 && a.slotMicros === 102_000)).toBe(true);
     const unlimited = await create({ rateLimitPerSecond: 0 });
-    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: unlimited.id, count: 5, partial: false }))).waitMs).toBe(0);
+    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: unlimited.id, count: 5, partial: false, holder: '' }))).waitMs).toBe(0);
   });
 
   it('grants what the quota has left when partial, books the granted calls back to back, and takes unused calls back', async () => {
     const token = await create({ dailyLimit: 7, rateLimitPerSecond: 5 });
-    const first = await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 5, partial: true }));
+    const first = await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 5, partial: true, holder: '' }));
     expect(first).toMatchObject({ accepted: true, granted: 5, dailyUsed: 5, waitMs: 0, slotMicros: 204_000 });
     // The next calls' slots start after the five just booked (5 × 204 ms), less the time since.
-    const second = await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 5, partial: true }));
+    const second = await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 5, partial: true, holder: '' }));
     expect(second).toMatchObject({ accepted: true, granted: 2, dailyUsed: 7, exhausted: true });
     expect(second.waitMs).toBeGreaterThan(900);
     expect(second.waitMs).toBeLessThanOrEqual(1_020);
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: true }))).toMatchObject({ accepted: false, granted: 0 });
+    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: true, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
 
     expect(await lastValueFrom(tm.client.releaseUsage({ tokenId: token.id, count: 3 }))).toEqual({ dailyUsed: 4 });
     expect(await lastValueFrom(tm.client.releaseUsage({ tokenId: token.id, count: 10 }))).toEqual({ dailyUsed: 0 });
@@ -212,13 +212,25 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     });
   });
 
+  it("starts a holder's slots a gap after another holder's recent slots, not after its own", async () => {
+    const token = await create({ rateLimitPerSecond: 10 });
+    const reserve = async (holder: string) => (await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 10, partial: true, holder }))).waitMs;
+    expect(await reserve('replica-a')).toBe(0);
+    const sameHolder = await reserve('replica-a'); // right after A's ten slots: ~1 020 ms
+    const otherHolder = await reserve('replica-b'); // after A's next ten, plus the 50 ms gap
+    expect(sameHolder).toBeGreaterThan(950);
+    expect(sameHolder).toBeLessThanOrEqual(1_020);
+    expect(otherHolder - sameHolder).toBeGreaterThan(1_020 + 50 - 30);
+    expect(otherHolder - sameHolder).toBeLessThanOrEqual(1_020 + 50 + 1);
+  });
+
   it('grants nothing on a token that is retired or past its expiry time', async () => {
     const expired = await create({ expireTime: new Date(Date.now() + 1_000).toISOString() });
     const retired = await create({});
     await lastValueFrom(tm.client.retireToken({ tokenId: retired.id, reason: 'revoked' }));
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: retired.id, count: 1, partial: false }))).toMatchObject({ accepted: false, granted: 0 });
+    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: retired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: expired.id, count: 1, partial: false }))).toMatchObject({ accepted: false, granted: 0 });
+    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: expired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
   });
 
   it('retires a token once: excluded from leases, one token.retired event', async () => {

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
@@ -68,6 +69,8 @@ export class TokenSupply implements BeforeApplicationShutdown {
   private refreshing: Promise<TokenPool<MarketDataToken>> | undefined;
   private readonly tokens = new Map<number, TokenState>();
   private readonly durationFloor = new CallDurationFloor();
+  /** This replica, as the holder of the slots it books. */
+  private readonly holder = randomUUID();
   private readonly callsPerToken: Counter<'token_id'>;
 
   constructor(
@@ -131,7 +134,7 @@ export class TokenSupply implements BeforeApplicationShutdown {
 
   private async reserve(tokenId: number, token: TokenState): Promise<void> {
     const answer = await lastValueFrom(
-      this.tokenManager.reportUsage({ tokenId, count: this.reservationSize(token), partial: true }),
+      this.tokenManager.reportUsage({ tokenId, count: this.reservationSize(token), partial: true, holder: this.holder }),
     );
     if (answer.dailyLimit > 0) token.remainingQuota = answer.dailyLimit - answer.dailyUsed;
     if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);

@@ -52,7 +52,7 @@ export class TokensGrpcController implements TokenManagerServiceController {
   }
 
   reportUsage(request: ReportUsageRequest): Promise<ReportUsageResponse> {
-    return this.tokens.reportUsage(request.tokenId, request.count, request.partial);
+    return this.tokens.reportUsage(request.tokenId, request.count, request.partial, request.holder);
   }
 
   releaseUsage(request: ReleaseUsageRequest): Promise<ReleaseUsageResponse> {

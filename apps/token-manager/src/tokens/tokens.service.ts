@@ -25,6 +25,12 @@ export const MAX_PAGE_SIZE = 100;
  * replica also paces its own calls by their actual start times).
  */
 const SLOT_MICROS = 1_020_000;
+/**
+ * Extra time before the slots of a holder that follows another on the same token (5 % of the
+ * provider's 1 s window): each holder paces its own calls by when the provider counted them, but
+ * cannot see how late the other's last calls arrived.
+ */
+const HOLDER_CHANGE_MICROS = 50_000;
 /** Calls one ReportUsage/ReleaseUsage may reserve or give back. */
 const MAX_USAGE_COUNT = 1_000_000;
 
@@ -36,7 +42,9 @@ interface UsageRow {
   usageDay: string | null;
   rate: number;
   expired: number | string;
-  waitMicros: number | string;
+  /** Time from now to the end of the booked slots (negative once they have passed; null: never booked). */
+  slotsAheadMicros: number | string | null;
+  slotHolder: string | null;
 }
 const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
@@ -190,14 +198,14 @@ export class TokensService {
    * - a disabled, retired or expired token grants nothing.
    * The reservation that reaches the limit announces the token as exhausted.
    */
-  async reportUsage(id: number, count: number, partial = false): Promise<ReportUsageResponse> {
+  async reportUsage(id: number, count: number, partial = false, holder = ''): Promise<ReportUsageResponse> {
     validUsageCount(count);
     const today = this.calendar.today();
     return this.outbox.transaction(async ({ manager, emit }) => {
       const [row] = (await manager.query(
         `SELECT provider, status, daily_limit AS dailyLimit, daily_used AS dailyUsed, DATE_FORMAT(usage_day, '%Y-%m-%d') AS usageDay,
                 rate_limit_per_second AS rate, expire_time IS NOT NULL AND expire_time <= NOW(3) AS expired,
-                GREATEST(0, COALESCE(TIMESTAMPDIFF(MICROSECOND, SYSDATE(6), next_call_at), 0)) AS waitMicros
+                TIMESTAMPDIFF(MICROSECOND, SYSDATE(6), next_call_at) AS slotsAheadMicros, slot_holder AS slotHolder
            FROM api_token WHERE id = ? AND deleted = 0 FOR UPDATE`,
         [id],
       )) as UsageRow[];
@@ -211,13 +219,18 @@ export class TokensService {
       if (granted === 0) return { ...refused, waitMs: 0, granted: 0, slotMicros: 0 };
 
       const slotMicros = row.rate > 0 ? Math.ceil(SLOT_MICROS / row.rate) : 0;
+      // Another holder's booked slots reaching into the last window push ours back by the gap.
+      const slotsAhead = row.slotsAheadMicros === null ? -Infinity : Number(row.slotsAheadMicros);
+      const gapMicros = slotMicros > 0 && (row.slotHolder ?? '') !== holder && slotsAhead > -1_000_000 ? HOLDER_CHANGE_MICROS : 0;
+      const waitMicros = Math.max(0, slotsAhead) + gapMicros;
       await manager.query(
         `UPDATE api_token
             SET daily_used = ?, usage_day = ?,
                 next_call_at = IF(? = 0, NULL, GREATEST(COALESCE(next_call_at, NOW(6)), NOW(6)) + INTERVAL ? MICROSECOND),
+                slot_holder = ?,
                 updated_at = CURRENT_TIMESTAMP(3)
           WHERE id = ?`,
-        [used + granted, today, slotMicros, granted * slotMicros, id],
+        [used + granted, today, slotMicros, gapMicros + granted * slotMicros, holder || null, id],
       );
       const dailyUsed = used + granted;
       const exhausted = row.dailyLimit > 0 && dailyUsed >= row.dailyLimit;
@@ -229,7 +242,7 @@ export class TokensService {
           occurredAt: new Date().toISOString(),
         });
       }
-      const waitMs = slotMicros > 0 ? Math.ceil(Number(row.waitMicros) / 1_000) : 0;
+      const waitMs = slotMicros > 0 ? Math.ceil(waitMicros / 1_000) : 0;
       return { accepted: true, dailyUsed, dailyLimit: row.dailyLimit, exhausted, waitMs, granted, slotMicros };
     });
   }

@@ -100,6 +100,12 @@ export interface ReportUsageRequest {
   count: number;
   /** Grant as many of the count as the quota has left (at least one) instead of all or nothing. */
   partial: boolean;
+  /**
+   * Who makes the calls (one id per replica): when the token's previous slots were booked by
+   * another holder, the new ones start a little later, so a late call of the other cannot
+   * crowd the provider's window.
+   */
+  holder: string;
 }
 
 export interface ReportUsageResponse {
