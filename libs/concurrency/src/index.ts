@@ -4,6 +4,7 @@
  * - {@link runBatch}: run a function over N items with bounded (fixed or adaptive) concurrency.
  * - Policies: {@link timeout}, {@link retry} (+ {@link RetryBudget}), {@link CircuitBreaker},
  *   {@link RateLimiter} / {@link KeyedRateLimiter}, combined with {@link composePolicies}.
+ * - {@link WindowPacer}: one credential's calls kept inside the provider's window as it counts them.
  * - {@link TokenPool}: credentials with their own rate limits and quotas, leased per call.
  * - {@link AimdLimit} / {@link GradientLimit}: adaptive concurrency limits.
  * - {@link ConcurrencyMetricsListener}: metrics hooks; {@link Clock} / {@link ManualClock}: time.
@@ -12,6 +13,7 @@
  */
 export { type Clock, type TimerHandle, ManualClock, systemClock } from './clock';
 export { type CallContext, type ItemContext, sleep } from './context';
+export { CallDurationFloor, WindowPacer, type WindowPacerOptions } from './window-pacer';
 export {
   AuthError,
   BrokenCircuitError,

@@ -3,13 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
-import { QuotaExhaustedError, sleep, TokenPool, type CredentialSpec } from '@batchgate/concurrency';
+import { CallDurationFloor, QuotaExhaustedError, sleep, TokenPool, WindowPacer, type CredentialSpec } from '@batchgate/concurrency';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { LOGGER } from '@batchgate/platform/nest';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
-import { CallDurationFloor, WindowPacer } from './window-pacer';
 
 /** What a lease of the market-data token pool hands out. */
 export interface MarketDataToken {

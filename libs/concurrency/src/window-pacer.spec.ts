@@ -1,11 +1,19 @@
-import { ManualClock, sleep } from '@batchgate/concurrency';
+import { ManualClock } from './clock';
+import { sleep } from './context';
 import { CallDurationFloor, WindowPacer } from './window-pacer';
 
 describe('WindowPacer', () => {
   const setup = (durations: number[]) => {
     const clock = new ManualClock();
     const floor = new CallDurationFloor(30_000, clock);
-    const pacer = new WindowPacer({ limit: 2, windowMs: 1_000, durationFloor: floor, marginMs: 10, maxLatenessMs: 50, clock });
+    const pacer = new WindowPacer({
+      limit: 2,
+      windowMs: 1_000,
+      durationFloor: floor,
+      marginMs: 10,
+      maxLatenessMs: 50,
+      clock,
+    });
     const starts: number[] = [];
     const runAll = durations.map((ms) =>
       pacer.run(async () => {
@@ -47,7 +55,13 @@ describe('WindowPacer', () => {
 
   it('gives the turn to the next call when a waiting call is cancelled', async () => {
     const clock = new ManualClock();
-    const pacer = new WindowPacer({ limit: 1, windowMs: 1_000, durationFloor: new CallDurationFloor(30_000, clock), marginMs: 0, clock });
+    const pacer = new WindowPacer({
+      limit: 1,
+      windowMs: 1_000,
+      durationFloor: new CallDurationFloor(30_000, clock),
+      marginMs: 0,
+      clock,
+    });
     await pacer.run(async () => undefined);
     const controller = new AbortController();
     const cancelled = pacer.run(async () => 'cancelled', controller.signal);

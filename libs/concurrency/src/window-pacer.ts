@@ -1,4 +1,5 @@
-import { sleep, systemClock, type Clock } from '@batchgate/concurrency';
+import { systemClock, type Clock } from './clock';
+import { sleep } from './context';
 
 /**
  * The shortest recent duration of a provider call: what a call costs when nothing delays it. Kept
@@ -58,8 +59,14 @@ export interface WindowPacerOptions {
  * and, while call `k` has not answered, until it has. The lateness counted is capped at
  * `maxLatenessMs`, so a provider whose latency varies widely costs at most that much throughput.
  *
- * Written here rather than taken from `@batchgate/concurrency`'s RateLimiter, which paces by
- * start times only; no rate-limiting library we know of accounts for the provider's view of time.
+ * Unlike {@link RateLimiter}, which guarantees the window for the moments calls start, this
+ * accounts for the provider's view of time; no rate-limiting library we know of does.
+ *
+ * ```ts
+ * const floor = new CallDurationFloor();            // shared by all credentials of one provider
+ * const pacer = new WindowPacer({ limit: 5, windowMs: 1_000, durationFloor: floor });
+ * const bars = await pacer.run(() => api.kline(code, { signal }), signal);
+ * ```
  */
 export class WindowPacer {
   private readonly starts: Float64Array;
@@ -73,8 +80,10 @@ export class WindowPacer {
   private readonly clock: Clock;
 
   constructor(private readonly options: WindowPacerOptions) {
-    if (!Number.isInteger(options.limit) || options.limit < 1) throw new RangeError(`limit must be an integer ≥ 1, got ${options.limit}`);
-    if (!(options.windowMs > 0)) throw new RangeError(`windowMs must be > 0, got ${options.windowMs}`);
+    if (!Number.isInteger(options.limit) || options.limit < 1)
+      throw new RangeError(`limit must be an integer ≥ 1, got ${options.limit}`);
+    if (!(options.windowMs > 0))
+      throw new RangeError(`windowMs must be > 0, got ${options.windowMs}`);
     this.starts = new Float64Array(options.limit);
     this.ends = new Float64Array(options.limit);
     this.answered = new Array<Promise<void> | undefined>(options.limit);
