@@ -1,7 +1,7 @@
 import { type Clock, type TimerHandle, systemClock } from './clock';
-import { AbortWatcher, type CallContext, Scope } from './context';
+import { type CallContext, Scope } from './context';
 import { QueueFullError } from './errors';
-import { Deque } from './internal/deque';
+import { WaitQueue } from './internal/wait-queue';
 import { nowOf } from './internal/dispatch';
 import { RateGate } from './internal/rate-gate';
 import { type ConcurrencyMetricsListener, emitMetric } from './metrics';
@@ -33,14 +33,6 @@ export interface RateLimiterOptions {
   metrics?: ConcurrencyMetricsListener;
 }
 
-interface Waiter {
-  /** Called with the grant's ticket. */
-  resolve: (ticket: number) => void;
-  reject: (reason: unknown) => void;
-  watcher: AbortWatcher | undefined;
-  done: boolean;
-}
-
 /**
  * Token-bucket rate limiter with a strict window guarantee: never more than `limit` calls in any
  * window of `intervalMs` (a sliding log of the last `limit` grants backs the bucket), and at most
@@ -60,9 +52,10 @@ interface Waiter {
  */
 export class RateLimiter extends BasePolicy {
   private readonly gate: RateGate;
-  private readonly waiters = new Deque<Waiter>();
-  /** Callers waiting in `waiters` (aborted ones leave at once, their entries later). */
-  private waiting = 0;
+  private readonly waiters = new WaitQueue<number>(() => {
+    this.reportQueue();
+    this.serve();
+  });
   private readonly clock: Clock;
   private readonly maxQueued: number;
   private readonly name: string;
@@ -103,12 +96,12 @@ export class RateLimiter extends BasePolicy {
 
   /** Callers waiting for a permit. */
   get queued(): number {
-    return this.waiting;
+    return this.waiters.size;
   }
 
   /** Takes a permit if one is free now and nobody is waiting (never queues). */
   tryAcquire(): boolean {
-    return this.waiting === 0 && this.gate.tryTake(this.clock.now()) >= 0;
+    return this.waiters.size === 0 && this.gate.tryTake(this.clock.now()) >= 0;
   }
 
   /**
@@ -136,12 +129,12 @@ export class RateLimiter extends BasePolicy {
 
   /** True when the limiter holds no state any more (used by the keyed limiter to evict). @internal */
   isIdle(now: number): boolean {
-    return this.waiting === 0 && this.gate.idleAt(now);
+    return this.waiters.size === 0 && this.gate.idleAt(now);
   }
 
   _run<R>(fn: Call<R>, ctx: CallContext): Promise<Awaited<R>> {
     const scope = Scope.from(ctx);
-    if (this.waiting === 0 && !scope.aborted && this.gate.tryTake(nowOf(this.clock)) >= 0) {
+    if (this.waiters.size === 0 && !scope.aborted && this.gate.tryTake(nowOf(this.clock)) >= 0) {
       try {
         return Promise.resolve(fn(scope)) as Promise<Awaited<R>>;
       } catch (error) {
@@ -173,28 +166,13 @@ export class RateLimiter extends BasePolicy {
     onReject: (reason: unknown) => void,
   ): void {
     if (scope?.aborted) return onReject(scope.reason);
-    if (this.waiting === 0) {
+    if (this.waiters.size === 0) {
       const ticket = this.gate.tryTake(this.clock.now());
       if (ticket >= 0) return onGrant(ticket);
     }
-    if (this.waiting >= this.maxQueued)
+    if (this.waiters.size >= this.maxQueued)
       return onReject(new QueueFullError(this.name, this.maxQueued));
-    const waiter: Waiter = { resolve: onGrant, reject: onReject, watcher: undefined, done: false };
-    if (scope) {
-      const watcher = new AbortWatcher(scope);
-      waiter.watcher = watcher;
-      watcher.onAbort = (reason) => {
-        if (waiter.done) return;
-        waiter.done = true;
-        watcher.dispose();
-        this.waiting--;
-        this.reportQueue();
-        onReject(reason);
-        this.serve();
-      };
-    }
-    this.waiters.push(waiter);
-    this.waiting++;
+    this.waiters.push(onGrant, onReject, scope);
     this.reportQueue();
     this.serve();
   }
@@ -207,32 +185,21 @@ export class RateLimiter extends BasePolicy {
       return;
     }
     this.serving = true;
-    let granted = false;
+    let granted = 0;
+    const takePermit = () => {
+      const ticket = this.gate.tryTake(this.clock.now());
+      return ticket < 0 ? undefined : ticket;
+    };
     try {
       do {
         this.serveAgain = false;
-        for (;;) {
-          const head = this.waiters.peek();
-          if (!head) break;
-          if (head.done) {
-            this.waiters.shift();
-            continue;
-          }
-          const ticket = this.gate.tryTake(this.clock.now());
-          if (ticket < 0) break;
-          this.waiters.shift();
-          head.done = true;
-          head.watcher?.dispose();
-          this.waiting--;
-          granted = true;
-          head.resolve(ticket);
-        }
+        granted += this.waiters.serveWhile(takePermit, (ticket) => ticket);
       } while (this.serveAgain);
     } finally {
       this.serving = false;
     }
-    if (granted) this.reportQueue();
-    if (this.waiting === 0) {
+    if (granted > 0) this.reportQueue();
+    if (this.waiters.size === 0) {
       if (this.timer !== undefined) {
         this.clock.clearTimeout(this.timer);
         this.timer = undefined;
@@ -250,7 +217,8 @@ export class RateLimiter extends BasePolicy {
   }
 
   private reportQueue(): void {
-    if (this.metrics) emitMetric(this.metrics, 'queued', { name: this.name, value: this.waiting });
+    if (this.metrics)
+      emitMetric(this.metrics, 'queued', { name: this.name, value: this.waiters.size });
   }
 }
 

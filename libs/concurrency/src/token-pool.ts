@@ -1,12 +1,12 @@
 import { type Clock, type TimerHandle, systemClock } from './clock';
-import { AbortWatcher, Scope } from './context';
+import { Scope } from './context';
 import {
   type ErrorClassifier,
   NoCredentialAvailableError,
   QueueFullError,
   classifyError,
 } from './errors';
-import { Deque } from './internal/deque';
+import { WaitQueue } from './internal/wait-queue';
 import { Listeners, type Unsubscribe } from './internal/listeners';
 import { RateGate } from './internal/rate-gate';
 import { type ConcurrencyMetricsListener, emitMetric } from './metrics';
@@ -107,13 +107,6 @@ interface Credential<T> {
   lastLease: number;
   cooldownUntil: number;
   retiredReason: string | undefined;
-}
-
-interface Waiter<T> {
-  resolve: (lease: Lease<T>) => void;
-  reject: (reason: unknown) => void;
-  watcher: AbortWatcher | undefined;
-  done: boolean;
 }
 
 /** One lane of the seed's static split: a pool of its own credentials and its share of the items. */
@@ -231,9 +224,7 @@ export class TokenPool<T> {
   readonly name: string;
   private readonly credentialsList: Credential<T>[] = [];
   private readonly byId = new Map<string, Credential<T>>();
-  private readonly waiters = new Deque<Waiter<T>>();
-  /** Callers waiting in `waiters` (aborted ones leave at once, their entries later). */
-  private waiting = 0;
+  private readonly waiters = new WaitQueue<Lease<T>>(() => this.reportGauges());
   private leased = 0;
   private usable = 0;
   private sequence = 0;
@@ -277,7 +268,13 @@ export class TokenPool<T> {
       if (c.status === 'exhausted') exhausted++;
       else if (c.status === 'retired') retired++;
     }
-    return { active: this.usable, exhausted, retired, leased: this.leased, waiting: this.waiting };
+    return {
+      active: this.usable,
+      exhausted,
+      retired,
+      leased: this.leased,
+      waiting: this.waiters.size,
+    };
   }
 
   /** Snapshot of every credential (without secrets). */
@@ -333,7 +330,7 @@ export class TokenPool<T> {
 
   /** A lease if a credential has capacity right now and nobody is waiting; never waits. */
   tryLease(): Lease<T> | undefined {
-    if (this.waiting > 0) return undefined;
+    if (this.waiters.size > 0) return undefined;
     const credential = this.pick(this.clock.now());
     return credential ? this.grant(credential) : undefined;
   }
@@ -379,28 +376,14 @@ export class TokenPool<T> {
   private leaseIn(scope: Scope | undefined): Promise<Lease<T>> {
     if (scope?.aborted) return Promise.reject(scope.reason);
     if (this.usable === 0) return Promise.reject(new NoCredentialAvailableError(this.name));
-    if (this.waiting === 0) {
+    if (this.waiters.size === 0) {
       const credential = this.pick(this.clock.now());
       if (credential) return Promise.resolve(this.grant(credential));
     }
-    if (this.waiting >= this.maxQueued)
+    if (this.waiters.size >= this.maxQueued)
       return Promise.reject(new QueueFullError(this.name, this.maxQueued));
     return new Promise<Lease<T>>((resolve, reject) => {
-      const waiter: Waiter<T> = { resolve, reject, watcher: undefined, done: false };
-      if (scope) {
-        const watcher = new AbortWatcher(scope);
-        waiter.watcher = watcher;
-        watcher.onAbort = (reason) => {
-          if (waiter.done) return;
-          waiter.done = true;
-          watcher.dispose();
-          this.waiting--;
-          this.reportGauges();
-          reject(reason);
-        };
-      }
-      this.waiters.push(waiter);
-      this.waiting++;
+      this.waiters.push(resolve, reject, scope);
       this.reportGauges();
       this.serve();
     });
@@ -492,37 +475,19 @@ export class TokenPool<T> {
 
   /** Grants leases to waiters in order while credentials have capacity; arms the timer. */
   private serve(): void {
-    if (this.waiting === 0) return this.disarm();
+    if (this.waiters.size === 0) return this.disarm();
     if (this.usable === 0) {
       // Nothing will ever serve them: fail fast instead of waiting forever.
-      const error = new NoCredentialAvailableError(this.name);
-      this.waiters.drain((w) => {
-        if (w.done) return;
-        w.done = true;
-        w.watcher?.dispose();
-        w.reject(error);
-      });
-      this.waiting = 0;
+      this.waiters.rejectAll(new NoCredentialAvailableError(this.name));
       this.reportGauges();
       return this.disarm();
     }
     const now = this.clock.now();
-    for (;;) {
-      const head = this.waiters.peek();
-      if (!head) break;
-      if (head.done) {
-        this.waiters.shift();
-        continue;
-      }
-      const credential = this.pick(now);
-      if (!credential) break;
-      this.waiters.shift();
-      head.done = true;
-      head.watcher?.dispose();
-      this.waiting--;
-      head.resolve(this.grant(credential));
-    }
-    if (this.waiting === 0) return this.disarm();
+    this.waiters.serveWhile(
+      () => this.pick(now),
+      (credential) => this.grant(credential),
+    );
+    if (this.waiters.size === 0) return this.disarm();
     // Wake up when the earliest credential regains capacity (releases wake us on their own).
     let at = Infinity;
     for (const c of this.credentialsList) {
@@ -589,6 +554,6 @@ export class TokenPool<T> {
   private reportGauges(): void {
     if (!this.metrics) return;
     emitMetric(this.metrics, 'inFlight', { name: this.name, value: this.leased });
-    emitMetric(this.metrics, 'queued', { name: this.name, value: this.waiting });
+    emitMetric(this.metrics, 'queued', { name: this.name, value: this.waiters.size });
   }
 }
