@@ -11,7 +11,7 @@
 // measured the same way. Tables go to stdout and tmp/bench-concurrency/.
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, compileLib } from './lib.mjs';
@@ -110,6 +110,8 @@ const results = {
   cpu: cpus()[0]?.model,
   cores: cpus().length,
   rounds: ROUNDS,
+  // Timer lateness, and so the makespan rows, grow with the machine's load: record it.
+  loadAverageAtStart: loadavg()[0],
 };
 const section = (title, lines) => {
   md.push(`### ${title}`, '', ...lines, '');
@@ -361,10 +363,12 @@ if (ONLY.has('adaptive')) {
   ]);
 }
 
+results.loadAverageAtEnd = loadavg()[0];
+const machine = `Node ${results.node}, ${results.cpu} × ${results.cores} cores, 1-minute load average ${results.loadAverageAtStart.toFixed(2)} at the start and ${results.loadAverageAtEnd.toFixed(2)} at the end`;
 mkdirSync(OUT, { recursive: true });
 writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2));
 writeFileSync(
   join(OUT, 'results.md'),
-  `Node ${results.node}, ${results.cpu} × ${results.cores} cores\n\n${md.join('\n')}\n`,
+  `${machine}\n\n${md.join('\n')}\n`,
 );
-log(`\nwritten: tmp/bench-concurrency/results.md and results.json`);
+log(`\n${machine}\nwritten: tmp/bench-concurrency/results.md and results.json`);
