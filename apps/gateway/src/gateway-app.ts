@@ -10,7 +10,6 @@ import type { PlatformHandles } from '@batchgate/platform/nest';
 import { AppModule } from './app.module';
 import { JwtVerifier } from './auth/jwt-verifier';
 import type { GatewayConfig } from './config/gateway.config';
-import { errorResponseFor } from './http/error-response';
 import { HttpExceptionFilter } from './http/http-exception.filter';
 import { RequestContextInterceptor } from './http/request-context.interceptor';
 import { requestValidationPipe } from './http/validation';
@@ -66,11 +65,6 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
     logger.info({ requestId: request.id, ...labels, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
-  // Errors raised by Fastify itself (body too large, malformed JSON) get the same error body.
-  fastify.setErrorHandler((error, request, reply) => {
-    const response = errorResponseFor(error, request.id);
-    void reply.status(response.status).headers(response.headers).send(response.body);
   });
 
   const document = SwaggerModule.createDocument(

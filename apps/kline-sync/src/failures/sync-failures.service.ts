@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SyncFailureEntity, SyncFailureStatus } from './sync-failure.entity';
+import { ItemStatus } from '../jobs/sync-jobs.repository';
 
 export interface FailurePage {
   records: SyncFailureEntity[];
@@ -60,7 +61,7 @@ export class SyncFailuresService {
   async kTypeOf(failure: SyncFailureEntity): Promise<number> {
     const [row] = (await this.dataSource.query(
       `SELECT j.k_type AS kType FROM sync_job_item i JOIN sync_job j ON j.id = i.job_id
-        WHERE i.stock_code = ? AND i.status = 2 AND j.start_date = ? AND j.end_date = ?
+        WHERE i.stock_code = ? AND i.status = ${ItemStatus.Failed} AND j.start_date = ? AND j.end_date = ?
         ORDER BY i.finished_at DESC LIMIT 1`,
       [failure.stockCode, failure.startDate, failure.endDate],
     )) as Array<{ kType: number }>;

@@ -64,14 +64,27 @@ export class SyncJobEntity {
 
   @Column({ name: 'finished_at', type: 'datetime', precision: 3, nullable: true })
   finishedAt!: Date | null;
+
+  /**
+   * Stocks that ended since `startedAt` (a retried job restarts it), counted from the items while
+   * the job runs; not a column.
+   */
+  finishedThisRun?: number;
 }
 
-/** Elapsed time and a linear ETA from the rate so far. */
-export function jobTiming(job: SyncJobEntity, now: Date): { elapsedMs: number; etaMs: number } {
+/**
+ * Elapsed time of the current run and a linear ETA for the stocks still pending, from the pace of
+ * this run (a retried job's earlier successes do not count).
+ */
+export function jobTiming(
+  job: Pick<SyncJobEntity, 'startedAt' | 'finishedAt' | 'total' | 'succeeded' | 'failed' | 'cancelled' | 'finishedThisRun'>,
+  now: Date,
+): { elapsedMs: number; etaMs: number } {
   if (!job.startedAt) return { elapsedMs: 0, etaMs: 0 };
   const end = job.finishedAt ?? now;
   const elapsedMs = Math.max(0, end.getTime() - job.startedAt.getTime());
-  const done = job.succeeded + job.failed;
-  if (job.finishedAt || done === 0) return { elapsedMs, etaMs: 0 };
-  return { elapsedMs, etaMs: Math.round((elapsedMs / done) * (job.total - done)) };
+  const ended = job.succeeded + job.failed + job.cancelled;
+  const finishedThisRun = job.finishedThisRun ?? ended;
+  if (job.finishedAt || finishedThisRun === 0) return { elapsedMs, etaMs: 0 };
+  return { elapsedMs, etaMs: Math.round((elapsedMs / finishedThisRun) * (job.total - ended)) };
 }

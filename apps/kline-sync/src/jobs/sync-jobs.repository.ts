@@ -59,14 +59,18 @@ export class SyncJobsRepository {
   }
 
   private async countItems(job: SyncJobEntity, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    // A retried job restarts its clock: the stocks that ended before that are not this run's pace.
     const counts = (await manager.query(
-      'SELECT status, COUNT(*) AS n FROM sync_job_item WHERE job_id = ? AND status <> 0 GROUP BY status',
+      `SELECT i.status, COUNT(*) AS n, COALESCE(SUM(i.finished_at >= j.started_at), 0) AS sinceStart
+         FROM sync_job_item i JOIN sync_job j ON j.id = i.job_id
+        WHERE i.job_id = ? AND i.status <> ${ItemStatus.Pending} GROUP BY i.status`,
       [job.id],
-    )) as Array<{ status: number; n: string | number }>;
+    )) as Array<{ status: number; n: string | number; sinceStart: string | number }>;
     const count = (status: number) => Number(counts.find((c) => c.status === status)?.n ?? 0);
     job.succeeded = count(ItemStatus.Succeeded);
     job.failed = count(ItemStatus.Failed);
     job.cancelled = count(ItemStatus.Cancelled);
+    job.finishedThisRun = counts.reduce((sum, c) => sum + Number(c.sinceStart), 0);
   }
 
   /**
@@ -104,7 +108,7 @@ export class SyncJobsRepository {
     const counted = await this.dataSource.transaction(async (manager) => {
       const result = (await manager.query(
         `UPDATE sync_job_item SET status = ?, attempts = attempts + 1, error_message = ?, finished_at = CURRENT_TIMESTAMP(3)
-          WHERE job_id = ? AND market = ? AND stock_code = ? AND status = 0`,
+          WHERE job_id = ? AND market = ? AND stock_code = ? AND status = ${ItemStatus.Pending}`,
         [outcome.ok ? ItemStatus.Succeeded : ItemStatus.Failed, outcome.ok ? null : outcome.reason.slice(0, 500), item.jobId, item.market, item.code],
       )) as { affectedRows: number };
       if (result.affectedRows !== 1) return false;
@@ -183,7 +187,7 @@ export class SyncJobsRepository {
    */
   private async finishIfDone(jobId: string): Promise<number | undefined> {
     const [pending] = (await this.dataSource.query(
-      'SELECT EXISTS (SELECT 1 FROM sync_job_item WHERE job_id = ? AND status = 0) AS pending',
+      `SELECT EXISTS (SELECT 1 FROM sync_job_item WHERE job_id = ? AND status = ${ItemStatus.Pending}) AS pending`,
       [jobId],
     )) as Array<{ pending: number | string }>;
     if (Number(pending?.pending ?? 1)) return undefined;
