@@ -23,9 +23,14 @@ export interface KlineStack {
 
 /**
  * upstream-sim, token-manager and kline-sync as real processes on free loopback ports, each
- * service with a fresh database, sharing the real NATS.
+ * service with a fresh database, sharing the real NATS (the shared one unless `natsUrl` names
+ * another).
  */
-export async function startKlineStack(klineEnv: Record<string, string> = {}, tokenManagerReplicas = 1): Promise<KlineStack> {
+export async function startKlineStack(
+  klineEnv: Record<string, string> = {},
+  tokenManagerReplicas = 1,
+  natsUrl = 'nats://127.0.0.1:4222',
+): Promise<KlineStack> {
   const [simPort, ksGrpc] = [await freePort(), await freePort()];
   const tokenDatabase = await createTestDatabase('ks_tokens');
   const klineDatabase = await createTestDatabase('ks_kline');
@@ -37,7 +42,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}, tok
     const [grpcPort, opsPort] = [await freePort(), await freePort()];
     const process = await spawnService({
       entry: 'apps/token-manager/src/main.ts',
-      env: { ...tokenDatabase.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(opsPort), OUTBOX_POLL_MS: '50' },
+      env: { ...tokenDatabase.env, NATS_URL: natsUrl, GRPC_PORT: String(grpcPort), OPS_PORT: String(opsPort), OUTBOX_POLL_MS: '50' },
       readyUrl: `http://127.0.0.1:${opsPort}/readyz`,
     });
     tokenManagers.push({ process, grpcPort });
@@ -52,6 +57,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}, tok
       entry: 'apps/kline-sync/src/main.ts',
       env: {
         ...klineDatabase.env,
+        NATS_URL: natsUrl,
         GRPC_PORT: String(grpc),
         OPS_PORT: String(ops),
         OUTBOX_POLL_MS: '50',
@@ -69,7 +75,7 @@ export async function startKlineStack(klineEnv: Record<string, string> = {}, tok
   const registry = new Registry();
   const tm = createGrpcClient<TokenManagerServiceClient>({ proto: 'tokens', service: TOKEN_MANAGER_SERVICE_NAME, url: `127.0.0.1:${tmGrpc}`, deadlineMs: 10_000, registry, credentials: testServiceCredentials });
   const ks = createGrpcClient<KlineSyncServiceClient>({ proto: 'klinesync', service: KLINE_SYNC_SERVICE_NAME, url: `127.0.0.1:${ksGrpc}`, deadlineMs: 60_000, registry, credentials: testServiceCredentials });
-  const nats = await connect({ servers: 'nats://127.0.0.1:4222' });
+  const nats = await connect({ servers: natsUrl, maxReconnectAttempts: -1 });
   return {
     simUrl,
     tokenManager: tm.client,

@@ -4,3 +4,4 @@ export * from './service-process';
 export * from './wait-for';
 export * from './stream-events';
 export * from './service-credentials';
+export * from './nats-server';
