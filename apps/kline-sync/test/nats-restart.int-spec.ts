@@ -14,7 +14,7 @@ describe('kline-sync when NATS crashes mid-job', () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     // Few stocks in hand at once, so the crash leaves most of the job on the stream.
-    stack = await startKlineStack({ SYNC_ACK_WAIT_MS: '3000', SYNC_WORKER_CONCURRENCY: '4' }, 1, nats.url);
+    stack = await startKlineStack({ SYNC_ACK_WAIT_MS: '3000', SYNC_WORKER_CONCURRENCY: '4' }, 1, { natsUrl: nats.url });
     const tokens = Array.from({ length: 6 }, (_, i) => `n-${randomBytes(3).toString('hex')}-${i}`);
     await stack.sim('/__sim/config', {
       routes: { 'market.kline': { latency: { kind: 'fixed', ms: 20 } } },

@@ -3,7 +3,15 @@ import { Registry } from 'prom-client';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient } from '@batchgate/platform/grpc';
-import { createTestDatabase, freePort, spawnService, type ServiceProcess, type TestDatabase, testServiceCredentials } from '@batchgate/testing';
+import {
+  createTestDatabase,
+  freePort,
+  spawnService,
+  type MysqlServer,
+  type ServiceProcess,
+  type TestDatabase,
+  testServiceCredentials,
+} from '@batchgate/testing';
 
 export interface KlineStack {
   simUrl: string;
@@ -21,19 +29,24 @@ export interface KlineStack {
   stop: () => Promise<void>;
 }
 
+/** The NATS and MySQL the stack runs on, when not the shared ones (a test that crashes them). */
+export interface StackInfrastructure {
+  natsUrl?: string;
+  mysql?: MysqlServer;
+}
+
 /**
  * upstream-sim, token-manager and kline-sync as real processes on free loopback ports, each
- * service with a fresh database, sharing the real NATS (the shared one unless `natsUrl` names
- * another).
+ * service with a fresh database, sharing the real NATS.
  */
 export async function startKlineStack(
   klineEnv: Record<string, string> = {},
   tokenManagerReplicas = 1,
-  natsUrl = 'nats://127.0.0.1:4222',
+  { natsUrl = 'nats://127.0.0.1:4222', mysql }: StackInfrastructure = {},
 ): Promise<KlineStack> {
   const [simPort, ksGrpc] = [await freePort(), await freePort()];
-  const tokenDatabase = await createTestDatabase('ks_tokens');
-  const klineDatabase = await createTestDatabase('ks_kline');
+  const tokenDatabase = await createTestDatabase('ks_tokens', mysql);
+  const klineDatabase = await createTestDatabase('ks_kline', mysql);
   const simUrl = `http://127.0.0.1:${simPort}`;
   const sim = await spawnService({ entry: 'apps/upstream-sim/src/main.ts', env: { SIM_PORT: String(simPort) }, readyUrl: `${simUrl}/readyz` });
   // token-manager replicas share one database; kline-sync replica i talks to token-manager i mod n.

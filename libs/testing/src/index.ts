@@ -5,3 +5,4 @@ export * from './wait-for';
 export * from './stream-events';
 export * from './service-credentials';
 export * from './nats-server';
+export * from './mariadb-server';
