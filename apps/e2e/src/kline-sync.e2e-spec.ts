@@ -50,6 +50,7 @@ describe('kline-sync through the gateway', () => {
     expect(bars.bars).toHaveLength(5);
 
     const retried = await post('/api/stock/sync/retry-failed?maxRetryCount=1', {});
+    expect(retried.status).toBe(200);
     expect(await retried.json()).toEqual({ code: 200, msg: 'success', data: 0 });
   });
 

@@ -95,6 +95,7 @@ export class KlineSyncHttpController {
 
   /** Seed 004: answers `Result<Integer>`, the number of failures re-pulled successfully. */
   @Post('stock/sync/retry-failed')
+  @HttpCode(200)
   @RequirePermissions('stock:sync:retry')
   async retryFailed(@Query() query: RetryFailedQueryDto): Promise<SeedResult<number>> {
     const answer = await lastValueFrom(
