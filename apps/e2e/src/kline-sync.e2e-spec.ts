@@ -119,6 +119,9 @@ describe('kline-sync through the gateway', () => {
   it('rejects bad input with 400 and missing permissions with 403', async () => {
     expect((await post('/api/stock/sync/batch', { startDate: 'soon', endDate: '2026-01-09' })).status).toBe(400);
     expect((await post('/api/stock/sync/batch', { startDate: '2026-02-01', endDate: '2026-01-09' })).status).toBe(400);
+    const tooLong = await post('/api/stock/sync/batch', { startDate: '2020-01-01', endDate: '2026-01-09', kType: 1 });
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toMatchObject({ error: { code: 'SYNC.RANGE_TOO_LONG', details: { maxBars: 527_040, kType: 1 } } });
     expect((await get('/api/stock/sync/jobs/not-a-uuid')).status).toBe(400);
     expect((await get('/api/stock/sync/failure/list?size=1000')).status).toBe(400);
     expect((await post('/api/intraday/parallel/execute-multiple', [{ id: 'x', market: 'SH', code: '600000', bars: 5, priceChangePercent: 1, extra: 1 }])).status).toBe(400);

@@ -26,6 +26,11 @@ export const klineSyncConfigSchema = z.object({
   SYNC_ACK_WAIT_MS: env.int(30_000, 1_000, 600_000),
   /** Calls one token may have in flight at once; its rate limit still applies. */
   SYNC_MAX_IN_FLIGHT_PER_TOKEN: env.int(4, 1, 1_000),
+  /**
+   * Bars one stock of a job may span (date range ÷ bar length); longer ranges are refused. The
+   * default is a leap year of 1-minute bars: 528 provider calls per stock.
+   */
+  SYNC_MAX_BARS_PER_STOCK: env.int(527_040, 1, 100_000_000),
   /** Attempts per stock (token switches and transient retries) before a failure row is written. */
   SYNC_CALL_MAX_ATTEMPTS: env.int(4, 1, 20),
   SYNC_CALL_TIMEOUT_MS: env.int(10_000, 100, 600_000),

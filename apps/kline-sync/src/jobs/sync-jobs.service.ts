@@ -44,7 +44,7 @@ export class SyncJobsService {
    */
   async start(request: StartSyncJobRequest): Promise<SyncJob> {
     const kType = request.kType || 8;
-    barRange(request.startDate, request.endDate, kType);
+    barRange(request.startDate, request.endDate, kType, this.config.SYNC_MAX_BARS_PER_STOCK);
     const stocks = await this.stocks.list(request.market || undefined);
     if (stocks.length === 0) {
       throw new DomainError('failed_precondition', 'SYNC.NO_STOCKS', 'No stocks to sync; import stocks first', {

@@ -12,6 +12,14 @@ describe('barRange', () => {
     expect(barRange('2026-01-01', '2026-01-14', 9).limit).toBe(2);
   });
 
+  it('refuses a range of more bars than a job may cover per stock', () => {
+    expect(barRange('2025-01-01', '2025-12-31', 1, 525_600).limit).toBe(525_600);
+    expect(() => barRange('2024-12-31', '2025-12-31', 1, 525_600)).toThrow(
+      expect.objectContaining({ code: 'SYNC.RANGE_TOO_LONG', details: { bars: 527_040, maxBars: 525_600, kType: 1 } }),
+    );
+    expect(barRange('0001-01-01', '9999-12-31', 10, 525_600).limit).toBeLessThan(525_600);
+  });
+
   it.each([
     ['2026-02-01', '2026-01-01', 8, 'startDate must not be after endDate'],
     ['yesterday', '2026-01-01', 8, 'YYYY-MM-DD'],

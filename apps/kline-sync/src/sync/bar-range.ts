@@ -33,8 +33,11 @@ export interface BarRange {
   limit: number;
 }
 
-/** Turns a date range (YYYY-MM-DD, inclusive) into the provider's `limit` + `et` query. */
-export function barRange(startDate: string, endDate: string, kType: number): BarRange {
+/**
+ * Turns a date range (YYYY-MM-DD, inclusive) into the provider's `limit` + `et` query; a range of
+ * more than `maxBars` bars is refused (each 1,000 bars cost a provider call per stock).
+ */
+export function barRange(startDate: string, endDate: string, kType: number, maxBars = Number.POSITIVE_INFINITY): BarRange {
   const barMs = BAR_MS[kType];
   if (!barMs) throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `kType ${kType} is not supported`);
   const fromMs = Date.parse(`${startDate}T00:00:00Z`);
@@ -43,5 +46,14 @@ export function barRange(startDate: string, endDate: string, kType: number): Bar
     throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'startDate and endDate must be YYYY-MM-DD dates');
   }
   if (fromMs > toMs) throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'startDate must not be after endDate');
-  return { fromMs, toMs, limit: Math.ceil((toMs - fromMs + 1) / barMs) };
+  const limit = Math.ceil((toMs - fromMs + 1) / barMs);
+  if (limit > maxBars) {
+    throw new DomainError(
+      'invalid_argument',
+      'SYNC.RANGE_TOO_LONG',
+      `${startDate}..${endDate} spans ${limit} bars of kType ${kType}; a job covers at most ${maxBars} bars per stock`,
+      { details: { bars: limit, maxBars, kType } },
+    );
+  }
+  return { fromMs, toMs, limit };
 }
