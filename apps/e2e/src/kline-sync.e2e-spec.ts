@@ -103,6 +103,31 @@ describe('kline-sync through the gateway', () => {
     expect((await post(`/api/stock/sync/jobs/${job.id}/cancel`, {})).status).toBe(409);
   });
 
+  it('serves stored bars in pages of 5,000, each naming where the next starts', async () => {
+    await post('/api/stock/import', { stocks: [{ code: '000001', market: 'SZ' }] });
+    const accepted = await post('/api/stock/sync/batch', { market: 'SZ', startDate: '2026-01-05', endDate: '2026-01-09', kType: 1 });
+    const job = (await accepted.json()) as { id: string };
+    for (let i = 0; i < 300; i++) {
+      const current = (await (await get(`/api/stock/sync/jobs/${job.id}`)).json()) as { finishedAt: string; status: string };
+      if (current.finishedAt) {
+        expect(current.status).toBe('success');
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    type Page = { bars: Array<{ t: number }>; nextFrom: number | null };
+    const page = async (from: number) => (await (await get(`/api/stock/kline?market=SZ&code=000001&kType=1&from=${from}`)).json()) as Page;
+    const first = await page(0);
+    expect(first.bars).toHaveLength(5_000);
+    expect(first.nextFrom).toBe((first.bars.at(-1)?.t ?? 0) + 60_000);
+    const second = await page(first.nextFrom ?? 0);
+    expect(second.nextFrom).toBeNull();
+    const all = [...first.bars, ...second.bars].map((bar) => bar.t);
+    // 5 days of 1-minute bars, each once, oldest first.
+    expect(all).toHaveLength(5 * 1_440);
+    expect(all.every((t, i) => i === 0 || t - (all[i - 1] ?? 0) === 60_000)).toBe(true);
+  });
+
   it('evaluates intraday triggers given as a list', async () => {
     const response = await post('/api/intraday/parallel/execute-multiple', [
       { id: 'a', market: 'SH', code: '600000', kType: 1, priceChangePercent: 0, bars: 5 },

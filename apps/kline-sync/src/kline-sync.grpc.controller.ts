@@ -93,7 +93,7 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
   }
 
   async getKline(request: GetKlineRequest): Promise<GetKlineResponse> {
-    return { bars: await this.klines.find(request) };
+    return this.klines.find(request);
   }
 
   executeTriggers(request: ExecuteTriggersRequest): Promise<ExecuteTriggersResponse> {

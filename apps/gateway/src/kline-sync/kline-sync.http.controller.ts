@@ -123,7 +123,8 @@ export class KlineSyncHttpController {
     const answer = await lastValueFrom(
       this.klineSync.getKline({ market: query.market, code: query.code, kType: query.kType ?? 8, from: query.from ?? 0, to: query.to ?? 0 }),
     );
-    return { market: query.market, code: query.code, kType: query.kType ?? 8, bars: answer.bars };
+    // `nextFrom`: ask again with `from=<nextFrom>` for the bars after this page; null on the last.
+    return { market: query.market, code: query.code, kType: query.kType ?? 8, bars: answer.bars, nextFrom: answer.nextFrom || null };
   }
 
   /** Seed 002: the body is the list of trigger configs; at most 3 run at once, 30 s each. */

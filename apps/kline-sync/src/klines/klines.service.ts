@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { GetKlineRequest, KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
+import type { GetKlineRequest, GetKlineResponse, KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { DomainError } from '@batchgate/platform/errors';
 import { KlineBarEntity } from './kline-bar.entity';
 
@@ -26,7 +26,8 @@ export class KlinesService {
     }
   }
 
-  async find(request: GetKlineRequest): Promise<KlineBar[]> {
+  /** The stored bars of `from..to`, oldest first, one page of at most MAX_BARS_PER_QUERY. */
+  async find(request: GetKlineRequest): Promise<GetKlineResponse> {
     if (!request.market || !request.code) {
       throw new DomainError('invalid_argument', 'KLINE.INVALID_ARGUMENT', 'market and code are required');
     }
@@ -42,9 +43,11 @@ export class KlinesService {
       })
       .andWhere('b.t BETWEEN :from AND :to', { from: request.from, to })
       .orderBy('b.t', 'ASC')
-      .take(MAX_BARS_PER_QUERY)
+      .take(MAX_BARS_PER_QUERY + 1)
       .getMany();
-    return rows.map((row) => ({
+    // One row more than a page says whether there is a next one, and where it starts.
+    const nextFrom = rows.length > MAX_BARS_PER_QUERY ? Number(rows[MAX_BARS_PER_QUERY]?.t) : 0;
+    const bars = rows.slice(0, MAX_BARS_PER_QUERY).map((row) => ({
       t: Number(row.t),
       o: Number(row.o),
       h: Number(row.h),
@@ -53,5 +56,6 @@ export class KlinesService {
       v: Number(row.v),
       tu: Number(row.tu),
     }));
+    return { bars, nextFrom };
   }
 }

@@ -134,7 +134,13 @@ export interface KlineBar {
 }
 
 export interface GetKlineResponse {
+  /** Oldest first, at most 5,000. */
   bars: KlineBar[];
+  /**
+   * When more bars match than one answer holds: the `from` that asks for the rest; 0 when these
+   * are all.
+   */
+  nextFrom: number;
 }
 
 export interface TriggerConfig {
