@@ -6,3 +6,4 @@ export * from './stream-events';
 export * from './service-credentials';
 export * from './nats-server';
 export * from './mariadb-server';
+export * from './restartable-process';

@@ -1,20 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
-import { waitFor } from './wait-for';
+import { startRestartableProcess, type RestartableProcess } from './restartable-process';
 
-export interface PrivateNatsServer {
+export interface PrivateNatsServer extends RestartableProcess {
   /** `nats://127.0.0.1:<port>`: the same address after every restart. */
   url: string;
-  /** SIGKILL, as a crash: JetStream keeps what reached its store directory. */
-  kill: () => Promise<void>;
-  /** Starts the server again on the same port and store directory. */
-  restart: () => Promise<void>;
-  /** Stops the server and deletes its store directory. */
-  stop: () => Promise<void>;
 }
 
 /** The Debian package's path; `NATS_SERVER_BIN` overrides it, else `nats-server` from PATH. */
@@ -26,41 +19,23 @@ function natsServerBinary(): string {
 
 /**
  * A NATS server with JetStream of the test's own, on a free loopback port with a store directory
- * under the OS temp dir, so a test can crash and restart it without touching the shared one.
+ * under the OS temp dir. A SIGKILL keeps what reached the store; `stop` deletes it.
  */
 export async function startNatsServer(): Promise<PrivateNatsServer> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'batchgate-nats-'));
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let output = '';
-
-  const start = async () => {
-    const server = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    exited = new Promise((resolveExit) => server.once('exit', () => resolveExit()));
-    child = server;
-    try {
-      await waitFor(async () => ((await accepts(port)) ? true : undefined), { timeoutMs: 10_000, intervalMs: 50, what: `nats-server on port ${port}` });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${output.slice(-2_000)}`);
-    }
-  };
-  const signal = async (name: NodeJS.Signals) => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(name);
-    await exited;
-  };
-
-  await start();
+  const server = await startRestartableProcess({
+    command: natsServerBinary(),
+    args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+    ready: () => accepts(port),
+    what: `nats-server on port ${port}`,
+    readyTimeoutMs: 10_000,
+  });
   return {
+    ...server,
     url: `nats://127.0.0.1:${port}`,
-    kill: () => signal('SIGKILL'),
-    restart: start,
     stop: async () => {
-      await signal('SIGTERM');
+      await server.stop();
       rmSync(storeDir, { recursive: true, force: true });
     },
   };

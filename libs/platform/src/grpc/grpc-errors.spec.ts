@@ -32,4 +32,23 @@ describe('error mapping', () => {
     expect(internal.code).toBe(GrpcStatus.INTERNAL);
     expect(internal.message).toBe('Internal error');
   });
+
+  it.each([
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' })],
+    ['a query whose server went away (TypeORM)', Object.assign(new Error('Connection lost'), { driverError: { code: 'PROTOCOL_CONNECTION_LOST' } })],
+    ['a wrapped reset', new Error('query failed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) })],
+    ['a downstream gRPC service that is down', Object.assign(new Error('14 UNAVAILABLE'), { code: GrpcStatus.UNAVAILABLE, metadata: {} })],
+  ])('answers %s with UNAVAILABLE and Retry-After, without the message', (_name, error) => {
+    const mapped = toGrpcError(error);
+    expect(mapped.code).toBe(GrpcStatus.UNAVAILABLE);
+    expect(HTTP_STATUS_BY_GRPC[mapped.code]).toBe(503);
+    expect(mapped.metadata.get('x-error-code')).toEqual(['DEPENDENCY.UNAVAILABLE']);
+    expect(mapped.metadata.get('x-retry-after')).toEqual(['1']);
+    expect(mapped.message).not.toContain('127.0.0.1');
+  });
+
+  it('keeps INTERNAL for a numeric code 14 that is not a gRPC error, and for SQL errors', () => {
+    expect(toGrpcError(Object.assign(new Error('x'), { code: 14 })).code).toBe(GrpcStatus.INTERNAL);
+    expect(toGrpcError(Object.assign(new Error('dup'), { code: 'ER_DUP_ENTRY' })).code).toBe(GrpcStatus.INTERNAL);
+  });
 });

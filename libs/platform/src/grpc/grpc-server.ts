@@ -109,6 +109,7 @@ export class GrpcServerInterceptor implements NestInterceptor {
                 const code = toGrpcError(error).code;
                 finish(code);
                 if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
+                else if (code === GrpcStatus.UNAVAILABLE) this.logger.warn({ err: error, method }, 'gRPC handler could not reach a dependency');
                 subscriber.error(error);
               },
               complete: () => {

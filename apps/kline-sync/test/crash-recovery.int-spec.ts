@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { lastValueFrom } from 'rxjs';
+import type { SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { startMariaDbServer, startNatsServer, waitFor, type RestartableProcess } from '@batchgate/testing';
+import { startKlineStack, type KlineStack, type StackInfrastructure } from './stack.harness';
+
+/**
+ * SPEC §2.2: a job survives NATS or MySQL dying mid-job. The services run on a server of this
+ * test's own, which is SIGKILLed while stocks are in flight and started again on the same data.
+ */
+const STOCKS = 200;
+const BARS_PER_STOCK = 10; // 2026-02-01..2026-02-10, day bars
+
+interface Crashable {
+  server: RestartableProcess;
+  infrastructure: StackInfrastructure;
+}
+interface Crash {
+  start: () => Promise<Crashable>;
+  /**
+   * Provider calls a crash may repeat: a stock pulled while its transaction could not commit is
+   * pulled again (at most one per stock in hand: SYNC_WORKER_CONCURRENCY).
+   */
+  repeatedPulls: number;
+  /** What a job started while the server is down gets. */
+  jobWhileDown: 'accepted' | 'unavailable';
+}
+const CRASHES: Array<[name: string, crash: Crash]> = [
+  [
+    'NATS',
+    {
+      start: async () => {
+        const server = await startNatsServer();
+        return { server, infrastructure: { natsUrl: server.url } };
+      },
+      // A message whose ack was lost with NATS comes again; its stock is done and not pulled.
+      repeatedPulls: 0,
+      // The job and its stocks are committed to MySQL; the outbox queues them when NATS is back.
+      jobWhileDown: 'accepted',
+    },
+  ],
+  [
+    'MySQL',
+    {
+      start: async () => {
+        const server = await startMariaDbServer();
+        return { server, infrastructure: { mysql: server } };
+      },
+      repeatedPulls: 4,
+      jobWhileDown: 'unavailable',
+    },
+  ],
+];
+
+describe.each(CRASHES)('kline-sync when %s crashes', (name, crash) => {
+  let crashable: Crashable;
+  let stack: KlineStack;
+
+  beforeAll(async () => {
+    crashable = await crash.start();
+    const queue = `c${randomBytes(4).toString('hex')}`;
+    // Few stocks in hand at once, so a crash leaves most of the job to do.
+    stack = await startKlineStack({ SYNC_WORK_QUEUE: queue, SYNC_ACK_WAIT_MS: '3000', SYNC_WORKER_CONCURRENCY: '4' }, 1, crashable.infrastructure);
+    const tokens = Array.from({ length: 6 }, (_, i) => `c-${randomBytes(3).toString('hex')}-${i}`);
+    await stack.sim('/__sim/config', {
+      routes: { 'market.kline': { latency: { kind: 'fixed', ms: 20 } } },
+      market: { tokens: tokens.map((token) => ({ token, ratePerSecond: 10 })) },
+    });
+    for (const [i, secret] of tokens.entries()) {
+      await lastValueFrom(
+        stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: 10, expireTime: '' }),
+      );
+    }
+    const stocks = Array.from({ length: STOCKS }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: '' }));
+    await lastValueFrom(stack.klineSync.importStocks({ stocks }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await crashable?.server.stop();
+  });
+
+  const startJob = (userId: string) =>
+    lastValueFrom(stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-01', endDate: '2026-02-10', kType: 8, userId, tenant: 'acme' }));
+  const progressOf = (job: SyncJob, userId: string) => lastValueFrom(stack.klineSync.getSyncJob({ id: job.id, userId, tenant: 'acme' }));
+  const finished = (job: SyncJob, userId: string) =>
+    waitFor(
+      async () => {
+        const progress = await progressOf(job, userId);
+        return progress.finishedAt ? progress : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 200, what: `job to finish after the ${name} restart` },
+    );
+  const expectEveryStockStoredOnce = async () => {
+    const [bars] = await stack.klineDatabase.query<{ stocks: number; n: number }>('SELECT COUNT(DISTINCT stock_code) AS stocks, COUNT(*) AS n FROM kline_bar');
+    expect({ stocks: Number(bars?.stocks), n: Number(bars?.n) }).toEqual({ stocks: STOCKS, n: STOCKS * BARS_PER_STOCK });
+    const [failures] = await stack.klineDatabase.query<{ n: number }>('SELECT COUNT(*) AS n FROM stk_sync_failure');
+    expect(Number(failures?.n)).toBe(0);
+  };
+  const servedCalls = async () => {
+    const stats = (await stack.sim('/__sim/stats')) as { market: { tokens: Array<{ usage: { served: number } }> } };
+    return stats.market.tokens.reduce((sum, t) => sum + t.usage.served, 0);
+  };
+
+  it(`finishes a job after ${name} dies mid-job and comes back: every stock stored, none failed`, async () => {
+    const job = await startJob('alice');
+    const doneAtCrash = await waitFor(
+      async () => {
+        const done = (await progressOf(job, 'alice')).progress?.done ?? 0;
+        return done >= 40 ? done : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: '40 stocks done' },
+    );
+    await crashable.server.kill();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await crashable.server.restart();
+
+    expect(doneAtCrash).toBeLessThan(STOCKS);
+    expect(await finished(job, 'alice')).toMatchObject({ status: 'success', progress: { total: STOCKS, done: STOCKS, succeeded: STOCKS, failed: 0 } });
+    await expectEveryStockStoredOnce();
+    expect(await servedCalls()).toBeGreaterThanOrEqual(STOCKS);
+    expect(await servedCalls()).toBeLessThanOrEqual(STOCKS + crash.repeatedPulls);
+  });
+
+  it(`answers a job started while ${name} is down as the design says, and loses nothing`, async () => {
+    await crashable.server.kill();
+    const started = await startJob('bob').then(
+      (job) => ({ job }),
+      (error: { code?: number }) => ({ grpcCode: error.code }),
+    );
+    await crashable.server.restart();
+    if (crash.jobWhileDown === 'unavailable') {
+      expect(started).toEqual({ grpcCode: GrpcStatus.UNAVAILABLE });
+      const [jobs] = await stack.klineDatabase.query<{ n: number }>("SELECT COUNT(*) AS n FROM sync_job WHERE user_id = 'bob'");
+      expect(Number(jobs?.n)).toBe(0);
+      return;
+    }
+    if (!('job' in started)) throw new Error(`the job was refused: gRPC ${started.grpcCode}`);
+    expect(await finished(started.job, 'bob')).toMatchObject({ status: 'success', progress: { total: STOCKS, done: STOCKS, succeeded: STOCKS, failed: 0 } });
+  });
+});
