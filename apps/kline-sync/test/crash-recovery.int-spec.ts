@@ -57,9 +57,10 @@ describe.each(CRASHES)('kline-sync when %s crashes', (name, crash) => {
   let crashable: Crashable;
   let stack: KlineStack;
 
+  const queue = `c${randomBytes(4).toString('hex')}`;
+
   beforeAll(async () => {
     crashable = await crash.start();
-    const queue = `c${randomBytes(4).toString('hex')}`;
     // Few stocks in hand at once, so a crash leaves most of the job to do.
     stack = await startKlineStack({ SYNC_WORK_QUEUE: queue, SYNC_ACK_WAIT_MS: '3000', SYNC_WORKER_CONCURRENCY: '4' }, 1, crashable.infrastructure);
     const tokens = Array.from({ length: 6 }, (_, i) => `c-${randomBytes(3).toString('hex')}-${i}`);
@@ -98,6 +99,12 @@ describe.each(CRASHES)('kline-sync when %s crashes', (name, crash) => {
     const [failures] = await stack.klineDatabase.query<{ n: number }>('SELECT COUNT(*) AS n FROM stk_sync_failure');
     expect(Number(failures?.n)).toBe(0);
   };
+  /** Work items the replica has taken off the queue so far. */
+  const itemsTaken = async () => {
+    const metrics = await (await fetch(stack.klineSyncOpsUrls[0] ?? '')).text();
+    const line = metrics.split('\n').find((l) => l.startsWith('concurrency_started_total{') && l.includes(`name="kline-sync-workers-${queue}"`));
+    return Number(line?.split(' ').at(-1) ?? Number.NaN);
+  };
   const servedCalls = async () => {
     const stats = (await stack.sim('/__sim/stats')) as { market: { tokens: Array<{ usage: { served: number } }> } };
     return stats.market.tokens.reduce((sum, t) => sum + t.usage.served, 0);
@@ -112,13 +119,23 @@ describe.each(CRASHES)('kline-sync when %s crashes', (name, crash) => {
       },
       { timeoutMs: 60_000, intervalMs: 100, what: '40 stocks done' },
     );
+    const takenAtCrash = await itemsTaken();
     await crashable.server.kill();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // The queue pauses: the replica does not take (and hand back) every stock of the job in turn.
+    const takenWhileDown = (await itemsTaken()) - takenAtCrash;
     await crashable.server.restart();
 
     expect(doneAtCrash).toBeLessThan(STOCKS);
+    expect(takenWhileDown).toBeLessThanOrEqual(12);
     expect(await finished(job, 'alice')).toMatchObject({ status: 'success', progress: { total: STOCKS, done: STOCKS, succeeded: STOCKS, failed: 0 } });
     await expectEveryStockStoredOnce();
+    // Operators see the outage begin and end in the logs, not a line per poll or per stock.
+    for (const service of [stack.processes.klineSync[0], stack.processes.tokenManagers[0]]) {
+      const messages = (service?.output() ?? '').split('\n').map((line) => /"msg":"([^"]*)"/.exec(line)?.[1]);
+      expect(messages.filter((m) => m?.startsWith('outbox relay failing')).length).toBeLessThanOrEqual(1);
+      expect(messages.filter((m) => m === 'work item failed; it will be redelivered').length).toBeLessThanOrEqual(12);
+    }
     expect(await servedCalls()).toBeGreaterThanOrEqual(STOCKS);
     expect(await servedCalls()).toBeLessThanOrEqual(STOCKS + crash.repeatedPulls);
   });

@@ -1,2 +1,3 @@
 export * from './domain-error';
 export * from './status-mapping';
+export * from './dependency-errors';

@@ -5,6 +5,7 @@ import {
   ERROR_CODE_METADATA_KEY,
   ERROR_DETAILS_METADATA_KEY,
   GRPC_STATUS_BY_KIND,
+  isDependencyUnreachable,
   RETRY_AFTER_METADATA_KEY,
 } from '../errors';
 
@@ -46,37 +47,4 @@ export function toGrpcError(error: unknown): GrpcErrorObject {
   }
   metadata.set(ERROR_CODE_METADATA_KEY, 'INTERNAL');
   return { code: GrpcStatus.INTERNAL, message: 'Internal error', details: 'Internal error', metadata };
-}
-
-/** Error codes of a connection that failed or broke: Node's, and mysql2's for a lost server. */
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_SERVER_SHUTDOWN',
-  'ER_CON_COUNT_ERROR',
-]);
-
-/**
- * Whether `error` says a dependency (MySQL, another service over gRPC) cannot be reached right
- * now: the caller should retry, so it is UNAVAILABLE (HTTP 503), not a bug (INTERNAL). Follows
- * TypeORM's `driverError` and `cause` chains.
- */
-export function isDependencyUnreachable(error: unknown): boolean {
-  let current = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const { code } = current as { code?: unknown };
-    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
-    // A gRPC client error (it carries metadata) from a downstream service that is down.
-    if (code === GrpcStatus.UNAVAILABLE && 'metadata' in current) return true;
-    current = (current as { driverError?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
-  }
-  return false;
 }

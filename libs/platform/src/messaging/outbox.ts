@@ -7,6 +7,9 @@ import { currentRequestId } from '../logging';
 import type { EventPublisher } from './event-bus';
 import { OutboxEventEntity } from './outbox.entity';
 
+/** Longest wait between relay passes while they fail. */
+const MAX_BACKOFF_MS = 5_000;
+
 /** Where a test may make the relay kill its own process, to prove that nothing is lost. */
 export type OutboxCrashPoint = 'none' | 'before-publish' | 'after-publish';
 
@@ -36,6 +39,9 @@ export class Outbox {
   private running: Promise<void> | undefined;
   private rerun = false;
   private stopped = true;
+  /** Passes failed in a row, and when the first of them failed. */
+  private failedPasses = 0;
+  private failingSince = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -92,16 +98,37 @@ export class Outbox {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.running = this.relayPending()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'outbox relay pass failed; will retry'))
+        .then(() => this.recovered(), (error: unknown) => this.failed(error))
         .finally(() => {
           this.running = undefined;
           if (this.stopped) return;
-          const again = this.rerun;
+          const again = this.rerun && this.failedPasses === 0;
           this.rerun = false;
-          this.schedule(again ? 0 : this.settings.pollIntervalMs);
+          this.schedule(again ? 0 : this.nextPassDelayMs());
         });
     }, delayMs);
     this.timer.unref();
+  }
+
+  /** The poll interval; while MySQL or NATS is down, doubling per failed pass up to 5 s. */
+  private nextPassDelayMs(): number {
+    const poll = this.settings.pollIntervalMs;
+    if (this.failedPasses === 0) return poll;
+    return Math.max(poll, Math.min(poll * 2 ** Math.min(this.failedPasses - 1, 16), MAX_BACKOFF_MS));
+  }
+
+  /** An outage is logged when it starts and when it ends, not once per pass. */
+  private failed(error: unknown): void {
+    if (this.failedPasses++ === 0) {
+      this.failingSince = Date.now();
+      this.logger.warn({ err: error }, 'outbox relay failing (MySQL or NATS unreachable?); retrying with backoff');
+    }
+  }
+
+  private recovered(): void {
+    if (this.failedPasses === 0) return;
+    this.logger.info({ failedPasses: this.failedPasses, downMs: Date.now() - this.failingSince }, 'outbox relay recovered');
+    this.failedPasses = 0;
   }
 
   /** One pass: publish pending rows in id order until none are left. */

@@ -1,7 +1,8 @@
-import { runBatch, type ConcurrencyMetricsListener } from '@batchgate/concurrency';
+import { BrokenCircuitError, CircuitBreaker, runBatch, sleep, type ConcurrencyMetricsListener } from '@batchgate/concurrency';
 import type { DomainEvents, EventSubject } from '@batchgate/contracts';
 import { AckPolicy, DeliverPolicy, JSONCodec, nanos, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import { isDependencyUnreachable } from '../errors';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
 
 const codec = JSONCodec();
@@ -31,6 +32,10 @@ export interface WorkQueueConsumer<S extends EventSubject> {
  * Consumes a JetStream work queue with bounded concurrency (the concurrency engine pulls a message
  * only when a slot is free, so a replica holds at most `concurrency` unacked messages), keeps long
  * work alive with `working()` heartbeats, and on stop finishes the messages in hand.
+ *
+ * When the handler keeps failing because a dependency (MySQL, another service) cannot be reached,
+ * a circuit breaker pauses the queue: each slot keeps its message and waits for the breaker to
+ * let a probe through, instead of taking and handing back every message of the queue in turn.
  */
 export async function consumeWorkQueue<S extends EventSubject>(
   connection: NatsConnection,
@@ -59,22 +64,49 @@ export async function consumeWorkQueue<S extends EventSubject>(
   const messages = await consumer.consume({ max_messages: options.concurrency });
   const heartbeatMs = Math.max(1_000, Math.floor(options.ackWaitMs / 3));
 
+  const retryDelayMs = options.retryDelayMs ?? 2_000;
+  const dependencies = new CircuitBreaker({
+    name: `${options.durable}-dependencies`,
+    consecutiveFailures: Math.max(3, options.concurrency),
+    recoveryTimeMs: retryDelayMs,
+    isFailure: (error) => isDependencyUnreachable(error),
+    metrics: options.metrics,
+  });
+  dependencies.onStateChange(({ to }) => {
+    if (to === 'open') logger.warn({ durable: options.durable }, 'work queue paused: a dependency cannot be reached');
+    else if (to === 'closed') logger.info({ durable: options.durable }, 'work queue resumed');
+  });
+  const stopping = new AbortController();
+
   const run = runBatch(
     messages,
     async (message: JsMsg) => {
       const heartbeat = setInterval(() => message.working(), heartbeatMs);
       const requestId = requestIdFrom(message.headers?.get(REQUEST_ID_HEADER));
-      try {
-        await runWithRequestContext({ requestId }, () =>
+      const handle = () =>
+        runWithRequestContext({ requestId }, () =>
           options.handler(codec.decode(message.data) as DomainEvents[S], {
             redelivered: message.redelivered,
             deliveryCount: message.info.redeliveryCount,
           }),
         );
-        message.ack();
+      try {
+        for (;;) {
+          try {
+            await dependencies.execute(handle);
+            message.ack();
+            return;
+          } catch (error) {
+            if (!(error instanceof BrokenCircuitError) || stopping.signal.aborted) throw error;
+            // Paused: keep the message (the heartbeat keeps it ours) until a probe may run.
+            await sleep(Math.max(error.retryAfterMs, 100), { signal: stopping.signal }).catch(() => undefined);
+          }
+        }
       } catch (error) {
-        logger.warn({ err: error, subject: message.subject, requestId }, 'work item failed; it will be redelivered');
-        message.nak(options.retryDelayMs ?? 2_000);
+        if (!(error instanceof BrokenCircuitError)) {
+          logger.warn({ err: error, subject: message.subject, requestId }, 'work item failed; it will be redelivered');
+        }
+        message.nak(stopping.signal.aborted ? 0 : retryDelayMs);
       } finally {
         clearInterval(heartbeat);
       }
@@ -84,6 +116,8 @@ export async function consumeWorkQueue<S extends EventSubject>(
   const finished = Promise.resolve(run).catch((error: unknown) => logger.error({ err: error }, 'work queue consumer stopped'));
   return {
     stop: async () => {
+      // Messages waiting for a paused queue go back at once, for another replica.
+      stopping.abort();
       await messages.close();
       await finished;
     },
