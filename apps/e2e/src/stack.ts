@@ -10,6 +10,8 @@ export interface Stack {
   /** Set when started with kline-sync: the simulator's base URL. */
   simUrl?: string;
   tokenManagerOpsUrl: string;
+  /** Set when started with kline-sync: its ops server (`/metrics`, `/healthz`, `/readyz`). */
+  klineSyncOpsUrl?: string;
   tokenDatabase: TestDatabase;
   nats: NatsConnection;
   processes: { gateway: ServiceProcess; tokenManager: ServiceProcess; others: ServiceProcess[] };
@@ -29,6 +31,7 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
   const databases: TestDatabase[] = [];
   let simUrl: string | undefined;
   let klineSyncUrl = '127.0.0.1:1';
+  let klineSyncOpsUrl: string | undefined;
   const tokenManager = await spawnService({
     entry: 'apps/token-manager/src/main.ts',
     env: { ...tokenDatabase.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(tmOpsPort), OUTBOX_POLL_MS: '50' },
@@ -56,6 +59,7 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
       }),
     );
     klineSyncUrl = `127.0.0.1:${ksGrpc}`;
+    klineSyncOpsUrl = `http://127.0.0.1:${ksOps}`;
   }
   const gateway = await spawnService({
     entry: 'apps/gateway/src/main.ts',
@@ -74,6 +78,7 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
     gatewayUrl: `http://127.0.0.1:${httpPort}`,
     simUrl,
     tokenManagerOpsUrl: `http://127.0.0.1:${tmOpsPort}`,
+    klineSyncOpsUrl,
     tokenDatabase,
     nats,
     processes: { gateway, tokenManager, others },

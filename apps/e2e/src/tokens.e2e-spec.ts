@@ -126,7 +126,12 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     const gatewayMetrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
     expect(gatewayMetrics).toMatch(/http_server_requests_total\{method="POST",route="\/api\/tokens",status="201",service="gateway"\}/);
     expect(gatewayMetrics).toMatch(/grpc_client_handled_total\{method="\/tokens\.v1\.TokenManagerService\/CreateToken",code="OK"/);
-    expect((await fetch(`${stack.tokenManagerOpsUrl}/metrics`)).status).toBe(200);
+    const tokenManagerMetrics = await (await fetch(`${stack.tokenManagerOpsUrl}/metrics`)).text();
+    // Token usage, read from api_token when scraped (the first test created a token "first" with a limit of 500).
+    expect(tokenManagerMetrics).toMatch(/token_manager_token_daily_limit\{provider="e2e[0-9a-f]+",token_id="\d+",token_name="first",service="token-manager"\} 500/);
+    expect(tokenManagerMetrics).toMatch(/token_manager_token_daily_used\{provider="e2e[0-9a-f]+",token_id="\d+",token_name="first",service="token-manager"\} 0/);
+    expect(tokenManagerMetrics).toMatch(/token_manager_tokens\{provider="e2e[0-9a-f]+",status="active",service="token-manager"\} 1/);
+    expect(tokenManagerMetrics).not.toContain('itk-9f8e7d6c5b4a');
     const openapi = (await (await fetch(`${stack.gatewayUrl}/api/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toContain('/api/tokens');
     expect((await fetch(`${stack.gatewayUrl}/api/docs`)).status).toBe(200);

@@ -11,6 +11,7 @@ import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
 import { TokensGrpcController } from './tokens/tokens.grpc.controller';
 import { TokensService } from './tokens/tokens.service';
+import { TokenUsageMetrics } from './tokens/token-usage.metrics';
 import { QuotaCalendar } from './tokens/usage-day';
 
 export const TOKEN_MANAGER_SCHEMA = {
@@ -45,6 +46,7 @@ export class AppModule {
       controllers: [TokensGrpcController],
       providers: [
         TokensService,
+        TokenUsageMetrics,
         { provide: SecretCipher, useValue: new SecretCipher(config.TOKEN_ENCRYPTION_KEY) },
         { provide: QuotaCalendar, useValue: new QuotaCalendar(config.TOKEN_QUOTA_TIME_ZONE, config.TOKEN_QUOTA_RESET_HOUR) },
       ],

@@ -1,0 +1,76 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@batchgate/testing';
+import { startStack, type Stack } from './stack';
+
+const DASHBOARDS = join(REPO_ROOT, 'deploy/grafana/dashboards');
+
+/** PromQL words that are not metric names. */
+const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset']);
+
+/** The metric names a PromQL expression reads (label matchers, groupings and functions removed). */
+function metricNamesIn(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, '')
+    .replace(/\[[^\]]*\]/g, '');
+  // A name followed by "(" is a function.
+  const names = [...bare.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g)].filter((m) => m[2] === undefined).map((m) => m[1] ?? '');
+  return names.filter((name) => !PROMQL_WORDS.has(name));
+}
+
+interface Panel {
+  title?: string;
+  targets?: Array<{ expr?: string }>;
+}
+
+/**
+ * Every series a provisioned Grafana dashboard plots is one the running services export: a
+ * renamed metric fails here, not on an empty panel in production.
+ */
+describe('Grafana dashboards', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ klineSync: true });
+  }, 120_000);
+  afterAll(() => stack.stop());
+
+  it('reads PromQL the way the check needs', () => {
+    expect(metricNamesIn('histogram_quantile(0.95, sum by (le, outcome) (rate(kline_sync_stock_duration_seconds_bucket[5m])))')).toEqual([
+      'kline_sync_stock_duration_seconds_bucket',
+    ]);
+    expect(metricNamesIn('max by (p) (a_used) / max by (p) (a_limit > 0)')).toEqual(['a_used', 'a_limit']);
+    expect(metricNamesIn('sum(rate(x_total{outcome="failure"}[5m])) / sum(rate(x_total[5m]))')).toEqual(['x_total', 'x_total']);
+  });
+
+  it('plot only metrics that the services export', async () => {
+    const urls = [stack.gatewayUrl, stack.tokenManagerOpsUrl, stack.klineSyncOpsUrl, stack.simUrl].map((base) => `${base}/metrics`);
+    const exported = new Set<string>();
+    for (const url of urls) {
+      const text = await (await fetch(url)).text();
+      for (const match of text.matchAll(/^# TYPE (\S+) (\w+)$/gm)) {
+        const [, name, type] = match as unknown as [string, string, string];
+        exported.add(name);
+        if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`);
+      }
+    }
+    const files = readdirSync(DASHBOARDS).filter((file) => file.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    const missing: string[] = [];
+    let plotted = 0;
+    for (const file of files) {
+      const dashboard = JSON.parse(readFileSync(join(DASHBOARDS, file), 'utf8')) as { panels: Panel[] };
+      for (const panel of dashboard.panels) {
+        for (const target of panel.targets ?? []) {
+          for (const name of metricNamesIn(target.expr ?? '')) {
+            plotted++;
+            if (!exported.has(name)) missing.push(`${file} "${panel.title}": ${name}`);
+          }
+        }
+      }
+    }
+    expect(plotted).toBeGreaterThan(20);
+    expect(missing).toEqual([]);
+  });
+});
