@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { ManualClock } from './clock';
 import { sleep } from './context';
 import { CallDurationFloor, WindowPacer } from './window-pacer';
@@ -70,5 +71,37 @@ describe('WindowPacer', () => {
     await expect(cancelled).rejects.toThrow('stop');
     await clock.runAllAsync();
     await expect(next).resolves.toBe(1_000);
+  });
+
+  it('aborts a call waiting for the answer of the call a window back, or behind it; the calls after keep order and window', async () => {
+    const clock = new ManualClock();
+    const pacer = new WindowPacer({ limit: 1, windowMs: 1_000, durationFloor: new CallDurationFloor(30_000, clock), marginMs: 0, clock });
+    const starts: Array<[string, number]> = [];
+    const call = (name: string, ms: number) => async () => {
+      starts.push([name, clock.now()]);
+      await sleep(ms, { clock });
+    };
+    const first = pacer.run(call('first', 5_000)); // still running when the next calls want room
+    const waitingForAnswer = new AbortController();
+    const waitingForTurn = new AbortController();
+    const second = pacer.run(call('second', 10), waitingForAnswer.signal);
+    const third = pacer.run(call('third', 10), waitingForTurn.signal);
+    const fourth = pacer.run(call('fourth', 10));
+    const fifth = pacer.run(call('fifth', 10));
+    await clock.advanceAsync(100);
+    waitingForTurn.abort(new Error('third gives up'));
+    await expect(third).rejects.toThrow('third gives up');
+    waitingForAnswer.abort(new Error('second gives up'));
+    await expect(second).rejects.toThrow('second gives up');
+    expect(getEventListeners(waitingForAnswer.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(waitingForTurn.signal, 'abort')).toHaveLength(0);
+    await clock.runAllAsync();
+    await Promise.all([first, fourth, fifth]);
+    // Nothing started before the first call answered (5 000 ms); then one call per window.
+    expect(starts).toEqual([
+      ['first', 0],
+      ['fourth', 5_000],
+      ['fifth', 6_000],
+    ]);
   });
 });

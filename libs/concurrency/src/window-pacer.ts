@@ -92,22 +92,30 @@ export class WindowPacer {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Runs `call` once the provider's window has room for it; calls start in the order they came. */
+  /**
+   * Runs `call` once the provider's window has room for it; calls start in the order they came.
+   * `signal` aborts the wait at any point (behind earlier calls, or for an answer a window back).
+   */
   async run<R>(call: () => Promise<R>, signal?: AbortSignal): Promise<R> {
     const myTurn = this.turn;
     let passTurn!: () => void;
     this.turn = new Promise<void>((resolve) => (passTurn = resolve));
     let slot: number;
     let markAnswered!: () => void;
+    let hadTurn = false;
     try {
-      await myTurn;
+      await untilAborted(myTurn, signal);
+      hadTurn = true;
       await this.waitForRoom(signal);
       slot = this.calls++ % this.options.limit;
       this.starts[slot] = this.clock.now();
       this.ends[slot] = NaN;
       this.answered[slot] = new Promise<void>((resolve) => (markAnswered = resolve));
     } finally {
-      passTurn();
+      // A call that gives up before its turn hands the turn on only once its predecessor is done,
+      // so the calls behind it still start one at a time, in order.
+      if (hadTurn) passTurn();
+      else void myTurn.then(passTurn);
     }
     try {
       return await call();
@@ -124,7 +132,7 @@ export class WindowPacer {
     if (this.calls < limit) return;
     // The slot of the call `limit` places back, which the next call reuses.
     const slot = this.calls % limit;
-    if (Number.isNaN(this.ends[slot])) await this.answered[slot];
+    if (Number.isNaN(this.ends[slot])) await untilAborted(this.answered[slot], signal);
     const start = this.starts[slot];
     const floor = this.options.durationFloor.valueMs ?? 0;
     const lateness = Math.min(this.maxLatenessMs, Math.max(0, this.ends[slot] - start - floor));
@@ -132,4 +140,24 @@ export class WindowPacer {
     if (waitMs > 0) await sleep(waitMs, { signal, clock: this.clock });
     else signal?.throwIfAborted();
   }
+}
+
+/** `promise`, unless `signal` aborts first: then a rejection with the signal's reason. */
+function untilAborted<T>(promise: Promise<T> | undefined, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal || !promise) return Promise.resolve(promise);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
