@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
@@ -21,10 +21,11 @@ const binary = (name: string, debianPath: string) => (existsSync(debianPath) ? d
 export async function startMariaDbServer(): Promise<PrivateMariaDbServer> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'batchgate-mariadb-'));
+  const runAs = `--user=${userInfo().username}`;
   await promisify(execFile)(binary('mariadb-install-db', '/usr/bin/mariadb-install-db'), [
     '--no-defaults',
     `--datadir=${dataDir}`,
-    '--user=root',
+    runAs,
     '--auth-root-authentication-method=normal',
     '--skip-test-db',
   ]);
@@ -37,7 +38,7 @@ export async function startMariaDbServer(): Promise<PrivateMariaDbServer> {
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       `--socket=${join(dataDir, 'mariadbd.sock')}`,
-      '--user=root',
+      runAs,
       '--skip-grant-tables',
       '--innodb-buffer-pool-size=64M',
     ],

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { SyncFailureEntity, SyncFailureStatus } from './sync-failure.entity';
 import { ItemStatus } from '../jobs/sync-jobs.repository';
+import { SyncFailureEntity, SyncFailureStatus } from './sync-failure.entity';
 
 export interface FailurePage {
   records: SyncFailureEntity[];

@@ -35,7 +35,6 @@ export class TokenUsageMetrics {
         .finally(() => setImmediate(() => (snapshot = undefined)));
       return snapshot;
     };
-    const today = () => calendar.today();
     new Gauge({
       name: 'token_manager_token_daily_used',
       help: 'Calls a token has used on the current quota day',
@@ -43,7 +42,7 @@ export class TokenUsageMetrics {
       registers: [registry],
       async collect() {
         this.reset();
-        const day = today();
+        const day = calendar.today();
         for (const row of await rows()) {
           this.set({ provider: row.provider, token_id: row.id, token_name: row.name }, usedToday(row, day));
         }

@@ -77,6 +77,9 @@ export async function consumeWorkQueue<S extends EventSubject>(
     else if (to === 'closed') logger.info({ durable: options.durable }, 'work queue resumed');
   });
   const stopping = new AbortController();
+  /** The pause of this queue, not a breaker inside the handler (whose error is the handler's). */
+  const paused = (error: unknown): error is BrokenCircuitError =>
+    error instanceof BrokenCircuitError && error.breakerName === dependencies.name;
 
   const run = runBatch(
     messages,
@@ -97,13 +100,13 @@ export async function consumeWorkQueue<S extends EventSubject>(
             message.ack();
             return;
           } catch (error) {
-            if (!(error instanceof BrokenCircuitError) || stopping.signal.aborted) throw error;
+            if (!paused(error) || stopping.signal.aborted) throw error;
             // Paused: keep the message (the heartbeat keeps it ours) until a probe may run.
             await sleep(Math.max(error.retryAfterMs, 100), { signal: stopping.signal }).catch(() => undefined);
           }
         }
       } catch (error) {
-        if (!(error instanceof BrokenCircuitError)) {
+        if (!paused(error)) {
           logger.warn({ err: error, subject: message.subject, requestId }, 'work item failed; it will be redelivered');
         }
         message.nak(stopping.signal.aborted ? 0 : retryDelayMs);
