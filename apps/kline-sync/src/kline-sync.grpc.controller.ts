@@ -20,6 +20,7 @@ import {
 } from '@batchgate/contracts/klinesync/v1/klinesync';
 import type { PageRequest } from '@batchgate/contracts/common/v1/common';
 import { DomainError } from '@batchgate/platform/errors';
+import { currentRequestSignal } from '@batchgate/platform/logging';
 import { RetryFailedService } from './failures/retry-failed.service';
 import type { SyncFailureEntity } from './failures/sync-failure.entity';
 import { SyncFailuresService } from './failures/sync-failures.service';
@@ -78,7 +79,7 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
   }
 
   retryFailed(request: RetryFailedRequest): Promise<RetryFailedResponse> {
-    return this.retryFailedService.retry(request.stockCode || undefined, request.maxRetryCount || 3);
+    return this.retryFailedService.retry(request.stockCode || undefined, request.maxRetryCount || 3, currentRequestSignal());
   }
 
   async listFailures(request: ListFailuresRequest): Promise<ListFailuresResponse> {

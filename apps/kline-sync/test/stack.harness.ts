@@ -17,6 +17,8 @@ export interface KlineStack {
   simUrl: string;
   tokenManager: TokenManagerServiceClient;
   klineSync: KlineSyncServiceClient;
+  /** gRPC address of the first kline-sync replica (for a client with other settings). */
+  klineSyncUrl: string;
   klineDatabase: TestDatabase;
   tokenDatabase: TestDatabase;
   nats: NatsConnection;
@@ -93,6 +95,7 @@ export async function startKlineStack(
     simUrl,
     tokenManager: tm.client,
     klineSync: ks.client,
+    klineSyncUrl: `127.0.0.1:${ksGrpc}`,
     klineDatabase,
     tokenDatabase,
     nats,

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { runBatch, timeout } from '@batchgate/concurrency';
 import type { ExecuteTriggersResponse, TriggerConfig } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { DomainError } from '@batchgate/platform/errors';
+import { currentRequestSignal } from '@batchgate/platform/logging';
 import { KlinesService } from '../klines/klines.service';
 import { StockPuller } from '../sync/stock-puller';
 
@@ -30,7 +31,8 @@ export class TriggersService {
     const report = await runBatch(
       triggers,
       (trigger, { signal }) => this.perTrigger.execute(({ signal: callSignal }) => this.evaluate(trigger, callSignal), signal),
-      { concurrency: TRIGGER_CONCURRENCY, name: 'intraday-triggers' },
+      // The caller's deadline or cancel stops the triggers not yet evaluated and aborts the running ones.
+      { concurrency: TRIGGER_CONCURRENCY, name: 'intraday-triggers', signal: currentRequestSignal() },
     );
     return {
       results: report.results.map((result) =>

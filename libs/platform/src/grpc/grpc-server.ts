@@ -80,7 +80,8 @@ export class GrpcServerInterceptor implements NestInterceptor {
     const requestId = requestIdFrom(metadata?.get(REQUEST_ID_HEADER)[0]);
     const rawDeadline = call?.getDeadline?.();
     const deadline = rawDeadline === undefined ? Infinity : Number(rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline);
-    const requestContext = { requestId, deadline: Number.isFinite(deadline) ? deadline : undefined };
+    const abandoned = new AbortController();
+    const requestContext = { requestId, deadline: Number.isFinite(deadline) ? deadline : undefined, signal: abandoned.signal };
 
     return new Observable((subscriber) =>
       runWithRequestContext(requestContext, () => {
@@ -98,6 +99,15 @@ export class GrpcServerInterceptor implements NestInterceptor {
           subscriber.error(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed'));
           return undefined;
         }
+        // The caller stops waiting at its deadline or when it cancels: so does the handler's work.
+        const deadlineTimer = Number.isFinite(deadline)
+          ? setTimeout(
+              () => abandoned.abort(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed')),
+              deadline - Date.now(),
+            ).unref()
+          : undefined;
+        const onCancelled = () => abandoned.abort();
+        call?.on?.('cancelled', onCancelled);
         let handled: Subscription | undefined;
         let unsubscribed = false;
         this.credentials.verify(metadata?.get(SERVICE_CREDENTIAL_HEADER)[0]).then(
@@ -126,6 +136,8 @@ export class GrpcServerInterceptor implements NestInterceptor {
         );
         return () => {
           unsubscribed = true;
+          clearTimeout(deadlineTimer);
+          call?.removeListener?.('cancelled', onCancelled);
           handled?.unsubscribe();
         };
       }),

@@ -6,6 +6,11 @@ export interface RequestContext {
   requestId: string;
   /** Epoch ms by which the caller needs an answer; outgoing calls must not outlive it. */
   deadline?: number;
+  /**
+   * Aborts when the caller's deadline passes or the caller cancels: long work (a batch of
+   * provider calls) stops with it instead of running for nobody.
+   */
+  signal?: AbortSignal;
 }
 
 /** The header / metadata key / NATS header that carries the request id across process boundaries. */
@@ -26,6 +31,11 @@ export function currentRequestContext(): RequestContext | undefined {
 export function remainingDeadlineMs(fallbackMs: number): number {
   const deadline = storage.getStore()?.deadline;
   return deadline === undefined ? fallbackMs : Math.max(0, Math.min(fallbackMs, deadline - Date.now()));
+}
+
+/** The current request's signal (see {@link RequestContext.signal}); undefined outside a request. */
+export function currentRequestSignal(): AbortSignal | undefined {
+  return storage.getStore()?.signal;
 }
 
 export function currentRequestId(): string | undefined {
