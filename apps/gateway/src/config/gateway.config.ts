@@ -25,6 +25,8 @@ export const gatewayConfigSchema = z
     TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
     KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
+    /** Time in-flight requests get to finish at shutdown; connections still open then are closed. */
+    SHUTDOWN_TIMEOUT_MS: env.int(25_000, 1_000, 600_000),
     /** Signs the credential the gateway's gRPC calls carry (the services' SERVICE_AUTH_SECRET). */
     SERVICE_AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_SERVICE_AUTH_SECRET),
     /** Requests one user (per tenant) may make per USER_RATE_WINDOW_MS; more get 429 + Retry-After. */

@@ -12,6 +12,8 @@ export type ErrorKind =
   | 'resource_exhausted'
   | 'unavailable'
   | 'deadline_exceeded'
+  /** The caller gave up (cancelled, or closed its connection) before the answer. */
+  | 'cancelled'
   | 'internal';
 
 export interface DomainErrorOptions {

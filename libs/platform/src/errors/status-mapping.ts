@@ -12,6 +12,7 @@ export const GRPC_STATUS_BY_KIND: Record<ErrorKind, GrpcStatus> = {
   resource_exhausted: GrpcStatus.RESOURCE_EXHAUSTED,
   unavailable: GrpcStatus.UNAVAILABLE,
   deadline_exceeded: GrpcStatus.DEADLINE_EXCEEDED,
+  cancelled: GrpcStatus.CANCELLED,
   internal: GrpcStatus.INTERNAL,
 };
 

@@ -3,8 +3,8 @@ import { ClientProxyFactory, Transport, type ClientGrpc } from '@nestjs/microser
 import type { Registry } from 'prom-client';
 import { Observable, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
-import { grpcStatusName } from '../errors';
-import { currentRequestId, REQUEST_ID_HEADER, remainingDeadlineMs } from '../logging';
+import { DomainError, grpcStatusName } from '../errors';
+import { currentRequestId, currentRequestSignal, REQUEST_ID_HEADER, remainingDeadlineMs } from '../logging';
 import { grpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
 import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';
@@ -52,16 +52,30 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
         const requestId = currentRequestId();
         if (requestId && outgoing.get(REQUEST_ID_HEADER).length === 0) outgoing.set(REQUEST_ID_HEADER, requestId);
         const deadline = new Date(Date.now() + remainingDeadlineMs(settings.deadlineMs));
+        // The current request's caller gave up (deadline, cancel, closed connection): so does this call.
+        const abandoned = currentRequestSignal();
         return new Observable((subscriber) => {
           let call: Subscription | undefined;
           let unsubscribed = false;
+          let finish: ((code: number) => void) | undefined;
+          const onAbandoned = () => {
+            call?.unsubscribe(); // cancels the gRPC call: the server's handler sees it and stops
+            unsubscribed = true;
+            finish?.(GrpcStatus.CANCELLED);
+            subscriber.error(new DomainError('cancelled', 'CALL.CANCELLED', 'The caller of this request gave up'));
+          };
+          if (abandoned?.aborted) {
+            onAbandoned();
+            return undefined;
+          }
+          abandoned?.addEventListener('abort', onAbandoned, { once: true });
           settings.credentials.token().then(
             (token) => {
               if (unsubscribed) return;
               outgoing.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
               metrics.started.inc({ method: fullMethod });
               const startedAt = performance.now();
-              const finish = (code: number) => {
+              finish = (code: number) => {
                 const labels = { method: fullMethod, code: grpcStatusName(code) };
                 metrics.handled.inc(labels);
                 metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
@@ -69,11 +83,11 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
               call = method.call(target, request, outgoing, { deadline }).subscribe({
                 next: (value) => subscriber.next(value),
                 error: (error: { code?: number }) => {
-                  finish(typeof error?.code === 'number' ? error.code : GrpcStatus.UNKNOWN);
+                  finish?.(typeof error?.code === 'number' ? error.code : GrpcStatus.UNKNOWN);
                   subscriber.error(error);
                 },
                 complete: () => {
-                  finish(GrpcStatus.OK);
+                  finish?.(GrpcStatus.OK);
                   subscriber.complete();
                 },
               });
@@ -82,6 +96,7 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
           );
           return () => {
             unsubscribed = true;
+            abandoned?.removeEventListener('abort', onAbandoned);
             call?.unsubscribe();
           };
         });

@@ -14,6 +14,7 @@ describe('error mapping', () => {
     ['resource_exhausted', GrpcStatus.RESOURCE_EXHAUSTED, 429],
     ['unavailable', GrpcStatus.UNAVAILABLE, 503],
     ['deadline_exceeded', GrpcStatus.DEADLINE_EXCEEDED, 504],
+    ['cancelled', GrpcStatus.CANCELLED, 499],
   ] as const)('%s → gRPC %s → HTTP %s', (kind, grpc, http) => {
     const mapped = toGrpcError(new DomainError(kind, 'X.Y', 'message', { details: { a: 1 }, retryAfterSeconds: 7 }));
     expect(mapped.code).toBe(grpc);

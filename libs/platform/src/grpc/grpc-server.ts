@@ -106,7 +106,7 @@ export class GrpcServerInterceptor implements NestInterceptor {
               deadline - Date.now(),
             ).unref()
           : undefined;
-        const onCancelled = () => abandoned.abort();
+        const onCancelled = () => abandoned.abort(new DomainError('cancelled', 'CALL.CANCELLED', 'The caller cancelled the call'));
         call?.on?.('cancelled', onCancelled);
         let handled: Subscription | undefined;
         let unsubscribed = false;
