@@ -55,5 +55,9 @@ describe('kline-sync when the caller gives up', () => {
     const kline = stats.routes['market.kline'];
     expect(kline?.requests).toBeLessThanOrEqual(3);
     expect(kline?.aborted).toBe(kline?.requests);
+    // Quota reserved for the abandoned request and not used is given back all the same: the
+    // token pool is shared, its bookkeeping is not cancelled with one caller.
+    const [used] = await stack.tokenDatabase.query<{ n: string }>('SELECT SUM(daily_used) AS n FROM api_token');
+    expect(Number(used?.n)).toBe(kline?.requests);
   });
 });

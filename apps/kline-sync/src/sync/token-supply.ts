@@ -2,10 +2,11 @@ import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/comm
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, type Observable } from 'rxjs';
 import { CallDurationFloor, QuotaExhaustedError, sleep, TokenPool, WindowPacer, type CredentialSpec } from '@batchgate/concurrency';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { LOGGER } from '@batchgate/platform/nest';
+import { runOutsideRequest } from '@batchgate/platform/logging';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
@@ -132,7 +133,7 @@ export class TokenSupply implements BeforeApplicationShutdown {
   }
 
   private async reserve(tokenId: number, token: TokenState): Promise<void> {
-    const answer = await lastValueFrom(
+    const answer = await this.forPool(() =>
       this.tokenManager.reportUsage({ tokenId, count: this.reservationSize(token), partial: true, holder: this.holder }),
     );
     if (answer.dailyLimit > 0) token.remainingQuota = answer.dailyLimit - answer.dailyUsed;
@@ -164,6 +165,15 @@ export class TokenSupply implements BeforeApplicationShutdown {
     return Math.max(1, Math.min(size, Math.floor(token.remainingQuota / 4)));
   }
 
+  /**
+   * Calls token-manager for the pool, outside the request that happened to need it: reservations
+   * and give-backs serve every caller, so they must not inherit one caller's deadline or be
+   * cancelled with it (an abandoned request would leak its reserved quota).
+   */
+  private forPool<T>(call: () => Observable<T>): Promise<T> {
+    return runOutsideRequest(() => lastValueFrom(call()));
+  }
+
   /** Returns the reservation's unused calls to token-manager (their quota; the slots are gone). */
   private async giveBack(tokenId: number, token: TokenState, reservation: Reservation): Promise<void> {
     if (token.reservation === reservation) token.reservation = undefined;
@@ -173,14 +183,14 @@ export class TokenSupply implements BeforeApplicationShutdown {
     reservation.used = reservation.granted;
     reservation.returned = 0;
     try {
-      await lastValueFrom(this.tokenManager.releaseUsage({ tokenId, count: unused }));
+      await this.forPool(() => this.tokenManager.releaseUsage({ tokenId, count: unused }));
     } catch (error) {
       this.logger.warn({ err: error, tokenId, unused }, 'could not give back unused calls to token-manager');
     }
   }
 
   private async refresh(): Promise<TokenPool<MarketDataToken>> {
-    const { leases } = await lastValueFrom(this.tokenManager.leaseTokens({ provider: this.config.ITICK_PROVIDER, maxTokens: 0 }));
+    const { leases } = await this.forPool(() => this.tokenManager.leaseTokens({ provider: this.config.ITICK_PROVIDER, maxTokens: 0 }));
     const credentials: CredentialSpec<MarketDataToken>[] = leases.map((lease) => ({
       id: String(lease.tokenId),
       value: { tokenId: lease.tokenId, secret: lease.secret },
@@ -210,7 +220,7 @@ export class TokenSupply implements BeforeApplicationShutdown {
       void this.giveBackReserved(Number(id));
       const message = error instanceof Error ? error.message : reason;
       this.logger.warn({ tokenId: id, reason: message }, 'market-data token retired');
-      void lastValueFrom(this.tokenManager.retireToken({ tokenId: Number(id), reason: message })).catch((e: unknown) =>
+      void this.forPool(() => this.tokenManager.retireToken({ tokenId: Number(id), reason: message })).catch((e: unknown) =>
         this.logger.error({ err: e, tokenId: id }, 'could not retire token at token-manager'),
       );
     });

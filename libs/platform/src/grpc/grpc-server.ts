@@ -57,6 +57,9 @@ export function setGrpcHealth(health: HealthImplementation, serviceName: string,
   health.setStatus(serviceName, status);
 }
 
+/** The longest delay `setTimeout` takes (2^31 - 1 ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
  * Per gRPC call: binds the caller's request id and deadline to the async context (so logs carry
  * the id and outgoing calls inherit the deadline), refuses a call whose deadline has already
@@ -100,7 +103,8 @@ export class GrpcServerInterceptor implements NestInterceptor {
           return undefined;
         }
         // The caller stops waiting at its deadline or when it cancels: so does the handler's work.
-        const deadlineTimer = Number.isFinite(deadline)
+        // (A deadline beyond the timer range, ~24.8 days, is as good as none.)
+        const deadlineTimer = deadline - Date.now() <= MAX_TIMER_MS
           ? setTimeout(
               () => abandoned.abort(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed')),
               deadline - Date.now(),

@@ -23,6 +23,14 @@ export function runWithRequestContext<T>(context: RequestContext, fn: () => T): 
   return storage.run(context, fn);
 }
 
+/**
+ * Runs `fn` outside any request: for work on behalf of something shared (a token pool's
+ * reservations) that must not inherit one request's deadline, nor be cancelled with it.
+ */
+export function runOutsideRequest<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 export function currentRequestContext(): RequestContext | undefined {
   return storage.getStore();
 }
