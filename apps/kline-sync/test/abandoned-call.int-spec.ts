@@ -5,7 +5,7 @@ import { lastValueFrom } from 'rxjs';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { createGrpcClient } from '@batchgate/platform/grpc';
 import { testServiceCredentials } from '@batchgate/testing';
-import { startKlineStack, type KlineStack } from './stack.harness';
+import { provideTokens, startKlineStack, type KlineStack } from './stack.harness';
 
 /**
  * SPEC §2.5: work for a caller that stopped waiting is not done. Triggers pull from a slow
@@ -17,16 +17,7 @@ describe('kline-sync when the caller gives up', () => {
 
   beforeAll(async () => {
     stack = await startKlineStack({ SYNC_WORK_QUEUE: queue });
-    const tokens = Array.from({ length: 3 }, (_, i) => `a-${randomBytes(3).toString('hex')}-${i}`);
-    await stack.sim('/__sim/config', {
-      routes: { 'market.kline': { latency: { kind: 'fixed', ms: 1_500 } } },
-      market: { tokens: tokens.map((token) => ({ token, ratePerSecond: 10 })) },
-    });
-    for (const [i, secret] of tokens.entries()) {
-      await lastValueFrom(
-        stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: 10, expireTime: '' }),
-      );
-    }
+    await provideTokens(stack, { count: 3, ratePerSecond: 10, latencyMs: 1_500 });
   }, 90_000);
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { lastValueFrom } from 'rxjs';
 import type { SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { startMariaDbServer, startNatsServer, waitFor, type RestartableProcess } from '@batchgate/testing';
-import { startKlineStack, type KlineStack, type StackInfrastructure } from './stack.harness';
+import { provideTokens, startKlineStack, type KlineStack, type StackInfrastructure } from './stack.harness';
 
 /**
  * SPEC §2.2: a job survives NATS or MySQL dying mid-job. The services run on a server of this
@@ -63,16 +63,7 @@ describe.each(CRASHES)('kline-sync when %s crashes', (name, crash) => {
     crashable = await crash.start();
     // Few stocks in hand at once, so a crash leaves most of the job to do.
     stack = await startKlineStack({ SYNC_WORK_QUEUE: queue, SYNC_ACK_WAIT_MS: '3000', SYNC_WORKER_CONCURRENCY: '4' }, 1, crashable.infrastructure);
-    const tokens = Array.from({ length: 6 }, (_, i) => `c-${randomBytes(3).toString('hex')}-${i}`);
-    await stack.sim('/__sim/config', {
-      routes: { 'market.kline': { latency: { kind: 'fixed', ms: 20 } } },
-      market: { tokens: tokens.map((token) => ({ token, ratePerSecond: 10 })) },
-    });
-    for (const [i, secret] of tokens.entries()) {
-      await lastValueFrom(
-        stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: 10, expireTime: '' }),
-      );
-    }
+    await provideTokens(stack, { count: 6, ratePerSecond: 10, latencyMs: 20 });
     const stocks = Array.from({ length: STOCKS }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: '' }));
     await lastValueFrom(stack.klineSync.importStocks({ stocks }));
   }, 120_000);

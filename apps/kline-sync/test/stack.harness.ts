@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
+import { lastValueFrom } from 'rxjs';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient } from '@batchgate/platform/grpc';
@@ -39,7 +41,7 @@ export interface StackInfrastructure {
 
 /**
  * upstream-sim, token-manager and kline-sync as real processes on free loopback ports, each
- * service with a fresh database, sharing the real NATS.
+ * service with a fresh database, on the shared NATS and MySQL unless `infrastructure` names others.
  */
 export async function startKlineStack(
   klineEnv: Record<string, string> = {},
@@ -121,4 +123,22 @@ export async function startKlineStack(
       await Promise.all([tokenDatabase.drop(), klineDatabase.drop()]);
     },
   };
+}
+
+/**
+ * `count` new market-data tokens, known to the simulated provider (its per-token rate and the
+ * latency of every kline call) and registered at token-manager with the same rate.
+ */
+export async function provideTokens(stack: KlineStack, options: { count: number; ratePerSecond: number; latencyMs: number }): Promise<string[]> {
+  const secrets = Array.from({ length: options.count }, (_, i) => `tok-${randomBytes(3).toString('hex')}-${i}`);
+  await stack.sim('/__sim/config', {
+    routes: { 'market.kline': { latency: { kind: 'fixed', ms: options.latencyMs } } },
+    market: { tokens: secrets.map((token) => ({ token, ratePerSecond: options.ratePerSecond })) },
+  });
+  for (const [i, secret] of secrets.entries()) {
+    await lastValueFrom(
+      stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: options.ratePerSecond, expireTime: '' }),
+    );
+  }
+  return secrets;
 }
