@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { lastValueFrom } from 'rxjs';
 import { waitFor } from '@batchgate/testing';
-import { startKlineStack } from '../../apps/kline-sync/test/stack.harness';
+import { provideTokens, startKlineStack } from '../../apps/kline-sync/test/stack.harness';
 
 const STOCKS = Number(process.env['BENCH_STOCKS'] ?? 1_000);
 const LATENCY_MS = Number(process.env['BENCH_LATENCY_MS'] ?? 50);
@@ -47,6 +47,7 @@ const pidOf = (name: string): number => Number(execFileSync('pgrep', ['-o', '-x'
 
 interface SimStats {
   routes: Record<string, { requests: number; rateLimited: number }>;
+  market: { tokens: Array<{ token: string; usage: { rateLimited: number } }> };
 }
 
 async function run(scenario: Scenario): Promise<{ cpu: string; seconds: number; perSecond: number; requests: number; rateLimited: number }> {
@@ -55,14 +56,7 @@ async function run(scenario: Scenario): Promise<{ cpu: string; seconds: number; 
   if (scenario.workerConcurrency) env['SYNC_WORKER_CONCURRENCY'] = String(scenario.workerConcurrency);
   const stack = await startKlineStack(env);
   try {
-    const secrets = Array.from({ length: scenario.tokens }, (_, i) => `bench-${queue}-${i}`);
-    await stack.sim('/__sim/config', {
-      routes: { 'market.kline': { latency: { kind: 'fixed', ms: LATENCY_MS } } },
-      market: { tokens: secrets.map((token) => ({ token, ratePerSecond: RATE })) },
-    });
-    for (const [i, secret] of secrets.entries()) {
-      await lastValueFrom(stack.tokenManager.createToken({ provider: 'itick', name: `b${i}`, secret, dailyLimit: 0, rateLimitPerSecond: RATE, expireTime: '' }));
-    }
+    const secrets = await provideTokens(stack, { count: scenario.tokens, ratePerSecond: RATE, latencyMs: LATENCY_MS });
     const stocks = Array.from({ length: STOCKS }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: '' }));
     await lastValueFrom(stack.klineSync.importStocks({ stocks }));
     const processes = {
@@ -87,6 +81,11 @@ async function run(scenario: Scenario): Promise<{ cpu: string; seconds: number; 
     const cpu = Object.entries(processes).map(([name, pid]) => `${name} ${(cpuSeconds(pid) - (cpuBefore[name] ?? 0)).toFixed(1)}`);
     const stats = (await stack.sim('/__sim/stats')) as SimStats;
     const seconds = job.elapsedMs / 1_000;
+    // Which tokens were refused, to tell one token's slip from a stall of every token.
+    const refusedTokens = stats.market.tokens
+      .filter((t) => t.usage.rateLimited > 0)
+      .map((t) => `token ${secrets.indexOf(t.token)}: ${t.usage.rateLimited}`);
+    if (refusedTokens.length > 0) process.stderr.write(`${scenario.name}: 429s by token: ${refusedTokens.join(', ')}\n`);
     return {
       cpu: cpu.join(', '),
       seconds,
