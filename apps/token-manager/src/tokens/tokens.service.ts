@@ -199,7 +199,7 @@ export class TokensService {
    * The reservation that reaches the limit announces the token as exhausted.
    */
   async reportUsage(id: number, count: number, partial = false, holder = ''): Promise<ReportUsageResponse> {
-    validUsageCount(count);
+    validCount('count', count, MAX_USAGE_COUNT, 1);
     const today = this.calendar.today();
     return this.outbox.transaction(async ({ manager, emit }) => {
       const [row] = (await manager.query(
@@ -252,7 +252,7 @@ export class TokensService {
    * before the quota day changed were already forgotten by the reset), never below zero.
    */
   async releaseUsage(id: number, count: number): Promise<ReleaseUsageResponse> {
-    validUsageCount(count);
+    validCount('count', count, MAX_USAGE_COUNT, 1);
     const today = this.calendar.today();
     await this.dataSource.query(
       `UPDATE api_token SET daily_used = GREATEST(0, daily_used - ?), updated_at = CURRENT_TIMESTAMP(3)
@@ -301,15 +301,9 @@ function validProvider(provider: string): string {
   return provider.toLowerCase();
 }
 
-function validUsageCount(count: number): void {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_USAGE_COUNT) {
-    throw invalidTokenField('count', `must be an integer between 1 and ${MAX_USAGE_COUNT}`);
-  }
-}
-
-function validCount(field: string, value: number, max: number): number {
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw invalidTokenField(field, `must be an integer between 0 and ${max}`);
+function validCount(field: string, value: number, max: number, min = 0): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidTokenField(field, `must be an integer between ${min} and ${max}`);
   }
   return value;
 }
