@@ -7,8 +7,11 @@ const devDependencies = Object.keys(
   JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).devDependencies ?? {},
 );
 
-/** Module boundaries; `coreExternalImports` is what a `type:core` project may import from outside. */
-const moduleBoundaries = (coreExternalImports) => [
+/**
+ * Module boundaries; `coreExternalImports` is what a `type:core` project may import from outside,
+ * `appTags` what an app may depend on (its tests may also use `type:testing`; its production code may not).
+ */
+const moduleBoundaries = (coreExternalImports, appTags = ['type:core', 'type:contracts', 'type:platform']) => [
   'error',
   {
     enforceBuildableLibDependency: false,
@@ -19,7 +22,7 @@ const moduleBoundaries = (coreExternalImports) => [
       { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
       { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
       { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
-      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform', 'type:testing'] },
+      { sourceTag: 'type:app', onlyDependOnLibsWithTags: appTags },
       { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
       // The gateway holds no state: it forwards over gRPC and never touches the DB or NATS.
       { sourceTag: 'scope:gateway', bannedExternalImports: ['typeorm', '@nestjs/typeorm', 'mysql2', 'nats'] },
@@ -39,6 +42,13 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@nx/enforce-module-boundaries': moduleBoundaries(['node:*']),
+    },
+  },
+  {
+    // Tests of apps may start processes and databases through libs/testing; production code may not.
+    files: ['apps/**/*.spec.ts', 'apps/**/*.int-spec.ts', 'apps/**/*.e2e-spec.ts', 'apps/*/test/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': moduleBoundaries(['node:*'], ['type:core', 'type:contracts', 'type:platform', 'type:testing']),
     },
   },
   {
