@@ -2,7 +2,7 @@
 // Benchmark of libs/concurrency against what users would pick instead (p-limit, p-queue,
 // cockatiel, bottleneck, @supercharge/promise-pool, opossum). Run on demand, not in CI:
 //
-//   node bench/concurrency/run.mjs [--rounds=5] [--only=overhead,policy,makespan,rate,adaptive,memory]
+//   node bench/concurrency/run.mjs [--rounds=5] [--only=overhead,read,policy,makespan,rate,adaptive,memory]
 //
 // Throughput and timing: every library in this one process, alternating (the order rotates each
 // round), one warm-up round, then the median of `--rounds` runs. Peak RSS: child processes per
@@ -45,7 +45,9 @@ const args = Object.fromEntries(
   }),
 );
 const ROUNDS = Number(args.rounds ?? 5);
-const ONLY = new Set((args.only ?? 'overhead,policy,makespan,rate,adaptive,memory').split(','));
+const ONLY = new Set(
+  (args.only ?? 'overhead,read,policy,makespan,rate,adaptive,memory').split(','),
+);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -192,6 +194,39 @@ if (ONLY.has('overhead') || ONLY.has('memory')) {
       }),
     ]);
   }
+}
+
+// 1b. Results read -------------------------------------------------------------------------------
+if (ONLY.has('read')) {
+  const libs = Object.keys(S.resultsRead);
+  const nOf = (lib) => S.overheadN[lib] ?? N;
+  const perSec = {};
+  for (const c of [8, 1000]) {
+    const entries = Object.fromEntries(
+      libs.map((lib) => [
+        lib,
+        async () => nOf(lib) / ((await S.resultsRead[lib](nOf(lib), c)) / 1000),
+      ]),
+    );
+    perSec[c] = await alternate(`results read c=${c}`, entries);
+  }
+  const ratio = (c, lib) => perSec[c].batchgate / perSec[c][lib];
+  results.resultsRead = {
+    perSec,
+    batchgateOverPLimit: { 8: ratio(8, 'p-limit'), 1000: ratio(1000, 'p-limit') },
+  };
+  section('Scheduling overhead, results read', [
+    `${N.toLocaleString('en')} tasks that take one microtask and return a value (\`async (x) => { await null; return x * 2 }\`); every library's results are read and checked inside the timed region (their values summed; batchgate: \`report.results\`, streamed: the \`for await\` loop). Tasks/s (median of ${ROUNDS}), batchgate ÷ library.`,
+    '',
+    '| library | N | c=8 | batchgate ÷ | c=1000 | batchgate ÷ |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...libs.map(
+      (lib) =>
+        `| ${lib} | ${nOf(lib).toLocaleString('en')} | ${fmtRate(perSec[8][lib])} | ${fmtX(ratio(8, lib))} | ${fmtRate(perSec[1000][lib])} | ${fmtX(ratio(1000, lib))} |`,
+    ),
+    '',
+    `batchgate ÷ p-limit: ${fmtX(ratio(8, 'p-limit'))} at c=8, ${fmtX(ratio(1000, 'p-limit'))} at c=1000 (target ≥ 8×); 1-minute load average ${loadavg()[0].toFixed(2)}.`,
+  ]);
 }
 
 // 2. Policy cost ----------------------------------------------------------------------------------
@@ -367,8 +402,5 @@ results.loadAverageAtEnd = loadavg()[0];
 const machine = `Node ${results.node}, ${results.cpu} × ${results.cores} cores, 1-minute load average ${results.loadAverageAtStart.toFixed(2)} at the start and ${results.loadAverageAtEnd.toFixed(2)} at the end`;
 mkdirSync(OUT, { recursive: true });
 writeFileSync(join(OUT, 'results.json'), JSON.stringify(results, null, 2));
-writeFileSync(
-  join(OUT, 'results.md'),
-  `${machine}\n\n${md.join('\n')}\n`,
-);
+writeFileSync(join(OUT, 'results.md'), `${machine}\n\n${md.join('\n')}\n`);
 log(`\n${machine}\nwritten: tmp/bench-concurrency/results.md and results.json`);

@@ -114,6 +114,107 @@ export const overheadN = {
   bottleneck: 1_000,
 };
 
+// ---------------------------------------------------------------------------------------------
+// 1b. What users pay: the same N items, but each task takes one microtask (`await null`) and
+//     returns a value, and every library's results are read and checked (their values summed) as
+//     a caller would, inside the timed region. For batchgate that includes building
+//     `report.results` from its columnar store.
+
+const oneMicrotask = async (x) => {
+  await null;
+  return x * 2;
+};
+/** Sum of every value `oneMicrotask` returns for the items 0 … n - 1. */
+const expectedSum = (n) => n * (n - 1);
+
+export const resultsRead = {
+  batchgate: async (n, c) => {
+    const { runBatch } = loadLib();
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    const report = await runBatch(items, oneMicrotask, { concurrency: c });
+    let sum = 0;
+    for (const r of report.results) if (r.ok) sum += r.value;
+    const ms = performance.now() - t;
+    check(sum === expectedSum(n) && report.results.length === n, 'batchgate results read');
+    return ms;
+  },
+  'batchgate (streamed)': async (n, c) => {
+    const { runBatch } = loadLib();
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    let sum = 0;
+    for await (const r of runBatch(items, oneMicrotask, { concurrency: c }))
+      if (r.ok) sum += r.value;
+    const ms = performance.now() - t;
+    check(sum === expectedSum(n), 'batchgate streamed results read');
+    return ms;
+  },
+  'p-limit': async (n, c) => {
+    const limit = (await pLimit())(c);
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    const out = await Promise.all(items.map((x) => limit(oneMicrotask, x)));
+    return readValues(t, out, n, 'p-limit');
+  },
+  'p-queue': async (n, c) => {
+    const queue = new (await PQueue())({ concurrency: c });
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    const out = await Promise.all(items.map((x) => queue.add(() => oneMicrotask(x))));
+    return readValues(t, out, n, 'p-queue');
+  },
+  'cockatiel bulkhead': async (n, c) => {
+    const { bulkhead } = require('cockatiel');
+    const policy = bulkhead(c, Number.MAX_SAFE_INTEGER);
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    const out = await Promise.all(items.map((x) => policy.execute(() => oneMicrotask(x))));
+    return readValues(t, out, n, 'cockatiel');
+  },
+  bottleneck: async (n, c) => {
+    const Bottleneck = require('bottleneck');
+    const limiter = new Bottleneck({ maxConcurrent: c });
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    const out = await Promise.all(items.map((x) => limiter.schedule(() => oneMicrotask(x))));
+    return readValues(t, out, n, 'bottleneck');
+  },
+  '@supercharge/promise-pool': async (n, c) => {
+    const { PromisePool } = require('@supercharge/promise-pool');
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    const { results, errors } = await PromisePool.withConcurrency(c)
+      .for(items)
+      .process(oneMicrotask);
+    check(errors.length === 0, 'promise-pool errors');
+    return readValues(t, results, n, 'promise-pool');
+  },
+  'hand-written worker loop': async (n, c) => {
+    const items = Array.from({ length: n }, (_, i) => i);
+    const t = performance.now();
+    const out = new Array(n);
+    let next = 0;
+    const worker = async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await oneMicrotask(items[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: c }, worker));
+    return readValues(t, out, n, 'hand-written loop');
+  },
+};
+
+/** Sums `values` the way the batchgate rows read theirs, checks them; ms since `t`. */
+function readValues(t, values, n, label) {
+  let sum = 0;
+  for (const v of values) sum += v;
+  const ms = performance.now() - t;
+  check(values.length === n && sum === expectedSum(n), `${label} results read`);
+  return ms;
+}
+
 /** Memory-only scenarios (child processes): is the runner's memory flat in N? */
 export const memoryOnly = {
   'batchgate (streamed, async source)': async (n, c) => {
