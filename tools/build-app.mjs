@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Builds one app for production: compiles the app and the libraries with SWC (keeping NestJS's
-// decorator metadata) into dist/apps/<app>/, rewriting the @batchgate/* path aliases to relative
-// requires. Run it with `node dist/apps/<app>/apps/<app>/src/main.js`. Type errors are caught by
+// Builds one app for production: compiles the app and the libraries it may use with SWC (keeping
+// NestJS's decorator metadata) into dist/apps/<app>/. SWC resolves the @batchgate/* aliases to
+// relative requires itself, from the `paths` of tsconfig.base.json (the one place they are
+// declared). Run it with `node dist/apps/<app>/apps/<app>/src/main.js`. Type errors are caught by
 // `npm run typecheck`, not here.
 import { transformFile } from '@swc/core';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,13 +16,11 @@ if (!app) {
   process.exit(2);
 }
 const outDir = join(root, 'dist/apps', app);
-
-const aliases = [
-  ['@batchgate/concurrency', 'libs/concurrency/src/index'],
-  ['@batchgate/contracts/', 'libs/contracts/src/generated/'],
-  ['@batchgate/contracts', 'libs/contracts/src/index'],
-  ['@batchgate/platform/', 'libs/platform/src/'],
-];
+const { paths } = JSON.parse(await readFile(join(root, 'tsconfig.base.json'), 'utf8')).compilerOptions;
+/** Production code never imports libs/testing (a lint rule), so it is not shipped. */
+const libraries = [...new Set(Object.values(paths).map(([target]) => target.split('/').slice(0, 3).join('/')))].filter(
+  (dir) => dir !== 'libs/testing/src',
+);
 
 async function* sources(dir) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -31,23 +30,9 @@ async function* sources(dir) {
   }
 }
 
-function rewriteAliases(code, file) {
-  return code.replace(/require\("(@batchgate\/[^"]+)"\)/g, (match, specifier) => {
-    for (const [alias, target] of aliases) {
-      if (specifier === alias || (alias.endsWith('/') && specifier.startsWith(alias))) {
-        const mapped = alias.endsWith('/') ? target + specifier.slice(alias.length) : target;
-        let rel = relative(dirname(relative(root, file)), mapped);
-        if (!rel.startsWith('.')) rel = `./${rel}`;
-        return `require("${rel}")`;
-      }
-    }
-    return match;
-  });
-}
-
 await rm(outDir, { recursive: true, force: true });
 let count = 0;
-for (const dir of [join('apps', app, 'src'), 'libs/concurrency/src', 'libs/contracts/src', 'libs/platform/src']) {
+for (const dir of [join('apps', app, 'src'), ...libraries]) {
   for await (const file of sources(join(root, dir))) {
     const { code, map } = await transformFile(file, {
       sourceMaps: true,
@@ -56,12 +41,14 @@ for (const dir of [join('apps', app, 'src'), 'libs/concurrency/src', 'libs/contr
         parser: { syntax: 'typescript', decorators: true },
         transform: { legacyDecorator: true, decoratorMetadata: true },
         keepClassNames: true,
+        baseUrl: root,
+        paths,
       },
       module: { type: 'commonjs' },
     });
     const target = join(outDir, relative(root, file)).replace(/\.ts$/, '.js');
     await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, `${rewriteAliases(code, file)}\n//# sourceMappingURL=${target.split('/').pop()}.map`);
+    await writeFile(target, `${code}\n//# sourceMappingURL=${target.split('/').pop()}.map`);
     if (map) await writeFile(`${target}.map`, map);
     count++;
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: contracts lint, code lint, type-check, then every jest project (unit,
+# The whole test suite: contracts lint, code lint, type-check, production build, then every jest project (unit,
 # integration against MySQL/NATS/gRPC, end-to-end with real processes). The last line is the
 # summary "N passed, N failed" from jest's JSON report.
 set -uo pipefail
@@ -20,6 +20,9 @@ npx --no-install eslint . --max-warnings 0 || status=1
 
 step "type-check"
 npx --no-install tsc -p tsconfig.json --noEmit || status=1
+
+step "build (every project's production output)"
+npx --no-install nx run-many -t build --outputStyle=static >tmp/build.log 2>&1 || { cat tmp/build.log; status=1; }
 
 step "jest (unit, integration, end-to-end)"
 rm -f tmp/jest-results.json
