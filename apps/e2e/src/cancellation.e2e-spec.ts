@@ -1,3 +1,4 @@
+import { waitFor, waitForBatchStopped } from '@batchgate/testing';
 import { startStack, type Stack } from './stack';
 
 /**
@@ -46,14 +47,22 @@ describe('a client that gives up', () => {
       body: JSON.stringify(triggers),
       signal: client.signal,
     });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Disconnect once the provider is working for the request.
+    const simRoute = async () => ((await sim('/__sim/stats')) as { routes: Record<string, { requests: number; aborted: number }> }).routes['market.kline'];
+    await waitFor(async () => ((await simRoute())?.requests ?? 0) > 0 || undefined, { timeoutMs: 10_000, what: 'the first provider call' });
     client.abort();
     await expect(request).rejects.toThrow();
-    // Unstopped, 9 triggers 3 at a time take three waves of 1.5 s: wait past them.
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
-    const stats = (await sim('/__sim/stats')) as { routes: Record<string, { requests: number; aborted: number }> };
-    const kline = stats.routes['market.kline'];
-    expect(kline?.requests).toBeLessThanOrEqual(3);
-    expect(kline?.aborted).toBe(kline?.requests);
+    // The batch is over once nothing of it runs any more; unstopped, it would start the next
+    // triggers as soon as the first ones ended (9 triggers, 3 at a time, 1.5 s each).
+    const started = await waitForBatchStopped(`${stack.klineSyncOpsUrl}/metrics`, 'intraday-triggers');
+    const kline = await waitFor(
+      async () => {
+        const route = await simRoute();
+        return route && route.requests > 0 && route.aborted === route.requests ? route : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the provider to see every call aborted' },
+    );
+    expect(started).toBeLessThanOrEqual(3);
+    expect(kline.requests).toBeLessThanOrEqual(3);
   });
 });

@@ -4,7 +4,8 @@ import { Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { createGrpcClient } from '@batchgate/platform/grpc';
-import { testServiceCredentials } from '@batchgate/testing';
+import { testServiceCredentials, waitFor, waitForBatchStopped } from '@batchgate/testing';
+import { TRIGGER_BATCH_NAME } from '../src/triggers/triggers.service';
 import { provideTokens, startKlineStack, type KlineStack } from './stack.harness';
 
 /**
@@ -40,15 +41,24 @@ describe('kline-sync when the caller gives up', () => {
     } finally {
       impatient.close();
     }
-    // Without the caller's deadline the 9 triggers would take 3 waves of 1.5 s; wait past that.
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
-    const stats = (await stack.sim('/__sim/stats')) as { routes: Record<string, { requests: number; aborted: number }> };
-    const kline = stats.routes['market.kline'];
-    expect(kline?.requests).toBeLessThanOrEqual(3);
-    expect(kline?.aborted).toBe(kline?.requests);
-    // Quota reserved for the abandoned request and not used is given back all the same: the
-    // token pool is shared, its bookkeeping is not cancelled with one caller.
-    const [used] = await stack.tokenDatabase.query<{ n: string }>('SELECT SUM(daily_used) AS n FROM api_token');
-    expect(Number(used?.n)).toBe(kline?.requests);
+    // The batch is over once nothing of it runs any more; unstopped, it would start the next
+    // triggers as soon as the first ones ended, and 9 triggers would take 3 waves of 1.5 s.
+    const started = await waitForBatchStopped(stack.klineSyncOpsUrls[0] ?? '', TRIGGER_BATCH_NAME);
+    const kline = await waitFor(
+      async () => {
+        const stats = (await stack.sim('/__sim/stats')) as { routes: Record<string, { requests: number; aborted: number }> };
+        const route = stats.routes['market.kline'];
+        return route && route.requests > 0 && route.aborted === route.requests ? route : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the provider to see every call aborted' },
+    );
+    expect(started).toBeLessThanOrEqual(3);
+    expect(kline.requests).toBeLessThanOrEqual(3);
+    // Quota reserved for the abandoned request and not used is given back all the same (a second
+    // after its slots passed): the token pool is shared, its bookkeeping is not cancelled with one
+    // caller.
+    const used = async () => Number((await stack.tokenDatabase.query<{ n: string }>('SELECT SUM(daily_used) AS n FROM api_token'))[0]?.n);
+    await waitFor(async () => ((await used()) === kline.requests ? true : undefined), { timeoutMs: 10_000, what: 'unused quota given back' }).catch(() => undefined);
+    expect(await used()).toBe(kline.requests);
   });
 });

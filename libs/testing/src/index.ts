@@ -7,3 +7,4 @@ export * from './service-credentials';
 export * from './nats-server';
 export * from './mariadb-server';
 export * from './restartable-process';
+export * from './prometheus-text';

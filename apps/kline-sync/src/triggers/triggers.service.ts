@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Registry } from 'prom-client';
 import { runBatch, timeout } from '@batchgate/concurrency';
 import type { ExecuteTriggersResponse, TriggerConfig } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { DomainError } from '@batchgate/platform/errors';
 import { currentRequestSignal } from '@batchgate/platform/logging';
+import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { KlinesService } from '../klines/klines.service';
 import { StockPuller } from '../sync/stock-puller';
 
@@ -10,6 +12,8 @@ import { StockPuller } from '../sync/stock-puller';
 export const TRIGGER_CONCURRENCY = 3;
 export const TRIGGER_TIMEOUT_MS = 30_000;
 export const MAX_TRIGGERS = 200;
+/** The `name` label of the triggers' concurrency metrics. */
+export const TRIGGER_BATCH_NAME = 'intraday-triggers';
 
 /**
  * Intraday triggers: each config pulls its stock's newest bars (stored too, so later queries see
@@ -22,6 +26,7 @@ export class TriggersService {
   constructor(
     @Inject(StockPuller) private readonly puller: StockPuller,
     @Inject(KlinesService) private readonly klines: KlinesService,
+    @Inject(Registry) private readonly registry: Registry,
   ) {}
 
   async execute(triggers: readonly TriggerConfig[]): Promise<ExecuteTriggersResponse> {
@@ -32,7 +37,12 @@ export class TriggersService {
       triggers,
       (trigger, { signal }) => this.perTrigger.execute(({ signal: callSignal }) => this.evaluate(trigger, callSignal), signal),
       // The caller's deadline or cancel stops the triggers not yet evaluated and aborts the running ones.
-      { concurrency: TRIGGER_CONCURRENCY, name: 'intraday-triggers', signal: currentRequestSignal() },
+      {
+        concurrency: TRIGGER_CONCURRENCY,
+        name: TRIGGER_BATCH_NAME,
+        signal: currentRequestSignal(),
+        metrics: prometheusConcurrencyListener(this.registry),
+      },
     );
     return {
       results: report.results.map((result) =>
