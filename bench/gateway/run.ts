@@ -1,0 +1,211 @@
+/**
+ * The gateway's request path against a bare NestJS + Fastify → grpc-js hop, in one run on one
+ * machine: the anchor (bench/gateway/anchor-*.ts), then the product's routes through the real
+ * stack (gateway, token-manager, kline-sync, upstream-sim as processes, fresh databases, the
+ * per-user limit raised out of the way). Closed loop at fixed connection counts, submissions also
+ * open loop at fixed rates; req/s, p50/p99 and the CPU seconds each process used while measured.
+ *   npm run bench:gateway   (BENCH_CONNECTIONS=50, BENCH_DURATION_S=10, BENCH_WARMUP_S=3,
+ *                            BENCH_RATES=50,200, BENCH_ONLY=<part of a scenario name>;
+ *                            SPAWN_NODE_ARGS="--cpu-prof --cpu-prof-dir=tmp/prof" profiles the processes)
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { freePort, spawnService, waitFor, type ServiceProcess } from '@batchgate/testing';
+import { startStack, type Stack } from '../../apps/e2e/src/stack';
+import { closedLoop, openLoop, type HttpRequestSpec, type LoadResult } from './load';
+
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
+const WARMUP_S = Number(process.env['BENCH_WARMUP_S'] ?? 3);
+const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
+const ONLY = process.env['BENCH_ONLY'] ?? '';
+/** The tokens a paged list has to page through, and the page asked for. */
+const TOKENS = 25;
+const LIST_PATH = '/api/tokens?page=1&pageSize=20';
+
+/** CPU seconds a process has used so far (Linux /proc; utime + stime in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  if (pid === process.pid) {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1e6;
+  }
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+const pidOf = (name: string): number => {
+  try {
+    return Number(execFileSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' }).trim() || 0);
+  } catch {
+    return 0;
+  }
+};
+
+type Processes = Record<string, number>;
+type Load = { kind: 'closed'; connections: number } | { kind: 'open'; rate: number };
+
+interface Row {
+  scenario: string;
+  load: Load;
+  result: LoadResult;
+  cpu: Record<string, number>;
+  /** A run of the anchor: the product's req/s are fractions of their mean. */
+  anchor?: boolean;
+}
+
+const describeLoad = (load: Load) => (load.kind === 'closed' ? `${load.connections} connections` : `open loop ${load.rate}/s`);
+
+async function drive(origin: string, spec: HttpRequestSpec, load: Load, durationS: number): Promise<LoadResult> {
+  return load.kind === 'closed' ? closedLoop(origin, spec, load.connections, durationS) : openLoop(origin, spec, load.rate, durationS);
+}
+
+/** Warm-up (not counted), then the measured window with the CPU each process used during it. */
+async function measure(scenario: string, origin: string, spec: HttpRequestSpec, load: Load, processes: Processes): Promise<Row> {
+  if (WARMUP_S > 0) await drive(origin, spec, load, WARMUP_S);
+  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const result = await drive(origin, spec, load, DURATION_S);
+  const cpu = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid) - (before[name] ?? 0)]));
+  const row = { scenario, load, result, cpu };
+  process.stderr.write(`${scenario}, ${describeLoad(load)}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms ${JSON.stringify(result.statuses)}\n`);
+  return row;
+}
+
+/** Waits until the background work a scenario left (jobs being pulled) no longer uses the CPU. */
+async function quiesce(pids: number[]): Promise<void> {
+  const busy = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  let last = busy();
+  await waitFor(
+    async () => {
+      const now = busy();
+      const idle = now - last < 0.05; // < 5 % of one core over the last second
+      last = now;
+      return idle || undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 1_000 },
+  );
+}
+
+/** The anchor's two processes, idle until `measure` drives them. */
+async function startAnchor(): Promise<{ measure: (scenario: string) => Promise<Row>; stop: () => Promise<void> }> {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const service = await spawnService({ entry: 'bench/gateway/anchor-service.ts', env: { ANCHOR_GRPC_PORT: String(grpcPort) } });
+  await waitFor(() => service.output().includes('anchor-service listening') || undefined, { timeoutMs: 30_000 });
+  const gateway = await spawnService({
+    entry: 'bench/gateway/anchor-gateway.ts',
+    env: { ANCHOR_HTTP_PORT: String(httpPort), ANCHOR_GRPC_URL: `127.0.0.1:${grpcPort}` },
+    readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
+  });
+  const processes = { 'anchor-gateway': gateway.pid, 'anchor-service': service.pid, bench: process.pid };
+  const spec = { path: `/items/${randomBytes(8).toString('hex')}` };
+  return {
+    measure: async (scenario) => ({
+      ...(await measure(scenario, `http://127.0.0.1:${httpPort}`, spec, { kind: 'closed', connections: CONNECTIONS }, processes)),
+      anchor: true,
+    }),
+    stop: async () => {
+      await gateway.stop();
+      await service.stop();
+    },
+  };
+}
+
+async function seedProduct(stack: Stack, headers: Record<string, string>): Promise<{ jobId: string; submission: HttpRequestSpec }> {
+  const call = async (path: string, body: unknown, expected: number) => {
+    const response = await fetch(`${stack.gatewayUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    if (response.status !== expected) throw new Error(`POST ${path}: HTTP ${response.status} ${await response.text()}`);
+    return response.json() as Promise<Record<string, unknown>>;
+  };
+  // Provider tokens the simulator knows, fast enough that the jobs the submissions start finish
+  // soon after (they run while later submissions arrive, as they would in production).
+  const secrets = Array.from({ length: TOKENS }, (_, i) => `bench-${randomBytes(4).toString('hex')}-${i}`);
+  const sim = await fetch(`${stack.simUrl}/__sim/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      routes: { 'market.kline': { latency: { kind: 'fixed', ms: 5 } } },
+      market: { tokens: secrets.map((token) => ({ token, ratePerSecond: 1_000 })) },
+    }),
+  });
+  if (!sim.ok) throw new Error(`sim config: HTTP ${sim.status} ${await sim.text()}`);
+  for (const [i, secret] of secrets.entries()) await call('/api/tokens', { provider: 'itick', name: `bench ${i}`, secret, rateLimitPerSecond: 1_000 }, 201);
+  await call('/api/stock/import', { stocks: [{ code: '600000', market: 'SH' }, { code: '600036', market: 'SH' }] }, 201);
+  const body = JSON.stringify({ market: 'SH', startDate: '2026-03-02', endDate: '2026-03-06' });
+  const job = await call('/api/stock/sync/batch', JSON.parse(body), 202);
+  return { jobId: String(job['id']), submission: { path: '/api/stock/sync/batch', method: 'POST', headers, body } };
+}
+
+async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown> }> {
+  const stack = await startStack({ klineSync: true, gatewayEnv: { USER_RATE_LIMIT: '1000000' } });
+  const jwt = await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list'], expiresIn: '2h' });
+  const headers = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
+  const { jobId, submission } = await seedProduct(stack, headers);
+  const [sim, klineSync] = stack.processes.others as [ServiceProcess, ServiceProcess];
+  const processes: Processes = {
+    gateway: stack.processes.gateway.pid,
+    'token-manager': stack.processes.tokenManager.pid,
+    'kline-sync': klineSync.pid,
+    'upstream-sim': sim.pid,
+    mariadb: pidOf('mariadbd'),
+    nats: pidOf('nats-server'),
+    bench: process.pid,
+  };
+  const closed: Load = { kind: 'closed', connections: CONNECTIONS };
+  const rows: Row[] = [];
+  const scenario = async (name: string, spec: HttpRequestSpec, load: Load) => {
+    if (!name.includes(ONLY)) return;
+    rows.push(await measure(name, stack.gatewayUrl, spec, load, processes));
+  };
+  await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
+  await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed);
+  await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed);
+  for (const rate of RATES) {
+    await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
+    await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, { kind: 'open', rate });
+  }
+  // Last: at full speed it leaves thousands of jobs behind, nothing is measured after it.
+  await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
+  await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, closed);
+  return { rows, stop: () => stack.stop() };
+}
+
+function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
+  const anchors = rows.filter((r) => r.anchor);
+  const anchorPerSecond = anchors.reduce((sum, r) => sum + r.result.perSecond, 0) / Math.max(1, anchors.length);
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  console.log(`\n${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end`);
+  console.log(`${DURATION_S} s measured after ${WARMUP_S} s of warm-up; of anchor = req/s ÷ the anchor's req/s in this run`);
+  console.log('| route | load | req/s | p50 / p99 | of anchor | answers | CPU seconds while measured |');
+  console.log('|---|---|---:|---|---:|---|---|');
+  for (const row of rows) {
+    const { result } = row;
+    const share = row.anchor || row.load.kind === 'open' ? '—' : (result.perSecond / anchorPerSecond).toFixed(2);
+    const statuses = Object.entries(result.statuses).map(([status, n]) => `${status}: ${n}`).join(', ');
+    const cpu = Object.entries(row.cpu).map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', ');
+    console.log(`| ${row.scenario} | ${describeLoad(row.load)} | ${result.perSecond.toFixed(0)} | ${result.p50Ms.toFixed(0)} / ${result.p99Ms.toFixed(0)} ms | ${share} | ${statuses} | ${cpu} |`);
+  }
+  console.log('mariadb and nats are shared with whatever else runs on the machine: their CPU is not only this run\'s.');
+}
+
+async function main(): Promise<void> {
+  const loadAtStart = loadavg();
+  // The anchor before and after the product's routes: their mean is what the routes are a fraction
+  // of, and their difference shows how much the machine's other load moved during the run.
+  const anchor = await startAnchor();
+  const rows = [await anchor.measure('bare hop: Nest + Fastify → grpc-js (anchor, before)')];
+  const product = await runProduct();
+  rows.push(...product.rows);
+  await product.stop();
+  rows.push(await anchor.measure('bare hop: Nest + Fastify → grpc-js (anchor, after)'));
+  await anchor.stop();
+  print(rows, loadAtStart, loadavg());
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
