@@ -13,6 +13,8 @@ export interface Stack {
   /** Set when started with kline-sync: its ops server (`/metrics`, `/healthz`, `/readyz`). */
   klineSyncOpsUrl?: string;
   tokenDatabase: TestDatabase;
+  /** Set when started with kline-sync. */
+  klineDatabase?: TestDatabase;
   nats: NatsConnection;
   processes: { gateway: ServiceProcess; tokenManager: ServiceProcess; others: ServiceProcess[] };
   mintToken: (claims: { perms: string[]; sub?: string; tenant?: string; expiresIn?: string | null }) => Promise<string>;
@@ -32,6 +34,7 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
   let simUrl: string | undefined;
   let klineSyncUrl = '127.0.0.1:1';
   let klineSyncOpsUrl: string | undefined;
+  let klineDatabase: TestDatabase | undefined;
   const tokenManager = await spawnService({
     entry: 'apps/token-manager/src/main.ts',
     env: { ...tokenDatabase.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(tmOpsPort), OUTBOX_POLL_MS: '50' },
@@ -41,7 +44,7 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
     const [simPort, ksGrpc, ksOps] = [await freePort(), await freePort(), await freePort()];
     simUrl = `http://127.0.0.1:${simPort}`;
     others.push(await spawnService({ entry: 'apps/upstream-sim/src/main.ts', env: { SIM_PORT: String(simPort) }, readyUrl: `${simUrl}/readyz` }));
-    const klineDatabase = await createTestDatabase('e2e_kline');
+    klineDatabase = await createTestDatabase('e2e_kline');
     databases.push(klineDatabase);
     others.push(
       await spawnService({
@@ -80,10 +83,12 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
     tokenManagerOpsUrl: `http://127.0.0.1:${tmOpsPort}`,
     klineSyncOpsUrl,
     tokenDatabase,
+    klineDatabase,
     nats,
     processes: { gateway, tokenManager, others },
     mintToken: async ({ perms, sub = 'alice', tenant = 'acme', expiresIn = '5m' }) => {
-      let jwt = new SignJWT({ tenant, perms }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt();
+      // `sub` in the payload, not through setSubject (which refuses a non-string): tests sign bad claims too.
+      let jwt = new SignJWT({ sub, tenant, perms }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt();
       if (expiresIn !== null) jwt = jwt.setExpirationTime(expiresIn);
       return jwt.sign(new TextEncoder().encode(JWT_SECRET));
     },

@@ -11,6 +11,7 @@ import { AppModule } from './app.module';
 import { JwtVerifier } from './auth/jwt-verifier';
 import type { GatewayConfig } from './config/gateway.config';
 import { HttpExceptionFilter } from './http/http-exception.filter';
+import { useStrictJsonBodies } from './http/json-body';
 import { RequestContextInterceptor } from './http/request-context.interceptor';
 import { requestValidationPipe } from './http/validation';
 
@@ -34,9 +35,11 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: (request: { headers: Record<string, unknown> }) => requestIdFrom(request.headers[REQUEST_ID_HEADER]),
   });
+  useStrictJsonBodies(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config, platform, verifier), adapter, {
     logger: new NestPinoLogger(logger),
     abortOnError: false,
+    bodyParser: false, // useStrictJsonBodies is the only body parser
   });
   app.useGlobalPipes(requestValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(logger));

@@ -6,7 +6,7 @@ import { JwtVerifier } from './jwt-verifier';
 
 const SECRET = 'unit-test-secret-that-is-long-enough-000000';
 const hs256 = (claims: Record<string, unknown>, exp: string | null = '5m', secret = SECRET) => {
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setIssuedAt();
+  let jwt = new SignJWT({ sub: 'alice', ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt();
   if (exp) jwt = jwt.setExpirationTime(exp);
   return jwt.sign(new TextEncoder().encode(secret));
 };
@@ -47,6 +47,29 @@ describe('JwtVerifier', () => {
     for (const token of cases) {
       expect((await rejection(verifier.verify(`Bearer ${token}`))).code).toBe('AUTH.UNAUTHENTICATED');
     }
+  });
+
+  it('bounds the claims that become stored identities and keys: sub, tenant and perms', async () => {
+    const verifier = await JwtVerifier.create(config);
+    const refused = async (claims: Record<string, unknown>, pattern: string) => {
+      const error = await rejection(verifier.verify(`Bearer ${await hs256(claims)}`));
+      expect(error.code).toBe('AUTH.UNAUTHENTICATED');
+      expect(error.message).toContain(pattern);
+    };
+    await refused({ tenant: 'x'.repeat(65), perms: [] }, '"tenant"');
+    await refused({ tenant: 'acme corp', perms: [] }, '"tenant"');
+    await refused({ tenant: 'acmé', perms: [] }, '"tenant"');
+    await refused({ tenant: 7, perms: [] }, '"tenant"');
+    await refused({ tenant: 'acme', sub: 'x'.repeat(129), perms: [] }, '"sub"');
+    await refused({ tenant: 'acme', sub: 'bob\u0000', perms: [] }, '"sub"');
+    await refused({ tenant: 'acme', perms: ['tokens:admin', 'Tokens Admin'] }, '"perms"');
+    await refused({ tenant: 'acme', perms: [1] }, '"perms"');
+    await refused({ tenant: 'acme', perms: Array.from({ length: 65 }, (_, i) => `p${i}:run`) }, '"perms"');
+
+    const longest = { sub: 'u'.repeat(128), tenant: 't'.repeat(64), perms: Array.from({ length: 64 }, (_, i) => `area${i}:run`) };
+    expect(await verifier.verify(`Bearer ${await hs256(longest)}`)).toEqual(longest);
+    const email = await hs256({ sub: 'auth0|alice.smith+ops@example.com', tenant: 'acme-2.eu_west', perms: ['offline:admin'] });
+    expect((await verifier.verify(`Bearer ${email}`)).sub).toBe('auth0|alice.smith+ops@example.com');
   });
 
   it('verifies asymmetric (ES256) tokens with a configured public key and refuses HS256 then', async () => {

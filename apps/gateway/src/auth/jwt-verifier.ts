@@ -3,6 +3,17 @@ import { DomainError } from '@batchgate/platform/errors';
 import type { GatewayConfig } from '../config/gateway.config';
 import type { Principal } from './principal';
 
+/*
+ * Claims are bounded here, at the edge, so that no service sees an identity its columns cannot
+ * hold (tenant VARCHAR(64), user_id VARCHAR(128)) or a character that needs escaping in a log,
+ * a metric label or a rate-limit key.
+ */
+const SUBJECT = /^[A-Za-z0-9._@:|+=~-]{1,128}$/;
+const TENANT = /^[A-Za-z0-9._-]{1,64}$/;
+/** `area:action` words, e.g. `stock:sync:run`; names of permissions other services check are accepted too. */
+const PERMISSION = /^[a-z][a-z0-9_-]{0,31}(?::[a-z0-9_*-]{1,32}){0,4}$/;
+const MAX_PERMISSIONS = 64;
+
 const unauthenticated = (message: string) => new DomainError('unauthenticated', 'AUTH.UNAUTHENTICATED', message);
 
 /**
@@ -41,10 +52,14 @@ export class JwtVerifier {
       throw unauthenticated('Token is not valid');
     }
     const { sub, tenant, perms } = payload as JWTPayload & { tenant?: unknown; perms?: unknown };
-    if (typeof sub !== 'string' || sub === '') throw unauthenticated('Token has no subject');
-    if (typeof tenant !== 'string' || tenant === '') throw unauthenticated('Token has no tenant claim');
-    if (!Array.isArray(perms) || !perms.every((p) => typeof p === 'string')) {
-      throw unauthenticated('Token claim "perms" must be an array of strings');
+    if (typeof sub !== 'string' || !SUBJECT.test(sub)) {
+      throw unauthenticated('Token claim "sub" must be 1-128 letters, digits or any of . _ - @ : | + = ~');
+    }
+    if (typeof tenant !== 'string' || !TENANT.test(tenant)) {
+      throw unauthenticated('Token claim "tenant" must be 1-64 letters, digits, ".", "_" or "-"');
+    }
+    if (!Array.isArray(perms) || perms.length > MAX_PERMISSIONS || !perms.every((p) => typeof p === 'string' && PERMISSION.test(p))) {
+      throw unauthenticated(`Token claim "perms" must be an array of at most ${MAX_PERMISSIONS} permissions such as "stock:sync:run"`);
     }
     return { sub, tenant, perms };
   }
