@@ -21,9 +21,11 @@ const moduleBoundaries = (coreExternalImports, appTags = ['type:core', 'type:con
       { sourceTag: 'type:core', onlyDependOnLibsWithTags: [], allowedExternalImports: coreExternalImports },
       { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
       { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
-      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
+      // The service registry is plain data for tools/ and the test stacks.
+      { sourceTag: 'type:registry', onlyDependOnLibsWithTags: [] },
+      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform', 'type:registry'] },
       { sourceTag: 'type:app', onlyDependOnLibsWithTags: appTags },
-      { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
+      { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing', 'type:registry'] },
       // The gateway holds no state: it forwards over gRPC and never touches the DB or NATS.
       { sourceTag: 'scope:gateway', bannedExternalImports: ['typeorm', '@nestjs/typeorm', 'mysql2', 'nats'] },
     ],

@@ -34,6 +34,7 @@ function projectPreset(projectDir, overrides = {}) {
       '^@batchgate/contracts$': path.join(root, 'libs/contracts/src/index.ts'),
       '^@batchgate/contracts/(.*)$': path.join(root, 'libs/contracts/src/generated/$1'),
       '^@batchgate/platform/(.*)$': path.join(root, 'libs/platform/src/$1'),
+      '^@batchgate/registry$': path.join(root, 'libs/registry/src/index.ts'),
       '^@batchgate/testing$': path.join(root, 'libs/testing/src/index.ts'),
     },
     moduleFileExtensions: ['ts', 'js', 'json'],

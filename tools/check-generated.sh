@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fails when the committed generated contracts differ from a fresh generation of proto/.
+# Fails when the committed generated contracts differ from a fresh generation of proto/, or the
+# deployment files from a fresh `npm run gen:deploy`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/gen-proto.sh
@@ -9,3 +10,5 @@ if ! git diff --exit-code --stat -- libs/contracts/src/generated \
   exit 1
 fi
 echo "Generated contracts are current."
+# docker-compose.yml, the Kubernetes base and the Prometheus scrape jobs from the service registry.
+node -r @swc-node/register tools/gen-deploy.ts --check

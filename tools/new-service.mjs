@@ -4,7 +4,7 @@
 //   e.g. npm run new:service -- kline-sync klinesync 50055 9105
 // It writes apps/<name>/ (project, config schema, root module, main.ts) and prints what is left:
 // the gRPC controller implementing the generated interface, entities and migrations, the entry
-// in tools/stack.ts and the README's configuration table.
+// in the service registry (libs/registry/src/processes.ts) and the README's configuration table.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +107,6 @@ console.log(`apps/${name} created. Next:
   1. proto/: add the service's RPCs, run 'npm run gen:proto', and use its ..._SERVICE_NAME in src/main.ts.
   2. src/<feature>/: a *.grpc.controller.ts implementing the generated ...ServiceController, services, entities.
   3. src/migrations/: one TypeORM migration per schema change; list entities and migrations in app.module.ts.
-  4. tools/stack.ts: add { name: '${name}', entry: 'apps/${name}/src/main.ts', readyUrl: 'http://127.0.0.1:${opsPort}/readyz', database: '${database}' }.
+  4. libs/registry/src/processes.ts: add its entry (ports ${grpcPort}/${opsPort}, database '${database}', what it calls), then 'npm run gen:deploy' (compose, Kubernetes, Prometheus).
   5. test/: integration tests against MySQL and NATS (see apps/token-manager/test/token-manager.harness.ts).
   6. README: its configuration defaults.`);

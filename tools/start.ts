@@ -5,7 +5,7 @@
 import { concurrently } from 'concurrently';
 import { createConnection } from 'mysql2/promise';
 import { connect } from 'nats';
-import { STACK } from './stack';
+import { addressEnv, portOf, PROCESSES, readinessUrl } from '@batchgate/registry';
 
 const MYSQL = {
   host: process.env['DB_HOST'] ?? '127.0.0.1',
@@ -28,9 +28,9 @@ async function checkMysql(): Promise<void> {
   try {
     const connection = await createConnection({ ...MYSQL, connectTimeout: 3_000 });
     try {
-      for (const { database } of STACK) {
+      for (const { database } of PROCESSES) {
         if (database) {
-          await connection.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+          await connection.query(`CREATE DATABASE IF NOT EXISTS \`${database.name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
         }
       }
     } finally {
@@ -59,9 +59,9 @@ async function checkNats(): Promise<void> {
 
 async function announceWhenReady(): Promise<void> {
   const deadline = Date.now() + 120_000;
-  for (const process of STACK) {
+  for (const process of PROCESSES) {
     while (Date.now() < deadline) {
-      const ok = await fetch(process.readyUrl).then((r) => r.ok, () => false);
+      const ok = await fetch(readinessUrl(process)).then((r) => r.ok, () => false);
       if (ok) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -70,7 +70,7 @@ async function announceWhenReady(): Promise<void> {
   batchgate is up.
     Gateway      http://127.0.0.1:3000   (OpenAPI UI: http://127.0.0.1:3000/api/docs)
     Simulator    http://127.0.0.1:4100   (outside APIs; /__sim/stats, /__sim/config)
-    Metrics      /metrics on every process: gateway :3000, token-manager :9101, kline-sync :9105, upstream-sim :4100
+    Metrics      ${PROCESSES.map((p) => `${p.name} :${portOf(p, p.metrics.port).port}${p.metrics.path}`).join(', ')}
     A token      npm run token -- --perms tokens:admin
     Try          curl -H "authorization: Bearer $(npm run -s token -- --perms tokens:admin)" http://127.0.0.1:3000/api/tokens
   Ctrl-C stops everything.
@@ -81,7 +81,12 @@ async function main(): Promise<void> {
   const problems = (await Promise.allSettled([checkMysql(), checkNats()])).filter((r) => r.status === 'rejected');
   if (problems.length > 0) throw new Error(problems.map((p) => (p.reason as Error).message).join('\n\n'));
   const { result } = concurrently(
-    STACK.map((p) => ({ name: p.name, command: `node -r @swc-node/register ${p.entry}`, prefixColor: p.color, env: p.env })),
+    PROCESSES.map((p) => ({
+      name: p.name,
+      command: `node -r @swc-node/register ${p.entry}`,
+      prefixColor: p.color,
+      env: { ...addressEnv(p, () => '127.0.0.1'), ...p.localEnv },
+    })),
     { prefix: 'name', killOthersOn: ['failure'], restartTries: 0 },
   );
   void announceWhenReady();

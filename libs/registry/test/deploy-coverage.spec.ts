@@ -1,0 +1,281 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { containerEnv, readinessCommand } from '../src/render/compose';
+import {
+  addressEnv,
+  deployFiles,
+  portOf,
+  PROCESSES,
+  processNamed,
+  type DeployableProcess,
+  type PortRole,
+} from '../src';
+
+const ROOT = resolve(__dirname, '../../..');
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+/** `docker-compose config` (Debian's docker-compose, no engine needed) validates the file too; else the file as written. */
+function composeModel(): { services: Record<string, ComposeService> } {
+  const hasDockerCompose = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].some(
+    existsSync,
+  );
+  const text = hasDockerCompose
+    ? execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      })
+    : read('docker-compose.yml');
+  return parse(text) as { services: Record<string, ComposeService> };
+}
+
+interface ComposeService {
+  build?: { args?: Record<string, string> };
+  environment?: Record<string, string | null>;
+  healthcheck?: { test?: string[] };
+  depends_on?: Record<string, { condition: string }> | string[];
+}
+
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  stringData?: Record<string, string>;
+}
+
+interface Container {
+  name: string;
+  image: string;
+  env?: Array<{
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string } };
+  }>;
+  ports?: Array<{ name: string; containerPort: number }>;
+  readinessProbe?: { httpGet?: { path: string; port: string } };
+  livenessProbe?: { httpGet?: { path: string; port: string } };
+}
+
+function kustomize(dir: string): K8sObject[] {
+  const text = execFileSync('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8' });
+  return parseAllDocuments(text).map((document) => document.toJSON() as K8sObject);
+}
+
+/** `problems(process)` for every process of the registry, as "<process>: <problem>" lines. */
+function everyProcess(
+  problems: (process: DeployableProcess) => Array<string | false | undefined>,
+): string[] {
+  return PROCESSES.flatMap((process) =>
+    problems(process)
+      .filter((p): p is string => typeof p === 'string')
+      .map((p) => `${process.name}: ${p}`),
+  );
+}
+
+const portNumber = (process: DeployableProcess, role: PortRole) => portOf(process, role).port;
+
+describe('the service registry', () => {
+  it('lists each process once, each after the processes it calls, each endpoint on a port it has', () => {
+    expect(PROCESSES.length).toBeGreaterThanOrEqual(4);
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    for (const process of PROCESSES) {
+      if (seen.has(process.name)) problems.push(`${process.name}: listed twice`);
+      for (const call of process.downstream) {
+        if (!seen.has(call.process))
+          problems.push(`${process.name}: calls ${call.process}, which is not listed before it`);
+        else if (!processNamed(call.process).ports[call.via])
+          problems.push(`${process.name}: ${call.process} has no ${call.via} port`);
+      }
+      for (const endpoint of [process.readiness, process.liveness, process.metrics]) {
+        if (!process.ports[endpoint.port])
+          problems.push(`${process.name}: ${endpoint.path} on a missing ${endpoint.port} port`);
+      }
+      if (!existsSync(join(ROOT, process.entry)))
+        problems.push(`${process.name}: no ${process.entry}`);
+      seen.add(process.name);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('gives a caller the address of what it calls', () => {
+    expect(addressEnv(processNamed('kline-sync'), (name) => `${name}.svc`)).toEqual({
+      GRPC_PORT: '50055',
+      OPS_PORT: '9105',
+      TOKEN_MANAGER_URL: 'token-manager.svc:50051',
+      ITICK_BASE_URL: 'http://upstream-sim.svc:4100',
+      DB_NAME: 'batchgate_kline_sync',
+    });
+    const freePorts = (name: string, role: PortRole) =>
+      (name === 'gateway' ? 18000 : 19000) + (role === 'grpc' ? 1 : 2);
+    expect(addressEnv(processNamed('gateway'), () => '127.0.0.1', freePorts)).toEqual({
+      HTTP_PORT: '18002',
+      TOKEN_MANAGER_URL: '127.0.0.1:19001',
+      KLINE_SYNC_URL: '127.0.0.1:19001',
+    });
+  });
+
+  it('committed deployment files equal a fresh `npm run gen:deploy`', () => {
+    const stale = deployFiles()
+      .filter((file) => {
+        const current = existsSync(join(ROOT, file.path)) ? read(file.path) : '';
+        return file.render(current) !== current;
+      })
+      .map((file) => file.path);
+    expect(stale).toEqual([]);
+  });
+
+  it('docker-compose.yml runs every process, healthy before what calls it', () => {
+    const { services } = composeModel();
+    const problems = everyProcess((process) => {
+      const service = services[process.name];
+      if (!service) return ['missing from docker-compose.yml'];
+      const env = service.environment ?? {};
+      const dependsOn = Array.isArray(service.depends_on) ? {} : (service.depends_on ?? {});
+      const wrongEnv = Object.entries(containerEnv(process)).filter(
+        ([key, value]) => env[key] !== value,
+      );
+      return [
+        service.build?.args?.['APP'] !== process.app &&
+          `builds ${service.build?.args?.['APP']}, not ${process.app}`,
+        wrongEnv.length > 0 && `environment differs at ${wrongEnv.map(([key]) => key).join(', ')}`,
+        JSON.stringify(service.healthcheck?.test) !== JSON.stringify(readinessCommand(process)) &&
+          'no readiness healthcheck',
+        ...[
+          ...(process.database ? ['mysql'] : []),
+          ...(process.nats ? ['nats'] : []),
+          ...process.downstream.map((d) => d.process),
+        ]
+          .filter((name) => dependsOn[name]?.condition !== 'service_healthy')
+          .map((name) => `does not wait for ${name} to be healthy`),
+      ];
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('the Prometheus scrape config scrapes every process', () => {
+    const config = parse(read('deploy/prometheus/prometheus.yml')) as {
+      scrape_configs: Array<{
+        job_name: string;
+        metrics_path?: string;
+        dns_sd_configs?: Array<{ names: string[]; port: number }>;
+      }>;
+    };
+    const problems = everyProcess((process) => {
+      const job = config.scrape_configs.find((j) => j.job_name === process.name);
+      if (!job) return ['no scrape job in deploy/prometheus/prometheus.yml'];
+      const target = job.dns_sd_configs?.[0];
+      return [
+        (job.metrics_path ?? '/metrics') !== process.metrics.path && `scrapes ${job.metrics_path}`,
+        (target?.names[0] !== process.name ||
+          target.port !== portNumber(process, process.metrics.port)) &&
+          `scrapes ${JSON.stringify(target)}`,
+      ];
+    });
+    expect(problems).toEqual([]);
+  });
+
+  describe.each(['deploy/k8s/base', 'deploy/k8s/overlays/dev'])(
+    'Kubernetes (kubectl kustomize %s)',
+    (dir) => {
+      let objects: K8sObject[];
+      beforeAll(() => {
+        objects = kustomize(dir);
+      });
+      const find = (kind: string, name: string) =>
+        objects.find((o) => o.kind === kind && o.metadata.name === name);
+
+      it('deploys every process: Deployment with ports, probes, scrape annotations and its environment; Service', () => {
+        const problems = everyProcess((process) => {
+          const deployment = find('Deployment', process.name);
+          if (!deployment) return ['no Deployment'];
+          const template = deployment.spec?.['template'] as {
+            metadata: { annotations?: Record<string, string> };
+            spec: { containers: Container[] };
+          };
+          const container = template.spec.containers.find((c) => c.name === process.name);
+          if (!container) return ['no container named after it'];
+          const ports = Object.entries(process.ports).map(([role, port]) => `${role}:${port.port}`);
+          const containerPorts = container.ports?.map((p) => `${p.name}:${p.containerPort}`);
+          const env = new Map((container.env ?? []).map((e) => [e.name, e.value]));
+          const wrongEnv = Object.entries(addressEnv(process, (name) => name)).filter(
+            ([key, value]) => env.get(key) !== value,
+          );
+          const service = find('Service', process.name);
+          const servicePorts = (
+            service?.spec?.['ports'] as Array<{ name: string; port: number }> | undefined
+          )?.map((p) => `${p.name}:${p.port}`);
+          return [
+            container.image !== `batchgate/${process.app}:latest` && `runs ${container.image}`,
+            JSON.stringify(containerPorts) !== JSON.stringify(ports) &&
+              `container ports ${containerPorts}`,
+            (container.readinessProbe?.httpGet?.path !== process.readiness.path ||
+              container.readinessProbe.httpGet.port !== process.readiness.port) &&
+              'readiness probe differs',
+            container.livenessProbe?.httpGet?.path !== process.liveness.path &&
+              'liveness probe differs',
+            template.metadata.annotations?.['prometheus.io/port'] !==
+              String(portNumber(process, process.metrics.port)) && 'scrape port annotation differs',
+            template.metadata.annotations?.['prometheus.io/path'] !== process.metrics.path &&
+              'scrape path annotation differs',
+            wrongEnv.length > 0 &&
+              `environment differs at ${wrongEnv.map(([key]) => key).join(', ')}`,
+            !service && 'no Service',
+            service &&
+              JSON.stringify(servicePorts) !== JSON.stringify(ports) &&
+              `Service ports ${servicePorts}`,
+          ];
+        });
+        expect(problems).toEqual([]);
+      });
+
+      it('scales every horizontal process with a HorizontalPodAutoscaler and a PodDisruptionBudget that allows a drain', () => {
+        const horizontal = PROCESSES.filter((p) => p.scaling.kind === 'horizontal');
+        expect(horizontal.map((p) => p.name)).toEqual(
+          expect.arrayContaining(['kline-sync', 'token-manager']),
+        );
+        const problems = everyProcess((process) => {
+          if (process.scaling.kind !== 'horizontal')
+            return [
+              find('HorizontalPodAutoscaler', process.name) !== undefined &&
+                'autoscaled but single-replica',
+            ];
+          const hpa = find('HorizontalPodAutoscaler', process.name);
+          const pdb = find('PodDisruptionBudget', process.name);
+          return [
+            !hpa && 'no HorizontalPodAutoscaler',
+            hpa?.spec?.['maxReplicas'] !== process.scaling.maxReplicas &&
+              `maxReplicas ${hpa?.spec?.['maxReplicas']}`,
+            !pdb && 'no PodDisruptionBudget',
+            pdb &&
+              pdb.spec?.['maxUnavailable'] !== 1 &&
+              'PodDisruptionBudget does not allow one pod down',
+          ];
+        });
+        expect(problems).toEqual([]);
+      });
+
+      it('has every secret key a container reads', () => {
+        const secret = find('Secret', 'batchgate-secrets');
+        expect(secret?.stringData).toBeDefined();
+        const missing = everyProcess((process) =>
+          process.secrets.map(
+            (key) => !(key in (secret?.stringData ?? {})) && `reads ${key}, not in the Secret`,
+          ),
+        );
+        expect(missing).toEqual([]);
+      });
+    },
+  );
+
+  it('the dev overlay holds development secrets the apps accept, so it starts', () => {
+    const secret = kustomize('deploy/k8s/overlays/dev').find(
+      (o) => o.kind === 'Secret' && o.metadata.name === 'batchgate-secrets',
+    );
+    const data = secret?.stringData ?? {};
+    expect(Buffer.from(data['TOKEN_ENCRYPTION_KEY'] ?? '', 'base64')).toHaveLength(32);
+    expect(data['JWT_SECRET']?.length).toBeGreaterThanOrEqual(32);
+    expect(data['SERVICE_AUTH_SECRET']?.length).toBeGreaterThanOrEqual(32);
+  });
+});
