@@ -72,6 +72,58 @@ describe('JwtVerifier', () => {
     expect((await verifier.verify(`Bearer ${email}`)).sub).toBe('auth0|alice.smith+ops@example.com');
   });
 
+  describe('cache of verified tokens', () => {
+    afterEach(() => jest.useRealTimers());
+    const spyOnVerification = (verifier: JwtVerifier) =>
+      jest.spyOn(verifier as unknown as { verifyToken: (token: string) => Promise<unknown> }, 'verifyToken');
+
+    it('verifies a token once and answers its later uses from the cache, as the same frozen principal', async () => {
+      const verifier = await JwtVerifier.create(config);
+      const verification = spyOnVerification(verifier);
+      const header = `Bearer ${await hs256({ tenant: 'acme', perms: ['tokens:admin'] })}`;
+      const first = await verifier.verify(header);
+      expect(await verifier.verify(header)).toBe(first);
+      expect(await verifier.verify(header.replace('Bearer', 'bearer'))).toBe(first);
+      expect(verification).toHaveBeenCalledTimes(1);
+      expect(Object.isFrozen(first) && Object.isFrozen(first.perms)).toBe(true);
+    });
+
+    it('never answers from the cache past the token\'s exp', async () => {
+      jest.useFakeTimers({ now: new Date('2026-12-01T10:00:00Z') });
+      const verifier = await JwtVerifier.create(config);
+      const verification = spyOnVerification(verifier);
+      const header = `Bearer ${await hs256({ tenant: 'acme', perms: [] }, '60s')}`;
+      await verifier.verify(header);
+      jest.advanceTimersByTime(59_000);
+      await verifier.verify(header);
+      expect(verification).toHaveBeenCalledTimes(1);
+      // Timers advanced, not only the clock set: lru-cache refreshes its reading of the clock on a timer.
+      jest.advanceTimersByTime(1_001);
+      // Past exp the cache no longer answers; jose's 5 s clock tolerance still accepts it once more…
+      await verifier.verify(header);
+      expect(verification).toHaveBeenCalledTimes(2);
+      jest.advanceTimersByTime(5_000);
+      // …and after that it is refused, not remembered.
+      expect((await rejection(verifier.verify(header))).message).toBe('Token has expired');
+      expect(verification).toHaveBeenCalledTimes(3);
+    });
+
+    it('keeps refused tokens out and stays bounded: the least recently used token is verified again', async () => {
+      const verifier = await JwtVerifier.create(loadConfig(gatewayConfigSchema, { JWT_SECRET: SECRET, JWT_CACHE_MAX_ENTRIES: '2' }));
+      const verification = spyOnVerification(verifier);
+      const bad = `Bearer ${await hs256({ tenant: 'x'.repeat(65), perms: [] })}`;
+      await rejection(verifier.verify(bad));
+      await rejection(verifier.verify(bad));
+      expect(verification).toHaveBeenCalledTimes(2);
+
+      const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async (sub) => `Bearer ${await hs256({ sub, tenant: 'acme', perms: [] })}`));
+      for (const header of [a, b, c, b, c]) await verifier.verify(header as string);
+      expect(verification).toHaveBeenCalledTimes(5); // a, b, c verified; b and c from the cache
+      await verifier.verify(a as string); // a was dropped when c came in
+      expect(verification).toHaveBeenCalledTimes(6);
+    });
+  });
+
   it('verifies asymmetric (ES256) tokens with a configured public key and refuses HS256 then', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const verifier = await JwtVerifier.create(

@@ -1,8 +1,8 @@
 /** The authenticated caller, from the JWT claims `sub`, `tenant` and `perms`. */
 export interface Principal {
-  sub: string;
-  tenant: string;
-  perms: string[];
+  readonly sub: string;
+  readonly tenant: string;
+  readonly perms: readonly string[];
 }
 
 /** Permissions checked by routes (SPEC §7). */

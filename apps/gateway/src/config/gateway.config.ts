@@ -17,6 +17,8 @@ export const gatewayConfigSchema = z
     JWT_ALGORITHM: env.oneOf(['HS256', 'RS256', 'ES256', 'EdDSA'] as const, 'HS256'),
     JWT_ISSUER: z.string().default(''),
     JWT_AUDIENCE: z.string().default(''),
+    /** Verified tokens remembered until their `exp` (least recently used dropped first). */
+    JWT_CACHE_MAX_ENTRIES: env.int(10_000, 1, 1_000_000),
     BODY_LIMIT_BYTES: env.int(1_048_576, 1_024, 52_428_800),
     /** Deadline of each gRPC call made for one HTTP request. */
     GRPC_DEADLINE_MS: env.int(10_000, 100, 600_000),
