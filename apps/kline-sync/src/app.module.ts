@@ -38,12 +38,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PersistenceModule.forRoot(config, KLINE_SYNC_SCHEMA),
-        MessagingModule.forRoot({
-          nats: { url: config.NATS_URL, name: 'kline-sync' },
-          streams: [...EVENT_STREAMS, ...WORK_STREAMS],
-          duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
-          outbox: { pollIntervalMs: config.OUTBOX_POLL_MS, batchSize: config.OUTBOX_BATCH_SIZE, crashPoint: config.OUTBOX_TEST_CRASH },
-        }),
+        MessagingModule.forService('kline-sync', config, [...EVENT_STREAMS, ...WORK_STREAMS]),
       ],
       controllers: [KlineSyncGrpcController],
       providers: [

@@ -32,16 +32,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PersistenceModule.forRoot(config, TOKEN_MANAGER_SCHEMA),
-        MessagingModule.forRoot({
-          nats: { url: config.NATS_URL, name: 'token-manager' },
-          streams: EVENT_STREAMS,
-          duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
-          outbox: {
-            pollIntervalMs: config.OUTBOX_POLL_MS,
-            batchSize: config.OUTBOX_BATCH_SIZE,
-            crashPoint: config.OUTBOX_TEST_CRASH,
-          },
-        }),
+        MessagingModule.forService('token-manager', config, EVENT_STREAMS),
       ],
       controllers: [TokensGrpcController],
       providers: [

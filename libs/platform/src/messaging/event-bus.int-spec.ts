@@ -5,7 +5,7 @@ import type { TokenChanged } from '@batchgate/contracts/events/v1/events';
 import { EVENT_STREAMS } from '@batchgate/contracts';
 import { currentRequestId } from '../logging';
 import { EventPublisher, subscribeEvents } from './event-bus';
-import { ensureStreams } from './nats-connection';
+import { ensureStreams, STREAM_LIMIT_DEFAULTS } from './nats-connection';
 
 /** Typed publish/subscribe over the real NATS JetStream on loopback. */
 describe('EventPublisher and subscribeEvents', () => {
@@ -14,7 +14,7 @@ describe('EventPublisher and subscribeEvents', () => {
 
   beforeAll(async () => {
     nats = await connect({ servers: 'nats://127.0.0.1:4222' });
-    await ensureStreams(nats, EVENT_STREAMS, 60_000);
+    await ensureStreams(nats, EVENT_STREAMS, STREAM_LIMIT_DEFAULTS);
   });
   afterAll(async () => {
     await (await nats.jetstreamManager()).consumers.delete('TOKENS_EVENTS', durable).catch(() => undefined);

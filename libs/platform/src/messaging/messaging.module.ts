@@ -10,10 +10,11 @@ import {
 import { DataSource } from 'typeorm';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { Readiness } from '../health';
 import { LOGGER } from '../nest/tokens';
 import { EventPublisher } from './event-bus';
-import { connectNats, ensureStreams, type NatsSettings, type StreamDefinition } from './nats-connection';
+import { connectNats, ensureStreams, type NatsSettings, type StreamDefinition, type StreamLimits } from './nats-connection';
 import { Outbox, type OutboxSettings } from './outbox';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -21,8 +22,20 @@ export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export interface MessagingSettings {
   nats: NatsSettings;
   streams: readonly StreamDefinition[];
-  duplicateWindowMs: number;
+  limits: StreamLimits;
   outbox: OutboxSettings;
+}
+
+/** The messaging part of every service's environment (libs/platform/src/nest/service-env.ts). */
+export interface MessagingEnv {
+  NATS_URL: string;
+  NATS_DUPLICATE_WINDOW_MS: number;
+  NATS_EVENTS_MAX_AGE_MS: number;
+  NATS_STREAM_MAX_BYTES: number;
+  OUTBOX_POLL_MS: number;
+  OUTBOX_BATCH_SIZE: number;
+  OUTBOX_RETENTION_MS: number;
+  OUTBOX_TEST_CRASH: OutboxSettings['crashPoint'];
 }
 
 /**
@@ -62,6 +75,25 @@ class MessagingLifecycle implements OnModuleInit, OnApplicationBootstrap, Before
 
 @Module({})
 export class MessagingModule {
+  /** The messaging of one service, configured from its validated environment. */
+  static forService(service: string, config: MessagingEnv, streams: readonly StreamDefinition[]): DynamicModule {
+    return MessagingModule.forRoot({
+      nats: { url: config.NATS_URL, name: service },
+      streams,
+      limits: {
+        duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
+        eventMaxAgeMs: config.NATS_EVENTS_MAX_AGE_MS,
+        maxBytes: config.NATS_STREAM_MAX_BYTES,
+      },
+      outbox: {
+        pollIntervalMs: config.OUTBOX_POLL_MS,
+        batchSize: config.OUTBOX_BATCH_SIZE,
+        retentionMs: config.OUTBOX_RETENTION_MS,
+        crashPoint: config.OUTBOX_TEST_CRASH,
+      },
+    });
+  }
+
   static forRoot(settings: MessagingSettings): DynamicModule {
     return {
       module: MessagingModule,
@@ -72,7 +104,7 @@ export class MessagingModule {
           inject: [LOGGER],
           useFactory: async (logger: Logger) => {
             const connection = await connectNats(settings.nats, logger);
-            await ensureStreams(connection, settings.streams, settings.duplicateWindowMs);
+            await ensureStreams(connection, settings.streams, settings.limits);
             return connection;
           },
         },
@@ -83,9 +115,9 @@ export class MessagingModule {
         },
         {
           provide: Outbox,
-          inject: [DataSource, EventPublisher, LOGGER],
-          useFactory: (dataSource: DataSource, publisher: EventPublisher, logger: Logger) =>
-            new Outbox(dataSource, publisher, settings.outbox, logger),
+          inject: [DataSource, EventPublisher, LOGGER, Registry],
+          useFactory: (dataSource: DataSource, publisher: EventPublisher, logger: Logger, registry: Registry) =>
+            new Outbox(dataSource, publisher, settings.outbox, logger, registry),
         },
         MessagingLifecycle,
       ],

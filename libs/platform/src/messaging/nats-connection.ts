@@ -1,4 +1,4 @@
-import { connect, nanos, RetentionPolicy, type NatsConnection, type StreamConfig } from 'nats';
+import { connect, DiscardPolicy, nanos, RetentionPolicy, type NatsConnection, type StreamConfig } from 'nats';
 import type { Logger } from 'pino';
 
 export interface NatsSettings {
@@ -37,23 +37,41 @@ export interface StreamDefinition {
   retention: 'limits' | 'workqueue';
 }
 
+/** Bounds of every stream, so none grows without limit (SPEC §2.5). */
+export interface StreamLimits {
+  /** How long JetStream remembers a message id: a re-publish within it is dropped as a duplicate. */
+  duplicateWindowMs: number;
+  /** Events (`limits` streams) older than this are deleted; work queues never expire work. */
+  eventMaxAgeMs: number;
+  /** Most bytes a stream keeps. A full event stream drops its oldest events; a full work queue
+   * refuses new work (the outbox keeps it and publishes it once workers have made room). */
+  maxBytes: number;
+}
+
+/** Defaults of the limits (the services' environment can change each). */
+export const STREAM_LIMIT_DEFAULTS: StreamLimits = {
+  duplicateWindowMs: 600_000,
+  eventMaxAgeMs: 7 * 86_400_000,
+  maxBytes: 1024 ** 3,
+};
+
 /**
- * Creates or updates JetStream streams. `duplicate_window` bounds how long JetStream remembers a
- * message id: an outbox row re-published within it (after a crash between publish and marking the
- * row) is dropped as a duplicate.
+ * Creates or updates JetStream streams with their limits. `duplicate_window` bounds how long
+ * JetStream remembers a message id: an outbox row re-published within it (after a crash between
+ * publish and marking the row) is dropped as a duplicate.
  */
-export async function ensureStreams(
-  connection: NatsConnection,
-  streams: readonly StreamDefinition[],
-  duplicateWindowMs: number,
-): Promise<void> {
+export async function ensureStreams(connection: NatsConnection, streams: readonly StreamDefinition[], limits: StreamLimits): Promise<void> {
   const manager = await connection.jetstreamManager();
   for (const stream of streams) {
+    const workQueue = stream.retention === 'workqueue';
     const config: Partial<StreamConfig> = {
       name: stream.name,
       subjects: [...stream.subjects],
-      retention: stream.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
-      duplicate_window: nanos(duplicateWindowMs),
+      retention: workQueue ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+      duplicate_window: nanos(limits.duplicateWindowMs),
+      max_age: workQueue ? 0 : nanos(limits.eventMaxAgeMs),
+      max_bytes: limits.maxBytes,
+      discard: workQueue ? DiscardPolicy.New : DiscardPolicy.Old,
     };
     try {
       await manager.streams.info(stream.name);

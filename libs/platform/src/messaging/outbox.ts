@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import type { DomainEvents, EventSubject } from '@batchgate/contracts';
 import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DataSource, EntityManager } from 'typeorm';
 import { currentRequestId } from '../logging';
 import type { EventPublisher } from './event-bus';
@@ -9,6 +10,9 @@ import { OutboxEventEntity } from './outbox.entity';
 
 /** Longest wait between relay passes while they fail. */
 const MAX_BACKOFF_MS = 5_000;
+/** How often (at most) published rows past their retention are deleted, and how many per statement. */
+const PRUNE_INTERVAL_MS = 60_000;
+const PRUNE_BATCH = 1_000;
 
 /** Where a test may make the relay kill its own process, to prove that nothing is lost. */
 export type OutboxCrashPoint = 'none' | 'before-publish' | 'after-publish';
@@ -16,6 +20,8 @@ export type OutboxCrashPoint = 'none' | 'before-publish' | 'after-publish';
 export interface OutboxSettings {
   pollIntervalMs: number;
   batchSize: number;
+  /** How long published rows are kept (to trace what was announced) before they are deleted. */
+  retentionMs: number;
   crashPoint: OutboxCrashPoint;
 }
 
@@ -42,13 +48,26 @@ export class Outbox {
   /** Passes failed in a row, and when the first of them failed. */
   private failedPasses = 0;
   private failingSince = 0;
+  private lastPruneAt = 0;
+  private readonly published: Counter;
+  private readonly relayLag: Histogram;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly publisher: EventPublisher,
     private readonly settings: OutboxSettings,
     private readonly logger: Logger,
-  ) {}
+    registry: Registry,
+  ) {
+    this.published = new Counter({ name: 'outbox_events_published_total', help: 'Outbox events published to NATS', registers: [registry] });
+    this.relayLag = new Histogram({
+      name: 'outbox_relay_lag_seconds',
+      help: 'Time from an event\'s commit to its publish',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+    this.registerBacklogGauges(registry);
+  }
 
   /** Runs `work` in one DB transaction; events it emits are relayed after the commit. */
   async transaction<T>(work: (tx: OutboxTransaction) => Promise<T>): Promise<T> {
@@ -131,15 +150,77 @@ export class Outbox {
     this.failedPasses = 0;
   }
 
-  /** One pass: publish pending rows in id order until none are left. */
+  /**
+   * The backlog, read from the table when scraped (every replica reports the same shared backlog;
+   * dashboards take the max). While MySQL is down the gauges keep their last value and /metrics
+   * still answers.
+   */
+  private registerBacklogGauges(registry: Registry): void {
+    let snapshot: Promise<{ pending: number; oldestAgeSeconds: number } | undefined> | undefined;
+    const backlog = () => {
+      snapshot ??= this.dataSource
+        .query(
+          'SELECT COUNT(*) AS pending, COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), NOW(3)), 0) / 1e6 AS oldestAgeSeconds FROM outbox_event WHERE published_at IS NULL',
+        )
+        .then((rows: Array<{ pending: string; oldestAgeSeconds: string }>) => ({
+          pending: Number(rows[0]?.pending ?? 0),
+          oldestAgeSeconds: Number(rows[0]?.oldestAgeSeconds ?? 0),
+        }))
+        .catch(() => undefined)
+        .finally(() => setImmediate(() => (snapshot = undefined)));
+      return snapshot;
+    };
+    new Gauge({
+      name: 'outbox_pending_events',
+      help: 'Events committed and not yet published',
+      registers: [registry],
+      async collect() {
+        const now = await backlog();
+        if (now) this.set(now.pending);
+      },
+    });
+    new Gauge({
+      name: 'outbox_oldest_pending_age_seconds',
+      help: 'Age of the oldest event committed and not yet published (0 when none waits)',
+      registers: [registry],
+      async collect() {
+        const now = await backlog();
+        if (now) this.set(now.oldestAgeSeconds);
+      },
+    });
+  }
+
+  /** One pass: publish pending rows in id order until none are left, then prune now and then. */
   private async relayPending(): Promise<void> {
+    await this.publishPending();
+    if (Date.now() - this.lastPruneAt >= Math.min(PRUNE_INTERVAL_MS, this.settings.retentionMs)) {
+      await this.prunePublished();
+      this.lastPruneAt = Date.now();
+    }
+  }
+
+  /** Deletes published rows older than the retention, a batch per statement (short locks). */
+  private async prunePublished(): Promise<void> {
+    const retentionSeconds = this.settings.retentionMs / 1000;
+    for (;;) {
+      const result = (await this.dataSource.query(
+        'DELETE FROM outbox_event WHERE published_at IS NOT NULL AND published_at < NOW(3) - INTERVAL ? SECOND ORDER BY published_at LIMIT ?',
+        [retentionSeconds, PRUNE_BATCH],
+      )) as { affectedRows?: number };
+      if ((result.affectedRows ?? 0) < PRUNE_BATCH) return;
+    }
+  }
+
+  private async publishPending(): Promise<void> {
     for (;;) {
       const relayed = await this.dataSource.transaction(async (manager) => {
         // SKIP LOCKED: replicas relay disjoint rows instead of waiting on each other.
         const rows = (await manager.query(
-          'SELECT id, event_id AS eventId, subject, payload, request_id AS requestId FROM outbox_event WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED',
+          `SELECT id, event_id AS eventId, subject, payload, request_id AS requestId,
+                  TIMESTAMPDIFF(MICROSECOND, created_at, NOW(3)) / 1e6 AS ageSeconds
+             FROM outbox_event WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
           [this.settings.batchSize],
-        )) as Array<{ id: string; eventId: string; subject: EventSubject; payload: string; requestId: string | null }>;
+        )) as Array<{ id: string; eventId: string; subject: EventSubject; payload: string; requestId: string | null; ageSeconds: string }>;
         const published: string[] = [];
         let failure: unknown;
         for (const row of rows) {
@@ -151,6 +232,7 @@ export class Outbox {
             });
             this.crashIf('after-publish');
             published.push(String(row.id));
+            this.relayLag.observe(Number(row.ageSeconds));
           } catch (error) {
             // Keep what was published; the rest waits for the next pass (NATS may be reconnecting).
             failure = error;
@@ -160,8 +242,9 @@ export class Outbox {
         if (published.length > 0) {
           await manager.query('UPDATE outbox_event SET published_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)', [published]);
         }
-        return { count: rows.length, failure };
+        return { count: rows.length, published: published.length, failure };
       });
+      this.published.inc(relayed.published);
       if (relayed.failure) throw relayed.failure;
       if (relayed.count < this.settings.batchSize) return;
     }
