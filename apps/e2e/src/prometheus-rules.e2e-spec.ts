@@ -25,6 +25,10 @@ describe('Prometheus rules', () => {
   const tests = readFileSync(join(RULES_DIR, 'batchgate.rules.test.yml'), 'utf8');
   const alerts = [...rules.matchAll(/^\s*- alert: (\w+)$/gm)].map((match) => match[1] ?? '');
 
+  it('are loaded by the scrape configuration, which promtool accepts', () => {
+    expect(promtool('check', 'config', '../prometheus.yml')).toMatch(/SUCCESS: 1 rule files found/);
+  });
+
   it('pass promtool check rules and every unit test', () => {
     expect(promtool('check', 'rules', 'batchgate.rules.yml')).toMatch(/SUCCESS: \d+ rules found/);
     expect(promtool('test', 'rules', 'batchgate.rules.test.yml')).toMatch(/SUCCESS/);
