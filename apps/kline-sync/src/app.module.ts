@@ -5,6 +5,7 @@ import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@bat
 import { createGrpcClient, ServiceCredentials } from '@batchgate/platform/grpc';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { PersistenceModule } from '@batchgate/platform/persistence';
+import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from './config/kline-sync.config';
 import { RetryFailedService } from './failures/retry-failed.service';
 import { SyncFailureEntity } from './failures/sync-failure.entity';
@@ -56,7 +57,11 @@ export class AppModule {
               credentials,
             }).client,
         },
-        { provide: ItickClient, useFactory: () => new ItickClient(config.ITICK_BASE_URL) },
+        {
+          provide: ItickClient,
+          inject: [Registry],
+          useFactory: (registry: Registry) => new ItickClient(new UpstreamClient({ name: 'itick', ...upstreamOptions(config, 'ITICK'), registry })),
+        },
         StocksService,
         KlinesService,
         SyncFailuresService,

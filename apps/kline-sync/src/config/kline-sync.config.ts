@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { env } from '@batchgate/platform/config';
 import { grpcServiceEnv } from '@batchgate/platform/nest';
 import { mysqlEnv } from '@batchgate/platform/persistence';
+import { upstreamEnv } from '@batchgate/platform/upstream';
 
 export const klineSyncConfigSchema = z.object({
   ...grpcServiceEnv({ grpcPort: 50055, opsPort: 9105 }),
   ...mysqlEnv('batchgate_kline_sync'),
   TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
-  /** Base URL of the iTick-style market-data API (upstream-sim locally). */
-  ITICK_BASE_URL: env.url('http://127.0.0.1:4100'),
+  /** The iTick-style market-data API (upstream-sim locally): base URL, per-call timeout, breaker. */
+  ...upstreamEnv('ITICK', { baseUrl: 'http://127.0.0.1:4100', timeoutMs: 10_000 }),
   /** Provider name of the tokens in token-manager. */
   ITICK_PROVIDER: env.string('itick'),
   /** Seed 004's plan: threads = clamp(floor(tokens / TOKENS_PER_THREAD), 1, MAX_THREADS); 100 = single-thread rollout. */
@@ -33,7 +34,11 @@ export const klineSyncConfigSchema = z.object({
   SYNC_MAX_BARS_PER_STOCK: env.int(527_040, 1, 100_000_000),
   /** Attempts per stock (token switches and transient retries) before a failure row is written. */
   SYNC_CALL_MAX_ATTEMPTS: env.int(4, 1, 20),
-  SYNC_CALL_TIMEOUT_MS: env.int(10_000, 100, 600_000),
+  /**
+   * How long a stock waits for the provider during its outage (breaker open, or its 503 +
+   * Retry-After) before it fails; the wait spends no quota and no attempt.
+   */
+  SYNC_PROVIDER_OUTAGE_WAIT_MS: env.int(600_000, 0, 86_400_000),
   /** How often the replica refreshes its tokens (new, changed, quota) from token-manager. */
   SYNC_TOKEN_REFRESH_MS: env.int(30_000, 1_000, 3_600_000),
 });

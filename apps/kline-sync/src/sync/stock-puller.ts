@@ -1,15 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import {
-  classifyError,
-  retry,
-  timeout,
-  type ErrorClassifier,
-  type RetryPolicy,
-  type TimeoutPolicy,
-} from '@batchgate/concurrency';
+import { classifyError, retry, type ErrorClassifier, type RetryPolicy } from '@batchgate/concurrency';
 import type { KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
+import { upstreamResponseOf } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { ItickClient } from '../upstream/itick.client';
@@ -27,9 +21,11 @@ export interface StockPull {
 /**
  * A token-specific refusal (revoked, quota used up, rate-limited) is worth an immediate retry: the
  * pool has already retired, exhausted or cooled down that token, so the retry gets another one.
+ * The provider's own 503 + Retry-After is not the token's: its delay stands.
  */
 const switchTokenOnRefusal: ErrorClassifier = (error, nowMs) => {
   const classification = classifyError(error, nowMs);
+  if (classification.kind === 'rate-limited' && (upstreamResponseOf(error)?.status ?? 429) !== 429) return classification;
   return classification.kind === 'auth' || classification.kind === 'quota' || classification.kind === 'rate-limited'
     ? { kind: 'rate-limited', retryAfterMs: 0 }
     : classification;
@@ -38,14 +34,16 @@ const switchTokenOnRefusal: ErrorClassifier = (error, nowMs) => {
 /**
  * Pulls one stock's bars for a date range: each provider call leases a token from the pool, goes
  * through the token supply (quota and time slot reserved at token-manager, paced by the token's
- * rate), and runs under a per-call timeout
- * that aborts the HTTP request; failures are retried per policy (another token after a refusal,
- * backoff after a transient error). A stock that still fails is the caller's to record.
+ * rate), and runs under the iTick client's per-call timeout that aborts the HTTP request; failures
+ * are retried per policy (another token after a refusal, backoff after a transient error). While
+ * the provider is down (its breaker open, or its 503 + Retry-After) a call waits before leasing a
+ * token, so an outage spends neither quota nor attempts. A stock that still fails is the caller's
+ * to record.
  */
 @Injectable()
 export class StockPuller {
   private readonly retryPolicy: RetryPolicy;
-  private readonly callTimeout: TimeoutPolicy;
+  private readonly outageWaitMs: number;
 
   constructor(
     @Inject(KLINE_SYNC_CONFIG) config: KlineSyncConfig,
@@ -61,7 +59,7 @@ export class StockPuller {
       backoff: { initialDelayMs: 200, maxDelayMs: 5_000 },
       metrics: prometheusConcurrencyListener(registry),
     });
-    this.callTimeout = timeout(config.SYNC_CALL_TIMEOUT_MS);
+    this.outageWaitMs = config.SYNC_PROVIDER_OUTAGE_WAIT_MS;
   }
 
   async pull(request: StockPull, signal?: AbortSignal): Promise<KlineBar[]> {
@@ -89,25 +87,16 @@ export class StockPuller {
 
   private async call(request: Pick<StockPull, 'market' | 'code' | 'kType'>, limit: number, endTime: number, signal?: AbortSignal): Promise<KlineBar[]> {
     const pool = await this.tokens.current();
+    const query = { region: request.market, code: request.code, kType: request.kType, limit, endTime };
     return this.retryPolicy.execute(
       (attempt) =>
-        pool.use(
-          (token) =>
-            this.tokens.call(
-              token.tokenId,
-              () =>
-                this.callTimeout.execute(
-                  (call) =>
-                    this.itick.kline(
-                      { region: request.market, code: request.code, kType: request.kType, limit, endTime },
-                      token.secret,
-                      call.signal,
-                    ),
-                  attempt.signal,
-                ),
+        this.itick.whileAvailable(
+          () =>
+            pool.use(
+              (token) => this.tokens.call(token.tokenId, () => this.itick.kline(query, token.secret, attempt.signal), attempt.signal),
               attempt.signal,
             ),
-          attempt.signal,
+          { signal: attempt.signal, waitWhileDownMs: this.outageWaitMs },
         ),
       signal,
     );

@@ -1,13 +1,6 @@
-import {
-  AuthError,
-  parseRetryAfter,
-  PermanentError,
-  QuotaExhaustedError,
-  RateLimitedError,
-  TransientError,
-} from '@batchgate/concurrency';
+import { AuthError, PermanentError, QuotaExhaustedError, TransientError } from '@batchgate/concurrency';
 import type { KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { Agent, request, type Dispatcher } from 'undici';
+import { UpstreamClient, upstreamResponseOf, type UpstreamRunOptions } from '@batchgate/platform/upstream';
 
 export interface KlineQuery {
   region: string;
@@ -29,58 +22,50 @@ interface ItickAnswer {
 export const ITICK_CODES = { ok: 0, authFailed: 401, quotaExhausted: 429001, productNotFound: 404001 } as const;
 
 /**
- * The iTick-style market-data API over HTTP. The base URL is configuration, so the same build
- * talks to upstream-sim or to the real provider. Every call takes an AbortSignal (the per-call
- * timeout of the concurrency engine aborts the request itself). Failures are thrown as the
- * engine's error classes, which decide what happens next: AuthError / QuotaExhaustedError retire
- * the token, RateLimitedError waits for Retry-After, PermanentError (unknown stock) fails the stock
- * and keeps the token, TransientError is retried with backoff.
- *
- * undici's `request` over a keep-alive agent rather than the global `fetch`: at a few hundred
- * calls per second the WHATWG wrapping of `fetch` was a sizeable share of the replica's CPU.
+ * The iTick-style market-data API, on the platform's outside-API adapter (one connection pool,
+ * per-call timeout that aborts the request, the provider's circuit breaker and Retry-After, RED
+ * metrics). Failures are the engine's error classes, which decide what happens next: AuthError /
+ * QuotaExhaustedError retire the token, RateLimitedError waits for Retry-After (a 429 is the
+ * token's, a 503 the provider's), PermanentError (unknown stock) fails the stock and keeps the
+ * token, TransientError is retried with backoff. iTick also answers in the body's `code`, which
+ * this client reads.
  */
 export class ItickClient {
-  private readonly agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
-
-  constructor(private readonly baseUrl: string) {}
+  constructor(readonly upstream: UpstreamClient) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.agent.close();
+    await this.upstream.close();
+  }
+
+  /**
+   * Runs work that spends a token's reserved call on a kline request, under the provider's
+   * breaker: while the provider is down the work waits without reserving anything.
+   */
+  whileAvailable<R>(work: () => Promise<R>, options: UpstreamRunOptions): Promise<R> {
+    return this.upstream.run(work, options);
   }
 
   async kline(query: KlineQuery, token: string, signal: AbortSignal): Promise<KlineBar[]> {
-    const url = new URL('/stock/kline', this.baseUrl);
-    url.search = new URLSearchParams({
-      region: query.region,
-      code: query.code,
-      kType: String(query.kType),
-      limit: String(query.limit),
-      et: String(query.endTime),
-    }).toString();
-    let response: Dispatcher.ResponseData;
     let body: Partial<ItickAnswer> | undefined;
     try {
-      response = await request(url, { dispatcher: this.agent, headers: { token, accept: 'application/json' }, signal });
-      // Read every body, even of an error, so the connection goes back to the pool.
-      body = (await response.body.json().catch(() => undefined)) as Partial<ItickAnswer> | undefined;
+      const answer = await this.upstream.request<Partial<ItickAnswer> | undefined>({
+        operation: 'kline',
+        path: '/stock/kline',
+        query: { region: query.region, code: query.code, kType: query.kType, limit: query.limit, et: query.endTime },
+        headers: { token },
+        signal,
+      });
+      body = answer.body;
     } catch (error) {
-      if (signal.aborted) throw signal.reason ?? error;
-      throw new TransientError(`market data request failed: ${(error as Error).message}`, { cause: error });
+      // A refused token says why in the body (quota used up, or revoked).
+      if (!(error instanceof AuthError)) throw error;
+      const refusal = upstreamResponseOf(error)?.body as Partial<ItickAnswer> | undefined;
+      throw answerCodeError(refusal?.code, refusal?.msg ?? error.message) ?? error;
     }
-    const status = response.statusCode;
-    if (status === 429) {
-      throw new RateLimitedError(parseRetryAfter(response.headers['retry-after'], Date.now()) ?? 1_000);
-    }
-    if (status === 401 || status === 403) {
-      throw answerCodeError(body?.code, body?.msg ?? `HTTP ${status}`) ?? new AuthError(`token rejected: HTTP ${status}`);
-    }
-    if (status >= 500) throw new TransientError(`provider error: HTTP ${status}`);
-    if (!body || typeof body.code !== 'number') throw new TransientError(`malformed provider answer (HTTP ${status})`);
+    if (!body || typeof body.code !== 'number') throw new TransientError('malformed provider answer');
     if (body.code !== ITICK_CODES.ok) {
-      const message = `provider code ${body.code}: ${body.msg ?? ''}`;
-      throw answerCodeError(body.code, body.msg ?? 'provider error') ?? (status >= 400 ? new PermanentError(message) : new TransientError(message));
+      throw answerCodeError(body.code, body.msg ?? 'provider error') ?? new TransientError(`provider code ${body.code}: ${body.msg ?? ''}`);
     }
-    if (status < 200 || status >= 300) throw new PermanentError(`unexpected HTTP ${status}`);
     return body.data ?? [];
   }
 }
