@@ -23,7 +23,9 @@ const moduleBoundaries = (coreExternalImports, appTags = ['type:core', 'type:con
       { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform'] },
       // The service registry is plain data for tools/ and the test stacks.
       { sourceTag: 'type:registry', onlyDependOnLibsWithTags: [] },
-      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform', 'type:registry'] },
+      // Private MariaDB/NATS servers for npm start and the tests.
+      { sourceTag: 'type:local-servers', onlyDependOnLibsWithTags: [] },
+      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:contracts', 'type:platform', 'type:registry', 'type:local-servers'] },
       { sourceTag: 'type:app', onlyDependOnLibsWithTags: appTags },
       { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing', 'type:registry'] },
       // The gateway holds no state: it forwards over gRPC and never touches the DB or NATS.

@@ -33,6 +33,7 @@ function projectPreset(projectDir, overrides = {}) {
       '^@batchgate/concurrency$': path.join(root, 'libs/concurrency/src/index.ts'),
       '^@batchgate/contracts$': path.join(root, 'libs/contracts/src/index.ts'),
       '^@batchgate/contracts/(.*)$': path.join(root, 'libs/contracts/src/generated/$1'),
+      '^@batchgate/local-servers$': path.join(root, 'libs/local-servers/src/index.ts'),
       '^@batchgate/platform/(.*)$': path.join(root, 'libs/platform/src/$1'),
       '^@batchgate/registry$': path.join(root, 'libs/registry/src/index.ts'),
       '^@batchgate/testing$': path.join(root, 'libs/testing/src/index.ts'),

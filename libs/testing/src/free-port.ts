@@ -1,18 +1,2 @@
-import { createServer } from 'node:net';
-
-/**
- * A TCP port that was free a moment ago on 127.0.0.1. Needed because Nest's gRPC server cannot
- * report the port it bound for `:0`, so tests choose one first.
- */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Lifted into libs/local-servers (npm start picks ports too); re-exported for the tests.
+export { freePort } from '@batchgate/local-servers';
