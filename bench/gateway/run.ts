@@ -5,7 +5,7 @@
  * per-user limit raised out of the way). Closed loop at fixed connection counts, submissions also
  * open loop at fixed rates; req/s, p50/p99 and the CPU seconds each process used while measured.
  *   npm run bench:gateway   (BENCH_CONNECTIONS=50, BENCH_DURATION_S=10, BENCH_WARMUP_S=3,
- *                            BENCH_RATES=50,200, BENCH_ONLY=<part of a scenario name>;
+ *                            BENCH_RATES=50,200, BENCH_ONLY=<parts of scenario names, comma-separated>;
  *                            SPAWN_NODE_ARGS="--cpu-prof --cpu-prof-dir=tmp/prof" profiles the processes)
  */
 import { execFileSync } from 'node:child_process';
@@ -20,7 +20,8 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
 const WARMUP_S = Number(process.env['BENCH_WARMUP_S'] ?? 3);
 const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
-const ONLY = process.env['BENCH_ONLY'] ?? '';
+/** Only the product scenarios whose "<route>, <load>" contains one of these comma-separated parts run. */
+const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',');
 /** The tokens a paged list has to page through, and the page asked for. */
 const TOKENS = 25;
 const LIST_PATH = '/api/tokens?page=1&pageSize=20';
@@ -47,6 +48,8 @@ const pidOf = (name: string): number => {
 };
 
 type Processes = Record<string, number>;
+/** Processes other work on the machine uses too: their CPU is not per answer of this run. */
+const SHARED = new Set(['mariadb', 'nats']);
 type Load = { kind: 'closed'; connections: number } | { kind: 'open'; rate: number };
 
 interface Row {
@@ -157,7 +160,7 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   const closed: Load = { kind: 'closed', connections: CONNECTIONS };
   const rows: Row[] = [];
   const scenario = async (name: string, spec: HttpRequestSpec, load: Load) => {
-    if (!name.includes(ONLY)) return;
+    if (!ONLY.some((part) => `${name}, ${describeLoad(load)}`.includes(part))) return;
     rows.push(await measure(name, stack.gatewayUrl, spec, load, processes));
   };
   await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
@@ -179,13 +182,17 @@ function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   console.log(`\n${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end`);
   console.log(`${DURATION_S} s measured after ${WARMUP_S} s of warm-up; of anchor = req/s ÷ the anchor's req/s in this run`);
-  console.log('| route | load | req/s | p50 / p99 | of anchor | answers | CPU seconds while measured |');
+  console.log('| route | load | req/s | p50 / p99 | of anchor | answers | CPU seconds while measured (ms per answer) |');
   console.log('|---|---|---:|---|---:|---|---|');
   for (const row of rows) {
     const { result } = row;
     const share = row.anchor || row.load.kind === 'open' ? '—' : (result.perSecond / anchorPerSecond).toFixed(2);
     const statuses = Object.entries(result.statuses).map(([status, n]) => `${status}: ${n}`).join(', ');
-    const cpu = Object.entries(row.cpu).map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', ');
+    // Per answer too: on a shared machine the CPU a request costs moves less than req/s does.
+    const perAnswer = (seconds: number) => ((1000 * seconds) / Math.max(1, result.answered)).toFixed(2);
+    const cpu = Object.entries(row.cpu)
+      .map(([name, seconds]) => (SHARED.has(name) ? `${name} ${seconds.toFixed(1)}` : `${name} ${seconds.toFixed(1)} (${perAnswer(seconds)})`))
+      .join(', ');
     console.log(`| ${row.scenario} | ${describeLoad(row.load)} | ${result.perSecond.toFixed(0)} | ${result.p50Ms.toFixed(0)} / ${result.p99Ms.toFixed(0)} ms | ${share} | ${statuses} | ${cpu} |`);
   }
   console.log('mariadb and nats are shared with whatever else runs on the machine: their CPU is not only this run\'s.');

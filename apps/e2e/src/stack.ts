@@ -24,9 +24,11 @@ export interface Stack {
 /**
  * The stack as separate processes on free loopback ports, each service with a fresh database;
  * with `klineSync`, also upstream-sim and kline-sync (on its own work queue); `gatewayEnv` adds to
- * the gateway's environment.
+ * the gateway's environment, `serviceEnv` to token-manager's and kline-sync's.
  */
-export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  options: { klineSync?: boolean; gatewayEnv?: Record<string, string>; serviceEnv?: Record<string, string> } = {},
+): Promise<Stack> {
   const tokenDatabase = await createTestDatabase('e2e_tokens');
   const [grpcPort, tmOpsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   const others: ServiceProcess[] = [];
@@ -37,7 +39,7 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
   let klineDatabase: TestDatabase | undefined;
   const tokenManager = await spawnService({
     entry: 'apps/token-manager/src/main.ts',
-    env: { ...tokenDatabase.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(tmOpsPort), OUTBOX_POLL_MS: '50' },
+    env: { ...tokenDatabase.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(tmOpsPort), OUTBOX_POLL_MS: '50', ...options.serviceEnv },
     readyUrl: `http://127.0.0.1:${tmOpsPort}/readyz`,
   });
   if (options.klineSync) {
@@ -57,6 +59,7 @@ export async function startStack(options: { klineSync?: boolean; gatewayEnv?: Re
           ITICK_BASE_URL: simUrl,
           SYNC_WORK_QUEUE: `e2e${Date.now().toString(36)}`,
           OUTBOX_POLL_MS: '50',
+          ...options.serviceEnv,
         },
         readyUrl: `http://127.0.0.1:${ksOps}/readyz`,
       }),

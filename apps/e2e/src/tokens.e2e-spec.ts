@@ -11,7 +11,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
   let admin: string;
 
   beforeAll(async () => {
-    stack = await startStack({ gatewayEnv: { USER_RATE_LIMIT: String(USER_RATE_LIMIT) } });
+    stack = await startStack({ gatewayEnv: { USER_RATE_LIMIT: String(USER_RATE_LIMIT) }, serviceEnv: { LOG_LEVEL: 'debug' } });
     admin = await stack.mintToken({ perms: ['tokens:admin'] });
   }, 60_000);
 
@@ -46,7 +46,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     expect(events).toHaveLength(1);
     expect(events[0]?.payload.tokenId).toBe(body.id);
     expect(events[0]?.headers['x-request-id']).toBe('e2e-req-0001');
-    // The same id is on the service's own log line for the call.
+    // The same id is on the service's own log line for the call (an access line: debug level).
     const rpcLine = stack.processes.tokenManager
       .output()
       .split('\n')

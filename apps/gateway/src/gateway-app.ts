@@ -4,7 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Counter, Histogram } from 'prom-client';
 import { ServiceCredentials } from '@batchgate/platform/grpc';
 import { Readiness } from '@batchgate/platform/health';
-import { createLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdFrom } from '@batchgate/platform/logging';
+import { AccessLog, createLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdFrom } from '@batchgate/platform/logging';
 import { createMetricsRegistry } from '@batchgate/platform/observability';
 import type { PlatformHandles } from '@batchgate/platform/nest';
 import { AppModule } from './app.module';
@@ -58,6 +58,7 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const accessLog = new AccessLog(logger, config.LOG_SLOW_MS);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
@@ -67,7 +68,7 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
-    logger.info({ requestId: request.id, ...labels, ms: Math.round(reply.elapsedTime) }, 'request');
+    accessLog.finished('request', { requestId: request.id, ...labels }, Math.round(reply.elapsedTime), reply.statusCode >= 500);
   });
 
   const document = SwaggerModule.createDocument(

@@ -8,6 +8,7 @@ export const DEVELOPMENT_JWT_SECRET = 'batchgate-local-development-jwt-secret-ch
 export const gatewayConfigSchema = z
   .object({
     LOG_LEVEL: env.logLevel(),
+    LOG_SLOW_MS: env.logSlowMs(),
     HTTP_HOST: env.string('127.0.0.1'),
     HTTP_PORT: env.port(3000),
     /** HS256 shared secret (local use). Ignored when JWT_PUBLIC_KEY is set. */

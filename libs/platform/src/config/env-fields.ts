@@ -34,4 +34,6 @@ export const env = {
         message: 'must be one of fatal, error, warn, info, debug, trace, silent',
       })
       .default('info'),
+  /** LOG_SLOW_MS: a request or call that takes this long is logged at info (the others at debug). */
+  logSlowMs: () => env.int(500, 1, 3_600_000),
 };

@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import { Observable, throwError, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
-import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
+import { AccessLog, REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
 import { toGrpcError } from './grpc-errors';
 import { grpcRedMetrics, type GrpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
@@ -60,20 +60,33 @@ export function setGrpcHealth(health: HealthImplementation, serviceName: string,
 /** The longest delay `setTimeout` takes (2^31 - 1 ms); longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/** Codes that say the server, not the caller, failed: their access line is a warning. */
+const SERVER_FAILURES: ReadonlySet<number> = new Set([
+  GrpcStatus.INTERNAL,
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DATA_LOSS,
+  GrpcStatus.UNIMPLEMENTED,
+]);
+
 /**
  * Per gRPC call: binds the caller's request id and deadline to the async context (so logs carry
  * the id and outgoing calls inherit the deadline), refuses a call whose deadline has already
- * passed or that carries no valid service credential, and records RED metrics.
+ * passed or that carries no valid service credential, records RED metrics and the access line
+ * (see {@link AccessLog}: debug unless slow or failed).
  */
 export class GrpcServerInterceptor implements NestInterceptor {
   private readonly metrics: GrpcRedMetrics;
+  private readonly accessLog: AccessLog;
 
   constructor(
     registry: Registry,
     private readonly logger: Logger,
     private readonly credentials: ServiceCredentials,
+    slowMs: number,
   ) {
     this.metrics = grpcRedMetrics(registry, 'server');
+    this.accessLog = new AccessLog(logger, slowMs);
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -95,7 +108,7 @@ export class GrpcServerInterceptor implements NestInterceptor {
           const seconds = (performance.now() - startedAt) / 1000;
           this.metrics.handled.inc(labels);
           this.metrics.duration.observe(labels, seconds);
-          this.logger.info({ ...labels, ms: Math.round(seconds * 1000) }, 'rpc');
+          this.accessLog.finished('rpc', labels, Math.round(seconds * 1000), SERVER_FAILURES.has(code));
         };
         if (deadline <= Date.now()) {
           finish(GrpcStatus.DEADLINE_EXCEEDED);

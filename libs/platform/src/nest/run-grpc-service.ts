@@ -27,6 +27,7 @@ export interface GrpcServiceDefinition {
   serviceName: string;
   config: {
     LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    LOG_SLOW_MS: number;
     GRPC_HOST: string;
     GRPC_PORT: number;
     OPS_HOST: string;
@@ -73,7 +74,7 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
       logger: new NestPinoLogger(logger),
       abortOnError: false,
     });
-    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger, credentials));
+    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger, credentials, config.LOG_SLOW_MS));
     app.useGlobalFilters(new GrpcExceptionFilter());
     await app.listen();
   } catch (error) {

@@ -7,6 +7,7 @@ import { STREAM_LIMIT_DEFAULTS } from '../messaging/nats-connection';
 export function grpcServiceEnv(defaults: { grpcPort: number; opsPort: number }) {
   return {
     LOG_LEVEL: env.logLevel(),
+    LOG_SLOW_MS: env.logSlowMs(),
     GRPC_HOST: env.string('127.0.0.1'),
     GRPC_PORT: env.port(defaults.grpcPort),
     OPS_HOST: env.string('127.0.0.1'),
