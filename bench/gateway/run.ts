@@ -24,7 +24,7 @@ const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
 const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',');
 /** The tokens a paged list has to page through, and the page asked for. */
 const TOKENS = 25;
-const LIST_PATH = '/api/tokens?page=1&pageSize=20';
+const LIST_PATH = '/api/tokens?page=1&size=20';
 
 /** CPU seconds a process has used so far (Linux /proc; utime + stime in clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {

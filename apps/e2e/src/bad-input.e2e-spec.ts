@@ -47,7 +47,6 @@ const PLAUSIBLE: Record<string, fc.Arbitrary<unknown>> = {
   expireTime: date,
   status: fc.oneof(fc.constantFrom('active', 'disabled', 'retired', 'ACTIVE', 0, 1, 2, 3), fc.constantFrom(...SYNC_STATUSES)),
   page: int(1, 1_000_000),
-  pageSize: int(1, 100),
   size: int(1, 100),
   market,
   code,
@@ -98,7 +97,7 @@ const stockFields = ['code', 'market', 'name'];
 const triggerFields = ['id', 'market', 'code', 'kType', 'priceChangePercent', 'bars'];
 const ROUTES: Array<[name: string, probe: fc.Arbitrary<Probe>]> = [
   ['POST /api/tokens', body(shaped(['provider', 'name', 'secret', 'dailyLimit', 'rateLimitPerSecond', 'expireTime'])).map((b) => ({ method: 'POST', path: '/api/tokens', body: b }))],
-  ['GET /api/tokens', query(['provider', 'status', 'page', 'pageSize']).map((q) => ({ method: 'GET', path: `/api/tokens${q}` }))],
+  ['GET /api/tokens', query(['provider', 'status', 'page', 'size']).map((q) => ({ method: 'GET', path: `/api/tokens${q}` }))],
   [
     'PATCH /api/tokens/:id',
     fc

@@ -79,12 +79,12 @@ describe('kline-sync through the gateway', () => {
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       expect((await get(`/api/stock/sync/jobs/${job.id}`, headers)).status).toBe(404);
       expect((await post(`/api/stock/sync/jobs/${job.id}/retry`, {}, headers)).status).toBe(404);
-      const theirs = (await (await get('/api/stock/sync/jobs', headers)).json()) as { jobs: Job[]; total: number };
-      expect(theirs.jobs.map((j) => j.id)).not.toContain(job.id);
+      const theirs = (await (await get('/api/stock/sync/jobs', headers)).json()) as { items: Job[]; total: number };
+      expect(theirs.items.map((j) => j.id)).not.toContain(job.id);
     }
-    const mine = (await (await get('/api/stock/sync/jobs?status=cancelled&size=5')).json()) as { jobs: Job[]; total: number; page: number; size: number };
+    const mine = (await (await get('/api/stock/sync/jobs?status=cancelled&size=5')).json()) as { items: Job[]; total: number; page: number; size: number };
     expect(mine).toMatchObject({ total: 1, page: 1, size: 5 });
-    expect(mine.jobs.map((j) => j.id)).toEqual([job.id]);
+    expect(mine.items.map((j) => j.id)).toEqual([job.id]);
     expect((await get('/api/stock/sync/jobs?status=sleeping')).status).toBe(400);
 
     await simConfig(0);

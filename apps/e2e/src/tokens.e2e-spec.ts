@@ -55,8 +55,8 @@ describe('POST/GET /api/tokens through the whole stack', () => {
 
     const list = await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } });
     expect(list.status).toBe(200);
-    const page = (await list.json()) as { items: Array<{ id: number; secretMask: string }>; page: { total: number } };
-    expect(page.page.total).toBe(1);
+    const page = (await list.json()) as { items: Array<{ id: number; secretMask: string }>; total: number };
+    expect(page.total).toBe(1);
     expect(page.items).toEqual([expect.objectContaining({ id: body.id, secretMask: 'it••••••4a' })]);
   });
 
@@ -114,9 +114,9 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     const removed = await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer });
     expect(removed.status).toBe(204);
     const list = (await (await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: auth })).json()) as {
-      page: { total: number };
+      total: number;
     };
-    expect(list.page.total).toBe(0);
+    expect(list.total).toBe(0);
     expect((await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer })).status).toBe(404);
   });
 
@@ -139,7 +139,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
 
   it('limits each user to USER_RATE_LIMIT requests per window: 429 with Retry-After, other users unaffected', async () => {
     const flooder = await stack.mintToken({ sub: 'flooder', perms: ['tokens:admin'] });
-    const list = (bearer: string) => fetch(`${stack.gatewayUrl}/api/tokens?pageSize=1`, { headers: { authorization: `Bearer ${bearer}` } });
+    const list = (bearer: string) => fetch(`${stack.gatewayUrl}/api/tokens?size=1`, { headers: { authorization: `Bearer ${bearer}` } });
     const statuses = [];
     for (let i = 0; i < USER_RATE_LIMIT; i++) statuses.push((await list(flooder)).status);
     expect(statuses.every((status) => status === 200)).toBe(true);

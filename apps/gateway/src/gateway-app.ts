@@ -12,6 +12,7 @@ import { JwtVerifier } from './auth/jwt-verifier';
 import type { GatewayConfig } from './config/gateway.config';
 import { HttpExceptionFilter } from './http/http-exception.filter';
 import { useStrictJsonBodies } from './http/json-body';
+import { documentErrorResponses, ErrorBodyView } from './http/openapi';
 import { RequestContextInterceptor } from './http/request-context.interceptor';
 import { requestValidationPipe } from './http/validation';
 
@@ -71,14 +72,17 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
     accessLog.finished('request', { requestId: request.id, ...labels }, Math.round(reply.elapsedTime), reply.statusCode >= 500);
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('batchgate API')
-      .setDescription('REST front of the batchgate services. Authenticate with a bearer JWT (claims sub, tenant, perms).')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
+  const document = documentErrorResponses(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('batchgate API')
+        .setDescription('REST front of the batchgate services. Authenticate with a bearer JWT (claims sub, tenant, perms).')
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+      { extraModels: [ErrorBodyView] },
+    ),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs/openapi.json' });
   return { app, platform };

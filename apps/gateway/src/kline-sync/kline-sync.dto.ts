@@ -16,6 +16,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { PageQueryDto, PageView } from '../http/paging.dto';
 
 /** iTick kTypes: 1 = 1 minute … 8 = day, 9 = week, 10 = month. */
 export const K_TYPES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
@@ -65,7 +66,7 @@ export class RetryFailedQueryDto {
   maxRetryCount?: number;
 }
 
-export class FailureListQueryDto {
+export class FailureListQueryDto extends PageQueryDto {
   @ApiPropertyOptional() @IsOptional() @Matches(CODE) stockCode?: string;
 
   @ApiPropertyOptional({ enum: [0, 1, 2], description: '0 pending, 1 retried OK, 2 given up' })
@@ -73,17 +74,12 @@ export class FailureListQueryDto {
   @Type(() => Number)
   @IsIn([0, 1, 2])
   status?: number;
-
-  @ApiPropertyOptional({ default: 1 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000) page?: number;
-  @ApiPropertyOptional({ default: 20 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) size?: number;
 }
 
 export const SYNC_JOB_STATUSES = ['queued', 'running', 'success', 'partial', 'failed', 'cancelled'] as const;
 
-export class SyncJobListQueryDto {
+export class SyncJobListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: SYNC_JOB_STATUSES }) @IsOptional() @IsIn(SYNC_JOB_STATUSES) status?: string;
-  @ApiPropertyOptional({ default: 1 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000) page?: number;
-  @ApiPropertyOptional({ default: 20 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) size?: number;
 }
 
 export class KlineQueryDto {
@@ -105,4 +101,111 @@ export class TriggerConfigDto {
   @Max(1_000)
   priceChangePercent!: number;
   @ApiProperty({ example: 5 }) @IsInt() @Min(1) @Max(500) bars!: number;
+}
+
+// Answers. The gateway passes kline-sync's messages through as they are (proto-loader's shapes:
+// every field present, defaults for unset ones); these classes document them.
+
+export class ImportStocksResultView {
+  @ApiProperty({ type: 'integer', description: 'Stocks new to the list' }) inserted!: number;
+  @ApiProperty({ type: 'integer', description: 'Stocks already listed (name updated)' }) updated!: number;
+}
+
+export class JobProgressView {
+  @ApiProperty({ type: 'integer' }) total!: number;
+  @ApiProperty({ type: 'integer' }) done!: number;
+  @ApiProperty({ type: 'integer' }) succeeded!: number;
+  @ApiProperty({ type: 'integer' }) failed!: number;
+}
+
+export class SyncPlanView {
+  @ApiProperty({ type: 'integer', description: "seed 004: clamp(floor(tokens / SYNC_TOKENS_PER_THREAD), 1, SYNC_MAX_THREADS)" }) threads!: number;
+  @ApiProperty({ type: 'integer', isArray: true, description: 'Tokens each thread owns' }) tokensPerThread!: number[];
+  @ApiProperty({ type: 'integer' }) tokenCount!: number;
+}
+
+export class SyncJobView {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ enum: SYNC_JOB_STATUSES }) status!: string;
+  @ApiProperty({ type: JobProgressView }) progress!: JobProgressView;
+  @ApiProperty({ type: SyncPlanView }) plan!: SyncPlanView;
+  @ApiProperty({ type: 'integer' }) elapsedMs!: number;
+  @ApiProperty({ type: 'integer', description: 'Estimated time left; 0 when unknown or finished' }) etaMs!: number;
+  @ApiProperty({ description: 'Empty: every market' }) market!: string;
+  @ApiProperty({ example: '2026-01-01' }) startDate!: string;
+  @ApiProperty({ example: '2026-03-31' }) endDate!: string;
+  @ApiProperty({ type: 'integer', enum: K_TYPES }) kType!: number;
+  @ApiProperty({ description: 'RFC 3339' }) createdAt!: string;
+  @ApiProperty({ description: 'RFC 3339; empty while the job runs' }) finishedAt!: string;
+  @ApiProperty({ type: 'integer', description: 'Stocks cancelled before they were pulled' }) cancelled!: number;
+}
+
+export class SyncJobListView extends PageView {
+  @ApiProperty({ type: [SyncJobView] }) items!: SyncJobView[];
+}
+
+/** seed 004's `Result<T>` wrapper of its own routes. */
+class SeedResultView {
+  @ApiProperty({ enum: [200] }) code!: 200;
+  @ApiProperty({ enum: ['success'] }) msg!: 'success';
+}
+
+export class RetryFailedResultView extends SeedResultView {
+  @ApiProperty({ type: 'integer', description: 'Failures re-pulled successfully' }) data!: number;
+}
+
+export class SyncFailureView {
+  @ApiProperty({ type: 'integer' }) id!: number;
+  @ApiProperty() stockCode!: string;
+  @ApiProperty() startDate!: string;
+  @ApiProperty() endDate!: string;
+  @ApiProperty() failureReason!: string;
+  @ApiProperty({ type: 'integer' }) retryCount!: number;
+  @ApiProperty({ type: 'integer', enum: [0, 1, 2], description: '0 pending, 1 retried OK, 2 given up' }) status!: number;
+  @ApiProperty({ description: 'Empty before the first retry' }) lastRetryTime!: string;
+  @ApiProperty() createTime!: string;
+  @ApiProperty() updateTime!: string;
+}
+
+/** seed 004's page (MyBatis-Plus `Page`): `current` and `size` as asked, `pages` = ceil(total / size). */
+export class FailurePageView {
+  @ApiProperty({ type: [SyncFailureView] }) records!: SyncFailureView[];
+  @ApiProperty({ type: 'integer' }) total!: number;
+  @ApiProperty({ type: 'integer' }) size!: number;
+  @ApiProperty({ type: 'integer' }) current!: number;
+  @ApiProperty({ type: 'integer' }) pages!: number;
+}
+
+export class FailureListResultView extends SeedResultView {
+  @ApiProperty({ type: FailurePageView }) data!: FailurePageView;
+}
+
+export class KlineBarView {
+  @ApiProperty({ type: 'integer', description: 'Bar start, epoch ms' }) t!: number;
+  @ApiProperty() o!: number;
+  @ApiProperty() h!: number;
+  @ApiProperty() l!: number;
+  @ApiProperty() c!: number;
+  @ApiProperty({ description: 'Volume' }) v!: number;
+  @ApiProperty({ description: 'Turnover' }) tu!: number;
+}
+
+export class KlineView {
+  @ApiProperty() market!: string;
+  @ApiProperty() code!: string;
+  @ApiProperty({ type: 'integer', enum: K_TYPES }) kType!: number;
+  @ApiProperty({ type: [KlineBarView], description: 'Oldest first, at most 5,000' }) bars!: KlineBarView[];
+  @ApiProperty({ type: 'integer', nullable: true, description: '`from` of the next page; null on the last' }) nextFrom!: number | null;
+}
+
+export class TriggerResultView {
+  @ApiProperty() id!: string;
+  @ApiProperty() fired!: boolean;
+  @ApiProperty({ description: 'Close change over the last `bars` bars, percent' }) changePercent!: number;
+  @ApiProperty({ description: 'Why the trigger could not be evaluated; empty when it was' }) error!: string;
+}
+
+export class TriggerResultsView {
+  @ApiProperty({ enum: [true] }) success!: true;
+  @ApiProperty({ type: [TriggerResultView] }) results!: TriggerResultView[];
 }

@@ -1,19 +1,27 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, ParseArrayPipe, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { lastValueFrom } from 'rxjs';
 import type { KlineSyncServiceClient, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { KLINE_SYNC_CLIENT, KLINE_SYNC_LONG_CLIENT } from '../downstream.module';
+import { pageOf } from '../http/paging.dto';
 import {
   FailureListQueryDto,
+  FailureListResultView,
   ImportStocksDto,
+  ImportStocksResultView,
   KlineQueryDto,
+  KlineView,
   RetryFailedQueryDto,
+  RetryFailedResultView,
   StartSyncJobDto,
   SyncJobListQueryDto,
+  SyncJobListView,
+  SyncJobView,
   TriggerConfigDto,
+  TriggerResultsView,
 } from './kline-sync.dto';
 
 /** Seed 004's response wrapper for its own routes (`Result.success(data)`). */
@@ -34,7 +42,7 @@ export class KlineSyncHttpController {
 
   @Post('stock/import')
   @RequirePermissions('stock:sync:run')
-  @ApiOkResponse({ description: '{inserted, updated}' })
+  @ApiCreatedResponse({ type: ImportStocksResultView, description: 'Stocks added to the list, or renamed' })
   importStocks(@Body() body: ImportStocksDto) {
     return lastValueFrom(
       this.klineSync.importStocks({ stocks: body.stocks.map((s) => ({ code: s.code, market: s.market, name: s.name ?? '' })) }),
@@ -44,7 +52,8 @@ export class KlineSyncHttpController {
   @Post('stock/sync/batch')
   @HttpCode(202)
   @RequirePermissions('stock:sync:run')
-  @ApiOkResponse({ description: 'The job, queued: poll GET /api/stock/sync/jobs/{id}' })
+  @ApiAcceptedResponse({ type: SyncJobView, description: 'The job, stored and queued: poll GET /api/stock/sync/jobs/{id}' })
+  @ApiConflictResponse({ description: 'No stocks to sync (SYNC.NO_STOCKS) or no usable provider token (SYNC.NO_TOKENS)' })
   startSync(@Body() body: StartSyncJobDto, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
     return lastValueFrom(
       this.klineSync.startSyncJob({
@@ -61,18 +70,19 @@ export class KlineSyncHttpController {
   /** The caller's own jobs, newest first. */
   @Get('stock/sync/jobs')
   @RequirePermissions('stock:sync:list')
+  @ApiOkResponse({ type: SyncJobListView })
   async listJobs(@Query() query: SyncJobListQueryDto, @CurrentPrincipal() principal: Principal) {
-    const page = query.page ?? 1;
-    const size = query.size ?? 20;
+    const { page, size } = pageOf(query);
     const answer = await lastValueFrom(
       this.klineSync.listSyncJobs({ userId: principal.sub, tenant: principal.tenant, status: query.status ?? '', page: { page, pageSize: size } }),
     );
-    return { jobs: answer.jobs, page, size, total: answer.page?.total ?? 0 };
+    return { items: answer.jobs, page, size, total: answer.page?.total ?? 0 };
   }
 
   /** Only the job's owner sees it; anybody else gets 404. */
   @Get('stock/sync/jobs/:id')
   @RequirePermissions('stock:sync:list')
+  @ApiOkResponse({ type: SyncJobView })
   getJob(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
     return lastValueFrom(this.klineSync.getSyncJob({ id, userId: principal.sub, tenant: principal.tenant }));
   }
@@ -81,6 +91,8 @@ export class KlineSyncHttpController {
   @Post('stock/sync/jobs/:id/cancel')
   @HttpCode(200)
   @RequirePermissions('stock:sync:run')
+  @ApiOkResponse({ type: SyncJobView, description: 'The job, cancelled' })
+  @ApiConflictResponse({ description: 'The job has already finished (SYNC.JOB_FINISHED)' })
   cancelJob(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
     return lastValueFrom(this.klineSync.cancelSyncJob({ id, userId: principal.sub, tenant: principal.tenant }));
   }
@@ -89,6 +101,8 @@ export class KlineSyncHttpController {
   @Post('stock/sync/jobs/:id/retry')
   @HttpCode(202)
   @RequirePermissions('stock:sync:retry')
+  @ApiAcceptedResponse({ type: SyncJobView, description: 'The job, queued again for its failed and cancelled stocks' })
+  @ApiConflictResponse({ description: 'Still running, or nothing failed or was cancelled (SYNC.NOTHING_TO_RETRY)' })
   retryJob(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
     return lastValueFrom(this.klineSync.retrySyncJob({ id, userId: principal.sub, tenant: principal.tenant }));
   }
@@ -97,6 +111,7 @@ export class KlineSyncHttpController {
   @Post('stock/sync/retry-failed')
   @HttpCode(200)
   @RequirePermissions('stock:sync:retry')
+  @ApiOkResponse({ type: RetryFailedResultView })
   async retryFailed(@Query() query: RetryFailedQueryDto): Promise<SeedResult<number>> {
     const answer = await lastValueFrom(
       this.klineSyncLong.retryFailed({ stockCode: query.stockCode ?? '', maxRetryCount: query.maxRetryCount ?? 3 }),
@@ -107,9 +122,9 @@ export class KlineSyncHttpController {
   /** Seed 004: answers `Result<Page<SyncFailure>>`, newest first. */
   @Get('stock/sync/failure/list')
   @RequirePermissions('stock:sync:list')
+  @ApiOkResponse({ type: FailureListResultView })
   async listFailures(@Query() query: FailureListQueryDto) {
-    const current = query.page ?? 1;
-    const size = query.size ?? 20;
+    const { page: current, size } = pageOf(query);
     const answer = await lastValueFrom(
       this.klineSync.listFailures({ stockCode: query.stockCode ?? '', status: query.status ?? -1, page: { page: current, pageSize: size } }),
     );
@@ -119,6 +134,7 @@ export class KlineSyncHttpController {
 
   @Get('stock/kline')
   @RequirePermissions('stock:sync:list')
+  @ApiOkResponse({ type: KlineView })
   async kline(@Query() query: KlineQueryDto) {
     const answer = await lastValueFrom(
       this.klineSync.getKline({ market: query.market, code: query.code, kType: query.kType ?? 8, from: query.from ?? 0, to: query.to ?? 0 }),
@@ -132,6 +148,7 @@ export class KlineSyncHttpController {
   @HttpCode(200)
   @RequirePermissions('stock:sync:run')
   @ApiBody({ type: [TriggerConfigDto] })
+  @ApiOkResponse({ type: TriggerResultsView, description: 'Which triggers fired' })
   async executeTriggers(
     @Body(new ParseArrayPipe({ items: TriggerConfigDto, whitelist: true, forbidNonWhitelisted: true })) triggers: TriggerConfigDto[],
   ) {

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { PageQueryDto, PageView } from '../http/paging.dto';
 
 export const TOKEN_STATUSES = ['active', 'disabled', 'retired'] as const;
 export type TokenStatusName = (typeof TOKEN_STATUSES)[number];
@@ -77,7 +78,7 @@ export class TokenIdParamDto {
   id!: number;
 }
 
-export class ListTokensQueryDto {
+export class ListTokensQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ example: 'itick' })
   @IsOptional()
   @IsString()
@@ -88,46 +89,23 @@ export class ListTokensQueryDto {
   @IsOptional()
   @IsIn(TOKEN_STATUSES)
   status?: TokenStatusName;
-
-  @ApiPropertyOptional({ default: 1, minimum: 1 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  page?: number;
-
-  @ApiPropertyOptional({ default: 20, minimum: 1, maximum: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  pageSize?: number;
 }
 
 export class TokenView {
-  @ApiProperty() id!: number;
+  @ApiProperty({ type: 'integer' }) id!: number;
   @ApiProperty() provider!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ description: 'The secret with its middle hidden', example: 'ab••••••yz' }) secretMask!: string;
   @ApiProperty({ enum: TOKEN_STATUSES }) status!: TokenStatusName;
-  @ApiProperty() dailyLimit!: number;
-  @ApiProperty() dailyUsed!: number;
-  @ApiProperty() rateLimitPerSecond!: number;
+  @ApiProperty({ type: 'integer', description: '0 = unlimited' }) dailyLimit!: number;
+  @ApiProperty({ type: 'integer' }) dailyUsed!: number;
+  @ApiProperty({ type: 'integer', description: '0 = unlimited' }) rateLimitPerSecond!: number;
   @ApiProperty({ nullable: true, type: String }) expireTime!: string | null;
   @ApiProperty({ nullable: true, type: String }) lastError!: string | null;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
 }
 
-export class PageView {
-  @ApiProperty() page!: number;
-  @ApiProperty() pageSize!: number;
-  @ApiProperty() total!: number;
-}
-
-export class TokenListView {
+export class TokenListView extends PageView {
   @ApiProperty({ type: [TokenView] }) items!: TokenView[];
-  @ApiProperty({ type: PageView }) page!: PageView;
 }

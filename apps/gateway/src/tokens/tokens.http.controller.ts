@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { lastValueFrom } from 'rxjs';
 import { TokenStatus, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { RequirePermissions } from '../auth/auth.guard';
+import { pageOf } from '../http/paging.dto';
 import { TOKEN_MANAGER_CLIENT } from '../downstream.module';
 import { CreateTokenDto, ListTokensQueryDto, TokenIdParamDto, TokenListView, TokenView, UpdateTokenDto } from './tokens.dto';
 import { STATUS_BY_NAME, toTokenView } from './tokens.mapper';
@@ -16,7 +17,6 @@ export class TokensHttpController {
   @HttpCode(201)
   @RequirePermissions('tokens:admin')
   @ApiCreatedResponse({ type: TokenView, description: 'Stored; the secret is shown only as a mask' })
-  @ApiBadRequestResponse({ description: 'Invalid or unknown fields' })
   async create(@Body() body: CreateTokenDto): Promise<TokenView> {
     const token = await lastValueFrom(
       this.tokens.createToken({
@@ -35,17 +35,15 @@ export class TokensHttpController {
   @RequirePermissions('tokens:admin')
   @ApiOkResponse({ type: TokenListView })
   async list(@Query() query: ListTokensQueryDto): Promise<TokenListView> {
+    const { page, size } = pageOf(query);
     const answer = await lastValueFrom(
       this.tokens.listTokens({
         provider: query.provider ?? '',
         status: query.status ? STATUS_BY_NAME[query.status] : TokenStatus.TOKEN_STATUS_UNSPECIFIED,
-        page: { page: query.page ?? 1, pageSize: query.pageSize ?? 20 },
+        page: { page, pageSize: size },
       }),
     );
-    return {
-      items: answer.tokens.map(toTokenView),
-      page: { page: answer.page?.page ?? 1, pageSize: answer.page?.pageSize ?? 20, total: answer.page?.total ?? 0 },
-    };
+    return { items: answer.tokens.map(toTokenView), page, size, total: answer.page?.total ?? 0 };
   }
 
   @Patch(':id')
