@@ -124,6 +124,7 @@ export class CircuitBreaker extends BasePolicy {
     this.classify = options.classify ?? classifyError;
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics;
+    emitMetric(this.metrics, 'registered', { name: this.name, component: 'breaker' });
   }
 
   /** Current state (an OPEN breaker whose recovery time has passed reports HALF_OPEN). */

@@ -44,6 +44,7 @@ export type {
   GaugeEvent,
   LatencyEvent,
   NameEvent,
+  RegisteredEvent,
   RetriedEvent,
   RetryBudgetExhaustedEvent,
   SucceededEvent,

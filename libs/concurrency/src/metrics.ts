@@ -55,6 +55,12 @@ export interface RetryBudgetExhaustedEvent {
   readonly kind: ErrorKind;
 }
 
+/** A component that reports to a listener was created (once per component). */
+export interface RegisteredEvent {
+  readonly name: string;
+  readonly component: 'breaker' | 'retry';
+}
+
 /** A circuit breaker changed state. */
 export interface BreakerStateEvent {
   readonly name: string;
@@ -82,6 +88,7 @@ export interface BreakerStateEvent {
  * | `rejectedByBreaker` | circuit breaker | counter `…_breaker_rejected_total` |
  * | `breakerStateChanged` | circuit breaker | gauge `…_breaker_state{state}` |
  * | `limitChanged` | batch runner (its concurrency limit, fixed or adaptive) | gauge `…_concurrency_limit` |
+ * | `registered` | circuit breaker, retry policy (at creation) | start its series at zero (a breaker is closed) |
  */
 export interface ConcurrencyMetricsListener {
   inFlight?(event: GaugeEvent): void;
@@ -95,6 +102,7 @@ export interface ConcurrencyMetricsListener {
   rejectedByBreaker?(event: NameEvent): void;
   breakerStateChanged?(event: BreakerStateEvent): void;
   limitChanged?(event: GaugeEvent): void;
+  registered?(event: RegisteredEvent): void;
 }
 
 /** Calls a listener method, turning an exception into a process warning. @internal */

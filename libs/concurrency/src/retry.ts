@@ -186,6 +186,7 @@ export class RetryPolicy extends BasePolicy {
     this.clock = options.clock ?? systemClock;
     this.name = options.name ?? 'retry';
     this.metrics = options.metrics;
+    emitMetric(this.metrics, 'registered', { name: this.name, component: 'retry' });
   }
 
   /**

@@ -45,6 +45,8 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
       labelNames: ['outcome'],
       registers: [registry],
     });
+    // Both outcomes exist from the start: the failure rate reads 0 before the first failure.
+    for (const outcome of ['success', 'failure'] as const) this.stocksDone.inc({ outcome }, 0);
     this.stockDuration = new Histogram({
       name: 'kline_sync_stock_duration_seconds',
       help: 'Time to pull and store one stock, by outcome',

@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { CircuitBreaker, retry } from '@batchgate/concurrency';
 import { prometheusConcurrencyListener } from './concurrency-metrics';
 
 describe('prometheusConcurrencyListener', () => {
@@ -20,5 +21,16 @@ describe('prometheusConcurrencyListener', () => {
     expect(text).toContain('concurrency_retries_total{name="pull",kind="transient"} 1');
     expect(text).toContain('concurrency_breaker_state{name="itick"} 2');
     expect(text).toMatch(/concurrency_item_duration_seconds_bucket\{le="0.25",name="pull",outcome="failure"\} 1/);
+  });
+
+  it('starts the series of a breaker and a retry policy at zero when they are created', async () => {
+    const registry = new Registry();
+    const metrics = prometheusConcurrencyListener(registry);
+    new CircuitBreaker({ name: 'quiet-upstream', metrics });
+    retry({ name: 'quiet-calls', metrics });
+    const text = await registry.metrics();
+    expect(text).toContain('concurrency_breaker_state{name="quiet-upstream"} 0');
+    expect(text).toContain('concurrency_breaker_rejected_total{name="quiet-upstream"} 0');
+    expect(text).toContain('concurrency_retry_budget_exhausted_total{name="quiet-calls"} 0');
   });
 });

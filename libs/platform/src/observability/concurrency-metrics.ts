@@ -63,6 +63,15 @@ export function prometheusConcurrencyListener(registry: Registry): ConcurrencyMe
     retryBudgetExhausted: ({ name }) => budgetExhausted.inc({ name }),
     rejectedByBreaker: ({ name }) => breakerRejected.inc({ name }),
     breakerStateChanged: ({ name, to }) => breakerState.set({ name }, BREAKER_STATE_VALUE[to]),
+    // Series that exist from the start read 0 on a dashboard instead of "no data" until the first event.
+    registered: ({ name, component }) => {
+      if (component === 'breaker') {
+        breakerState.set({ name }, BREAKER_STATE_VALUE.closed);
+        breakerRejected.inc({ name }, 0);
+      } else {
+        budgetExhausted.inc({ name }, 0);
+      }
+    },
   };
   listeners.set(registry, listener);
   return listener;

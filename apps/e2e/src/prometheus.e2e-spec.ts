@@ -1,0 +1,193 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { freePort, REPO_ROOT, waitFor } from '@batchgate/testing';
+import { startStack, type Stack } from './stack';
+
+const DASHBOARDS = join(REPO_ROOT, 'deploy/grafana/dashboards');
+const SCRAPE_CONFIG = join(REPO_ROOT, 'deploy/prometheus/prometheus.yml');
+
+interface Panel {
+  title?: string;
+  type?: string;
+  targets?: Array<{ expr?: string; refId?: string }>;
+}
+interface Dashboard {
+  title: string;
+  panels: Panel[];
+  templating: { list: Array<{ name: string; type: string }> };
+}
+interface QueryAnswer {
+  status: string;
+  error?: string;
+  data: { result: unknown[] };
+}
+
+/** What a dashboard shows with every template variable at "All": the variables matched by `.*`. */
+function withAllSelected(expr: string): string {
+  return expr.replace(/\$(\w+)/g, '.*');
+}
+
+/**
+ * The repository's monitoring holds against a real Prometheus (Debian's `prometheus` package):
+ * it scrapes the running stack with the repository's scrape configuration (its DNS discovery
+ * replaced by the test's loopback ports, nothing else changed) and evaluates the repository's
+ * rules. After a small workload, every dashboard panel's query returns data and every rule
+ * evaluates without error.
+ */
+describe('monitoring against a real Prometheus', () => {
+  let stack: Stack;
+  let prometheus: ChildProcess;
+  let prometheusUrl: string;
+  let dataDir: string;
+  const output: string[] = [];
+
+  const query = async (expr: string): Promise<QueryAnswer> =>
+    (await (await fetch(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`)).json()) as QueryAnswer;
+
+  beforeAll(async () => {
+    stack = await startStack({ klineSync: true });
+    const targets: Record<string, string> = {
+      gateway: new URL(stack.gatewayUrl).host,
+      'token-manager': new URL(stack.tokenManagerOpsUrl).host,
+      'kline-sync': new URL(stack.klineSyncOpsUrl ?? '').host,
+      'upstream-sim': new URL(stack.simUrl ?? '').host,
+    };
+    const config = parse(readFileSync(SCRAPE_CONFIG, 'utf8')) as {
+      global: Record<string, string>;
+      rule_files: string[];
+      scrape_configs: Array<{ job_name: string; dns_sd_configs?: unknown; static_configs?: unknown }>;
+    };
+    config.global = { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' };
+    config.rule_files = config.rule_files.map((file) => join(REPO_ROOT, 'deploy/prometheus', file));
+    for (const job of config.scrape_configs) {
+      const target = targets[job.job_name];
+      if (!target) throw new Error(`The test stack does not run "${job.job_name}", which the scrape configuration scrapes`);
+      delete job.dns_sd_configs;
+      job.static_configs = [{ targets: [target] }];
+    }
+    expect(config.scrape_configs.map((job) => job.job_name).sort()).toEqual(Object.keys(targets).sort());
+
+    dataDir = mkdtempSync(join(tmpdir(), 'bg-prometheus-'));
+    writeFileSync(join(dataDir, 'prometheus.yml'), stringify(config));
+    const port = await freePort();
+    prometheusUrl = `http://127.0.0.1:${port}`;
+    prometheus = spawn(
+      'prometheus',
+      [`--config.file=${join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dataDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prometheus.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    prometheus.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    await waitFor(async () => ((await fetch(`${prometheusUrl}/-/ready`)).ok ? true : undefined), { timeoutMs: 30_000, what: 'Prometheus ready' }).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}\n${output.join('').slice(-2000)}`);
+      },
+    );
+    await runWorkload(stack);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (prometheus && prometheus.exitCode === null) {
+      const exited = new Promise((resolve) => prometheus.once('exit', resolve));
+      prometheus.kill('SIGTERM');
+      await exited;
+    }
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await stack?.stop();
+  });
+
+  it('scrapes every process of the stack', async () => {
+    const up = await waitFor(
+      async () => {
+        const answer = await query('up == 1');
+        return answer.data.result.length === 4 ? answer.data.result : undefined;
+      },
+      { timeoutMs: 30_000, what: 'four targets up' },
+    );
+    expect(up).toHaveLength(4);
+  });
+
+  it('evaluates every rule without error', async () => {
+    const groups = await waitFor(
+      async () => {
+        const answer = (await (await fetch(`${prometheusUrl}/api/v1/rules`)).json()) as {
+          data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }> };
+        };
+        const rules = answer.data.groups.flatMap((group) => group.rules);
+        return rules.length > 0 && rules.every((rule) => rule.health !== 'unknown') ? answer.data.groups : undefined;
+      },
+      { timeoutMs: 30_000, what: 'every rule evaluated once' },
+    );
+    const rules = groups.flatMap((group) => group.rules);
+    expect(rules.length).toBeGreaterThanOrEqual(20);
+    expect(rules.filter((rule) => rule.health !== 'ok').map((rule) => `${rule.name}: ${rule.lastError}`)).toEqual([]);
+  });
+
+  it("plots data in every dashboard panel", async () => {
+    const files = readdirSync(DASHBOARDS).filter((file) => file.endsWith('.json'));
+    const queries = files.flatMap((file) => {
+      const dashboard = JSON.parse(readFileSync(join(DASHBOARDS, file), 'utf8')) as Dashboard;
+      return dashboard.panels.flatMap((panel) =>
+        (panel.targets ?? []).map((target) => ({ panel: `${dashboard.title} / ${panel.title} (${target.refId})`, expr: withAllSelected(target.expr ?? '') })),
+      );
+    });
+    expect(queries.length).toBeGreaterThan(20);
+    const empty: string[] = [];
+    // Rates need two samples in their window: wait until every query has data, or report which did not.
+    await waitFor(
+      async () => {
+        empty.length = 0;
+        for (const { panel, expr } of queries) {
+          const answer = await query(expr);
+          if (answer.status !== 'success') throw new Error(`${panel}: ${answer.error}`);
+          if (answer.data.result.length === 0) empty.push(`${panel}: ${expr}`);
+        }
+        return empty.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 1_000, what: 'data in every panel' },
+    ).catch(() => undefined);
+    expect(empty).toEqual([]);
+  }, 60_000);
+});
+
+/**
+ * A little of everything the dashboards show: tokens, a sync job whose provider fails now and
+ * then (retries), intraday triggers, refused requests.
+ */
+async function runWorkload(stack: Stack): Promise<void> {
+  const bearer = {
+    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry'] })}`,
+    'content-type': 'application/json',
+  };
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${stack.gatewayUrl}${path}`, { method: 'POST', headers: bearer, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+    return response.json() as Promise<Record<string, unknown>>;
+  };
+  await fetch(`${stack.simUrl}/__sim/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      routes: { 'market.kline': { errorRate: 0.2, errorKind: '5xx', errorStatus: 503 } },
+      market: { tokens: [1, 2].map((i) => ({ token: `prom-itick-${i}`, ratePerSecond: 50, dailyQuota: 10_000 })) },
+    }),
+  });
+  for (const i of [1, 2]) await post('/api/tokens', { provider: 'itick', secret: `prom-itick-${i}`, rateLimitPerSecond: 50, dailyLimit: 10_000 });
+  const stocks = Array.from({ length: 20 }, (_, i) => ({ code: String(600100 + i), market: 'SH' }));
+  await post('/api/stock/import', { stocks });
+  const job = (await post('/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' })) as { id: string };
+  await waitFor(
+    async () => {
+      const current = (await (await fetch(`${stack.gatewayUrl}/api/stock/sync/jobs/${job.id}`, { headers: bearer })).json()) as { finishedAt?: string };
+      return current.finishedAt ? true : undefined;
+    },
+    { timeoutMs: 60_000, what: 'the sync job finished' },
+  );
+  await post('/api/intraday/parallel/execute-multiple', [{ id: 't1', market: 'SH', code: '600100', kType: 1, priceChangePercent: 1, bars: 5 }]);
+  // Refused requests, for the error panels.
+  await fetch(`${stack.gatewayUrl}/api/stock/sync/jobs/999999999`, { headers: bearer });
+  await fetch(`${stack.gatewayUrl}/api/tokens`, { method: 'POST', headers: bearer, body: '{"provider": 1}' });
+}
