@@ -13,12 +13,38 @@ export interface GrpcClientSettings {
   proto: ServiceProtoName;
   /** The service name inside the proto package, e.g. TOKEN_MANAGER_SERVICE_NAME. */
   service: string;
+  /**
+   * `host:port` (resolved through DNS: every address of the name is a backend, e.g. a headless
+   * Kubernetes Service), or any grpc-js target with a scheme (`dns:///…`, `ipv4:a:p,b:q`, `unix:…`).
+   */
   url: string;
+  /**
+   * How calls spread over the target's addresses. `round_robin` (the default): one connection per
+   * address, calls rotate over the ready ones, so replicas behind one name share the load;
+   * `pick_first`: grpc-js's own default, every call on the first address that connects.
+   */
+  loadBalancing?: GrpcLoadBalancing;
   /** Deadline of every call unless the current request's own deadline is sooner. */
   deadlineMs: number;
   registry: Registry;
   /** The calling service's credential, sent with every call. */
   credentials: ServiceCredentials;
+}
+
+export type GrpcLoadBalancing = 'round_robin' | 'pick_first';
+
+/** A target with no scheme (`host:port`) goes through the DNS resolver, which returns every address of the name. */
+export function grpcTarget(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:(?!\d+$)/i.test(url) ? url : `dns:///${url}`;
+}
+
+/**
+ * Channel options for `policy`. An HTTP/2 connection is long-lived, so a connection-level (L4)
+ * load balancer such as a ClusterIP Service pins a caller to one replica; balancing per call in
+ * the client over every resolved address is what spreads the load.
+ */
+export function loadBalancingChannelOptions(policy: GrpcLoadBalancing): Record<string, string> {
+  return { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ [policy]: {} }] }) };
 }
 
 /**
@@ -32,7 +58,8 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
   const proxy = ClientProxyFactory.create({
     transport: Transport.GRPC,
     options: {
-      url: settings.url,
+      url: grpcTarget(settings.url),
+      channelOptions: loadBalancingChannelOptions(settings.loadBalancing ?? 'round_robin'),
       package: SERVICE_PROTOS[settings.proto].package,
       protoPath: protoPathOf(settings.proto),
       loader: protoLoaderOptions(),
