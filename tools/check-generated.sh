@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when the committed generated contracts differ from a fresh generation of proto/, or the
-# deployment files from a fresh `npm run gen:deploy`.
+# deployment files from a fresh `npm run gen:deploy`, or the dashboards from `npm run gen:dashboards`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/gen-proto.sh
@@ -12,3 +12,5 @@ fi
 echo "Generated contracts are current."
 # docker-compose.yml, the Kubernetes base and the Prometheus scrape jobs from the service registry.
 node -r @swc-node/register tools/gen-deploy.ts --check
+# The Grafana dashboards from their definitions (tools/gen-dashboards.ts).
+node -r @swc-node/register tools/gen-dashboards.ts --check

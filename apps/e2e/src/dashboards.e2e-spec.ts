@@ -22,7 +22,15 @@ function metricNamesIn(expr: string): string[] {
 
 interface Panel {
   title?: string;
+  type?: string;
+  datasource?: { uid?: string };
   targets?: Array<{ expr?: string }>;
+}
+
+function readDashboards(): Array<{ file: string; panels: Panel[]; templating: { list: Array<{ name: string }> } }> {
+  return readdirSync(DASHBOARDS)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => ({ file, ...(JSON.parse(readFileSync(join(DASHBOARDS, file), 'utf8')) as { panels: Panel[]; templating: { list: Array<{ name: string }> } }) }));
 }
 
 /**
@@ -42,6 +50,27 @@ describe('Grafana dashboards', () => {
     ]);
     expect(metricNamesIn('max by (p) (a_used) / max by (p) (a_limit > 0)')).toEqual(['a_used', 'a_limit']);
     expect(metricNamesIn('sum(rate(x_total{outcome="failure"}[5m])) / sum(rate(x_total[5m]))')).toEqual(['x_total', 'x_total']);
+  });
+
+  it('let the viewer pick the datasource, namespace, service and instance, and filter every query by them', () => {
+    const unfiltered: string[] = [];
+    for (const dashboard of readDashboards()) {
+      expect({ file: dashboard.file, variables: dashboard.templating.list.map((variable) => variable.name) }).toEqual({
+        file: dashboard.file,
+        variables: ['datasource', 'namespace', 'service', 'instance'],
+      });
+      for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
+        if (panel.datasource?.uid !== '${datasource}') unfiltered.push(`${dashboard.file} "${panel.title}": fixed datasource`);
+        for (const target of panel.targets ?? []) {
+          const selectors = (target.expr ?? '').match(/[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}/g) ?? [];
+          const names = metricNamesIn(target.expr ?? '');
+          if (selectors.length !== names.length || selectors.some((selector) => !['$namespace', '$service', '$instance'].every((v) => selector.includes(v)))) {
+            unfiltered.push(`${dashboard.file} "${panel.title}": ${target.expr}`);
+          }
+        }
+      }
+    }
+    expect(unfiltered).toEqual([]);
   });
 
   it('plot only metrics that the services export', async () => {
