@@ -56,9 +56,9 @@ async function run(scenario: Scenario): Promise<{ cpu: string; seconds: number; 
   if (scenario.workerConcurrency) env['SYNC_WORKER_CONCURRENCY'] = String(scenario.workerConcurrency);
   const stack = await startKlineStack(env);
   try {
-    const secrets = await provideTokens(stack, { count: scenario.tokens, ratePerSecond: RATE, latencyMs: LATENCY_MS });
+    const secrets = await provideTokens(stack, { count: scenario.tokens, ratePerSecond: RATE, latencyMs: LATENCY_MS, tenant: 'bench' });
     const stocks = Array.from({ length: STOCKS }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: '' }));
-    await lastValueFrom(stack.klineSync.importStocks({ stocks }));
+    await lastValueFrom(stack.klineSync.importStocks({ tenant: 'bench', stocks }));
     const processes = {
       'kline-sync': stack.processes.klineSync[0]?.pid ?? 0,
       'token-manager': stack.processes.tokenManagers[0]?.pid ?? 0,

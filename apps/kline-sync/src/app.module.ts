@@ -19,6 +19,7 @@ import { KlineBarEntity } from './klines/kline-bar.entity';
 import { KlinesService } from './klines/klines.service';
 import { CreateKlineSyncSchema1763856001000 } from './migrations/1763856001000-create-kline-sync-schema';
 import { SyncJobLifecycle1763942400000 } from './migrations/1763942400000-sync-job-lifecycle';
+import { TenantOwnedRows1764979200100 } from './migrations/1764979200100-tenant-owned-rows';
 import { StockInfoEntity } from './stocks/stock-info.entity';
 import { StocksService } from './stocks/stocks.service';
 import { StockPuller } from './sync/stock-puller';
@@ -29,7 +30,7 @@ import { ItickClient } from './upstream/itick.client';
 
 export const KLINE_SYNC_SCHEMA = {
   entities: [OutboxEventEntity, StockInfoEntity, KlineBarEntity, SyncJobEntity, SyncFailureEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateKlineSyncSchema1763856001000, SyncJobLifecycle1763942400000],
+  migrations: [CreateOutboxEvent1763856000000, CreateKlineSyncSchema1763856001000, SyncJobLifecycle1763942400000, TenantOwnedRows1764979200100],
 };
 
 @Module({})

@@ -19,7 +19,7 @@ import {
   type SyncJobRequest,
 } from '@batchgate/contracts/klinesync/v1/klinesync';
 import type { PageRequest } from '@batchgate/contracts/common/v1/common';
-import { DomainError } from '@batchgate/platform/errors';
+import { callerTenant, DomainError } from '@batchgate/platform/errors';
 import { currentRequestSignal } from '@batchgate/platform/logging';
 import { RetryFailedService } from './failures/retry-failed.service';
 import type { SyncFailureEntity } from './failures/sync-failure.entity';
@@ -79,12 +79,13 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
   }
 
   retryFailed(request: RetryFailedRequest): Promise<RetryFailedResponse> {
-    return this.retryFailedService.retry(request.stockCode || undefined, request.maxRetryCount || 3, currentRequestSignal());
+    return this.retryFailedService.retry(callerTenant(request.tenant), request.stockCode || undefined, request.maxRetryCount || 3, currentRequestSignal());
   }
 
   async listFailures(request: ListFailuresRequest): Promise<ListFailuresResponse> {
     const { page, size } = pageOf(request.page);
     const result = await this.failures.page({
+      tenant: callerTenant(request.tenant),
       stockCode: request.stockCode || undefined,
       status: request.status >= 0 ? request.status : undefined,
       page,
@@ -98,7 +99,7 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
   }
 
   executeTriggers(request: ExecuteTriggersRequest): Promise<ExecuteTriggersResponse> {
-    return this.triggers.execute(request.triggers);
+    return this.triggers.execute(request.tenant, request.triggers);
   }
 }
 

@@ -37,7 +37,7 @@ describe('kline-sync when the caller gives up', () => {
     });
     const triggers = Array.from({ length: 9 }, (_, i) => ({ id: `t${i}`, market: 'SH', code: String(600000 + i), kType: 1, priceChangePercent: 1, bars: 5 }));
     try {
-      await expect(lastValueFrom(impatient.client.executeTriggers({ triggers }))).rejects.toMatchObject({ code: GrpcStatus.DEADLINE_EXCEEDED });
+      await expect(lastValueFrom(impatient.client.executeTriggers({ tenant: 'acme', triggers }))).rejects.toMatchObject({ code: GrpcStatus.DEADLINE_EXCEEDED });
     } finally {
       impatient.close();
     }

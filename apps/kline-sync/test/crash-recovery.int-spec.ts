@@ -65,7 +65,7 @@ describe.each(CRASHES)('kline-sync when %s crashes', (name, crash) => {
     stack = await startKlineStack({ SYNC_WORK_QUEUE: queue, SYNC_ACK_WAIT_MS: '3000', SYNC_WORKER_CONCURRENCY: '4' }, 1, crashable.infrastructure);
     await provideTokens(stack, { count: 6, ratePerSecond: 10, latencyMs: 20 });
     const stocks = Array.from({ length: STOCKS }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: '' }));
-    await lastValueFrom(stack.klineSync.importStocks({ stocks }));
+    await lastValueFrom(stack.klineSync.importStocks({ tenant: 'acme', stocks }));
   }, 120_000);
 
   afterAll(async () => {

@@ -23,11 +23,11 @@ describe('kline-sync scale-out', () => {
     });
     for (const [i, token] of tokens.entries()) {
       await lastValueFrom(
-        stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret: token.secret, dailyLimit: token.dailyLimit, rateLimitPerSecond: 10, expireTime: '' }),
+        stack.tokenManager.createToken({ tenant: 'acme', provider: 'itick', name: `t${i}`, secret: token.secret, dailyLimit: token.dailyLimit, rateLimitPerSecond: 10, expireTime: '' }),
       );
     }
     const list = Array.from({ length: stocks }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: '' }));
-    await lastValueFrom(stack.klineSync.importStocks({ stocks: list }));
+    await lastValueFrom(stack.klineSync.importStocks({ tenant: 'acme', stocks: list }));
   };
 
   const runJob = async (onProgress?: (job: SyncJob) => Promise<void>) => {

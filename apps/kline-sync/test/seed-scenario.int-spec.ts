@@ -36,10 +36,10 @@ describe('kline-sync: the seed scenario', () => {
     });
     for (const [i, secret] of TOKENS.entries()) {
       await lastValueFrom(
-        stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: 20, expireTime: '' }),
+        stack.tokenManager.createToken({ tenant: 'acme', provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: 20, expireTime: '' }),
       );
     }
-    await lastValueFrom(stack.klineSync.importStocks({ stocks: [...STOCKS, BAD_STOCK] }));
+    await lastValueFrom(stack.klineSync.importStocks({ tenant: 'acme', stocks: [...STOCKS, BAD_STOCK] }));
   }, 90_000);
 
   afterAll(async () => {
@@ -85,7 +85,7 @@ describe('kline-sync: the seed scenario', () => {
     expect(revokedFailures.filter((f) => !/revoked|invalid/.test(f.failure_reason))).toEqual([]);
 
     // Both revoked tokens are retired at token-manager; the other ten are untouched.
-    const tokens = await lastValueFrom(stack.tokenManager.listTokens({ provider: 'itick', status: 0, page: { page: 1, pageSize: 100 } }));
+    const tokens = await lastValueFrom(stack.tokenManager.listTokens({ tenant: 'acme', provider: 'itick', status: 0, page: { page: 1, pageSize: 100 } }));
     const retiredNames = tokens.tokens.filter((t) => t.status === TokenStatus.TOKEN_STATUS_RETIRED).map((t) => t.name).sort();
     expect(retiredNames).toEqual(['t0', 't1']);
 
@@ -93,7 +93,7 @@ describe('kline-sync: the seed scenario', () => {
     const stored = await queryTestDatabase<{ n: number }>(stack.klineDatabase.name, 'SELECT COUNT(*) AS n FROM kline_bar');
     expect(Number(stored[0]?.n)).toBe((301 - failures.length) * 31);
     const sample = STOCKS.find((s) => !failures.some((f) => f.stock_code === s.code));
-    const ours = await lastValueFrom(stack.klineSync.getKline({ market: 'SH', code: sample?.code ?? '', kType: 8, from: 0, to: 0 }));
+    const ours = await lastValueFrom(stack.klineSync.getKline({ tenant: 'acme', market: 'SH', code: sample?.code ?? '', kType: 8, from: 0, to: 0 }));
     const referenceToken = `reference-${randomBytes(3).toString('hex')}`;
     await stack.sim('/__sim/market/tokens', { token: referenceToken });
     const theirs = (await (
@@ -117,7 +117,7 @@ describe('kline-sync: the seed scenario', () => {
     const simStats = (await stack.sim('/__sim/stats')) as SimStats;
     const counted = TOKENS.map((token, i) => ({ token: i, used: simStats.market.tokens.find((t) => t.token === token)?.usage.calls ?? 0 }));
     const usage = async () => {
-      const all = await lastValueFrom(stack.tokenManager.listTokens({ provider: 'itick', status: 0, page: { page: 1, pageSize: 100 } }));
+      const all = await lastValueFrom(stack.tokenManager.listTokens({ tenant: 'acme', provider: 'itick', status: 0, page: { page: 1, pageSize: 100 } }));
       const usedByName = new Map(all.tokens.map((t) => [t.name, t.dailyUsed]));
       return TOKENS.map((_, i) => ({ token: i, used: usedByName.get(`t${i}`) }));
     };
@@ -126,7 +126,7 @@ describe('kline-sync: the seed scenario', () => {
   });
 
   it('retry-failed re-pulls each failure with its own dates; an unknown stock is given up after maxRetryCount', async () => {
-    const first = await lastValueFrom(stack.klineSync.retryFailed({ stockCode: '', maxRetryCount: 3 }));
+    const first = await lastValueFrom(stack.klineSync.retryFailed({ tenant: 'acme', stockCode: '', maxRetryCount: 3 }));
     const pending = await queryTestDatabase<{ stock_code: string; status: number; retry_count: number }>(
       stack.klineDatabase.name,
       'SELECT stock_code, status, retry_count FROM stk_sync_failure ORDER BY id',
@@ -137,16 +137,66 @@ describe('kline-sync: the seed scenario', () => {
       if (row.stock_code === BAD_STOCK.code) expect(row).toMatchObject({ status: 0, retry_count: 1 });
       else expect(row).toMatchObject({ status: 1, retry_count: 1 });
     }
-    await lastValueFrom(stack.klineSync.retryFailed({ stockCode: BAD_STOCK.code, maxRetryCount: 3 }));
-    const last = await lastValueFrom(stack.klineSync.retryFailed({ stockCode: BAD_STOCK.code, maxRetryCount: 3 }));
+    await lastValueFrom(stack.klineSync.retryFailed({ tenant: 'acme', stockCode: BAD_STOCK.code, maxRetryCount: 3 }));
+    const last = await lastValueFrom(stack.klineSync.retryFailed({ tenant: 'acme', stockCode: BAD_STOCK.code, maxRetryCount: 3 }));
     expect(last).toMatchObject({ retried: 1, succeeded: 0, givenUp: 1 });
-    const nothingLeft = await lastValueFrom(stack.klineSync.retryFailed({ stockCode: '', maxRetryCount: 3 }));
+    const nothingLeft = await lastValueFrom(stack.klineSync.retryFailed({ tenant: 'acme', stockCode: '', maxRetryCount: 3 }));
     expect(nothingLeft.retried).toBe(0);
 
-    const list = await lastValueFrom(stack.klineSync.listFailures({ stockCode: BAD_STOCK.code, status: 2, page: { page: 1, pageSize: 20 } }));
+    const list = await lastValueFrom(stack.klineSync.listFailures({ tenant: 'acme', stockCode: BAD_STOCK.code, status: 2, page: { page: 1, pageSize: 20 } }));
     expect(list.failures).toEqual([expect.objectContaining({ stockCode: BAD_STOCK.code, status: 2, retryCount: 3 })]);
-    const newestFirst = await lastValueFrom(stack.klineSync.listFailures({ stockCode: '', status: -1, page: { page: 1, pageSize: 5 } }));
+    const newestFirst = await lastValueFrom(stack.klineSync.listFailures({ tenant: 'acme', stockCode: '', status: -1, page: { page: 1, pageSize: 5 } }));
     const ids = newestFirst.failures.map((f) => f.id);
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
+  });
+
+  it("keeps every tenant to its own stocks, failures, bars and tokens", async () => {
+    const other = 'globex';
+    const failuresOf = (tenant: string) =>
+      lastValueFrom(stack.klineSync.listFailures({ tenant, stockCode: '', status: -1, page: { page: 1, pageSize: 100 } }));
+    const acmeFailures = await failuresOf('acme');
+    expect(acmeFailures.failures.length).toBeGreaterThan(0);
+    const storedBefore = await queryTestDatabase<{ n: number }>(stack.klineDatabase.name, "SELECT COUNT(*) AS n FROM kline_bar WHERE tenant = 'acme'");
+    expect(Number(storedBefore[0]?.n)).toBeGreaterThan(0);
+
+    // The other tenant sees none of acme's failures or bars, and its retry re-pulls nothing of acme's.
+    expect(await failuresOf(other)).toEqual({ failures: [], page: { page: 1, pageSize: 100, total: 0 } });
+    expect(await lastValueFrom(stack.klineSync.retryFailed({ tenant: other, stockCode: '', maxRetryCount: 5 }))).toEqual({
+      retried: 0,
+      succeeded: 0,
+      failed: 0,
+      givenUp: 0,
+    });
+    const acmeBars = await lastValueFrom(stack.klineSync.getKline({ tenant: 'acme', market: 'SH', code: STOCKS[5]?.code ?? '', kType: 8, from: 0, to: 0 }));
+    expect(acmeBars.bars.length).toBe(31);
+    expect((await lastValueFrom(stack.klineSync.getKline({ tenant: other, market: 'SH', code: STOCKS[5]?.code ?? '', kType: 8, from: 0, to: 0 }))).bars).toEqual([]);
+
+    // Its import creates its own rows (the same codes count as new), and acme's next job still
+    // plans acme's 301 stocks, not the other tenant's extra one.
+    const imported = await lastValueFrom(
+      stack.klineSync.importStocks({ tenant: other, stocks: [...STOCKS.slice(0, 3), { code: '688001', market: 'SH', name: 'Only theirs' }] }),
+    );
+    expect(imported).toEqual({ inserted: 4, updated: 0 });
+    const acmeJob = await lastValueFrom(
+      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-02', endDate: '2026-02-03', kType: 8, userId: 'alice', tenant: 'acme' }),
+    );
+    expect(acmeJob.progress?.total).toBe(301);
+    await lastValueFrom(stack.klineSync.cancelSyncJob({ id: acmeJob.id, userId: 'alice', tenant: 'acme' }));
+
+    // Its jobs use its own token pool, which is empty: acme's twelve tokens are not lent to it.
+    const noTokens = await lastValueFrom(
+      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-02', endDate: '2026-02-03', kType: 8, userId: 'alice', tenant: other }),
+    ).then(
+      () => undefined,
+      (error: { metadata: { get: (key: string) => unknown[] } }) => error.metadata.get('x-error-code')[0],
+    );
+    expect(noTokens).toBe('SYNC.NO_TOKENS');
+    // acme's job stays invisible to the same user name in the other tenant.
+    const foreign = await lastValueFrom(stack.klineSync.getSyncJob({ id: acmeJob.id, userId: 'alice', tenant: other })).then(
+      () => undefined,
+      (error: { metadata: { get: (key: string) => unknown[] } }) => error.metadata.get('x-error-code')[0],
+    );
+    expect(foreign).toBe('SYNC.JOB_NOT_FOUND');
+    expect((await failuresOf('acme')).failures).toEqual(acmeFailures.failures);
   });
 });

@@ -125,11 +125,17 @@ export async function startKlineStack(
   };
 }
 
+/** The tenant the kline-sync tests work as, unless a test names another. */
+export const TEST_TENANT = 'acme';
+
 /**
  * `count` new market-data tokens, known to the simulated provider (its per-token rate and the
- * latency of every kline call) and registered at token-manager with the same rate.
+ * latency of every kline call) and registered at token-manager with the same rate, for `tenant`.
  */
-export async function provideTokens(stack: KlineStack, options: { count: number; ratePerSecond: number; latencyMs: number }): Promise<string[]> {
+export async function provideTokens(
+  stack: KlineStack,
+  options: { count: number; ratePerSecond: number; latencyMs: number; tenant?: string },
+): Promise<string[]> {
   const secrets = Array.from({ length: options.count }, (_, i) => `tok-${randomBytes(3).toString('hex')}-${i}`);
   await stack.sim('/__sim/config', {
     routes: { 'market.kline': { latency: { kind: 'fixed', ms: options.latencyMs } } },
@@ -137,7 +143,15 @@ export async function provideTokens(stack: KlineStack, options: { count: number;
   });
   for (const [i, secret] of secrets.entries()) {
     await lastValueFrom(
-      stack.tokenManager.createToken({ provider: 'itick', name: `t${i}`, secret, dailyLimit: 0, rateLimitPerSecond: options.ratePerSecond, expireTime: '' }),
+      stack.tokenManager.createToken({
+        tenant: options.tenant ?? TEST_TENANT,
+        provider: 'itick',
+        name: `t${i}`,
+        secret,
+        dailyLimit: 0,
+        rateLimitPerSecond: options.ratePerSecond,
+        expireTime: '',
+      }),
     );
   }
   return secrets;

@@ -7,6 +7,7 @@ import { CreateApiToken1763856000100 } from './migrations/1763856000100-create-a
 import { AddApiTokenUsageDay1763856000200 } from './migrations/1763856000200-add-api-token-usage-day';
 import { AddApiTokenNextCallAt1763856000300 } from './migrations/1763856000300-add-api-token-next-call-at';
 import { AddApiTokenSlotHolder1763942400100 } from './migrations/1763942400100-add-api-token-slot-holder';
+import { ApiTokenTenant1764979200000 } from './migrations/1764979200000-api-token-tenant';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
 import { TokensGrpcController } from './tokens/tokens.grpc.controller';
@@ -22,6 +23,7 @@ export const TOKEN_MANAGER_SCHEMA = {
     AddApiTokenUsageDay1763856000200,
     AddApiTokenNextCallAt1763856000300,
     AddApiTokenSlotHolder1763942400100,
+    ApiTokenTenant1764979200000,
   ],
 };
 

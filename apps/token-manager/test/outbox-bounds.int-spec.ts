@@ -60,7 +60,7 @@ describe('outbox and stream bounds of token-manager', () => {
   it('publishes an event, counts it, then deletes its row once the retention has passed', async () => {
     const provider = `bounds${randomBytes(4).toString('hex')}`;
     const seqBefore = await streamLastSeq(nats, 'TOKENS_EVENTS');
-    await lastValueFrom(client.client.createToken({ provider, name: '', secret: 'bounds-secret-1234', dailyLimit: 0, rateLimitPerSecond: 0, expireTime: '' }));
+    await lastValueFrom(client.client.createToken({ tenant: 'acme', provider, name: '', secret: 'bounds-secret-1234', dailyLimit: 0, rateLimitPerSecond: 0, expireTime: '' }));
 
     const published = await waitFor(
       async () => {

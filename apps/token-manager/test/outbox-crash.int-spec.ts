@@ -68,7 +68,7 @@ describe('transactional outbox survives a crash of token-manager', () => {
     });
     try {
       await lastValueFrom(
-        client.createToken({ provider, name: 'crash', secret: 'secret-value-123', dailyLimit: 0, rateLimitPerSecond: 0, expireTime: '' }),
+        client.createToken({ tenant: 'acme', provider, name: 'crash', secret: 'secret-value-123', dailyLimit: 0, rateLimitPerSecond: 0, expireTime: '' }),
       ).catch((error: { code?: number }) => {
         if (error.code !== GrpcStatus.UNAVAILABLE) throw error;
       });

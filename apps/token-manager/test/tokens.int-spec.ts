@@ -11,6 +11,7 @@ import { SecretCipher } from '../src/tokens/secret-cipher';
 import { startTokenManager, type TokenManagerUnderTest } from './token-manager.harness';
 
 const STREAM = 'TOKENS_EVENTS';
+const TENANT = 'acme';
 
 describe('token-manager over gRPC with MySQL and NATS', () => {
   let tm: TokenManagerUnderTest;
@@ -29,6 +30,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   const create = (overrides: Partial<Parameters<TokenManagerUnderTest['client']['createToken']>[0]> = {}) =>
     lastValueFrom(
       tm.client.createToken({
+        tenant: TENANT,
         provider,
         name: 'primary',
         secret: 'sk-live-0123456789abcdef',
@@ -58,7 +60,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       credentials: new ServiceCredentials('intruder', 'a-secret-that-is-long-enough-but-not-ours'),
     });
     try {
-      expect(await grpcError(lastValueFrom(intruder.client.leaseTokens({ provider, maxTokens: 0 })))).toEqual({
+      expect(await grpcError(lastValueFrom(intruder.client.leaseTokens({ tenant: TENANT, provider, maxTokens: 0 })))).toEqual({
         code: GrpcStatus.UNAUTHENTICATED,
         machineCode: 'SERVICE.UNAUTHENTICATED',
       });
@@ -94,7 +96,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       { what: 'token.created event' },
     );
     expect(events).toHaveLength(1);
-    expect(events[0]?.payload).toMatchObject({ tokenId: token.id, provider, name: 'primary' });
+    expect(events[0]?.payload).toMatchObject({ tenant: TENANT, tokenId: token.id, provider, name: 'primary' });
     const [outbox] = await queryTestDatabase<{ published: number }>(
       tm.database.name,
       'SELECT COUNT(*) AS published FROM outbox_event WHERE published_at IS NOT NULL AND subject = ?',
@@ -106,17 +108,17 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   it('lists newest first, paged, filtered by provider and status, secrets masked', async () => {
     const created: Token[] = [];
     for (let i = 0; i < 3; i++) created.push(await create({ name: `t${i}` }));
-    await lastValueFrom(tm.client.retireToken({ tokenId: created[0]?.id ?? 0, reason: 'revoked' }));
+    await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: created[0]?.id ?? 0, reason: 'revoked' }));
 
     const page1 = await lastValueFrom(
-      tm.client.listTokens({ provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 1, pageSize: 2 } }),
+      tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 1, pageSize: 2 } }),
     );
     expect(page1.page).toEqual({ page: 1, pageSize: 2, total: 3 });
     expect(page1.tokens.map((t) => t.name)).toEqual(['t2', 't1']);
     expect(page1.tokens.every((t) => t.secretMask === 'sk••••••ef')).toBe(true);
 
     const active = await lastValueFrom(
-      tm.client.listTokens({ provider, status: TokenStatus.TOKEN_STATUS_ACTIVE, page: { page: 1, pageSize: 10 } }),
+      tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_ACTIVE, page: { page: 1, pageSize: 10 } }),
     );
     expect(active.tokens.map((t) => t.name)).toEqual(['t2', 't1']);
   });
@@ -127,7 +129,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       machineCode: 'TOKEN.INVALID_ARGUMENT',
     });
     expect(await grpcError(create({ dailyLimit: -1 }))).toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });
-    expect(await grpcError(lastValueFrom(tm.client.retireToken({ tokenId: 987654321, reason: 'x' })))).toEqual({
+    expect(await grpcError(lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: 987654321, reason: 'x' })))).toEqual({
       code: GrpcStatus.NOT_FOUND,
       machineCode: 'TOKEN.NOT_FOUND',
     });
@@ -136,7 +138,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   it('never lets concurrent usage reports push daily_used past daily_limit', async () => {
     const token = await create({ dailyLimit: 50 });
     const answers = await Promise.all(
-      Array.from({ length: 80 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))),
+      Array.from({ length: 80 }, () => lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 1, partial: false, holder: '' }))),
     );
     expect(answers.filter((a) => a.accepted)).toHaveLength(50);
     const [row] = await queryTestDatabase<{ daily_used: number }>(
@@ -151,23 +153,23 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       return mine.length > 0 ? mine : undefined;
     });
     expect(exhausted).toHaveLength(1);
-    const available = await lastValueFrom(tm.client.getAvailableTokens({ provider }));
+    const available = await lastValueFrom(tm.client.getAvailableTokens({ tenant: TENANT, provider }));
     expect(available.tokens.map((t) => t.id)).not.toContain(token.id);
   });
 
   it('resets daily usage when the quota day changes (lazily, in the same conditional update)', async () => {
     const token = await create({ dailyLimit: 2 });
-    await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 2, partial: false, holder: '' }));
-    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))).accepted).toBe(false);
-    expect((await lastValueFrom(tm.client.getAvailableTokens({ provider }))).tokens).toEqual([]);
+    await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 2, partial: false, holder: '' }));
+    expect((await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 1, partial: false, holder: '' }))).accepted).toBe(false);
+    expect((await lastValueFrom(tm.client.getAvailableTokens({ tenant: TENANT, provider }))).tokens).toEqual([]);
 
     // The counted day is yesterday now: the quota has reset.
     await queryTestDatabase(tm.database.name, 'UPDATE api_token SET usage_day = DATE_SUB(usage_day, INTERVAL 1 DAY) WHERE id = ?', [
       token.id,
     ]);
-    const available = await lastValueFrom(tm.client.getAvailableTokens({ provider }));
+    const available = await lastValueFrom(tm.client.getAvailableTokens({ tenant: TENANT, provider }));
     expect(available.tokens.map((t) => [t.id, t.dailyUsed])).toEqual([[token.id, 0]]);
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))).toMatchObject({
+    expect(await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 1, partial: false, holder: '' }))).toMatchObject({
       accepted: true,
       dailyUsed: 1,
       dailyLimit: 2,
@@ -178,7 +180,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   it('books each reserved call its own slot under the token rate limit, shared by all callers', async () => {
     const token = await create({ rateLimitPerSecond: 10 });
     const answers = await Promise.all(
-      Array.from({ length: 4 }, () => lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: false, holder: '' }))),
+      Array.from({ length: 4 }, () => lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 1, partial: false, holder: '' }))),
     );
     const waits = answers.map((a) => a.waitMs).sort((a, b) => a - b);
     // Four calls booked at once get slots 1/10 s (+2 % margin) apart: 0, 102, 204, 306 ms, less the
@@ -190,23 +192,23 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     }
     expect(answers.every((a) => a.granted === 1 && a.slotMicros === 102_000)).toBe(true);
     const unlimited = await create({ rateLimitPerSecond: 0 });
-    expect((await lastValueFrom(tm.client.reportUsage({ tokenId: unlimited.id, count: 5, partial: false, holder: '' }))).waitMs).toBe(0);
+    expect((await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: unlimited.id, count: 5, partial: false, holder: '' }))).waitMs).toBe(0);
   });
 
   it('grants what the quota has left when partial, books the granted calls back to back, and takes unused calls back', async () => {
     const token = await create({ dailyLimit: 7, rateLimitPerSecond: 5 });
-    const first = await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 5, partial: true, holder: '' }));
+    const first = await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 5, partial: true, holder: '' }));
     expect(first).toMatchObject({ accepted: true, granted: 5, dailyUsed: 5, waitMs: 0, slotMicros: 204_000 });
     // The next calls' slots start after the five just booked (5 × 204 ms), less the time since.
-    const second = await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 5, partial: true, holder: '' }));
+    const second = await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 5, partial: true, holder: '' }));
     expect(second).toMatchObject({ accepted: true, granted: 2, dailyUsed: 7, exhausted: true });
     expect(second.waitMs).toBeGreaterThan(900);
     expect(second.waitMs).toBeLessThanOrEqual(1_020);
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 1, partial: true, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
+    expect(await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 1, partial: true, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
 
-    expect(await lastValueFrom(tm.client.releaseUsage({ tokenId: token.id, count: 3 }))).toEqual({ dailyUsed: 4 });
-    expect(await lastValueFrom(tm.client.releaseUsage({ tokenId: token.id, count: 10 }))).toEqual({ dailyUsed: 0 });
-    expect(await grpcError(lastValueFrom(tm.client.releaseUsage({ tokenId: token.id, count: 0 })))).toEqual({
+    expect(await lastValueFrom(tm.client.releaseUsage({ tenant: TENANT, tokenId: token.id, count: 3 }))).toEqual({ dailyUsed: 4 });
+    expect(await lastValueFrom(tm.client.releaseUsage({ tenant: TENANT, tokenId: token.id, count: 10 }))).toEqual({ dailyUsed: 0 });
+    expect(await grpcError(lastValueFrom(tm.client.releaseUsage({ tenant: TENANT, tokenId: token.id, count: 0 })))).toEqual({
       code: GrpcStatus.INVALID_ARGUMENT,
       machineCode: 'TOKEN.INVALID_ARGUMENT',
     });
@@ -214,7 +216,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
 
   it("starts a holder's slots a gap after another holder's recent slots, not after its own", async () => {
     const token = await create({ rateLimitPerSecond: 10 });
-    const reserve = async (holder: string) => (await lastValueFrom(tm.client.reportUsage({ tokenId: token.id, count: 10, partial: true, holder }))).waitMs;
+    const reserve = async (holder: string) => (await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 10, partial: true, holder }))).waitMs;
     expect(await reserve('replica-a')).toBe(0);
     const sameHolder = await reserve('replica-a'); // right after A's ten slots: ~1 020 ms
     const otherHolder = await reserve('replica-b'); // after A's next ten, plus the 50 ms gap
@@ -227,21 +229,21 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   it('grants nothing on a token that is retired or past its expiry time', async () => {
     const expired = await create({ expireTime: new Date(Date.now() + 1_000).toISOString() });
     const retired = await create({});
-    await lastValueFrom(tm.client.retireToken({ tokenId: retired.id, reason: 'revoked' }));
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: retired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
+    await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: retired.id, reason: 'revoked' }));
+    expect(await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: retired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    expect(await lastValueFrom(tm.client.reportUsage({ tokenId: expired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
+    expect(await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: expired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
   });
 
   it('retires a token once: excluded from leases, one token.retired event', async () => {
     const keep = await create({ name: 'keep', dailyLimit: 10 });
     const drop = await create({ name: 'drop' });
-    await lastValueFrom(tm.client.retireToken({ tokenId: drop.id, reason: 'provider said 401' }));
-    const again = await lastValueFrom(tm.client.retireToken({ tokenId: drop.id, reason: 'provider said 401' }));
+    await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: drop.id, reason: 'provider said 401' }));
+    const again = await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: drop.id, reason: 'provider said 401' }));
     expect(again.status).toBe(TokenStatus.TOKEN_STATUS_RETIRED);
     expect(again.lastError).toBe('provider said 401');
 
-    const leases = await lastValueFrom(tm.client.leaseTokens({ provider, maxTokens: 0 }));
+    const leases = await lastValueFrom(tm.client.leaseTokens({ tenant: TENANT, provider, maxTokens: 0 }));
     expect(leases.leases).toEqual([
       { tokenId: keep.id, secret: 'sk-live-0123456789abcdef', rateLimitPerSecond: 5, remainingQuota: 10 },
     ]);
@@ -251,6 +253,49 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       return mine.length > 0 ? mine : undefined;
     });
     expect(retired.map((e) => e.payload.tokenId)).toEqual([drop.id]);
+  });
+
+  it("keeps each tenant's tokens to itself: another tenant's id is NOT_FOUND and changes nothing, pools are per tenant", async () => {
+    const ours = await create({ name: 'ours', dailyLimit: 10 });
+    const theirs = await create({ tenant: 'globex', name: 'theirs', secret: 'sk-globex-secret-9876' });
+    const notFound = { code: GrpcStatus.NOT_FOUND, machineCode: 'TOKEN.NOT_FOUND' };
+    const asGlobex = { tenant: 'globex', tokenId: ours.id };
+    expect(await grpcError(lastValueFrom(tm.client.updateToken({ tenant: 'globex', id: ours.id, dailyLimit: 99 })))).toEqual(notFound);
+    expect(await grpcError(lastValueFrom(tm.client.deleteToken({ tenant: 'globex', id: ours.id })))).toEqual(notFound);
+    expect(await grpcError(lastValueFrom(tm.client.retireToken({ ...asGlobex, reason: 'x' })))).toEqual(notFound);
+    expect(await grpcError(lastValueFrom(tm.client.reportUsage({ ...asGlobex, count: 1, partial: false, holder: '' })))).toEqual(notFound);
+    expect(await grpcError(lastValueFrom(tm.client.releaseUsage({ ...asGlobex, count: 1 })))).toEqual(notFound);
+
+    const [row] = await queryTestDatabase<{ tenant: string; status: number; deleted: number; daily_limit: number; daily_used: number }>(
+      tm.database.name,
+      'SELECT tenant, status, deleted, daily_limit, daily_used FROM api_token WHERE id = ?',
+      [ours.id],
+    );
+    expect(row).toEqual({ tenant: TENANT, status: 1, deleted: 0, daily_limit: 10, daily_used: 0 });
+
+    const list = (tenant: string) =>
+      lastValueFrom(tm.client.listTokens({ tenant, provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 1, pageSize: 100 } }));
+    expect((await list(TENANT)).tokens.map((t) => t.id)).toEqual([ours.id]);
+    expect((await list('globex')).tokens.map((t) => t.id)).toEqual([theirs.id]);
+    expect((await lastValueFrom(tm.client.leaseTokens({ tenant: 'globex', provider, maxTokens: 0 }))).leases.map((l) => l.tokenId)).toEqual([theirs.id]);
+    expect((await lastValueFrom(tm.client.getAvailableTokens({ tenant: TENANT, provider }))).tokens.map((t) => t.id)).toEqual([ours.id]);
+
+    // Events name the tenant whose pool changed.
+    const created = await waitFor(async () => {
+      const all = await readStreamEvents<TokenCreated>(tm.nats, STREAM, 'tokens.token.created', seqBefore);
+      const mine = all.filter((e) => e.payload.provider === provider);
+      return mine.length === 2 ? mine : undefined;
+    });
+    expect(created.map((e) => [e.payload.tokenId, e.payload.tenant])).toEqual([
+      [ours.id, TENANT],
+      [theirs.id, 'globex'],
+    ]);
+
+    // A caller that names no tenant is refused, never served rows that belong to nobody.
+    expect(await grpcError(lastValueFrom(tm.client.leaseTokens({ tenant: '', provider, maxTokens: 0 })))).toEqual({
+      code: GrpcStatus.INVALID_ARGUMENT,
+      machineCode: 'REQUEST.INVALID_TENANT',
+    });
   });
 
   it('serves readiness and RED metrics on its ops port', async () => {

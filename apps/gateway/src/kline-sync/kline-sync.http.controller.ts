@@ -43,9 +43,9 @@ export class KlineSyncHttpController {
   @Post('stock/import')
   @RequirePermissions('stock:sync:run')
   @ApiCreatedResponse({ type: ImportStocksResultView, description: 'Stocks added to the list, or renamed' })
-  importStocks(@Body() body: ImportStocksDto) {
+  importStocks(@Body() body: ImportStocksDto, @CurrentPrincipal() principal: Principal) {
     return lastValueFrom(
-      this.klineSync.importStocks({ stocks: body.stocks.map((s) => ({ code: s.code, market: s.market, name: s.name ?? '' })) }),
+      this.klineSync.importStocks({ stocks: body.stocks.map((s) => ({ code: s.code, market: s.market, name: s.name ?? '' })), tenant: principal.tenant }),
     );
   }
 
@@ -112,9 +112,9 @@ export class KlineSyncHttpController {
   @HttpCode(200)
   @RequirePermissions('stock:sync:retry')
   @ApiOkResponse({ type: RetryFailedResultView })
-  async retryFailed(@Query() query: RetryFailedQueryDto): Promise<SeedResult<number>> {
+  async retryFailed(@Query() query: RetryFailedQueryDto, @CurrentPrincipal() principal: Principal): Promise<SeedResult<number>> {
     const answer = await lastValueFrom(
-      this.klineSyncLong.retryFailed({ stockCode: query.stockCode ?? '', maxRetryCount: query.maxRetryCount ?? 3 }),
+      this.klineSyncLong.retryFailed({ stockCode: query.stockCode ?? '', maxRetryCount: query.maxRetryCount ?? 3, tenant: principal.tenant }),
     );
     return success(answer.succeeded);
   }
@@ -123,10 +123,10 @@ export class KlineSyncHttpController {
   @Get('stock/sync/failure/list')
   @RequirePermissions('stock:sync:list')
   @ApiOkResponse({ type: FailureListResultView })
-  async listFailures(@Query() query: FailureListQueryDto) {
+  async listFailures(@Query() query: FailureListQueryDto, @CurrentPrincipal() principal: Principal) {
     const { page: current, size } = pageOf(query);
     const answer = await lastValueFrom(
-      this.klineSync.listFailures({ stockCode: query.stockCode ?? '', status: query.status ?? -1, page: { page: current, pageSize: size } }),
+      this.klineSync.listFailures({ stockCode: query.stockCode ?? '', status: query.status ?? -1, page: { page: current, pageSize: size }, tenant: principal.tenant }),
     );
     const total = answer.page?.total ?? 0;
     return success({ records: answer.failures, total, size, current, pages: Math.ceil(total / size) });
@@ -135,9 +135,9 @@ export class KlineSyncHttpController {
   @Get('stock/kline')
   @RequirePermissions('stock:sync:list')
   @ApiOkResponse({ type: KlineView })
-  async kline(@Query() query: KlineQueryDto) {
+  async kline(@Query() query: KlineQueryDto, @CurrentPrincipal() principal: Principal) {
     const answer = await lastValueFrom(
-      this.klineSync.getKline({ market: query.market, code: query.code, kType: query.kType ?? 8, from: query.from ?? 0, to: query.to ?? 0 }),
+      this.klineSync.getKline({ market: query.market, code: query.code, kType: query.kType ?? 8, from: query.from ?? 0, to: query.to ?? 0, tenant: principal.tenant }),
     );
     // `nextFrom`: ask again with `from=<nextFrom>` for the bars after this page; null on the last.
     return { market: query.market, code: query.code, kType: query.kType ?? 8, bars: answer.bars, nextFrom: answer.nextFrom || null };
@@ -151,10 +151,12 @@ export class KlineSyncHttpController {
   @ApiOkResponse({ type: TriggerResultsView, description: 'Which triggers fired' })
   async executeTriggers(
     @Body(new ParseArrayPipe({ items: TriggerConfigDto, whitelist: true, forbidNonWhitelisted: true })) triggers: TriggerConfigDto[],
+    @CurrentPrincipal() principal: Principal,
   ) {
     const answer = await lastValueFrom(
       this.klineSyncLong.executeTriggers({
         triggers: triggers.map((t) => ({ ...t, kType: t.kType ?? 1 })),
+        tenant: principal.tenant,
       }),
     );
     return { success: true, results: answer.results };

@@ -4,6 +4,8 @@ import { lastValueFrom } from 'rxjs';
 import { TokenStatus, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { RequirePermissions } from '../auth/auth.guard';
 import { pageOf } from '../http/paging.dto';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 import { TOKEN_MANAGER_CLIENT } from '../downstream.module';
 import { CreateTokenDto, ListTokensQueryDto, TokenIdParamDto, TokenListView, TokenView, UpdateTokenDto } from './tokens.dto';
 import { STATUS_BY_NAME, toTokenView } from './tokens.mapper';
@@ -17,7 +19,7 @@ export class TokensHttpController {
   @HttpCode(201)
   @RequirePermissions('tokens:admin')
   @ApiCreatedResponse({ type: TokenView, description: 'Stored; the secret is shown only as a mask' })
-  async create(@Body() body: CreateTokenDto): Promise<TokenView> {
+  async create(@Body() body: CreateTokenDto, @CurrentPrincipal() principal: Principal): Promise<TokenView> {
     const token = await lastValueFrom(
       this.tokens.createToken({
         provider: body.provider,
@@ -26,6 +28,7 @@ export class TokensHttpController {
         dailyLimit: body.dailyLimit ?? 0,
         rateLimitPerSecond: body.rateLimitPerSecond ?? 0,
         expireTime: body.expireTime ?? '',
+        tenant: principal.tenant,
       }),
     );
     return toTokenView(token);
@@ -34,13 +37,14 @@ export class TokensHttpController {
   @Get()
   @RequirePermissions('tokens:admin')
   @ApiOkResponse({ type: TokenListView })
-  async list(@Query() query: ListTokensQueryDto): Promise<TokenListView> {
+  async list(@Query() query: ListTokensQueryDto, @CurrentPrincipal() principal: Principal): Promise<TokenListView> {
     const { page, size } = pageOf(query);
     const answer = await lastValueFrom(
       this.tokens.listTokens({
         provider: query.provider ?? '',
         status: query.status ? STATUS_BY_NAME[query.status] : TokenStatus.TOKEN_STATUS_UNSPECIFIED,
         page: { page, pageSize: size },
+        tenant: principal.tenant,
       }),
     );
     return { items: answer.tokens.map(toTokenView), page, size, total: answer.page?.total ?? 0 };
@@ -50,7 +54,7 @@ export class TokensHttpController {
   @RequirePermissions('tokens:admin')
   @ApiOkResponse({ type: TokenView })
   @ApiNotFoundResponse({ description: 'No such token' })
-  async update(@Param() params: TokenIdParamDto, @Body() body: UpdateTokenDto): Promise<TokenView> {
+  async update(@Param() params: TokenIdParamDto, @Body() body: UpdateTokenDto, @CurrentPrincipal() principal: Principal): Promise<TokenView> {
     const token = await lastValueFrom(
       this.tokens.updateToken({
         id: params.id,
@@ -58,6 +62,7 @@ export class TokensHttpController {
         dailyLimit: body.dailyLimit,
         rateLimitPerSecond: body.rateLimitPerSecond,
         expireTime: body.expireTime,
+        tenant: principal.tenant,
       }),
     );
     return toTokenView(token);
@@ -68,7 +73,7 @@ export class TokensHttpController {
   @RequirePermissions('tokens:admin')
   @ApiNoContentResponse({ description: 'Soft-deleted' })
   @ApiNotFoundResponse({ description: 'No such token' })
-  async remove(@Param() params: TokenIdParamDto): Promise<void> {
-    await lastValueFrom(this.tokens.deleteToken({ id: params.id }));
+  async remove(@Param() params: TokenIdParamDto, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await lastValueFrom(this.tokens.deleteToken({ id: params.id, tenant: principal.tenant }));
   }
 }

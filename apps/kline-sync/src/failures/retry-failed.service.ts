@@ -25,12 +25,13 @@ export class RetryFailedService {
     @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
   ) {}
 
-  async retry(stockCode: string | undefined, maxRetryCount: number, signal?: AbortSignal): Promise<RetryFailedResponse> {
+  /** Re-pulls the tenant's pending failures only, with the tenant's tokens, into the tenant's bars. */
+  async retry(tenant: string, stockCode: string | undefined, maxRetryCount: number, signal?: AbortSignal): Promise<RetryFailedResponse> {
     if (!Number.isInteger(maxRetryCount) || maxRetryCount < 1 || maxRetryCount > 20) {
       throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'maxRetryCount must be an integer between 1 and 20');
     }
-    const pending = await this.failures.listPendingRetry(stockCode, maxRetryCount);
-    const markets = new Map((await this.stocks.list()).map((s) => [s.stockCode, s.market]));
+    const pending = await this.failures.listPendingRetry(tenant, stockCode, maxRetryCount);
+    const markets = new Map((await this.stocks.list(tenant)).map((s) => [s.stockCode, s.market]));
     const report = await runBatch(
       pending,
       async (failure) => {
@@ -38,10 +39,10 @@ export class RetryFailedService {
         if (!market) throw new Error(`stock ${failure.stockCode} is not in stock_info`);
         const kType = await this.failures.kTypeOf(failure);
         const bars = await this.puller.pull(
-          { market, code: failure.stockCode, kType, startDate: failure.startDate, endDate: failure.endDate },
+          { tenant, market, code: failure.stockCode, kType, startDate: failure.startDate, endDate: failure.endDate },
           signal,
         );
-        await this.klines.upsert(market, failure.stockCode, kType, bars);
+        await this.klines.upsert({ tenant, market, stockCode: failure.stockCode, kType }, bars);
       },
       { concurrency: this.config.SYNC_WORKER_CONCURRENCY, signal, name: 'retry-failed' },
     );
@@ -49,7 +50,7 @@ export class RetryFailedService {
     let givenUp = 0;
     for (const result of report.results) {
       const reason = result.ok ? undefined : result.error instanceof Error ? result.error.message : String(result.error);
-      const status = await this.failures.markRetried(result.item.id, result.ok, maxRetryCount, reason);
+      const status = await this.failures.markRetried(result.item, result.ok, maxRetryCount, reason);
       if (status === SyncFailureStatus.RetriedOk) succeeded++;
       if (status === SyncFailureStatus.GivenUp) givenUp++;
     }

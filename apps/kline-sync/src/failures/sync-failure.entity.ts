@@ -12,6 +12,10 @@ export class SyncFailureEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
 
+  /** The owning tenant: its users share it. */
+  @Column({ type: 'varchar', length: 64 })
+  tenant!: string;
+
   @Column({ name: 'stock_code', type: 'varchar', length: 20 })
   stockCode!: string;
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { SyncFailureEntity, SyncFailureStatus } from '../failures/sync-failure.entity';
+import { SyncFailureStatus } from '../failures/sync-failure.entity';
 import { SyncJobEntity } from './sync-job.entity';
 
 export interface WorkItemKey {
@@ -38,10 +38,10 @@ export interface JobOwner {
 export class SyncJobsRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  /** The job if `owner` may see it, with the counts of its items so far while it runs. */
-  async find(id: string, owner?: JobOwner): Promise<SyncJobEntity | null> {
-    const job = await this.dataSource.getRepository(SyncJobEntity).findOneBy({ id });
-    if (!job || (owner && (job.tenant !== owner.tenant || job.userId !== owner.userId))) return null;
+  /** The owner's job (another owner's is not found), with the counts of its items so far while it runs. */
+  async find(id: string, owner: JobOwner): Promise<SyncJobEntity | null> {
+    const job = await this.dataSource.getRepository(SyncJobEntity).findOneBy({ id, tenant: owner.tenant, userId: owner.userId });
+    if (!job) return null;
     if (!job.finishedAt) await this.countItems(job);
     return job;
   }
@@ -74,15 +74,16 @@ export class SyncJobsRepository {
   }
 
   /**
-   * Whether the item still has to be pulled, and how often it was before (a retried job's
-   * stocks); marks its job running on its first stock.
+   * Whether the item still has to be pulled, how often it was before (a retried job's stocks),
+   * and the job's tenant (whose tokens pull it, whose bars it fills); marks its job running on its
+   * first stock.
    */
-  async claim(item: WorkItemKey): Promise<{ attempts: number } | undefined> {
+  async claim(item: WorkItemKey): Promise<{ attempts: number; tenant: string } | undefined> {
     const [row] = (await this.dataSource.query(
-      `SELECT i.status, i.attempts, j.status AS jobStatus FROM sync_job_item i JOIN sync_job j ON j.id = i.job_id
+      `SELECT i.status, i.attempts, j.status AS jobStatus, j.tenant FROM sync_job_item i JOIN sync_job j ON j.id = i.job_id
         WHERE i.job_id = ? AND i.market = ? AND i.stock_code = ?`,
       [item.jobId, item.market, item.code],
-    )) as Array<{ status: number; attempts: number; jobStatus: string }>;
+    )) as Array<{ status: number; attempts: number; jobStatus: string; tenant: string }>;
     if (!row || row.status !== ItemStatus.Pending) return undefined;
     if (row.jobStatus === 'queued') {
       await this.dataSource.query(
@@ -90,13 +91,14 @@ export class SyncJobsRepository {
         [item.jobId],
       );
     }
-    return { attempts: row.attempts };
+    return { attempts: row.attempts, tenant: row.tenant };
   }
 
   /**
    * Records the item's outcome once, in one transaction with what it produced: `store` writes the
-   * bars of a success; a failure gets its `stk_sync_failure` row, or, for a stock failing again
-   * in a retried job, its pending row counts one more retry (a success closes it as retried OK).
+   * bars of a success; a failure gets its `stk_sync_failure` row (the job's tenant's), or, for a
+   * stock failing again in a retried job, the tenant's pending row counts one more retry (a
+   * success closes it as retried OK).
    * `counted` is false when another delivery already did; `jobSeconds` is set when this item
    * finished its job (its run time).
    */
@@ -118,12 +120,23 @@ export class SyncJobsRepository {
         ? ((await manager.query(
             `UPDATE stk_sync_failure
                 SET status = ?, retry_count = retry_count + 1, last_retry_time = CURRENT_TIMESTAMP(3), failure_reason = COALESCE(?, failure_reason)
-              WHERE stock_code = ? AND start_date = ? AND end_date = ? AND status = ?`,
-            [outcome.ok ? SyncFailureStatus.RetriedOk : SyncFailureStatus.Pending, reason, item.code, item.startDate, item.endDate, SyncFailureStatus.Pending],
+              WHERE tenant = (SELECT tenant FROM sync_job WHERE id = ?) AND stock_code = ? AND start_date = ? AND end_date = ? AND status = ?`,
+            [
+              outcome.ok ? SyncFailureStatus.RetriedOk : SyncFailureStatus.Pending,
+              reason,
+              item.jobId,
+              item.code,
+              item.startDate,
+              item.endDate,
+              SyncFailureStatus.Pending,
+            ],
           )) as { affectedRows: number })
         : { affectedRows: 0 };
       if (!outcome.ok && retriedFailure.affectedRows === 0) {
-        await manager.insert(SyncFailureEntity, { stockCode: item.code, startDate: item.startDate, endDate: item.endDate, failureReason: reason ?? '' });
+        await manager.query(
+          'INSERT INTO stk_sync_failure (tenant, stock_code, start_date, end_date, failure_reason) SELECT tenant, ?, ?, ?, ? FROM sync_job WHERE id = ?',
+          [item.code, item.startDate, item.endDate, reason ?? '', item.jobId],
+        );
       }
       return true;
     });

@@ -6,7 +6,7 @@ import { calculateThreadCount, distributeStocks, distributeTokens } from '@batch
 import { klineSyncWorkSubject } from '@batchgate/contracts';
 import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
-import { DomainError } from '@batchgate/platform/errors';
+import { callerTenant, DomainError } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
@@ -43,15 +43,16 @@ export class SyncJobsService {
    * and its work are committed together and any replica may run it.
    */
   async start(request: StartSyncJobRequest): Promise<SyncJob> {
+    const tenant = callerTenant(request.tenant);
     const kType = request.kType || 8;
     barRange(request.startDate, request.endDate, kType, this.config.SYNC_MAX_BARS_PER_STOCK);
-    const stocks = await this.stocks.list(request.market || undefined);
+    const stocks = await this.stocks.list(tenant, request.market || undefined);
     if (stocks.length === 0) {
       throw new DomainError('failed_precondition', 'SYNC.NO_STOCKS', 'No stocks to sync; import stocks first', {
         details: { market: request.market || null },
       });
     }
-    const available = await lastValueFrom(this.tokenManager.getAvailableTokens({ provider: this.config.ITICK_PROVIDER }));
+    const available = await lastValueFrom(this.tokenManager.getAvailableTokens({ tenant, provider: this.config.ITICK_PROVIDER }));
     if (available.tokens.length === 0) {
       throw new DomainError('failed_precondition', 'SYNC.NO_TOKENS', `No usable ${this.config.ITICK_PROVIDER} token`);
     }
@@ -72,7 +73,7 @@ export class SyncJobsService {
     await this.outbox.transaction(async ({ manager, emitAll }) => {
       await manager.insert(SyncJobEntity, {
         id,
-        tenant: request.tenant,
+        tenant,
         userId: request.userId,
         market: request.market || null,
         startDate: request.startDate,
@@ -94,7 +95,7 @@ export class SyncJobsService {
         ordered.map((s) => ({ jobId: id, market: s.market, code: s.stockCode, startDate: request.startDate, endDate: request.endDate, kType })),
       );
     });
-    return this.get(id, { tenant: request.tenant, userId: request.userId });
+    return this.get(id, { tenant, userId: request.userId });
   }
 
   /** The owner's job; anybody else's is not found (its existence is not disclosed). */

@@ -3,6 +3,10 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 /** One OHLCV bar; the key makes re-pulls upserts, so a repeated pull does no harm. */
 @Entity({ name: 'kline_bar' })
 export class KlineBarEntity {
+  /** Bars pulled with a tenant's tokens (its provider licence) are that tenant's. */
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  tenant!: string;
+
   @PrimaryColumn({ type: 'varchar', length: 10 })
   market!: string;
 

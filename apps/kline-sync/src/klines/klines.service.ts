@@ -1,10 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { GetKlineRequest, GetKlineResponse, KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { DomainError } from '@batchgate/platform/errors';
+import { callerTenant, DomainError } from '@batchgate/platform/errors';
 import { KlineBarEntity } from './kline-bar.entity';
 
 export const MAX_BARS_PER_QUERY = 5_000;
+
+/** Whose bars of which stock and bar type: bars are their tenant's. */
+export interface BarSeries {
+  tenant: string;
+  market: string;
+  stockCode: string;
+  kType: number;
+}
 
 @Injectable()
 export class KlinesService {
@@ -14,20 +22,22 @@ export class KlinesService {
    * Upserts bars: re-pulling a range (a retry, a redelivered work item) rewrites the same rows.
    * Pass `manager` to write inside a caller's transaction.
    */
-  async upsert(market: string, stockCode: string, kType: number, bars: readonly KlineBar[], manager: EntityManager = this.dataSource.manager): Promise<void> {
+  async upsert(series: BarSeries, bars: readonly KlineBar[], manager: EntityManager = this.dataSource.manager): Promise<void> {
+    const { tenant, market, stockCode, kType } = series;
     for (let offset = 0; offset < bars.length; offset += 500) {
       const chunk = bars.slice(offset, offset + 500);
       await manager.query(
-        `INSERT INTO kline_bar (market, stock_code, k_type, t, o, h, l, c, v, tu)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+        `INSERT INTO kline_bar (tenant, market, stock_code, k_type, t, o, h, l, c, v, tu)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
          ON DUPLICATE KEY UPDATE o = VALUES(o), h = VALUES(h), l = VALUES(l), c = VALUES(c), v = VALUES(v), tu = VALUES(tu)`,
-        chunk.flatMap((b) => [market, stockCode, kType, b.t, b.o, b.h, b.l, b.c, b.v, b.tu]),
+        chunk.flatMap((b) => [tenant, market, stockCode, kType, b.t, b.o, b.h, b.l, b.c, b.v, b.tu]),
       );
     }
   }
 
-  /** The stored bars of `from..to`, oldest first, one page of at most MAX_BARS_PER_QUERY. */
+  /** The tenant's stored bars of `from..to`, oldest first, one page of at most MAX_BARS_PER_QUERY. */
   async find(request: GetKlineRequest): Promise<GetKlineResponse> {
+    const tenant = callerTenant(request.tenant);
     if (!request.market || !request.code) {
       throw new DomainError('invalid_argument', 'KLINE.INVALID_ARGUMENT', 'market and code are required');
     }
@@ -36,7 +46,8 @@ export class KlinesService {
     const rows = await this.dataSource
       .getRepository(KlineBarEntity)
       .createQueryBuilder('b')
-      .where('b.market = :market AND b.stock_code = :code AND b.k_type = :kType', {
+      .where('b.tenant = :tenant AND b.market = :market AND b.stock_code = :code AND b.k_type = :kType', {
+        tenant,
         market: request.market,
         code: request.code,
         kType: request.kType,

@@ -5,6 +5,10 @@ export class StockInfoEntity {
   @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
   id!: string;
 
+  /** The owning tenant: its users share it. */
+  @Column({ type: 'varchar', length: 64 })
+  tenant!: string;
+
   @Column({ name: 'stock_code', type: 'varchar', length: 20 })
   stockCode!: string;
 

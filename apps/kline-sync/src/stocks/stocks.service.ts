@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { ImportStocksRequest, ImportStocksResponse } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { DomainError } from '@batchgate/platform/errors';
+import { callerTenant, DomainError } from '@batchgate/platform/errors';
 import { StockInfoEntity } from './stock-info.entity';
 
 export const MAX_IMPORT_BATCH = 5_000;
@@ -15,8 +15,9 @@ const invalid = (message: string, details?: Record<string, unknown>) =>
 export class StocksService {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  /** Inserts new stocks and updates names of known ones, all or nothing. */
+  /** Inserts new stocks of the caller's tenant and updates names of its known ones, all or nothing. */
   async importStocks(request: ImportStocksRequest): Promise<ImportStocksResponse> {
+    const tenant = callerTenant(request.tenant);
     const { stocks } = request;
     if (stocks.length === 0 || stocks.length > MAX_IMPORT_BATCH) {
       throw invalid(`stocks must hold 1-${MAX_IMPORT_BATCH} entries`);
@@ -33,27 +34,27 @@ export class StocksService {
     return this.dataSource.transaction(async (manager) => {
       // mysql2 expands an array of pairs into ('SH','600000'), ('SZ','000001'), ...
       const [{ known }] = (await manager.query(
-        'SELECT COUNT(*) AS known FROM stock_info WHERE (market, stock_code) IN (?)',
-        [stocks.map((s) => [s.market, s.code])],
+        'SELECT COUNT(*) AS known FROM stock_info WHERE tenant = ? AND (market, stock_code) IN (?)',
+        [tenant, stocks.map((s) => [s.market, s.code])],
       )) as [{ known: string }];
       for (let offset = 0; offset < stocks.length; offset += 500) {
         const chunk = stocks.slice(offset, offset + 500);
         await manager.query(
-          `INSERT INTO stock_info (stock_code, market, name) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+          `INSERT INTO stock_info (tenant, stock_code, market, name) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}
            ON DUPLICATE KEY UPDATE name = VALUES(name), deleted = 0`,
-          chunk.flatMap((s) => [s.code, s.market, s.name]),
+          chunk.flatMap((s) => [tenant, s.code, s.market, s.name]),
         );
       }
       return { inserted: stocks.length - Number(known), updated: Number(known) };
     });
   }
 
-  /** Live stocks, optionally of one market, in a stable order (market, code). */
-  async list(market?: string): Promise<StockInfoEntity[]> {
+  /** The tenant's live stocks, optionally of one market, in a stable order (market, code). */
+  async list(tenant: string, market?: string): Promise<StockInfoEntity[]> {
     const query = this.dataSource
       .getRepository(StockInfoEntity)
       .createQueryBuilder('s')
-      .where('s.deleted = 0')
+      .where('s.tenant = :tenant AND s.deleted = 0', { tenant: callerTenant(tenant) })
       .orderBy('s.market')
       .addOrderBy('s.stock_code');
     if (market) query.andWhere('s.market = :market', { market });

@@ -11,6 +11,8 @@ import { barRange, BAR_MS, MAX_BARS_PER_CALL } from './bar-range';
 import { TokenSupply } from './token-supply';
 
 export interface StockPull {
+  /** Whose tokens make the calls. */
+  tenant: string;
   market: string;
   code: string;
   kType: number;
@@ -80,13 +82,13 @@ export class StockPuller {
   }
 
   /** The newest `count` bars up to now (intraday triggers). */
-  async latest(target: { market: string; code: string; kType: number }, count: number, signal?: AbortSignal): Promise<KlineBar[]> {
+  async latest(target: { tenant: string; market: string; code: string; kType: number }, count: number, signal?: AbortSignal): Promise<KlineBar[]> {
     const bars = await this.call(target, count, Date.now(), signal);
     return [...bars].sort((a, b) => a.t - b.t);
   }
 
-  private async call(request: Pick<StockPull, 'market' | 'code' | 'kType'>, limit: number, endTime: number, signal?: AbortSignal): Promise<KlineBar[]> {
-    const pool = await this.tokens.current();
+  private async call(request: Pick<StockPull, 'tenant' | 'market' | 'code' | 'kType'>, limit: number, endTime: number, signal?: AbortSignal): Promise<KlineBar[]> {
+    const pool = await this.tokens.current(request.tenant);
     const query = { region: request.market, code: request.code, kType: request.kType, limit, endTime };
     return this.retryPolicy.execute(
       (attempt) =>

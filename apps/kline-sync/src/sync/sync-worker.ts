@@ -110,8 +110,9 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const startedAt = performance.now();
     let outcome: 'success' | 'failure';
     try {
-      const bars = await this.puller.pull(item);
-      const store = (manager: EntityManager) => this.klines.upsert(item.market, item.code, item.kType, bars, manager);
+      const bars = await this.puller.pull({ ...item, tenant: claimed.tenant });
+      const store = (manager: EntityManager) =>
+        this.klines.upsert({ tenant: claimed.tenant, market: item.market, stockCode: item.code, kType: item.kType }, bars, manager);
       this.observeJob(await this.jobs.complete(work, { ok: true }, { retried, store }));
       outcome = 'success';
     } catch (error) {

@@ -35,6 +35,8 @@ interface Reservation {
 
 /** What this replica knows of a token between reservations. */
 interface TokenState {
+  /** The token's tenant, named in every call about it to token-manager. */
+  tenant: string;
   ratePerSecond: number;
   /** Paces this replica's calls of the token as the provider sees them. */
   pacer: WindowPacer | undefined;
@@ -49,9 +51,17 @@ const GIVE_BACK_AFTER_MS = 1_000;
 /** Calls reserved at once on a token without a rate limit. */
 const UNPACED_RESERVATION = 10;
 
+/** One tenant's market-data tokens as this replica last leased them. */
+interface TenantPool {
+  pool: TokenPool<MarketDataToken> | undefined;
+  refreshedAt: number;
+  refreshing: Promise<TokenPool<MarketDataToken>> | undefined;
+}
+
 /**
- * This replica's pool of market-data tokens, leased from token-manager (decrypted secrets, rate
- * limits, quota left) and refreshed periodically.
+ * This replica's pools of market-data tokens, one per tenant (a tenant's stocks are pulled only
+ * with its own tokens), leased from token-manager (decrypted secrets, rate limits, quota left)
+ * and refreshed periodically.
  *
  * Before a call, its quota unit and time slot are reserved at token-manager (one locked row
  * update there), so replicas together never exceed a token's daily limit or its rate. Reserving
@@ -64,9 +74,7 @@ const UNPACED_RESERVATION = 10;
  */
 @Injectable()
 export class TokenSupply implements BeforeApplicationShutdown {
-  private pool: TokenPool<MarketDataToken> | undefined;
-  private refreshedAt = 0;
-  private refreshing: Promise<TokenPool<MarketDataToken>> | undefined;
+  private readonly pools = new Map<string, TenantPool>();
   private readonly tokens = new Map<number, TokenState>();
   private readonly durationFloor = new CallDurationFloor();
   /** This replica, as the holder of the slots it books. */
@@ -88,11 +96,17 @@ export class TokenSupply implements BeforeApplicationShutdown {
     });
   }
 
-  /** The current pool, refreshed from token-manager when older than SYNC_TOKEN_REFRESH_MS. */
-  async current(): Promise<TokenPool<MarketDataToken>> {
-    if (this.pool && Date.now() - this.refreshedAt < this.config.SYNC_TOKEN_REFRESH_MS) return this.pool;
-    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
-    return this.refreshing;
+  /** The tenant's current pool, refreshed from token-manager when older than SYNC_TOKEN_REFRESH_MS. */
+  async current(tenant: string): Promise<TokenPool<MarketDataToken>> {
+    let entry = this.pools.get(tenant);
+    if (!entry) {
+      entry = { pool: undefined, refreshedAt: 0, refreshing: undefined };
+      this.pools.set(tenant, entry);
+    }
+    if (entry.pool && Date.now() - entry.refreshedAt < this.config.SYNC_TOKEN_REFRESH_MS) return entry.pool;
+    const pending = entry;
+    pending.refreshing ??= this.refresh(tenant, pending).finally(() => (pending.refreshing = undefined));
+    return pending.refreshing;
   }
 
   /**
@@ -134,7 +148,7 @@ export class TokenSupply implements BeforeApplicationShutdown {
 
   private async reserve(tokenId: number, token: TokenState): Promise<void> {
     const answer = await this.forPool(() =>
-      this.tokenManager.reportUsage({ tokenId, count: this.reservationSize(token), partial: true, holder: this.holder }),
+      this.tokenManager.reportUsage({ tenant: token.tenant, tokenId, count: this.reservationSize(token), partial: true, holder: this.holder }),
     );
     if (answer.dailyLimit > 0) token.remainingQuota = answer.dailyLimit - answer.dailyUsed;
     if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);
@@ -183,14 +197,14 @@ export class TokenSupply implements BeforeApplicationShutdown {
     reservation.used = reservation.granted;
     reservation.returned = 0;
     try {
-      await this.forPool(() => this.tokenManager.releaseUsage({ tokenId, count: unused }));
+      await this.forPool(() => this.tokenManager.releaseUsage({ tenant: token.tenant, tokenId, count: unused }));
     } catch (error) {
       this.logger.warn({ err: error, tokenId, unused }, 'could not give back unused calls to token-manager');
     }
   }
 
-  private async refresh(): Promise<TokenPool<MarketDataToken>> {
-    const { leases } = await this.forPool(() => this.tokenManager.leaseTokens({ provider: this.config.ITICK_PROVIDER, maxTokens: 0 }));
+  private async refresh(tenant: string, entry: TenantPool): Promise<TokenPool<MarketDataToken>> {
+    const { leases } = await this.forPool(() => this.tokenManager.leaseTokens({ tenant, provider: this.config.ITICK_PROVIDER, maxTokens: 0 }));
     const credentials: CredentialSpec<MarketDataToken>[] = leases.map((lease) => ({
       id: String(lease.tokenId),
       value: { tokenId: lease.tokenId, secret: lease.secret },
@@ -206,7 +220,7 @@ export class TokenSupply implements BeforeApplicationShutdown {
             ? new WindowPacer({ limit: ratePerSecond, windowMs: 1_000, durationFloor: this.durationFloor })
             : undefined;
       if (known) Object.assign(known, { ratePerSecond, pacer, remainingQuota: lease.remainingQuota });
-      else this.tokens.set(lease.tokenId, { ratePerSecond, pacer, remainingQuota: lease.remainingQuota, reservation: undefined, reserving: undefined });
+      else this.tokens.set(lease.tokenId, { tenant, ratePerSecond, pacer, remainingQuota: lease.remainingQuota, reservation: undefined, reserving: undefined });
     }
     const pool = new TokenPool<MarketDataToken>({
       name: 'itick-tokens',
@@ -220,19 +234,19 @@ export class TokenSupply implements BeforeApplicationShutdown {
       void this.giveBackReserved(Number(id));
       const message = error instanceof Error ? error.message : reason;
       this.logger.warn({ tokenId: id, reason: message }, 'market-data token retired');
-      void this.forPool(() => this.tokenManager.retireToken({ tokenId: Number(id), reason: message })).catch((e: unknown) =>
+      void this.forPool(() => this.tokenManager.retireToken({ tenant, tokenId: Number(id), reason: message })).catch((e: unknown) =>
         this.logger.error({ err: e, tokenId: id }, 'could not retire token at token-manager'),
       );
     });
-    this.pool = pool;
-    this.refreshedAt = Date.now();
-    this.logger.info({ tokens: credentials.length }, 'market-data tokens refreshed');
+    entry.pool = pool;
+    entry.refreshedAt = Date.now();
+    this.logger.info({ tenant, tokens: credentials.length }, 'market-data tokens refreshed');
     return pool;
   }
 
   /** Gives back every unused reservation (the workers have stopped by now). */
   async beforeApplicationShutdown(): Promise<void> {
-    this.pool = undefined;
+    this.pools.clear();
     await Promise.all([...this.tokens.keys()].map((tokenId) => this.giveBackReserved(tokenId)));
   }
 

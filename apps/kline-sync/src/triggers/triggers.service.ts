@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import { runBatch, timeout } from '@batchgate/concurrency';
 import type { ExecuteTriggersResponse, TriggerConfig } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { DomainError } from '@batchgate/platform/errors';
+import { callerTenant, DomainError } from '@batchgate/platform/errors';
 import { currentRequestSignal } from '@batchgate/platform/logging';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { KlinesService } from '../klines/klines.service';
@@ -29,13 +29,15 @@ export class TriggersService {
     @Inject(Registry) private readonly registry: Registry,
   ) {}
 
-  async execute(triggers: readonly TriggerConfig[]): Promise<ExecuteTriggersResponse> {
+  /** Pulls with the tenant's tokens and stores the fresh bars as the tenant's. */
+  async execute(tenant: string, triggers: readonly TriggerConfig[]): Promise<ExecuteTriggersResponse> {
+    callerTenant(tenant);
     if (triggers.length === 0 || triggers.length > MAX_TRIGGERS) {
       throw new DomainError('invalid_argument', 'TRIGGER.INVALID_ARGUMENT', `1-${MAX_TRIGGERS} trigger configs are required`);
     }
     const report = await runBatch(
       triggers,
-      (trigger, { signal }) => this.perTrigger.execute(({ signal: callSignal }) => this.evaluate(trigger, callSignal), signal),
+      (trigger, { signal }) => this.perTrigger.execute(({ signal: callSignal }) => this.evaluate(tenant, trigger, callSignal), signal),
       // The caller's deadline or cancel stops the triggers not yet evaluated and aborts the running ones.
       {
         concurrency: TRIGGER_CONCURRENCY,
@@ -58,10 +60,10 @@ export class TriggersService {
     };
   }
 
-  private async evaluate(trigger: TriggerConfig, signal: AbortSignal): Promise<{ fired: boolean; changePercent: number }> {
+  private async evaluate(tenant: string, trigger: TriggerConfig, signal: AbortSignal): Promise<{ fired: boolean; changePercent: number }> {
     const kType = trigger.kType || 1;
-    const fresh = await this.puller.latest({ market: trigger.market, code: trigger.code, kType }, trigger.bars + 1, signal);
-    await this.klines.upsert(trigger.market, trigger.code, kType, fresh);
+    const fresh = await this.puller.latest({ tenant, market: trigger.market, code: trigger.code, kType }, trigger.bars + 1, signal);
+    await this.klines.upsert({ tenant, market: trigger.market, stockCode: trigger.code, kType }, fresh);
     const window = fresh.slice(-(trigger.bars + 1));
     const first = window[0];
     const last = window[window.length - 1];

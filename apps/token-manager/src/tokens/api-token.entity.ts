@@ -8,10 +8,14 @@ export enum ApiTokenStatus {
 }
 
 @Entity({ name: 'api_token' })
-@Index('idx_api_token_provider_status', ['provider', 'status', 'deleted'])
+@Index('idx_api_token_pool', ['tenant', 'provider', 'status', 'deleted'])
 export class ApiTokenEntity {
   @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
   id!: string;
+
+  /** The owning tenant: its users manage the token, its jobs use it. */
+  @Column({ type: 'varchar', length: 64 })
+  tenant!: string;
 
   @Column({ type: 'varchar', length: 64 })
   provider!: string;

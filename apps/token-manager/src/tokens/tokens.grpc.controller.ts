@@ -38,28 +38,28 @@ export class TokensGrpcController implements TokenManagerServiceController {
   }
 
   async deleteToken(request: DeleteTokenRequest): Promise<DeleteTokenResponse> {
-    await this.tokens.softDelete(request.id);
+    await this.tokens.softDelete(request.tenant, request.id);
     return { deleted: true };
   }
 
   async getAvailableTokens(request: GetAvailableTokensRequest): Promise<ListTokensResponse> {
-    const rows = await this.tokens.available(request.provider);
+    const rows = await this.tokens.available(request.tenant, request.provider);
     return { tokens: rows.map((row) => this.tokens.toMessage(row)), page: { page: 1, pageSize: rows.length, total: rows.length } };
   }
 
   async leaseTokens(request: LeaseTokensRequest): Promise<LeaseTokensResponse> {
-    return { leases: await this.tokens.lease(request.provider, request.maxTokens) };
+    return { leases: await this.tokens.lease(request.tenant, request.provider, request.maxTokens) };
   }
 
   reportUsage(request: ReportUsageRequest): Promise<ReportUsageResponse> {
-    return this.tokens.reportUsage(request.tokenId, request.count, request.partial, request.holder);
+    return this.tokens.reportUsage(request.tenant, request.tokenId, request.count, request.partial, request.holder);
   }
 
   releaseUsage(request: ReleaseUsageRequest): Promise<ReleaseUsageResponse> {
-    return this.tokens.releaseUsage(request.tokenId, request.count);
+    return this.tokens.releaseUsage(request.tenant, request.tokenId, request.count);
   }
 
   retireToken(request: RetireTokenRequest): Promise<Token> {
-    return this.tokens.retire(request.tokenId, request.reason);
+    return this.tokens.retire(request.tenant, request.tokenId, request.reason);
   }
 }

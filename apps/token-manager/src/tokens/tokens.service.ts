@@ -11,6 +11,7 @@ import type {
   UpdateTokenRequest,
 } from '@batchgate/contracts/tokens/v1/tokens';
 import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
+import { callerTenant } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
 import { maskSecret, SecretCipher } from './secret-cipher';
@@ -48,7 +49,11 @@ interface UsageRow {
 }
 const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
 
-/** Owns `api_token`: encrypted secrets, limits, usage; every change is announced through the outbox. */
+/**
+ * Owns `api_token`: encrypted secrets, limits, usage; every change is announced through the outbox.
+ * Every query names the caller's tenant: another tenant's token is not found, and a pool (lease,
+ * available tokens) is the tenant's tokens of one provider.
+ */
 @Injectable()
 export class TokensService {
   constructor(
@@ -64,6 +69,7 @@ export class TokensService {
   }
 
   async create(request: CreateTokenRequest): Promise<Token> {
+    const tenant = callerTenant(request.tenant);
     const provider = validProvider(request.provider);
     if (request.name.length > 100) throw invalidTokenField('name', 'must be at most 100 characters');
     if (request.secret.length < 1 || request.secret.length > 512) {
@@ -75,6 +81,7 @@ export class TokensService {
 
     return this.outbox.transaction(async ({ manager, emit }) => {
       const inserted = await manager.insert(ApiTokenEntity, {
+        tenant,
         provider,
         name: request.name,
         secretEncrypted: '',
@@ -86,9 +93,10 @@ export class TokensService {
       const id = String(inserted.identifiers[0]?.['id']);
       // The row id is the cipher's additional data, so the secret is encrypted once the id exists.
       await manager.update(ApiTokenEntity, { id }, { secretEncrypted: this.cipher.encrypt(request.secret, id) });
-      const row = await this.findLive(manager, Number(id));
+      const row = await this.findLive(manager, tenant, Number(id));
       await emit('tokens.token.created', {
         tokenId: Number(id),
+        tenant,
         provider,
         name: row.name,
         occurredAt: new Date().toISOString(),
@@ -98,12 +106,13 @@ export class TokensService {
   }
 
   async list(request: ListTokensRequest): Promise<ListTokensResponse> {
+    const tenant = callerTenant(request.tenant);
     const page = Math.max(1, request.page?.page || 1);
     const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, request.page?.pageSize || 20));
     const query = this.dataSource
       .getRepository(ApiTokenEntity)
       .createQueryBuilder('t')
-      .where('t.deleted = 0')
+      .where('t.tenant = :tenant AND t.deleted = 0', { tenant })
       .orderBy('t.id', 'DESC')
       .skip((page - 1) * pageSize)
       .take(pageSize);
@@ -118,6 +127,7 @@ export class TokensService {
   }
 
   async update(request: UpdateTokenRequest): Promise<Token> {
+    const tenant = callerTenant(request.tenant);
     const changes: Partial<ApiTokenEntity> = {};
     if (request.status !== undefined) {
       const status = toStoredStatus(request.status);
@@ -132,11 +142,12 @@ export class TokensService {
     if (Object.keys(changes).length === 0) throw invalidTokenField('update', 'must change at least one field');
 
     return this.outbox.transaction(async ({ manager, emit }) => {
-      const before = await this.findLive(manager, request.id, true);
+      const before = await this.findLive(manager, tenant, request.id, true);
       await manager.update(ApiTokenEntity, { id: before.id }, { ...changes, updatedAt: () => 'CURRENT_TIMESTAMP(3)' });
-      const after = await this.findLive(manager, request.id);
+      const after = await this.findLive(manager, tenant, request.id);
       await emit('tokens.token.changed', {
         tokenId: request.id,
+        tenant,
         provider: after.provider,
         change: Object.keys(changes).join(','),
         occurredAt: new Date().toISOString(),
@@ -145,12 +156,14 @@ export class TokensService {
     });
   }
 
-  async softDelete(id: number): Promise<void> {
+  async softDelete(tenantOfCaller: string, id: number): Promise<void> {
+    const tenant = callerTenant(tenantOfCaller);
     await this.outbox.transaction(async ({ manager, emit }) => {
-      const row = await this.findLive(manager, id, true);
+      const row = await this.findLive(manager, tenant, id, true);
       await manager.update(ApiTokenEntity, { id: row.id }, { deleted: 1, updatedAt: () => 'CURRENT_TIMESTAMP(3)' });
       await emit('tokens.token.changed', {
         tokenId: id,
+        tenant,
         provider: row.provider,
         change: 'deleted',
         occurredAt: new Date().toISOString(),
@@ -158,12 +171,12 @@ export class TokensService {
     });
   }
 
-  /** The seed's filter: active, not deleted, not expired, and quota left (or unlimited). */
-  async available(provider: string): Promise<ApiTokenEntity[]> {
+  /** The tenant's pool of a provider, by the seed's filter: active, not deleted, not expired, and quota left (or unlimited). */
+  async available(tenant: string, provider: string): Promise<ApiTokenEntity[]> {
     return this.dataSource
       .getRepository(ApiTokenEntity)
       .createQueryBuilder('t')
-      .where('t.provider = :provider', { provider: validProvider(provider) })
+      .where('t.tenant = :tenant AND t.provider = :provider', { tenant: callerTenant(tenant), provider: validProvider(provider) })
       .andWhere('t.status = :active AND t.deleted = 0', { active: ApiTokenStatus.Active })
       .andWhere('(t.expire_time IS NULL OR t.expire_time > UTC_TIMESTAMP())')
       .andWhere('(t.daily_limit = 0 OR t.usage_day IS NULL OR t.usage_day <> :today OR t.daily_used < t.daily_limit)', {
@@ -174,8 +187,8 @@ export class TokensService {
       .getMany();
   }
 
-  async lease(provider: string, maxTokens: number): Promise<TokenLease[]> {
-    const rows = await this.available(provider);
+  async lease(tenant: string, provider: string, maxTokens: number): Promise<TokenLease[]> {
+    const rows = await this.available(tenant, provider);
     const chosen = maxTokens > 0 ? rows.slice(0, maxTokens) : rows;
     const today = this.calendar.today();
     return chosen.map((row) => ({
@@ -198,7 +211,8 @@ export class TokensService {
    * - a disabled, retired or expired token grants nothing.
    * The reservation that reaches the limit announces the token as exhausted.
    */
-  async reportUsage(id: number, count: number, partial = false, holder = ''): Promise<ReportUsageResponse> {
+  async reportUsage(tenantOfCaller: string, id: number, count: number, partial = false, holder = ''): Promise<ReportUsageResponse> {
+    const tenant = callerTenant(tenantOfCaller);
     validCount('count', count, MAX_USAGE_COUNT, 1);
     const today = this.calendar.today();
     return this.outbox.transaction(async ({ manager, emit }) => {
@@ -206,8 +220,8 @@ export class TokensService {
         `SELECT provider, status, daily_limit AS dailyLimit, daily_used AS dailyUsed, DATE_FORMAT(usage_day, '%Y-%m-%d') AS usageDay,
                 rate_limit_per_second AS rate, expire_time IS NOT NULL AND expire_time <= NOW(3) AS expired,
                 TIMESTAMPDIFF(MICROSECOND, SYSDATE(6), next_call_at) AS slotsAheadMicros, slot_holder AS slotHolder
-           FROM api_token WHERE id = ? AND deleted = 0 FOR UPDATE`,
-        [id],
+           FROM api_token WHERE id = ? AND tenant = ? AND deleted = 0 FOR UPDATE`,
+        [id, tenant],
       )) as UsageRow[];
       // SYSDATE, not NOW: NOW is when the statement started, before it waited for the row lock.
       if (!row) throw tokenNotFound(id);
@@ -237,6 +251,7 @@ export class TokensService {
       if (exhausted) {
         await emit('tokens.token.exhausted', {
           tokenId: id,
+          tenant,
           provider: row.provider,
           dailyLimit: row.dailyLimit,
           occurredAt: new Date().toISOString(),
@@ -251,22 +266,24 @@ export class TokensService {
    * Gives back reserved calls that were not made. Only today's usage is reduced (calls reserved
    * before the quota day changed were already forgotten by the reset), never below zero.
    */
-  async releaseUsage(id: number, count: number): Promise<ReleaseUsageResponse> {
+  async releaseUsage(tenantOfCaller: string, id: number, count: number): Promise<ReleaseUsageResponse> {
+    const tenant = callerTenant(tenantOfCaller);
     validCount('count', count, MAX_USAGE_COUNT, 1);
     const today = this.calendar.today();
     await this.dataSource.query(
       `UPDATE api_token SET daily_used = GREATEST(0, daily_used - ?), updated_at = CURRENT_TIMESTAMP(3)
-        WHERE id = ? AND deleted = 0 AND usage_day <=> ?`,
-      [count, id, today],
+        WHERE id = ? AND tenant = ? AND deleted = 0 AND usage_day <=> ?`,
+      [count, id, tenant, today],
     );
-    const row = await this.findLive(this.dataSource.manager, id);
+    const row = await this.findLive(this.dataSource.manager, tenant, id);
     return { dailyUsed: usedToday(row, today) };
   }
 
-  async retire(id: number, reason: string): Promise<Token> {
+  async retire(tenantOfCaller: string, id: number, reason: string): Promise<Token> {
+    const tenant = callerTenant(tenantOfCaller);
     const lastError = reason.slice(0, 500);
     return this.outbox.transaction(async ({ manager, emit }) => {
-      const before = await this.findLive(manager, id, true);
+      const before = await this.findLive(manager, tenant, id, true);
       await manager.update(
         ApiTokenEntity,
         { id: before.id },
@@ -275,18 +292,20 @@ export class TokensService {
       if (before.status !== ApiTokenStatus.Retired) {
         await emit('tokens.token.retired', {
           tokenId: id,
+          tenant,
           provider: before.provider,
           reason: lastError,
           occurredAt: new Date().toISOString(),
         });
       }
-      return this.toMessage(await this.findLive(manager, id));
+      return this.toMessage(await this.findLive(manager, tenant, id));
     });
   }
 
-  private async findLive(manager: EntityManager, id: number, lock = false): Promise<ApiTokenEntity> {
+  /** The tenant's token: one of another tenant is not found, as if it did not exist. */
+  private async findLive(manager: EntityManager, tenant: string, id: number, lock = false): Promise<ApiTokenEntity> {
     const row = await manager.findOne(ApiTokenEntity, {
-      where: { id: String(id), deleted: 0 },
+      where: { id: String(id), tenant, deleted: 0 },
       ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
     });
     if (!row) throw tokenNotFound(id);

@@ -1,3 +1,4 @@
 export * from './domain-error';
 export * from './status-mapping';
 export * from './dependency-errors';
+export * from './caller';

@@ -13,6 +13,8 @@ export interface TokenCreated {
   provider: string;
   name: string;
   occurredAt: string;
+  /** The token's tenant: whose token pool changed. */
+  tenant: string;
 }
 
 /** Subject: tokens.token.changed */
@@ -21,6 +23,8 @@ export interface TokenChanged {
   provider: string;
   change: string;
   occurredAt: string;
+  /** The token's tenant: whose token pool changed. */
+  tenant: string;
 }
 
 /** Subject: tokens.token.retired */
@@ -29,6 +33,8 @@ export interface TokenRetired {
   provider: string;
   reason: string;
   occurredAt: string;
+  /** The token's tenant: whose token pool changed. */
+  tenant: string;
 }
 
 /** Subject: tokens.token.exhausted */
@@ -37,6 +43,8 @@ export interface TokenExhausted {
   provider: string;
   dailyLimit: number;
   occurredAt: string;
+  /** The token's tenant: whose token pool changed. */
+  tenant: string;
 }
 
 /** Subject: klinesync.work.<queue>.stock (work queue KLINE_SYNC_WORK): pull one stock's bars for a job. */

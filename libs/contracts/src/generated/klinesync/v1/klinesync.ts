@@ -19,6 +19,8 @@ export interface Stock {
 
 export interface ImportStocksRequest {
   stocks: Stock[];
+  /** The caller's tenant: only its stocks are read or changed. */
+  tenant: string;
 }
 
 export interface ImportStocksResponse {
@@ -81,6 +83,8 @@ export interface ListSyncJobsResponse {
 export interface RetryFailedRequest {
   stockCode: string;
   maxRetryCount: number;
+  /** The caller's tenant: only its failures are read or changed. */
+  tenant: string;
 }
 
 export interface RetryFailedResponse {
@@ -108,6 +112,8 @@ export interface ListFailuresRequest {
   /** -1 means any status. */
   status: number;
   page: PageRequest | undefined;
+  /** The caller's tenant: only its failures are read or changed. */
+  tenant: string;
 }
 
 export interface ListFailuresResponse {
@@ -121,6 +127,8 @@ export interface GetKlineRequest {
   kType: number;
   from: number;
   to: number;
+  /** The caller's tenant: only its bars are read or changed. */
+  tenant: string;
 }
 
 export interface KlineBar {
@@ -155,6 +163,8 @@ export interface TriggerConfig {
 
 export interface ExecuteTriggersRequest {
   triggers: TriggerConfig[];
+  /** The caller's tenant: only its tokens and bars are read or changed. */
+  tenant: string;
 }
 
 export interface TriggerResult {
@@ -170,7 +180,12 @@ export interface ExecuteTriggersResponse {
 
 export const KLINESYNC_V1_PACKAGE_NAME = 'klinesync.v1';
 
-/** K-line pulls for thousands of stocks through the token pool (SPEC §7, seeds 004 and 002). */
+/**
+ * K-line pulls for thousands of stocks through the token pool (SPEC §7, seeds 004 and 002).
+ * Stocks, failures and stored bars belong to a tenant and are shared by its users; jobs belong to
+ * one user of a tenant. Every request names the caller's tenant, and ids of another tenant (or,
+ * for jobs, of another user) answer NOT_FOUND. Provider calls use the caller's tenant's tokens.
+ */
 
 export interface KlineSyncServiceClient {
   importStocks(request: ImportStocksRequest, metadata?: Metadata): Observable<ImportStocksResponse>;
@@ -211,7 +226,12 @@ export interface KlineSyncServiceClient {
   ): Observable<ExecuteTriggersResponse>;
 }
 
-/** K-line pulls for thousands of stocks through the token pool (SPEC §7, seeds 004 and 002). */
+/**
+ * K-line pulls for thousands of stocks through the token pool (SPEC §7, seeds 004 and 002).
+ * Stocks, failures and stored bars belong to a tenant and are shared by its users; jobs belong to
+ * one user of a tenant. Every request names the caller's tenant, and ids of another tenant (or,
+ * for jobs, of another user) answer NOT_FOUND. Provider calls use the caller's tenant's tokens.
+ */
 
 export interface KlineSyncServiceController {
   importStocks(

@@ -23,7 +23,7 @@ export interface Token {
   id: number;
   provider: string;
   name: string;
-  /** The secret's first and last characters with the middle hidden, e.g. "ab…yz". */
+  /** At most the secret's last 4 characters, e.g. "…wxyz" ("…" alone for a short secret). */
   secretMask: string;
   status: TokenStatus;
   /** 0 means unlimited. */
@@ -44,12 +44,16 @@ export interface CreateTokenRequest {
   dailyLimit: number;
   rateLimitPerSecond: number;
   expireTime: string;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface ListTokensRequest {
   provider: string;
   status: TokenStatus;
   page: PageRequest | undefined;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface ListTokensResponse {
@@ -63,10 +67,14 @@ export interface UpdateTokenRequest {
   dailyLimit?: number | undefined;
   rateLimitPerSecond?: number | undefined;
   expireTime?: string | undefined;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface DeleteTokenRequest {
   id: number;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface DeleteTokenResponse {
@@ -75,12 +83,16 @@ export interface DeleteTokenResponse {
 
 export interface GetAvailableTokensRequest {
   provider: string;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface LeaseTokensRequest {
   provider: string;
   /** 0 means all available tokens. */
   maxTokens: number;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface TokenLease {
@@ -106,6 +118,8 @@ export interface ReportUsageRequest {
    * crowd the provider's window.
    */
   holder: string;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface ReportUsageResponse {
@@ -134,6 +148,8 @@ export interface ReportUsageResponse {
 export interface ReleaseUsageRequest {
   tokenId: number;
   count: number;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export interface ReleaseUsageResponse {
@@ -143,14 +159,24 @@ export interface ReleaseUsageResponse {
 export interface RetireTokenRequest {
   tokenId: number;
   reason: string;
+  /** The owning tenant (the caller's): tokens of other tenants are invisible. */
+  tenant: string;
 }
 
 export const TOKENS_V1_PACKAGE_NAME = 'tokens.v1';
 
-/** Owns the outside-API tokens (SPEC §7): encrypted at rest, daily quotas, per-token rate limits. */
+/**
+ * Owns the outside-API tokens (SPEC §7): encrypted at rest, daily quotas, per-token rate limits.
+ * Every token belongs to one tenant, and every request names the caller's tenant: a token pool is
+ * one tenant's tokens of one provider, and another tenant's token id answers NOT_FOUND. There is
+ * no shared pool.
+ */
 
 export interface TokenManagerServiceClient {
-  /** Admin: store a new token. The secret is encrypted; the answer shows only a mask. */
+  /**
+   * Admin: store a new token. The secret is encrypted; the answer shows only a mask. A secret the
+   * tenant already stored for the provider (and has not deleted) answers ALREADY_EXISTS.
+   */
 
   createToken(request: CreateTokenRequest, metadata?: Metadata): Observable<Token>;
 
@@ -193,10 +219,18 @@ export interface TokenManagerServiceClient {
   retireToken(request: RetireTokenRequest, metadata?: Metadata): Observable<Token>;
 }
 
-/** Owns the outside-API tokens (SPEC §7): encrypted at rest, daily quotas, per-token rate limits. */
+/**
+ * Owns the outside-API tokens (SPEC §7): encrypted at rest, daily quotas, per-token rate limits.
+ * Every token belongs to one tenant, and every request names the caller's tenant: a token pool is
+ * one tenant's tokens of one provider, and another tenant's token id answers NOT_FOUND. There is
+ * no shared pool.
+ */
 
 export interface TokenManagerServiceController {
-  /** Admin: store a new token. The secret is encrypted; the answer shows only a mask. */
+  /**
+   * Admin: store a new token. The secret is encrypted; the answer shows only a mask. A secret the
+   * tenant already stored for the provider (and has not deleted) answers ALREADY_EXISTS.
+   */
 
   createToken(
     request: CreateTokenRequest,
