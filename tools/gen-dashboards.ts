@@ -182,6 +182,30 @@ const WORKLOADS: DashboardDefinition = {
       ],
     },
     {
+      title: 'NATS JetStream (streams and durable consumers)',
+      panels: [
+        {
+          title: 'Waiting per consumer (not yet delivered)',
+          unit: 'short',
+          queries: [q(`max by (stream, consumer) (${m('jetstream_consumer_pending')})`, '{{stream}} {{consumer}}')],
+        },
+        {
+          title: 'In hand per consumer (delivered, not acknowledged)',
+          unit: 'short',
+          queries: [
+            q(`max by (stream, consumer) (${m('jetstream_consumer_ack_pending')})`, '{{consumer}} ack pending'),
+            q(`max by (stream, consumer) (${m('jetstream_consumer_redelivered')})`, '{{consumer}} redelivered'),
+          ],
+        },
+        {
+          title: 'Stream size',
+          unit: 'bytes',
+          description: 'Bounded by NATS_STREAM_MAX_BYTES; events also by NATS_EVENTS_MAX_AGE_MS.',
+          queries: [q(`max by (stream) (${m('jetstream_stream_bytes')})`, '{{stream}}')],
+        },
+      ],
+    },
+    {
       title: 'concurrency engine (every service)',
       panels: [
         {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, DiscardPolicy, nanos, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DiscardPolicy, nanos, type NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import type { TokenCreated } from '@batchgate/contracts/events/v1/events';
@@ -89,6 +89,21 @@ describe('outbox and stream bounds of token-manager', () => {
       expect(await readMetric(metricsUrl, 'outbox_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(120);
     } finally {
       await database.query(`DELETE FROM outbox_event WHERE subject = 'unrouted.subject'`);
+    }
+  });
+
+  it("exports JetStream's state of its streams and their consumers", async () => {
+    const durable = `bounds_${randomBytes(4).toString('hex')}`;
+    const manager = await nats.jetstreamManager();
+    await manager.consumers.add('TOKENS_EVENTS', { durable_name: durable, ack_policy: AckPolicy.Explicit, filter_subject: 'tokens.token.created' });
+    try {
+      const pending = await readMetric(metricsUrl, 'jetstream_consumer_pending', { stream: 'TOKENS_EVENTS', consumer: durable });
+      // The first test published a token.created event that this new consumer has not been given.
+      expect(pending).toBeGreaterThanOrEqual(1);
+      expect(await readMetric(metricsUrl, 'jetstream_consumer_ack_pending', { stream: 'TOKENS_EVENTS', consumer: durable })).toBe(0);
+      expect(await readMetric(metricsUrl, 'jetstream_stream_messages', { stream: 'TOKENS_EVENTS' })).toBeGreaterThanOrEqual(pending ?? 1);
+    } finally {
+      await manager.consumers.delete('TOKENS_EVENTS', durable);
     }
   });
 

@@ -5,3 +5,4 @@ export * from './outbox.migration';
 export * from './outbox';
 export * from './messaging.module';
 export * from './work-queue';
+export * from './jetstream-metrics';

@@ -14,7 +14,14 @@ import { Registry } from 'prom-client';
 import { Readiness } from '../health';
 import { LOGGER } from '../nest/tokens';
 import { EventPublisher } from './event-bus';
-import { connectNats, ensureStreams, type NatsSettings, type StreamDefinition, type StreamLimits } from './nats-connection';
+import { registerJetStreamMetrics } from './jetstream-metrics';
+import {
+  connectNats,
+  ensureStreams,
+  type NatsSettings,
+  type StreamDefinition,
+  type StreamLimits,
+} from './nats-connection';
 import { Outbox, type OutboxSettings } from './outbox';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -45,7 +52,9 @@ export interface MessagingEnv {
  * drains, before TypeORM closes the database in onApplicationShutdown.
  */
 @Injectable()
-class MessagingLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
+class MessagingLifecycle
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
   constructor(
     @Inject(NATS_CONNECTION) private readonly connection: NatsConnection,
     @Inject(Outbox) private readonly outbox: Outbox,
@@ -76,7 +85,11 @@ class MessagingLifecycle implements OnModuleInit, OnApplicationBootstrap, Before
 @Module({})
 export class MessagingModule {
   /** The messaging of one service, configured from its validated environment. */
-  static forService(service: string, config: MessagingEnv, streams: readonly StreamDefinition[]): DynamicModule {
+  static forService(
+    service: string,
+    config: MessagingEnv,
+    streams: readonly StreamDefinition[],
+  ): DynamicModule {
     return MessagingModule.forRoot({
       nats: { url: config.NATS_URL, name: service },
       streams,
@@ -101,10 +114,15 @@ export class MessagingModule {
       providers: [
         {
           provide: NATS_CONNECTION,
-          inject: [LOGGER],
-          useFactory: async (logger: Logger) => {
+          inject: [LOGGER, Registry],
+          useFactory: async (logger: Logger, registry: Registry) => {
             const connection = await connectNats(settings.nats, logger);
             await ensureStreams(connection, settings.streams, settings.limits);
+            registerJetStreamMetrics(
+              registry,
+              connection,
+              settings.streams.map((stream) => stream.name),
+            );
             return connection;
           },
         },
@@ -116,8 +134,12 @@ export class MessagingModule {
         {
           provide: Outbox,
           inject: [DataSource, EventPublisher, LOGGER, Registry],
-          useFactory: (dataSource: DataSource, publisher: EventPublisher, logger: Logger, registry: Registry) =>
-            new Outbox(dataSource, publisher, settings.outbox, logger, registry),
+          useFactory: (
+            dataSource: DataSource,
+            publisher: EventPublisher,
+            logger: Logger,
+            registry: Registry,
+          ) => new Outbox(dataSource, publisher, settings.outbox, logger, registry),
         },
         MessagingLifecycle,
       ],
