@@ -13,7 +13,7 @@ import type { GatewayConfig } from './config/gateway.config';
 import { HttpExceptionFilter } from './http/http-exception.filter';
 import { useStrictJsonBodies } from './http/json-body';
 import { documentErrorResponses, ErrorBodyView } from './http/openapi';
-import { RequestContextInterceptor } from './http/request-context.interceptor';
+import { runRoutesInRequestContext } from './http/request-context.hook';
 import { requestValidationPipe } from './http/validation';
 
 export interface GatewayApp {
@@ -44,7 +44,6 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
   });
   app.useGlobalPipes(requestValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(logger));
-  app.useGlobalInterceptors(new RequestContextInterceptor());
 
   const requests = new Counter({
     name: 'http_server_requests_total',
@@ -61,6 +60,7 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
   });
   const accessLog = new AccessLog(logger, config.LOG_SLOW_MS);
   const fastify = app.getHttpAdapter().getInstance();
+  runRoutesInRequestContext(fastify);
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
