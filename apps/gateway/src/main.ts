@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@batchgate/platform/config';
+import { stopOnSignals } from '@batchgate/platform/lifecycle';
 import { gatewayConfigSchema } from './config/gateway.config';
 import { createGatewayApp } from './gateway-app';
 
@@ -11,26 +12,15 @@ async function main(): Promise<void> {
   platform.readiness.markStarted();
   platform.logger.info({ http: `${config.HTTP_HOST}:${config.HTTP_PORT}` }, 'gateway started');
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    platform.logger.info({ signal }, 'shutting down');
-    platform.readiness.markShuttingDown();
-    await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DELAY_MS));
+  stopOnSignals({
+    logger: platform.logger,
+    readiness: { readiness: platform.readiness, delayMs: config.SHUTDOWN_DELAY_MS },
+    stop: () => app.close(), // stops accepting, lets in-flight requests finish, closes gRPC channels
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     // A connection whose client went away mid-request can stay open until its keep-alive timeout
     // (72 s): the drain is bounded, then what is left is closed.
-    const drainLimit = setTimeout(() => {
-      platform.logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown: closing connections still open after the drain time');
-      (app.getHttpServer() as Server).closeAllConnections();
-    }, config.SHUTDOWN_TIMEOUT_MS);
-    drainLimit.unref();
-    await app.close(); // stops accepting, lets in-flight requests finish, closes gRPC channels
-    clearTimeout(drainLimit);
-    platform.logger.flush(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+    onTimeout: () => (app.getHttpServer() as Server).closeAllConnections(),
+  });
 }
 
 main().catch((error: unknown) => {

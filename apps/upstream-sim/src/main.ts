@@ -1,5 +1,6 @@
 import { ConfigError, loadConfigOrExit } from '@batchgate/platform/config';
 import { Readiness } from '@batchgate/platform/health';
+import { stopOnSignals } from '@batchgate/platform/lifecycle';
 import { createLogger } from '@batchgate/platform/logging';
 import { createMetricsRegistry } from '@batchgate/platform/observability';
 import { DEMO_SETTINGS, loadSettingsFile, type SimSettingsInput } from './config/sim-settings';
@@ -36,25 +37,15 @@ async function main(): Promise<void> {
     'upstream-sim started',
   );
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    // Readiness fails first, so a load balancer stops sending before the port closes.
-    readiness.markShuttingDown();
-    await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DELAY_MS));
-    await app.close();
-    logger.info('stopped');
-    logger.flush(() => process.exit(0));
-  };
-  const onSignal = (signal: string) =>
-    void stop(signal).catch((error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      logger.flush(() => process.exit(1));
-    });
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  stopOnSignals({
+    logger,
+    readiness: { readiness, delayMs: config.SHUTDOWN_DELAY_MS },
+    stop: async () => {
+      await app.close();
+      logger.info('stopped');
+    },
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  });
 }
 
 main().catch((error: unknown) => {

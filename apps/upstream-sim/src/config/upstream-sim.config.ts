@@ -14,6 +14,8 @@ export const upstreamSimConfigSchema = z.object({
   SIM_PUBLIC_URL: z.url('must be a URL').optional(),
   /** Time between failing readiness and closing the server on SIGTERM. */
   SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
+  /** Longest the close may take; then the process exits 1. */
+  SHUTDOWN_TIMEOUT_MS: env.int(25_000, 1_000, 600_000),
 });
 
 export type UpstreamSimConfig = z.infer<typeof upstreamSimConfigSchema>;

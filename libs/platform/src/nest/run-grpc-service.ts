@@ -1,3 +1,4 @@
+import { stopOnSignals } from '../lifecycle';
 import { NestFactory } from '@nestjs/core';
 import { Module, type DynamicModule, type INestMicroservice } from '@nestjs/common';
 import type { Server } from 'node:http';
@@ -110,23 +111,7 @@ export async function runGrpcService(definition: GrpcServiceDefinition): Promise
     process.stderr.write(`${definition.name} failed to start: ${describeStartError(error)}\n`);
     process.exit(1);
   }
-  const stop = (signal: string) => {
-    service.logger.info({ signal }, 'shutting down');
-    const overrun = setTimeout(() => {
-      service.logger.error('shutdown timed out');
-      process.exit(1);
-    }, definition.config.SHUTDOWN_TIMEOUT_MS);
-    overrun.unref();
-    service.shutdown().then(
-      () => service.logger.flush(() => process.exit(0)),
-      (error: unknown) => {
-        service.logger.error({ err: error }, 'shutdown failed');
-        service.logger.flush(() => process.exit(1));
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  stopOnSignals({ logger: service.logger, stop: service.shutdown, timeoutMs: definition.config.SHUTDOWN_TIMEOUT_MS });
 }
 
 function describeStartError(error: unknown): string {
