@@ -8,3 +8,4 @@ export * from './nats-server';
 export * from './mariadb-server';
 export * from './restartable-process';
 export * from './prometheus-text';
+export * from './tcp-proxy';

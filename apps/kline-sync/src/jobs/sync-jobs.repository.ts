@@ -140,9 +140,10 @@ export class SyncJobsRepository {
       }
       return true;
     });
-    if (!counted) return { counted: false };
+    // Also when not counted now: the delivery that counted it (this one, before its answer was
+    // lost with the connection) may not have got to closing the job.
     const jobSeconds = await this.finishIfDone(item.jobId);
-    return jobSeconds === undefined ? { counted: true } : { counted: true, jobSeconds };
+    return jobSeconds === undefined ? { counted } : { counted, jobSeconds };
   }
 
   /**

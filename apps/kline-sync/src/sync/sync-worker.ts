@@ -6,6 +6,8 @@ import type { EntityManager } from 'typeorm';
 import { klineSyncWorkSubject, WORK_STREAMS } from '@batchgate/contracts';
 import type { StockSyncRequested } from '@batchgate/contracts/events/v1/events';
 import { consumeWorkQueue, NATS_CONNECTION } from '@batchgate/platform/messaging';
+import { sleep } from '@batchgate/concurrency';
+import { isDependencyUnreachable } from '@batchgate/platform/errors';
 import { LOGGER } from '@batchgate/platform/nest';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
@@ -15,6 +17,16 @@ import { KlinesService } from '../klines/klines.service';
 import { StockPuller } from './stock-puller';
 
 const WORK_STREAM = WORK_STREAMS[0].name;
+/** Backoff of a stock's outcome write while the database is unavailable: 100 ms doubling to 2 s. */
+const STORE_RETRY_FIRST_DELAY_MS = 100;
+const STORE_RETRY_MAX_DELAY_MS = 2_000;
+/** MySQL errors after which the same transaction succeeds when run again. */
+const RETRYABLE_WRITE_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+const isRetryableWrite = (error: unknown): boolean => {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code } = (error as { driverError?: { code?: unknown } }).driverError ?? (error as { code?: unknown });
+  return typeof code === 'string' && RETRYABLE_WRITE_CODES.has(code);
+};
 
 /**
  * Takes stocks off the job work queue (shared by every replica), pulls and stores their bars, and
@@ -78,7 +90,7 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
         concurrency: this.config.SYNC_WORKER_CONCURRENCY,
         maxAckPending: this.config.SYNC_QUEUE_SIZE,
         ackWaitMs: this.config.SYNC_ACK_WAIT_MS,
-        handler: (item) => this.sync(item),
+        handler: (item, meta) => this.sync(item, meta),
         metrics: prometheusConcurrencyListener(this.registry),
       },
       this.logger,
@@ -102,27 +114,53 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     await this.consumer?.stop();
   }
 
-  private async sync(item: StockSyncRequested): Promise<void> {
+  /**
+   * Pulls the stock, then records its outcome. The pull's failure is the stock's; the database's
+   * is not: a stock whose bars were fetched waits for the database (holding its message) and is
+   * stored once it is back — never failed with a database error, never fetched again.
+   */
+  private async sync(item: StockSyncRequested, { stopping }: { stopping: AbortSignal }): Promise<void> {
     const work = { jobId: item.jobId, market: item.market, code: item.code, startDate: item.startDate, endDate: item.endDate };
     const claimed = await this.jobs.claim(work);
     if (!claimed) return;
     const retried = claimed.attempts > 0;
     const startedAt = performance.now();
-    let outcome: 'success' | 'failure';
+    let completion: Parameters<SyncJobsRepository['complete']>;
     try {
       const bars = await this.puller.pull({ ...item, tenant: claimed.tenant });
       const store = (manager: EntityManager) =>
         this.klines.upsert({ tenant: claimed.tenant, market: item.market, stockCode: item.code, kType: item.kType }, bars, manager);
-      this.observeJob(await this.jobs.complete(work, { ok: true }, { retried, store }));
-      outcome = 'success';
+      completion = [work, { ok: true }, { retried, store }];
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn({ jobId: item.jobId, stock: `${item.market}:${item.code}`, reason }, 'stock sync failed');
-      this.observeJob(await this.jobs.complete(work, { ok: false, reason }, { retried }));
-      outcome = 'failure';
+      completion = [work, { ok: false, reason }, { retried }];
     }
+    const outcome = completion[1].ok ? 'success' : 'failure';
+    this.observeJob(await this.untilStored(() => this.jobs.complete(...completion), item, stopping));
     this.stocksDone.inc({ outcome });
     this.stockDuration.observe({ outcome }, (performance.now() - startedAt) / 1000);
+  }
+
+  /**
+   * Runs `write` until the database takes it: while MySQL cannot be reached (or is too busy to
+   * take the query) it is tried again with backoff; the work queue's heartbeats keep the message
+   * this replica's meanwhile. On shutdown the message is handed back (the stock is pulled again
+   * elsewhere: the one repeat a stop can cost). Other errors are thrown: the message is redelivered.
+   */
+  private async untilStored<T>(write: () => Promise<T>, item: StockSyncRequested, stopping: AbortSignal): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!(isDependencyUnreachable(error) || isRetryableWrite(error)) || stopping.aborted) throw error;
+        if (failures === 0) {
+          this.logger.warn({ err: error, jobId: item.jobId, stock: `${item.market}:${item.code}` }, 'database unavailable; the stock is stored when it is back');
+        }
+        const delayMs = Math.min(STORE_RETRY_MAX_DELAY_MS, STORE_RETRY_FIRST_DELAY_MS * 2 ** failures);
+        await sleep(delayMs * (0.5 + Math.random() / 2), { signal: stopping }).catch(() => undefined);
+      }
+    }
   }
 
   private observeJob(completion: { jobSeconds?: number }): void {

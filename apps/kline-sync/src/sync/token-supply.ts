@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { lastValueFrom, type Observable } from 'rxjs';
-import { CallDurationFloor, QuotaExhaustedError, sleep, TokenPool, WindowPacer, type CredentialSpec } from '@batchgate/concurrency';
+import { BrokenCircuitError, CallDurationFloor, QuotaExhaustedError, sleep, TokenPool, WindowPacer, type CredentialSpec } from '@batchgate/concurrency';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { LOGGER } from '@batchgate/platform/nest';
 import { runOutsideRequest } from '@batchgate/platform/logging';
@@ -120,7 +120,21 @@ export class TokenSupply implements BeforeApplicationShutdown {
     const token = this.tokens.get(tokenId);
     if (!token) throw new Error(`token ${tokenId} is not in this replica's pool`);
     await this.takeReservedCall(tokenId, token, signal);
-    return token.pacer ? token.pacer.run(call, signal) : await call();
+    try {
+      return token.pacer ? await token.pacer.run(call, signal) : await call();
+    } catch (error) {
+      // Not sent: the provider went down while the call waited for its slot. Its quota goes back.
+      if (error instanceof BrokenCircuitError) void this.giveBackUnsent(tokenId, token.tenant);
+      throw error;
+    }
+  }
+
+  private async giveBackUnsent(tokenId: number, tenant: string): Promise<void> {
+    try {
+      await this.forPool(() => this.tokenManager.releaseUsage({ tenant, tokenId, count: 1 }));
+    } catch (error) {
+      this.logger.warn({ err: error, tokenId }, 'could not give back an unsent call to token-manager');
+    }
   }
 
   private async takeReservedCall(tokenId: number, token: TokenState, signal?: AbortSignal): Promise<void> {

@@ -38,6 +38,7 @@ describe('error mapping', () => {
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' })],
     ['a query whose server went away (TypeORM)', Object.assign(new Error('Connection lost'), { driverError: { code: 'PROTOCOL_CONNECTION_LOST' } })],
     ['a wrapped reset', new Error('query failed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) })],
+    ['a full MySQL pool queue', Object.assign(new Error('query failed'), { driverError: new Error('Queue limit reached.') })],
     ['a downstream gRPC service that is down', Object.assign(new Error('14 UNAVAILABLE'), { code: GrpcStatus.UNAVAILABLE, metadata: {} })],
   ])('answers %s with UNAVAILABLE and Retry-After, without the message', (_name, error) => {
     const mapped = toGrpcError(error);

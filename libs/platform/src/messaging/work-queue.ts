@@ -21,9 +21,10 @@ export interface WorkQueueConsumer<S extends EventSubject> {
   /**
    * Does the work. Returning acks the message; throwing leaves it for redelivery after `retryDelayMs`
    * (use it for infrastructure failures — record business failures and return). Must be idempotent:
-   * a replica that dies before acking has its message redelivered.
+   * a replica that dies before acking has its message redelivered. `stopping` aborts when the
+   * consumer stops: a handler waiting for something (a database to come back) hands its message back.
    */
-  handler: (payload: DomainEvents[S], meta: { redelivered: boolean; deliveryCount: number }) => Promise<void>;
+  handler: (payload: DomainEvents[S], meta: { redelivered: boolean; deliveryCount: number; stopping: AbortSignal }) => Promise<void>;
   retryDelayMs?: number;
   metrics?: ConcurrencyMetricsListener;
 }
@@ -91,6 +92,7 @@ export async function consumeWorkQueue<S extends EventSubject>(
           options.handler(codec.decode(message.data) as DomainEvents[S], {
             redelivered: message.redelivered,
             deliveryCount: message.info.redeliveryCount,
+            stopping: stopping.signal,
           }),
         );
       try {
