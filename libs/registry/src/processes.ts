@@ -191,6 +191,13 @@ export function portOf(process: DeployableProcess, role: PortRole): ProcessPort 
   return port;
 }
 
+/** The processes that call `process` on its `role` port. */
+export function callersOf(process: DeployableProcess, role: PortRole): DeployableProcess[] {
+  return PROCESSES.filter((caller) =>
+    caller.downstream.some((call) => call.process === process.name && call.via === role),
+  );
+}
+
 /** The port process `name` listens on for `role` in a deployment. */
 export type PortLookup = (name: string, role: PortRole) => number;
 

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 import { containerEnv, readinessCommand } from '../src/render/compose';
 import {
   addressEnv,
@@ -12,9 +12,7 @@ import {
   type DeployableProcess,
   type PortRole,
 } from '../src';
-
-const ROOT = resolve(__dirname, '../../..');
-const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+import { everyProcess, kustomize, KUSTOMIZATIONS, read, repository, ROOT, type K8sObject } from './rendered';
 
 /** `docker-compose config` (Debian's docker-compose, no engine needed) validates the file too; else the file as written. */
 function composeModel(): { services: Record<string, ComposeService> } {
@@ -37,40 +35,13 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }> | string[];
 }
 
-interface K8sObject {
-  kind: string;
-  metadata: { name: string; annotations?: Record<string, string> };
-  spec?: Record<string, unknown>;
-  stringData?: Record<string, string>;
-}
-
 interface Container {
   name: string;
   image: string;
-  env?: Array<{
-    name: string;
-    value?: string;
-    valueFrom?: { secretKeyRef?: { name: string; key: string } };
-  }>;
+  envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
   ports?: Array<{ name: string; containerPort: number }>;
   readinessProbe?: { httpGet?: { path: string; port: string } };
   livenessProbe?: { httpGet?: { path: string; port: string } };
-}
-
-function kustomize(dir: string): K8sObject[] {
-  const text = execFileSync('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8' });
-  return parseAllDocuments(text).map((document) => document.toJSON() as K8sObject);
-}
-
-/** `problems(process)` for every process of the registry, as "<process>: <problem>" lines. */
-function everyProcess(
-  problems: (process: DeployableProcess) => Array<string | false | undefined>,
-): string[] {
-  return PROCESSES.flatMap((process) =>
-    problems(process)
-      .filter((p): p is string => typeof p === 'string')
-      .map((p) => `${process.name}: ${p}`),
-  );
 }
 
 const portNumber = (process: DeployableProcess, role: PortRole) => portOf(process, role).port;
@@ -120,7 +91,7 @@ describe('the service registry', () => {
     const stale = deployFiles()
       .filter((file) => {
         const current = existsSync(join(ROOT, file.path)) ? read(file.path) : '';
-        return file.render(current) !== current;
+        return file.render(current, repository) !== current;
       })
       .map((file) => file.path);
     expect(stale).toEqual([]);
@@ -176,106 +147,83 @@ describe('the service registry', () => {
     expect(problems).toEqual([]);
   });
 
-  describe.each(['deploy/k8s/base', 'deploy/k8s/overlays/dev'])(
-    'Kubernetes (kubectl kustomize %s)',
-    (dir) => {
-      let objects: K8sObject[];
-      beforeAll(() => {
-        objects = kustomize(dir);
-      });
-      const find = (kind: string, name: string) =>
-        objects.find((o) => o.kind === kind && o.metadata.name === name);
+  describe.each(KUSTOMIZATIONS)('Kubernetes (kubectl kustomize %s)', (dir) => {
+    let objects: K8sObject[];
+    beforeAll(() => {
+      objects = kustomize(dir);
+    });
+    const find = (kind: string, name: string) =>
+      objects.find((o) => o.kind === kind && o.metadata.name === name);
 
-      it('deploys every process: Deployment with ports, probes, scrape annotations and its environment; Service', () => {
-        const problems = everyProcess((process) => {
-          const deployment = find('Deployment', process.name);
-          if (!deployment) return ['no Deployment'];
-          const template = deployment.spec?.['template'] as {
-            metadata: { annotations?: Record<string, string> };
-            spec: { containers: Container[] };
-          };
-          const container = template.spec.containers.find((c) => c.name === process.name);
-          if (!container) return ['no container named after it'];
-          const ports = Object.entries(process.ports).map(([role, port]) => `${role}:${port.port}`);
-          const containerPorts = container.ports?.map((p) => `${p.name}:${p.containerPort}`);
-          const env = new Map((container.env ?? []).map((e) => [e.name, e.value]));
-          const wrongEnv = Object.entries(addressEnv(process, (name) => name)).filter(
-            ([key, value]) => env.get(key) !== value,
-          );
-          const service = find('Service', process.name);
-          const servicePorts = (
-            service?.spec?.['ports'] as Array<{ name: string; port: number }> | undefined
-          )?.map((p) => `${p.name}:${p.port}`);
-          return [
-            container.image !== `batchgate/${process.app}:latest` && `runs ${container.image}`,
-            JSON.stringify(containerPorts) !== JSON.stringify(ports) &&
-              `container ports ${containerPorts}`,
-            (container.readinessProbe?.httpGet?.path !== process.readiness.path ||
-              container.readinessProbe.httpGet.port !== process.readiness.port) &&
-              'readiness probe differs',
-            container.livenessProbe?.httpGet?.path !== process.liveness.path &&
-              'liveness probe differs',
-            template.metadata.annotations?.['prometheus.io/port'] !==
-              String(portNumber(process, process.metrics.port)) && 'scrape port annotation differs',
-            template.metadata.annotations?.['prometheus.io/path'] !== process.metrics.path &&
-              'scrape path annotation differs',
-            wrongEnv.length > 0 &&
-              `environment differs at ${wrongEnv.map(([key]) => key).join(', ')}`,
-            !service && 'no Service',
-            service &&
-              JSON.stringify(servicePorts) !== JSON.stringify(ports) &&
-              `Service ports ${servicePorts}`,
-          ];
-        });
-        expect(problems).toEqual([]);
-      });
-
-      it('scales every horizontal process with a HorizontalPodAutoscaler and a PodDisruptionBudget that allows a drain', () => {
-        const horizontal = PROCESSES.filter((p) => p.scaling.kind === 'horizontal');
-        expect(horizontal.map((p) => p.name)).toEqual(
-          expect.arrayContaining(['kline-sync', 'token-manager']),
+    it('deploys every process: Deployment with its image, ports, probes and scrape annotations; its ConfigMap, Service, PodDisruptionBudget, ServiceAccount, NetworkPolicy and ServiceMonitor', () => {
+      const problems = everyProcess((process) => {
+        const deployment = find('Deployment', process.name);
+        if (!deployment) return ['no Deployment'];
+        const template = deployment.spec?.['template'] as {
+          metadata: { annotations?: Record<string, string> };
+          spec: { containers: Container[] };
+        };
+        const container = template.spec.containers.find((c) => c.name === process.name);
+        if (!container) return ['no container named after it'];
+        const ports = Object.entries(process.ports).map(([role, port]) => `${role}:${port.port}`);
+        const containerPorts = container.ports?.map((p) => `${p.name}:${p.containerPort}`);
+        const config = find('ConfigMap', `${process.name}-config`);
+        const wrongEnv = Object.entries(addressEnv(process, (name) => name)).filter(
+          ([key, value]) => config?.data?.[key] !== value,
         );
-        const problems = everyProcess((process) => {
-          if (process.scaling.kind !== 'horizontal')
-            return [
-              find('HorizontalPodAutoscaler', process.name) !== undefined &&
-                'autoscaled but single-replica',
-            ];
-          const hpa = find('HorizontalPodAutoscaler', process.name);
-          const pdb = find('PodDisruptionBudget', process.name);
-          return [
-            !hpa && 'no HorizontalPodAutoscaler',
-            hpa?.spec?.['maxReplicas'] !== process.scaling.maxReplicas &&
-              `maxReplicas ${hpa?.spec?.['maxReplicas']}`,
-            !pdb && 'no PodDisruptionBudget',
-            pdb &&
-              pdb.spec?.['maxUnavailable'] !== 1 &&
-              'PodDisruptionBudget does not allow one pod down',
-          ];
-        });
-        expect(problems).toEqual([]);
+        const service = find('Service', process.name);
+        const servicePorts = (
+          service?.spec?.['ports'] as Array<{ name: string; port: number }> | undefined
+        )?.map((p) => `${p.name}:${p.port}`);
+        const pdb = find('PodDisruptionBudget', process.name);
+        return [
+          !container.image.startsWith(`batchgate/${process.app}:`) && `runs ${container.image}`,
+          JSON.stringify(containerPorts) !== JSON.stringify(ports) &&
+            `container ports ${containerPorts}`,
+          (container.readinessProbe?.httpGet?.path !== process.readiness.path ||
+            container.readinessProbe.httpGet.port !== process.readiness.port) &&
+            'readiness probe differs',
+          container.livenessProbe?.httpGet?.path !== process.liveness.path &&
+            'liveness probe differs',
+          template.metadata.annotations?.['prometheus.io/port'] !==
+            String(portNumber(process, process.metrics.port)) && 'scrape port annotation differs',
+          template.metadata.annotations?.['prometheus.io/path'] !== process.metrics.path &&
+            'scrape path annotation differs',
+          !container.envFrom?.some((source) => source.configMapRef?.name === `${process.name}-config`) &&
+            `does not read ${process.name}-config`,
+          !config && `no ${process.name}-config`,
+          wrongEnv.length > 0 &&
+            `${process.name}-config differs at ${wrongEnv.map(([key]) => key).join(', ')}`,
+          !service && 'no Service',
+          service &&
+            JSON.stringify(servicePorts) !== JSON.stringify(ports) &&
+            `Service ports ${servicePorts}`,
+          !pdb && 'no PodDisruptionBudget',
+          pdb && pdb.spec?.['maxUnavailable'] !== 1 && 'PodDisruptionBudget does not allow one pod down',
+          !find('ServiceAccount', process.name) && 'no ServiceAccount',
+          !find('NetworkPolicy', process.name) && 'no NetworkPolicy',
+          !find('ServiceMonitor', process.name) && 'no ServiceMonitor',
+        ];
       });
+      expect(problems).toEqual([]);
+    });
 
-      it('has every secret key a container reads', () => {
-        const secret = find('Secret', 'batchgate-secrets');
-        expect(secret?.stringData).toBeDefined();
-        const missing = everyProcess((process) =>
-          process.secrets.map(
-            (key) => !(key in (secret?.stringData ?? {})) && `reads ${key}, not in the Secret`,
-          ),
-        );
-        expect(missing).toEqual([]);
+    it('scales every horizontal process with a HorizontalPodAutoscaler, and no single-replica one', () => {
+      const horizontal = PROCESSES.filter((p) => p.scaling.kind === 'horizontal');
+      expect(horizontal.map((p) => p.name)).toEqual(
+        expect.arrayContaining(['kline-sync', 'token-manager']),
+      );
+      const problems = everyProcess((process) => {
+        const hpa = find('HorizontalPodAutoscaler', process.name);
+        if (process.scaling.kind !== 'horizontal')
+          return [hpa !== undefined && 'autoscaled but single-replica'];
+        return [
+          !hpa && 'no HorizontalPodAutoscaler',
+          hpa?.spec?.['maxReplicas'] !== process.scaling.maxReplicas &&
+            `maxReplicas ${hpa?.spec?.['maxReplicas']}`,
+        ];
       });
-    },
-  );
-
-  it('the dev overlay holds development secrets the apps accept, so it starts', () => {
-    const secret = kustomize('deploy/k8s/overlays/dev').find(
-      (o) => o.kind === 'Secret' && o.metadata.name === 'batchgate-secrets',
-    );
-    const data = secret?.stringData ?? {};
-    expect(Buffer.from(data['TOKEN_ENCRYPTION_KEY'] ?? '', 'base64')).toHaveLength(32);
-    expect(data['JWT_SECRET']?.length).toBeGreaterThanOrEqual(32);
-    expect(data['SERVICE_AUTH_SECRET']?.length).toBeGreaterThanOrEqual(32);
+      expect(problems).toEqual([]);
+    });
   });
 });
