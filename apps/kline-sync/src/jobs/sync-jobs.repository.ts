@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { PreparedEntityReader } from '@batchgate/platform/persistence';
 import { SyncFailureStatus } from '../failures/sync-failure.entity';
 import { SyncJobEntity } from './sync-job.entity';
 
@@ -36,11 +37,16 @@ export interface JobOwner {
  */
 @Injectable()
 export class SyncJobsRepository {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  /** The read by id is the hot path: a prepared statement, no query builder. */
+  private readonly jobReader: PreparedEntityReader<SyncJobEntity>;
+
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {
+    this.jobReader = new PreparedEntityReader(dataSource, SyncJobEntity);
+  }
 
   /** The owner's job (another owner's is not found), with the counts of its items so far while it runs. */
   async find(id: string, owner: JobOwner): Promise<SyncJobEntity | null> {
-    const job = await this.dataSource.getRepository(SyncJobEntity).findOneBy({ id, tenant: owner.tenant, userId: owner.userId });
+    const [job] = await this.jobReader.find('WHERE id = ? AND tenant = ? AND user_id = ?', [id, owner.tenant, owner.userId]);
     if (!job) return null;
     if (!job.finishedAt) await this.countItems(job);
     return job;

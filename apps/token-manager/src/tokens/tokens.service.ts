@@ -13,6 +13,7 @@ import type {
 import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
 import { callerTenant } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
+import { preparedRows, PreparedEntityReader } from '@batchgate/platform/persistence';
 import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
 import { maskSecret, SecretCipher } from './secret-cipher';
 import { toStoredStatus, toTokenMessage, usedToday } from './token.mapper';
@@ -56,12 +57,17 @@ const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
  */
 @Injectable()
 export class TokensService {
+  /** The list is the hot read: prepared statements, no query builder. */
+  private readonly tokenReader: PreparedEntityReader<ApiTokenEntity>;
+
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(Outbox) private readonly outbox: Outbox,
     @Inject(SecretCipher) private readonly cipher: SecretCipher,
     @Inject(QuotaCalendar) private readonly calendar: QuotaCalendar,
-  ) {}
+  ) {
+    this.tokenReader = new PreparedEntityReader(dataSource, ApiTokenEntity);
+  }
 
   /** The wire shape of a row, with today's usage. */
   toMessage(row: ApiTokenEntity): Token {
@@ -109,21 +115,23 @@ export class TokensService {
     const tenant = callerTenant(request.tenant);
     const page = Math.max(1, request.page?.page || 1);
     const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, request.page?.pageSize || 20));
-    const query = this.dataSource
-      .getRepository(ApiTokenEntity)
-      .createQueryBuilder('t')
-      .where('t.tenant = :tenant AND t.deleted = 0', { tenant })
-      .orderBy('t.id', 'DESC')
-      .skip((page - 1) * pageSize)
-      .take(pageSize);
-    if (request.provider) query.andWhere('t.provider = :provider', { provider: request.provider });
+    let where = 'WHERE tenant = ? AND deleted = 0';
+    const params: unknown[] = [tenant];
+    if (request.provider) {
+      where += ' AND provider = ?';
+      params.push(request.provider);
+    }
     if (request.status !== TokenStatus.TOKEN_STATUS_UNSPECIFIED) {
       const status = toStoredStatus(request.status);
       if (status === undefined) throw invalidTokenField('status', 'is not a token status');
-      query.andWhere('t.status = :status', { status });
+      where += ' AND status = ?';
+      params.push(status);
     }
-    const [rows, total] = await query.getManyAndCount();
-    return { tokens: rows.map((row) => this.toMessage(row)), page: { page, pageSize, total } };
+    const [rows, [count]] = await Promise.all([
+      this.tokenReader.find(`${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, String(pageSize), String((page - 1) * pageSize)]),
+      preparedRows<{ total: number | string }>(this.dataSource, `SELECT COUNT(*) AS total FROM api_token ${where}`, params),
+    ]);
+    return { tokens: rows.map((row) => this.toMessage(row)), page: { page, pageSize, total: Number(count?.total ?? 0) } };
   }
 
   async update(request: UpdateTokenRequest): Promise<Token> {

@@ -1,3 +1,4 @@
 export * from './mysql-config';
 export * from './data-source';
 export * from './persistence.module';
+export * from './prepared-reads';
