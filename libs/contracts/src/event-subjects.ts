@@ -1,3 +1,4 @@
+import type { JobChanged, JobItemQueued } from './generated/common/v1/common';
 import type { StockSyncRequested, TokenChanged, TokenCreated, TokenExhausted, TokenRetired } from './generated/events/v1/events';
 
 /**
@@ -13,6 +14,11 @@ export type DomainEvents = {
 } & {
   /** Work items of one sync work queue (`SYNC_WORK_QUEUE`); see klineSyncWorkSubject. */
   [subject: `klinesync.work.${string}.stock`]: StockSyncRequested;
+} & {
+  /** Work items of a durable-job kind (libs/platform/src/jobs): `jobwork.<service>.<queue>.<kind>`. */
+  [subject: `jobwork.${string}`]: JobItemQueued;
+  /** Committed changes of durable jobs: `jobevents.<service>.<queue>.<kind>.<status>.<jobId>`. */
+  [subject: `jobevents.${string}`]: JobChanged;
 };
 
 export type EventSubject = keyof DomainEvents;

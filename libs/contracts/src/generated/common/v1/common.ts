@@ -40,4 +40,41 @@ export interface JobProgress {
   failed: number;
 }
 
+/**
+ * A work item of a durable job on its service's JetStream work queue. The item's row holds its
+ * payload; the message only names it (libs/platform/src/jobs).
+ */
+export interface JobItemQueued {
+  jobId: string;
+  seq: number;
+}
+
+/**
+ * One committed change of a durable job (published through the outbox): the job's state after
+ * the change, and the items the same commit changed. `version` counts the job's commits, so a
+ * watcher can tell a change it has already seen.
+ */
+export interface JobChanged {
+  jobId: string;
+  kind: string;
+  /** pending | queued | running | success | failed | cancelled | partial */
+  status: string;
+  version: number;
+  progress: JobProgress | undefined;
+  cancelled: number;
+  items: JobItemChanged[];
+  occurredAt: string;
+}
+
+/** One item's state after a committed change. */
+export interface JobItemChanged {
+  seq: number;
+  /** pending | queued | running | success | failed | cancelled */
+  status: string;
+  attempts: number;
+  errorMessage: string;
+  /** 0-100, as the handler reports it while the item runs. */
+  progress: number;
+}
+
 export const COMMON_V1_PACKAGE_NAME = 'common.v1';

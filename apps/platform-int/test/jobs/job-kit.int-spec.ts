@@ -1,0 +1,242 @@
+import { lastValueFrom } from 'rxjs';
+import { createTestDatabase, waitFor, type TestDatabase } from '@batchgate/testing';
+import { watchJob, type JobOwner } from '@batchgate/platform/jobs';
+import {
+  deleteStreams,
+  openKit,
+  queueDrained,
+  uniqueService,
+  type KitProcess,
+} from './job-kit.harness';
+
+/** The durable-job kit against the real MySQL and NATS, worker in this process. */
+describe('durable-job kit', () => {
+  let database: TestDatabase;
+  const kits: KitProcess[] = [];
+  const alice: JobOwner = { tenant: 'acme', userId: 'alice' };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('jobkit');
+  });
+  afterAll(async () => {
+    for (const kit of kits) {
+      await kit.close();
+      const nats = await import('nats').then(({ connect }) =>
+        connect({ servers: 'nats://127.0.0.1:4222' }),
+      );
+      await deleteStreams(nats, kit.store.kind.service);
+      await nats.close();
+    }
+    await database.drop();
+  });
+
+  async function kit(): Promise<KitProcess> {
+    const opened = await openKit({
+      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
+      DB_PORT: Number(database.env['DB_PORT']),
+      DB_USER: database.env['DB_USER'] ?? 'root',
+      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
+      DB_NAME: database.name,
+      NATS_URL: 'nats://127.0.0.1:4222',
+      ...uniqueService(),
+    });
+    kits.push(opened);
+    return opened;
+  }
+
+  it('stores the job and its items before answering, runs them, and ends success with each result', async () => {
+    const { store, worker } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'basic' },
+      items: [1, 2, 3].map((value) => ({ payload: { value } })),
+    });
+    expect(job).toMatchObject({
+      status: 'queued',
+      total: 3,
+      succeeded: 0,
+      owner: alice,
+      params: { label: 'basic' },
+    });
+    const rows = await database.query<{ seq: number; status: string; idempotency_key: string }>(
+      'SELECT seq, status, idempotency_key FROM job_item WHERE job_id = ? ORDER BY seq',
+      [job.id],
+    );
+    expect(rows).toEqual(
+      [0, 1, 2].map((seq) => ({ seq, status: 'queued', idempotency_key: `${job.id}:${seq}` })),
+    );
+
+    await worker({ concurrency: 2, maxDeliveries: 3, ackWaitMs: 5_000 });
+    const done = await waitFor(async () => {
+      const now = await store.get(alice, job.id);
+      return now.status === 'success' ? now : undefined;
+    });
+    expect(done).toMatchObject({ total: 3, succeeded: 3, failed: 0, doneThisRun: 3 });
+    expect(done.finishedAt).not.toBeNull();
+    const { items } = await store.items(alice, job.id, { page: 1, size: 10 });
+    expect(
+      items.map((item) => [item.status, item.result?.doubled, item.attempts, item.progress]),
+    ).toEqual([
+      ['success', 2, 1, 100],
+      ['success', 4, 1, 100],
+      ['success', 6, 1, 100],
+    ]);
+  });
+
+  it('ends a poison item failed after the configured deliveries, with its error, while the others succeed', async () => {
+    const { store, worker, nats } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'poison' },
+      items: [
+        { payload: { value: 1 } },
+        { payload: { value: 2, throwUntilAttempt: 1_000_000 } },
+        { payload: { value: 3, refuse: true } },
+      ],
+    });
+    await worker({ concurrency: 2, maxDeliveries: 3, ackWaitMs: 5_000, retryDelayMs: 50 });
+    const done = await waitFor(async () => {
+      const now = await store.get(alice, job.id);
+      return now.finishedAt ? now : undefined;
+    });
+    expect(done).toMatchObject({ status: 'partial', succeeded: 1, failed: 2 });
+    const { items } = await store.items(alice, job.id, { page: 1, size: 10 });
+    expect(items.map((item) => [item.status, item.attempts, item.errorMessage])).toEqual([
+      ['success', 1, null],
+      ['failed', 3, 'failed 3 times; last: item 2 broke on attempt 3'],
+      // ItemFailure: refused for good on its first run, no redelivery.
+      ['failed', 1, 'item 3 refused'],
+    ]);
+    // Nothing is left to loop: every message was acked.
+    await waitFor(async () => ((await queueDrained(nats, store)) ? true : undefined));
+  });
+
+  it('retries the failed items of a finished job, and only those', async () => {
+    const { store, worker } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'retry' },
+      items: [{ payload: { value: 1 } }, { payload: { value: 2, throwUntilAttempt: 3 } }],
+    });
+    await worker({ concurrency: 2, maxDeliveries: 2, ackWaitMs: 5_000, retryDelayMs: 50 });
+    await waitFor(async () =>
+      (await store.get(alice, job.id)).status === 'partial' ? true : undefined,
+    );
+    await expect(store.cancel(alice, job.id)).rejects.toMatchObject({ code: 'TEST.JOB_FINISHED' });
+
+    const reopened = await store.retry(alice, job.id);
+    expect(reopened).toMatchObject({
+      status: 'queued',
+      succeeded: 1,
+      failed: 0,
+      startedAt: null,
+      finishedAt: null,
+    });
+    const done = await waitFor(async () => {
+      const now = await store.get(alice, job.id);
+      return now.status === 'success' ? now : undefined;
+    });
+    expect(done).toMatchObject({ succeeded: 2, failed: 0, doneThisRun: 1 });
+    const { items } = await store.items(alice, job.id, { page: 1, size: 10 });
+    expect(items.map((item) => [item.status, item.attempts])).toEqual([
+      ['success', 1],
+      ['success', 3],
+    ]);
+    await expect(store.retry(alice, job.id)).rejects.toMatchObject({
+      code: 'TEST.NOTHING_TO_RETRY',
+    });
+  });
+
+  it('streams every committed change of a watched job, in order, and ends when the job ends', async () => {
+    const { store, worker } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'watched' },
+      items: [{ payload: { value: 1, sleepMs: 200 } }, { payload: { value: 2, sleepMs: 400 } }],
+      hold: true,
+    });
+    expect(job.status).toBe('pending');
+    const seen: Array<{ version: number; status: string; succeeded: number; items: string[] }> = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      watchJob(store, alice, job.id, (snapshot, change) => ({
+        version: snapshot.version,
+        status: snapshot.status,
+        succeeded: snapshot.succeeded,
+        items: change?.items.map((item) => `${item.seq}:${item.status}:${item.progress}`) ?? [],
+      })).subscribe({ next: (entry) => seen.push(entry), error: reject, complete: resolve });
+    });
+    await worker({ concurrency: 2, maxDeliveries: 3, ackWaitMs: 5_000 });
+    // Released once the watch has read the job, so the release is its first change.
+    await waitFor(() => (seen.length > 0 ? true : undefined));
+    await store.release(alice, job.id);
+    await ended;
+
+    const final = await store.get(alice, job.id);
+    expect(final.status).toBe('success');
+    // Every version from the first read to the last, once each, none skipped.
+    const versions = seen.map((entry) => entry.version);
+    const first = job.version;
+    expect(versions).toEqual(
+      Array.from({ length: final.version - first + 1 }, (_, i) => first + i),
+    );
+    expect(seen[0]).toMatchObject({ status: 'pending', items: [] });
+    expect(seen.at(-1)).toMatchObject({ status: 'success', succeeded: 2, version: final.version });
+    const itemChanges = seen.flatMap((entry) => entry.items);
+    for (const seq of [0, 1]) {
+      expect(itemChanges).toEqual(
+        expect.arrayContaining([
+          `${seq}:queued:0`,
+          `${seq}:running:0`,
+          `${seq}:running:50`,
+          `${seq}:success:100`,
+        ]),
+      );
+    }
+    expect(seen.map((entry) => entry.status)).toEqual(
+      expect.arrayContaining(['pending', 'queued', 'running', 'success']),
+    );
+  });
+
+  it("answers another owner's job id as not found, in every call, and changes nothing", async () => {
+    const { store } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'private' },
+      items: [{ payload: { value: 1 } }],
+      hold: true,
+    });
+    for (const stranger of [
+      { tenant: 'acme', userId: 'bob' },
+      { tenant: 'other', userId: 'alice' },
+    ]) {
+      const notFound = { kind: 'not_found', code: 'TEST.JOB_NOT_FOUND' };
+      await expect(store.get(stranger, job.id)).rejects.toMatchObject(notFound);
+      await expect(store.items(stranger, job.id, { page: 1, size: 10 })).rejects.toMatchObject(
+        notFound,
+      );
+      await expect(store.cancel(stranger, job.id)).rejects.toMatchObject(notFound);
+      await expect(store.retry(stranger, job.id)).rejects.toMatchObject(notFound);
+      await expect(store.release(stranger, job.id)).rejects.toMatchObject(notFound);
+      await expect(
+        lastValueFrom(watchJob(store, stranger, job.id, (snapshot) => snapshot)),
+      ).rejects.toMatchObject(notFound);
+      expect((await store.list(stranger, { page: 1, size: 10 })).total).toBe(0);
+    }
+    await expect(store.get({ tenant: '', userId: 'alice' }, job.id)).rejects.toThrow(TypeError);
+    const after = await store.get(alice, job.id);
+    expect(after).toMatchObject({ status: 'pending', version: job.version });
+    // The owner lists it (newest first; the earlier tests' jobs are alice's too).
+    expect((await store.list(alice, { page: 1, size: 10 })).jobs[0]?.id).toBe(job.id);
+  });
+
+  it('answers the open job again for a repeated dedupe key, and a new one once it has ended', async () => {
+    const { store } = await kit();
+    const submission = {
+      params: { label: 'dedupe' },
+      items: [{ payload: { value: 1 } }],
+      hold: true,
+      dedupeKey: 'task-7',
+    };
+    const first = await store.submit(alice, submission);
+    const again = await store.submit(alice, submission);
+    expect(again.id).toBe(first.id);
+    await store.cancel(alice, first.id);
+    const fresh = await store.submit(alice, submission);
+    expect(fresh.id).not.toBe(first.id);
+  });
+});

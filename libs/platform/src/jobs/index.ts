@@ -1,0 +1,6 @@
+export * from './job-states';
+export * from './job-kind';
+export * from './job.migration';
+export * from './job-store';
+export * from './job-worker';
+export * from './job-watch';

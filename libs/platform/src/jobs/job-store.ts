@@ -1,0 +1,924 @@
+import { randomUUID } from 'node:crypto';
+import type { JobChanged, JobItemChanged } from '@batchgate/contracts/common/v1/common';
+import type { NatsConnection } from 'nats';
+import type { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../errors';
+import type { Outbox, OutboxTransaction } from '../messaging';
+import { GroupCommit, retryOnDeadlock } from './group-commit';
+import { jobSubjects, type JobKind } from './job-kind';
+import {
+  isTerminalJobStatus,
+  ITEM_TRANSITIONS,
+  JOB_STATUSES,
+  JOB_TRANSITIONS,
+  OUTCOME_SQL,
+  sqlList,
+  type ItemStatus,
+  type JobStatus,
+} from './job-states';
+
+/** Who a job belongs to. Every read and write of the store is scoped to one. */
+export interface JobOwner {
+  tenant: string;
+  userId: string;
+}
+
+export interface JobSnapshot<P> {
+  id: string;
+  kind: string;
+  owner: JobOwner;
+  status: JobStatus;
+  params: P;
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  /** Items ended since the current run started (a retried job's earlier ones excluded), for an ETA. */
+  doneThisRun: number;
+  /** Commits that changed the job so far (JobChanged.version). */
+  version: number;
+  errorMessage: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  updatedAt: Date;
+}
+
+export interface JobItemSnapshot<I, R> {
+  seq: number;
+  status: ItemStatus;
+  idempotencyKey: string;
+  payload: I;
+  result: R | null;
+  attempts: number;
+  progress: number;
+  errorMessage: string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface SubmitJob<P, I> {
+  params: P;
+  /** 1 or more; each becomes one work item. */
+  items: ReadonlyArray<{ payload: I; idempotencyKey?: string }>;
+  /** Stored `pending` and not queued until {@link JobStore.release} (a service's admission limit). */
+  hold?: boolean;
+  /**
+   * While a job of this kind with the same key is open for the tenant, submitting again answers
+   * that job instead of a new one (role: one persona task per tenant/task/strategy at a time).
+   */
+  dedupeKey?: string;
+}
+
+export interface Page {
+  page: number;
+  size: number;
+}
+
+/** What the worker's claim reads of an item it may run. */
+export interface ClaimedItem<P, I> {
+  jobId: string;
+  seq: number;
+  owner: JobOwner;
+  params: P;
+  payload: I;
+  idempotencyKey: string;
+  /** Runs of the item ever started, this one included: the fencing token of this run. */
+  attempt: number;
+  /** Runs since it was last queued (by its submission or a retry), this one included. */
+  tries: number;
+}
+
+export type ItemOutcome<R> = { ok: true; result: R } | { ok: false; reason: string };
+
+/** A run's outcome to record; `attempt` (the claim's) fences out an older run. */
+export interface Completion<R> {
+  jobId: string;
+  seq: number;
+  attempt: number;
+  outcome: ItemOutcome<R>;
+}
+
+/** Whether the completion counted (false: another run, a cancel or a retry got there first). */
+export interface CompletionResult {
+  counted: boolean;
+  /** Set when this completion ended its job. */
+  jobFinished?: { status: JobStatus; seconds: number };
+}
+
+export interface JobStoreDependencies {
+  dataSource: DataSource;
+  outbox: Outbox;
+  nats: NatsConnection;
+}
+
+export interface JobStoreSettings {
+  /** Work queue name (a NATS subject token): deployments and test runs sharing NATS use their own. */
+  queue: string;
+  /** Largest group written in one transaction. */
+  maxGroup?: number;
+}
+
+const MAX_REASON = 500;
+const DEFAULT_MAX_GROUP = 500;
+
+interface JobRow {
+  id: string;
+  kind: string;
+  tenant: string;
+  user_id: string;
+  status: JobStatus;
+  params: unknown;
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  done_before_run: number;
+  version: number;
+  error_message: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+const JOB_COLUMNS =
+  'id, kind, tenant, user_id, status, params, total, succeeded, failed, cancelled, done_before_run, version, error_message, created_at, started_at, finished_at, updated_at';
+
+/**
+ * The jobs of one kind, always through their owner: every method takes a {@link JobOwner} and
+ * filters by it in SQL, so another owner's job id reads as not found. Submissions, claims and
+ * outcomes are group-committed (see {@link GroupCommit}); every transaction that changes a job
+ * also writes its {@link JobChanged} event to the outbox, so the database and the events never
+ * disagree after a crash.
+ *
+ * Lock order, in every transaction: items, then jobs, each in primary-key order; so two replicas'
+ * groups wait for each other instead of deadlocking (a deadlock is retried all the same).
+ */
+export class JobStore<P, I, R> {
+  readonly subjects: ReturnType<typeof jobSubjects>;
+  private readonly submits: GroupCommit<{ owner: JobOwner; job: SubmitJob<P, I> }, string>;
+  private readonly claims: GroupCommit<
+    { jobId: string; seq: number },
+    ClaimedItem<P, I> | undefined
+  >;
+  private readonly completions: GroupCommit<Completion<R>, CompletionResult>;
+
+  constructor(
+    readonly kind: JobKind<P, I, R>,
+    private readonly deps: JobStoreDependencies,
+    settings: JobStoreSettings,
+  ) {
+    if (!/^[A-Za-z0-9_-]{1,40}$/.test(settings.queue))
+      throw new Error(`job queue "${settings.queue}" must be 1-40 letters, digits, _ or -`);
+    this.subjects = jobSubjects(kind, settings.queue);
+    const group = { maxBatch: settings.maxGroup ?? DEFAULT_MAX_GROUP, maxInFlight: 2 };
+    this.submits = new GroupCommit((inputs) => this.insertJobs(inputs), group);
+    this.claims = new GroupCommit((inputs) => this.claimItems(inputs), group);
+    this.completions = new GroupCommit((inputs) => this.completeItems(inputs), group);
+  }
+
+  get nats(): NatsConnection {
+    return this.deps.nats;
+  }
+
+  // ---- owner's API ---------------------------------------------------------------------------
+
+  /**
+   * Stores the job and its items and queues the items (through the outbox, in the same
+   * transaction) before answering; `queued`, or `pending` when held.
+   */
+  async submit(owner: JobOwner, job: SubmitJob<P, I>): Promise<JobSnapshot<P>> {
+    checkOwner(owner);
+    if (job.items.length === 0)
+      throw new DomainError(
+        'invalid_argument',
+        `${this.kind.errorPrefix}.INVALID_ARGUMENT`,
+        'A job needs at least one item',
+      );
+    const id =
+      job.dedupeKey === undefined
+        ? await this.submits.submit({ owner, job })
+        : await this.submitDeduplicated(owner, job);
+    return this.get(owner, id);
+  }
+
+  async get(owner: JobOwner, id: string): Promise<JobSnapshot<P>> {
+    const job = await this.find(owner, id);
+    if (!job) throw this.notFound(id);
+    return job;
+  }
+
+  /** The owner's job, or undefined (also for another owner's id). */
+  async find(
+    owner: JobOwner,
+    id: string,
+    manager: EntityManager = this.deps.dataSource.manager,
+    lock = false,
+  ): Promise<JobSnapshot<P> | undefined> {
+    checkOwner(owner);
+    const [row] = (await manager.query(
+      `SELECT ${JOB_COLUMNS} FROM job WHERE id = ? AND kind = ? AND tenant = ? AND user_id = ?${lock ? ' FOR UPDATE' : ''}`,
+      [id, this.kind.name, owner.tenant, owner.userId],
+    )) as JobRow[];
+    return row ? toSnapshot<P>(row) : undefined;
+  }
+
+  /** The owner's jobs of this kind, newest first. */
+  async list(
+    owner: JobOwner,
+    query: Page & { status?: JobStatus },
+  ): Promise<{ jobs: JobSnapshot<P>[]; total: number }> {
+    checkOwner(owner);
+    if (query.status !== undefined && !JOB_STATUSES.includes(query.status)) {
+      throw new DomainError(
+        'invalid_argument',
+        `${this.kind.errorPrefix}.INVALID_ARGUMENT`,
+        `status must be one of ${JOB_STATUSES.join(', ')}`,
+        {
+          details: { field: 'status' },
+        },
+      );
+    }
+    const where = `kind = ? AND tenant = ? AND user_id = ?${query.status ? ' AND status = ?' : ''}`;
+    const params = [
+      this.kind.name,
+      owner.tenant,
+      owner.userId,
+      ...(query.status ? [query.status] : []),
+    ];
+    const [rows, [count]] = await Promise.all([
+      this.deps.dataSource.query(
+        `SELECT ${JOB_COLUMNS} FROM job WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+        [...params, query.size, (query.page - 1) * query.size],
+      ) as Promise<JobRow[]>,
+      this.deps.dataSource.query(
+        `SELECT COUNT(*) AS total FROM job WHERE ${where}`,
+        params,
+      ) as Promise<Array<{ total: string | number }>>,
+    ]);
+    return { jobs: rows.map((row) => toSnapshot<P>(row)), total: Number(count?.total ?? 0) };
+  }
+
+  /** The items of the owner's job, in order. */
+  async items(
+    owner: JobOwner,
+    id: string,
+    query: Page & { status?: ItemStatus },
+  ): Promise<{ items: JobItemSnapshot<I, R>[]; total: number }> {
+    const job = await this.get(owner, id);
+    const where = `job_id = ? AND tenant = ? AND user_id = ?${query.status ? ' AND status = ?' : ''}`;
+    const params = [id, owner.tenant, owner.userId, ...(query.status ? [query.status] : [])];
+    const rows = (await this.deps.dataSource.query(
+      `SELECT seq, status, idempotency_key, payload, result, attempts, progress, error_message, started_at, finished_at
+         FROM job_item WHERE ${where} ORDER BY seq LIMIT ? OFFSET ?`,
+      [...params, query.size, (query.page - 1) * query.size],
+    )) as ItemRow[];
+    const total = query.status
+      ? Number(
+          (
+            (await this.deps.dataSource.query(
+              `SELECT COUNT(*) AS n FROM job_item WHERE ${where}`,
+              params,
+            )) as Array<{ n: string }>
+          )[0]?.n ?? 0,
+        )
+      : job.total;
+    return { items: rows.map((row) => toItemSnapshot<I, R>(row)), total };
+  }
+
+  /**
+   * Cancels an open job: its open items end `cancelled` (workers skip queued ones; running ones
+   * are aborted on every replica, which hear of it through the change event), and the job ends
+   * `cancelled` now. `running: 'refuse'` refuses (JOB_RUNNING) once any item has started.
+   */
+  async cancel(
+    owner: JobOwner,
+    id: string,
+    options: { running?: 'abort' | 'refuse' } = {},
+  ): Promise<JobSnapshot<P>> {
+    checkOwner(owner);
+    await this.changeJob(owner, id, async (tx, job, items) => {
+      if (!(JOB_TRANSITIONS.cancel.from as readonly string[]).includes(job.status))
+        throw this.finished(job);
+      const open = items.filter((item) =>
+        (ITEM_TRANSITIONS.cancel.from as readonly string[]).includes(item.status),
+      );
+      if (
+        options.running === 'refuse' &&
+        (job.status === 'running' || open.some((item) => item.status === 'running'))
+      ) {
+        throw new DomainError(
+          'failed_precondition',
+          `${this.kind.errorPrefix}.JOB_RUNNING`,
+          `${this.kind.label} ${id} is already running`,
+          {
+            details: { id, status: job.status },
+          },
+        );
+      }
+      await tx.manager.query(
+        `UPDATE job_item SET status = 'cancelled', finished_at = CURRENT_TIMESTAMP(3) WHERE job_id = ? AND status IN (${sqlList(ITEM_TRANSITIONS.cancel.from)})`,
+        [id],
+      );
+      await tx.manager.query(
+        `UPDATE job SET cancelled = cancelled + ?, status = 'cancelled', finished_at = CURRENT_TIMESTAMP(3), active_key = NULL,
+                version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?`,
+        [open.length, id],
+      );
+      return open.map((item) => ({
+        seq: item.seq,
+        status: 'cancelled' as const,
+        attempts: item.attempts,
+        errorMessage: '',
+        progress: item.progress,
+      }));
+    });
+    return this.get(owner, id);
+  }
+
+  /**
+   * Queues the failed and cancelled items of a finished job again (in one transaction with
+   * their work messages); the job is `queued` and its clock restarts. NOTHING_TO_RETRY when the
+   * job is still open or has no such item.
+   */
+  async retry(owner: JobOwner, id: string): Promise<JobSnapshot<P>> {
+    checkOwner(owner);
+    await this.changeJob(owner, id, async (tx, job, items) => {
+      const again = items.filter((item) =>
+        (ITEM_TRANSITIONS.retry.from as readonly string[]).includes(item.status),
+      );
+      if (
+        !(JOB_TRANSITIONS.retry.from as readonly string[]).includes(job.status) ||
+        again.length === 0
+      ) {
+        throw new DomainError(
+          'failed_precondition',
+          `${this.kind.errorPrefix}.NOTHING_TO_RETRY`,
+          `${this.kind.label} ${id} has no failed or cancelled items to retry, or is still running`,
+          { details: { id, status: job.status } },
+        );
+      }
+      const failed = again.filter((item) => item.status === 'failed').length;
+      await tx.manager.query(
+        `UPDATE job_item SET status = 'queued', attempts_before_retry = attempts, result = NULL, error_message = NULL, progress = 0,
+                started_at = NULL, finished_at = NULL
+          WHERE job_id = ? AND status IN (${sqlList(ITEM_TRANSITIONS.retry.from)})`,
+        [id],
+      );
+      await tx.manager.query(
+        `UPDATE job SET failed = failed - ?, cancelled = cancelled - ?, done_before_run = succeeded, status = 'queued', error_message = NULL,
+                started_at = NULL, finished_at = NULL, version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?`,
+        [failed, again.length - failed, id],
+      );
+      await tx.emitAll(
+        this.subjects.work,
+        again.map((item) => ({ jobId: id, seq: item.seq })),
+      );
+      return again.map((item) => ({
+        seq: item.seq,
+        status: 'queued' as const,
+        attempts: item.attempts,
+        errorMessage: '',
+        progress: 0,
+      }));
+    });
+    return this.get(owner, id);
+  }
+
+  /** Queues a held (`pending`) job; JOB_NOT_PENDING when it is not pending. */
+  async release(owner: JobOwner, id: string): Promise<JobSnapshot<P>> {
+    checkOwner(owner);
+    await this.changeJob(owner, id, async (tx, job, items) => {
+      if (!(JOB_TRANSITIONS.release.from as readonly string[]).includes(job.status)) {
+        throw new DomainError(
+          'failed_precondition',
+          `${this.kind.errorPrefix}.JOB_NOT_PENDING`,
+          `${this.kind.label} ${id} is not pending (${job.status})`,
+          {
+            details: { id, status: job.status },
+          },
+        );
+      }
+      const held = items.filter((item) =>
+        (ITEM_TRANSITIONS.release.from as readonly string[]).includes(item.status),
+      );
+      await tx.manager.query(
+        `UPDATE job_item SET status = 'queued' WHERE job_id = ? AND status IN (${sqlList(ITEM_TRANSITIONS.release.from)})`,
+        [id],
+      );
+      await tx.manager.query(
+        "UPDATE job SET status = 'queued', version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?",
+        [id],
+      );
+      await tx.emitAll(
+        this.subjects.work,
+        held.map((item) => ({ jobId: id, seq: item.seq })),
+      );
+      return held.map((item) => ({
+        seq: item.seq,
+        status: 'queued' as const,
+        attempts: item.attempts,
+        errorMessage: '',
+        progress: 0,
+      }));
+    });
+    return this.get(owner, id);
+  }
+
+  // ---- worker's API (keyed by the work message, which only this service's queue carries) -----
+
+  /** Marks the item running under a new attempt number, or undefined when it may not run (ended, cancelled). */
+  claim(jobId: string, seq: number): Promise<ClaimedItem<P, I> | undefined> {
+    return this.claims.submit({ jobId, seq });
+  }
+
+  /** Records a run's outcome once; the job ends with its last item. */
+  complete(completion: Completion<R>): Promise<CompletionResult> {
+    return this.completions.submit(completion);
+  }
+
+  /** The running item's progress (0-100), if the run is still the item's current one. */
+  async reportProgress(
+    jobId: string,
+    seq: number,
+    attempt: number,
+    percent: number,
+  ): Promise<void> {
+    const progress = Math.max(0, Math.min(100, Math.round(percent)));
+    await retryOnDeadlock(() =>
+      this.deps.outbox.transaction(async (tx) => {
+        const result = (await tx.manager.query(
+          "UPDATE job_item SET progress = ? WHERE job_id = ? AND seq = ? AND status = 'running' AND attempts = ?",
+          [progress, jobId, seq, attempt],
+        )) as { affectedRows: number };
+        if (result.affectedRows !== 1) return;
+        await tx.manager.query(
+          'UPDATE job SET version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?',
+          [jobId],
+        );
+        await this.emitChanges(
+          tx,
+          [jobId],
+          new Map([
+            [jobId, [{ seq, status: 'running', attempts: attempt, errorMessage: '', progress }]],
+          ]),
+        );
+      }),
+    );
+  }
+
+  // ---- group-committed writes ----------------------------------------------------------------
+
+  private async insertJobs(
+    inputs: Array<{ owner: JobOwner; job: SubmitJob<P, I> }>,
+  ): Promise<string[]> {
+    const ids = inputs.map(() => randomUUID());
+    await this.deps.outbox.transaction(async (tx) => {
+      await this.insertRows(tx, inputs, ids);
+    });
+    return ids;
+  }
+
+  private async insertRows(
+    tx: OutboxTransaction,
+    inputs: Array<{ owner: JobOwner; job: SubmitJob<P, I> }>,
+    ids: string[],
+  ): Promise<void> {
+    const jobRows: unknown[] = [];
+    const itemRows: unknown[][] = [];
+    const work: Array<{ jobId: string; seq: number }> = [];
+    inputs.forEach(({ owner, job }, index) => {
+      const id = ids[index] as string;
+      const status = job.hold ? 'pending' : 'queued';
+      jobRows.push(
+        id,
+        this.kind.name,
+        owner.tenant,
+        owner.userId,
+        status,
+        JSON.stringify(job.params ?? null),
+        job.items.length,
+        job.dedupeKey ?? null,
+      );
+      job.items.forEach((item, seq) => {
+        itemRows.push([
+          id,
+          seq,
+          owner.tenant,
+          owner.userId,
+          status,
+          item.idempotencyKey ?? `${id}:${seq}`,
+          JSON.stringify(item.payload ?? null),
+        ]);
+        if (!job.hold) work.push({ jobId: id, seq });
+      });
+    });
+    await tx.manager.query(
+      `INSERT INTO job (id, kind, tenant, user_id, status, params, total, active_key) VALUES ${inputs.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      jobRows,
+    );
+    for (let offset = 0; offset < itemRows.length; offset += 500) {
+      const chunk = itemRows.slice(offset, offset + 500);
+      await tx.manager.query(
+        `INSERT INTO job_item (job_id, seq, tenant, user_id, status, idempotency_key, payload) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flat(),
+      );
+    }
+    await tx.emitAll(this.subjects.work, work);
+  }
+
+  /** A deduplicated submission alone in its transaction: the unique key decides who was first. */
+  private async submitDeduplicated(owner: JobOwner, job: SubmitJob<P, I>): Promise<string> {
+    const id = randomUUID();
+    try {
+      await this.deps.outbox.transaction((tx) => this.insertRows(tx, [{ owner, job }], [id]));
+      return id;
+    } catch (error) {
+      if (
+        (error as { code?: string }).code !== 'ER_DUP_ENTRY' &&
+        (error as { driverError?: { code?: string } }).driverError?.code !== 'ER_DUP_ENTRY'
+      )
+        throw error;
+      const [open] = (await this.deps.dataSource.query(
+        'SELECT id, user_id FROM job WHERE kind = ? AND tenant = ? AND active_key = ?',
+        [this.kind.name, owner.tenant, job.dedupeKey],
+      )) as Array<{ id: string; user_id: string }>;
+      // It ended in between: this submission is new after all.
+      if (!open) return this.submitDeduplicated(owner, job);
+      if (open.user_id !== owner.userId) {
+        throw new DomainError(
+          'already_exists',
+          `${this.kind.errorPrefix}.JOB_EXISTS`,
+          `Another user of the tenant runs this ${this.kind.label.toLowerCase()} already`,
+        );
+      }
+      return open.id;
+    }
+  }
+
+  private async claimItems(
+    keys: Array<{ jobId: string; seq: number }>,
+  ): Promise<Array<ClaimedItem<P, I> | undefined>> {
+    return retryOnDeadlock(() =>
+      this.deps.outbox.transaction(async (tx) => {
+        const { sql: keySql, params: keyParams } = keyTable(keys);
+        await tx.manager.query(
+          `UPDATE job_item i JOIN (${keySql}) k ON i.job_id = k.job_id AND i.seq = k.seq
+              SET i.status = 'running', i.attempts = i.attempts + 1, i.progress = 0, i.error_message = NULL, i.started_at = CURRENT_TIMESTAMP(3)
+            WHERE i.status IN (${sqlList(ITEM_TRANSITIONS.claim.from)})`,
+          keyParams,
+        );
+        // Every running item of the group is ours now: the UPDATE took each one still claimable, and holds it.
+        const rows = (await tx.manager.query(
+          `SELECT i.job_id, i.seq, i.tenant, i.user_id, i.idempotency_key, i.payload, i.attempts, i.attempts_before_retry, j.params
+             FROM job_item i JOIN (${keySql}) k ON i.job_id = k.job_id AND i.seq = k.seq JOIN job j ON j.id = i.job_id
+            WHERE i.status = 'running'`,
+          keyParams,
+        )) as Array<{
+          job_id: string;
+          seq: number;
+          tenant: string;
+          user_id: string;
+          idempotency_key: string;
+          payload: unknown;
+          attempts: number;
+          attempts_before_retry: number;
+          params: unknown;
+        }>;
+        const claimed = new Map(rows.map((row) => [`${row.job_id}:${row.seq}`, row]));
+        const changed = groupBy(
+          rows,
+          (row) => row.job_id,
+          (row) => ({
+            seq: row.seq,
+            status: 'running' as const,
+            attempts: row.attempts,
+            errorMessage: '',
+            progress: 0,
+          }),
+        );
+        if (changed.size > 0) {
+          const jobIds = [...changed.keys()].sort();
+          // started_at first: single-table UPDATEs assign left to right, so it still sees the old status.
+          await tx.manager.query(
+            `UPDATE job SET started_at = IF(status IN (${sqlList(JOB_TRANSITIONS.start.from)}), CURRENT_TIMESTAMP(3), started_at),
+                    status = IF(status IN (${sqlList(JOB_TRANSITIONS.start.from)}), '${JOB_TRANSITIONS.start.to}', status),
+                    version = version + 1, updated_at = CURRENT_TIMESTAMP(3)
+              WHERE id IN (?)`,
+            [jobIds],
+          );
+          await this.emitChanges(tx, jobIds, changed);
+        }
+        return keys.map((key) => {
+          const row = claimed.get(`${key.jobId}:${key.seq}`);
+          if (!row) return undefined;
+          return {
+            jobId: row.job_id,
+            seq: row.seq,
+            owner: { tenant: row.tenant, userId: row.user_id },
+            params: parseJson(row.params) as P,
+            payload: parseJson(row.payload) as I,
+            idempotencyKey: row.idempotency_key,
+            attempt: row.attempts,
+            tries: row.attempts - row.attempts_before_retry,
+          };
+        });
+      }),
+    );
+  }
+
+  private async completeItems(completions: Array<Completion<R>>): Promise<CompletionResult[]> {
+    return retryOnDeadlock(() =>
+      this.deps.outbox.transaction(async (tx) => {
+        const { sql: keySql, params: keyParams } = keyTable(completions);
+        const current = (await tx.manager.query(
+          `SELECT i.job_id, i.seq, i.status, i.attempts, i.progress FROM job_item i JOIN (${keySql}) k ON i.job_id = k.job_id AND i.seq = k.seq
+            ORDER BY i.job_id, i.seq FOR UPDATE`,
+          keyParams,
+        )) as Array<{
+          job_id: string;
+          seq: number;
+          status: ItemStatus;
+          attempts: number;
+          progress: number;
+        }>;
+        const byKey = new Map(current.map((row) => [`${row.job_id}:${row.seq}`, row]));
+        const seen = new Set<string>();
+        const applicable = completions.map((completion) => {
+          const key = `${completion.jobId}:${completion.seq}`;
+          const row = byKey.get(key);
+          const transition = completion.outcome.ok
+            ? ITEM_TRANSITIONS.succeed
+            : ITEM_TRANSITIONS.fail;
+          const ok =
+            row !== undefined &&
+            !seen.has(key) &&
+            (transition.from as readonly string[]).includes(row.status) &&
+            completion.attempt === row.attempts;
+          if (ok) seen.add(key);
+          return ok ? row : undefined;
+        });
+        const applied = completions.flatMap((completion, index) =>
+          applicable[index] ? [{ completion, row: applicable[index] }] : [],
+        );
+        if (applied.length === 0) return completions.map(() => ({ counted: false }));
+
+        const values = applied.map(({ completion }) => {
+          const { outcome } = completion;
+          return [
+            completion.jobId,
+            completion.seq,
+            outcome.ok ? 'success' : 'failed',
+            outcome.ok ? JSON.stringify(outcome.result ?? null) : null,
+            outcome.ok ? null : outcome.reason.slice(0, MAX_REASON),
+          ];
+        });
+        await tx.manager.query(
+          `UPDATE job_item i JOIN (${values.map(() => 'SELECT ? AS job_id, ? AS seq, ? AS status, ? AS result, ? AS error_message').join(' UNION ALL ')}) v
+               ON i.job_id = v.job_id AND i.seq = v.seq
+              SET i.status = v.status, i.result = v.result, i.error_message = v.error_message, i.finished_at = CURRENT_TIMESTAMP(3),
+                  i.progress = IF(v.status = 'success', 100, i.progress)`,
+          values.flat(),
+        );
+        const perJob = new Map<string, { succeeded: number; failed: number }>();
+        for (const { completion } of applied) {
+          const counts = perJob.get(completion.jobId) ?? { succeeded: 0, failed: 0 };
+          if (completion.outcome.ok) counts.succeeded++;
+          else counts.failed++;
+          perJob.set(completion.jobId, counts);
+        }
+        const jobIds = [...perJob.keys()].sort();
+        await tx.manager.query(
+          `UPDATE job j JOIN (${jobIds.map(() => 'SELECT ? AS id, ? AS succeeded, ? AS failed').join(' UNION ALL ')}) d ON j.id = d.id
+              SET j.succeeded = j.succeeded + d.succeeded, j.failed = j.failed + d.failed, j.version = j.version + 1, j.updated_at = CURRENT_TIMESTAMP(3)`,
+          jobIds.flatMap((id) => [id, perJob.get(id)?.succeeded ?? 0, perJob.get(id)?.failed ?? 0]),
+        );
+        // The job ends with its last open item; the status is assigned last (left to right), after finished_at.
+        await tx.manager.query(
+          `UPDATE job SET finished_at = CURRENT_TIMESTAMP(3), active_key = NULL, status = ${OUTCOME_SQL}
+            WHERE id IN (?) AND status IN (${sqlList(JOB_TRANSITIONS.finish.from)}) AND succeeded + failed + cancelled >= total`,
+          [jobIds],
+        );
+        const changed = groupBy(
+          applied,
+          ({ completion }) => completion.jobId,
+          ({ completion, row }): JobItemChanged => ({
+            seq: completion.seq,
+            status: completion.outcome.ok ? 'success' : 'failed',
+            attempts: row.attempts,
+            errorMessage: completion.outcome.ok
+              ? ''
+              : completion.outcome.reason.slice(0, MAX_REASON),
+            progress: completion.outcome.ok ? 100 : row.progress,
+          }),
+        );
+        const jobs = await this.emitChanges(tx, jobIds, changed);
+        // An item could end only while its job was open, so a job that is terminal now ended in this group.
+        const ended = new Map(
+          jobs.filter((job) => isTerminalJobStatus(job.status)).map((job) => [job.id, job]),
+        );
+        return completions.map((completion, index) => {
+          if (!applicable[index]) return { counted: false };
+          const job = ended.get(completion.jobId);
+          if (!job) return { counted: true };
+          // The job's end is reported once, with the first of its completions in this group.
+          ended.delete(job.id);
+          const seconds =
+            job.startedAt && job.finishedAt
+              ? (job.finishedAt.getTime() - job.startedAt.getTime()) / 1000
+              : 0;
+          return { counted: true, jobFinished: { status: job.status, seconds } };
+        });
+      }),
+    );
+  }
+
+  // ---- shared ---------------------------------------------------------------------------------
+
+  /**
+   * One owner-scoped change of a whole job: locks its open-or-retryable items, then the job
+   * (not found for another owner), lets `change` write, and emits the change event.
+   */
+  private async changeJob(
+    owner: JobOwner,
+    id: string,
+    change: (
+      tx: OutboxTransaction,
+      job: JobSnapshot<P>,
+      items: ItemLock[],
+    ) => Promise<JobItemChanged[]>,
+  ): Promise<void> {
+    await retryOnDeadlock(() =>
+      this.deps.outbox.transaction(async (tx) => {
+        const items = (await tx.manager.query(
+          'SELECT seq, status, attempts, progress FROM job_item WHERE job_id = ? AND tenant = ? AND user_id = ? ORDER BY seq FOR UPDATE',
+          [id, owner.tenant, owner.userId],
+        )) as ItemLock[];
+        const job = await this.find(owner, id, tx.manager, true);
+        if (!job) throw this.notFound(id);
+        const changed = await change(tx, job, items);
+        await this.emitChanges(tx, [id], new Map([[id, changed]]));
+      }),
+    );
+  }
+
+  /** Reads the jobs as committed by this transaction and writes one change event per job. */
+  private async emitChanges(
+    tx: OutboxTransaction,
+    jobIds: string[],
+    items: Map<string, JobItemChanged[]>,
+  ): Promise<JobSnapshot<P>[]> {
+    const rows = (await tx.manager.query(`SELECT ${JOB_COLUMNS} FROM job WHERE id IN (?)`, [
+      jobIds,
+    ])) as JobRow[];
+    const jobs = rows.map((row) => toSnapshot<P>(row));
+    const occurredAt = new Date().toISOString();
+    await tx.emitEach(
+      jobs.map((job) => ({
+        subject: this.subjects.change(job.status, job.id),
+        payload: toChange(job, items.get(job.id) ?? [], occurredAt),
+      })),
+    );
+    return jobs;
+  }
+
+  private notFound(id: string): DomainError {
+    return new DomainError(
+      'not_found',
+      `${this.kind.errorPrefix}.JOB_NOT_FOUND`,
+      `${this.kind.label} ${id} does not exist`,
+      { details: { id } },
+    );
+  }
+
+  private finished(job: JobSnapshot<P>): DomainError {
+    return new DomainError(
+      'failed_precondition',
+      `${this.kind.errorPrefix}.JOB_FINISHED`,
+      `${this.kind.label} ${job.id} has already finished (${job.status})`,
+      {
+        details: { id: job.id, status: job.status },
+      },
+    );
+  }
+}
+
+interface ItemLock {
+  seq: number;
+  status: ItemStatus;
+  attempts: number;
+  progress: number;
+}
+
+interface ItemRow {
+  seq: number;
+  status: ItemStatus;
+  idempotency_key: string;
+  payload: unknown;
+  result: unknown;
+  attempts: number;
+  progress: number;
+  error_message: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** The event of a job's committed change. */
+export function toChange(
+  job: JobSnapshot<unknown>,
+  items: JobItemChanged[],
+  occurredAt: string,
+): JobChanged {
+  return {
+    jobId: job.id,
+    kind: job.kind,
+    status: job.status,
+    version: job.version,
+    progress: {
+      total: job.total,
+      done: job.succeeded + job.failed + job.cancelled,
+      succeeded: job.succeeded,
+      failed: job.failed,
+    },
+    cancelled: job.cancelled,
+    items,
+    occurredAt,
+  };
+}
+
+/** A JobStore refuses to run without an owner: there is no unscoped read or write. */
+function checkOwner(owner: JobOwner): void {
+  if (
+    !owner ||
+    typeof owner.tenant !== 'string' ||
+    typeof owner.userId !== 'string' ||
+    owner.tenant === '' ||
+    owner.userId === ''
+  ) {
+    throw new TypeError('JobStore: an owner (tenant and userId, both non-empty) is required');
+  }
+}
+
+/** `(job_id, seq)` keys as a derived table, joined on the primary key (one statement per group). */
+function keyTable(keys: ReadonlyArray<{ jobId: string; seq: number }>): {
+  sql: string;
+  params: unknown[];
+} {
+  return {
+    sql: keys.map(() => 'SELECT ? AS job_id, ? AS seq').join(' UNION ALL '),
+    params: keys.flatMap((key) => [key.jobId, key.seq]),
+  };
+}
+
+function groupBy<T, V>(
+  rows: readonly T[],
+  key: (row: T) => string,
+  value: (row: T) => V,
+): Map<string, V[]> {
+  const groups = new Map<string, V[]>();
+  for (const row of rows) groups.set(key(row), [...(groups.get(key(row)) ?? []), value(row)]);
+  return groups;
+}
+
+/** MariaDB keeps JSON as text; MySQL's driver parses it. */
+function parseJson(value: unknown): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : value;
+}
+
+function toSnapshot<P>(row: JobRow): JobSnapshot<P> {
+  const done = row.succeeded + row.failed + row.cancelled;
+  return {
+    id: row.id,
+    kind: row.kind,
+    owner: { tenant: row.tenant, userId: row.user_id },
+    status: row.status,
+    params: parseJson(row.params) as P,
+    total: row.total,
+    succeeded: row.succeeded,
+    failed: row.failed,
+    cancelled: row.cancelled,
+    doneThisRun: Math.max(0, done - row.done_before_run),
+    version: Number(row.version),
+    errorMessage: row.error_message,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toItemSnapshot<I, R>(row: ItemRow): JobItemSnapshot<I, R> {
+  return {
+    seq: row.seq,
+    status: row.status,
+    idempotencyKey: row.idempotency_key,
+    payload: parseJson(row.payload) as I,
+    result: row.result === null ? null : (parseJson(row.result) as R),
+    attempts: row.attempts,
+    progress: row.progress,
+    errorMessage: row.error_message,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
