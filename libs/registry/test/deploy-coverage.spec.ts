@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { containerEnv, readinessCommand } from '../src/render/compose';
 import {
   addressEnv,
   deployFiles,
@@ -13,27 +11,6 @@ import {
   type PortRole,
 } from '../src';
 import { everyProcess, kustomize, KUSTOMIZATIONS, read, repository, ROOT, type K8sObject } from './rendered';
-
-/** `docker-compose config` (Debian's docker-compose, no engine needed) validates the file too; else the file as written. */
-function composeModel(): { services: Record<string, ComposeService> } {
-  const hasDockerCompose = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].some(
-    existsSync,
-  );
-  const text = hasDockerCompose
-    ? execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
-        cwd: ROOT,
-        encoding: 'utf8',
-      })
-    : read('docker-compose.yml');
-  return parse(text) as { services: Record<string, ComposeService> };
-}
-
-interface ComposeService {
-  build?: { args?: Record<string, string> };
-  environment?: Record<string, string | null>;
-  healthcheck?: { test?: string[] };
-  depends_on?: Record<string, { condition: string }> | string[];
-}
 
 interface Container {
   name: string;
@@ -95,34 +72,6 @@ describe('the service registry', () => {
       })
       .map((file) => file.path);
     expect(stale).toEqual([]);
-  });
-
-  it('docker-compose.yml runs every process, healthy before what calls it', () => {
-    const { services } = composeModel();
-    const problems = everyProcess((process) => {
-      const service = services[process.name];
-      if (!service) return ['missing from docker-compose.yml'];
-      const env = service.environment ?? {};
-      const dependsOn = Array.isArray(service.depends_on) ? {} : (service.depends_on ?? {});
-      const wrongEnv = Object.entries(containerEnv(process)).filter(
-        ([key, value]) => env[key] !== value,
-      );
-      return [
-        service.build?.args?.['APP'] !== process.app &&
-          `builds ${service.build?.args?.['APP']}, not ${process.app}`,
-        wrongEnv.length > 0 && `environment differs at ${wrongEnv.map(([key]) => key).join(', ')}`,
-        JSON.stringify(service.healthcheck?.test) !== JSON.stringify(readinessCommand(process)) &&
-          'no readiness healthcheck',
-        ...[
-          ...(process.database ? ['mysql'] : []),
-          ...(process.nats ? ['nats'] : []),
-          ...process.downstream.map((d) => d.process),
-        ]
-          .filter((name) => dependsOn[name]?.condition !== 'service_healthy')
-          .map((name) => `does not wait for ${name} to be healthy`),
-      ];
-    });
-    expect(problems).toEqual([]);
   });
 
   it('the Prometheus scrape config scrapes every process', () => {

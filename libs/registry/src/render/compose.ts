@@ -3,6 +3,10 @@ import { quoted, replaceRegion } from './generated-region';
 
 export const COMPOSE_FILE = 'docker-compose.yml';
 
+/** No load balancer to wait for: a short delay, then the drain; compose waits longer before SIGKILL. */
+export const COMPOSE_DRAIN = { delayMs: 2_000, timeoutMs: 20_000 };
+export const COMPOSE_STOP_GRACE_SECONDS = Math.ceil((COMPOSE_DRAIN.delayMs + COMPOSE_DRAIN.timeoutMs) / 1000) + 5;
+
 /** A container's readiness check: the images have node but neither curl nor wget. */
 export function readinessCommand(process: DeployableProcess): string[] {
   const url = `http://127.0.0.1:${portOf(process, process.readiness.port).port}${process.readiness.path}`;
@@ -27,12 +31,15 @@ export function containerEnv(process: DeployableProcess): Record<string, string>
   return { ...env, ...process.containerEnv };
 }
 
-function composeService(process: DeployableProcess): string[] {
+function composeService(process: DeployableProcess, releaseTag: string): string[] {
   const lines = [
     `${process.name}:`,
+    `  image: batchgate/${process.app}:${releaseTag}`,
     `  build: { context: ., args: { APP: ${process.app} } }`,
     '  environment:',
     '    <<: *process-env',
+    `    SHUTDOWN_DELAY_MS: ${quoted(COMPOSE_DRAIN.delayMs)}`,
+    `    SHUTDOWN_TIMEOUT_MS: ${quoted(COMPOSE_DRAIN.timeoutMs)}`,
   ];
   for (const [name, value] of Object.entries(containerEnv(process)))
     lines.push(`    ${name}: ${quoted(value)}`);
@@ -59,14 +66,21 @@ function composeService(process: DeployableProcess): string[] {
     for (const name of new Set(dependencies))
       lines.push(`    ${name}: { condition: service_healthy }`);
   }
-  // Longer than the app's drain (SHUTDOWN_DELAY_MS + in-flight work).
-  lines.push('  stop_grace_period: 30s');
+  lines.push(
+    // Longer than the app's drain (SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS).
+    `  stop_grace_period: ${COMPOSE_STOP_GRACE_SECONDS}s`,
+    // As in Kubernetes: nothing written outside /tmp, no privileges to gain.
+    '  read_only: true',
+    '  tmpfs: [/tmp]',
+    '  cap_drop: [ALL]',
+    '  security_opt: [no-new-privileges:true]',
+  );
   return lines;
 }
 
-/** docker-compose.yml with its services block regenerated. */
-export function renderCompose(current: string): string {
-  const services = PROCESSES.map(composeService);
+/** docker-compose.yml with its services block regenerated, each image tagged `releaseTag`. */
+export function renderCompose(current: string, releaseTag: string): string {
+  const services = PROCESSES.map((process) => composeService(process, releaseTag));
   return replaceRegion(
     current,
     services.flatMap((lines, i) => (i === 0 ? lines : ['', ...lines])),

@@ -29,10 +29,14 @@ export interface DeployFile {
   render: (current: string, repository: RepositoryFiles) => string;
 }
 
+/** The images' tag: the repository's version (compose builds it, production runs it). */
+export const releaseOf = (repository: RepositoryFiles): string =>
+  (JSON.parse(repository.read('package.json')) as { version: string }).version;
+
 /** Every file `npm run gen:deploy` writes. */
 export function deployFiles(): DeployFile[] {
   return [
-    { path: COMPOSE_FILE, render: renderCompose },
+    { path: COMPOSE_FILE, render: (current, repository) => renderCompose(current, releaseOf(repository)) },
     { path: PROMETHEUS_FILE, render: renderPrometheus },
     { path: KUSTOMIZATION_FILE, render: renderKustomization },
     { path: SHARED_FILE, render: () => renderShared() },
@@ -56,9 +60,7 @@ export function deployFiles(): DeployFile[] {
     { path: DEV_OVERLAY_FILE, render: renderDevOverlay },
     {
       path: PROD_OVERLAY_FILE,
-      // Production runs the images of the release: the repository's version.
-      render: (current, repository) =>
-        renderProdOverlay(current, (JSON.parse(repository.read('package.json')) as { version: string }).version),
+      render: (current, repository) => renderProdOverlay(current, releaseOf(repository)),
     },
   ];
 }
