@@ -94,6 +94,42 @@ describe.each(KUSTOMIZATIONS)('kubectl kustomize %s', (dir) => {
     expect(objects.map(schemaProblem).filter(Boolean)).toEqual([]);
   });
 
+  it('refers only to objects and ports that exist: ConfigMaps, Secrets, ServiceAccount, probe ports; Service, PDB and ServiceMonitor select its pods', () => {
+    const production = dir.endsWith('/prod');
+    const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
+      selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+    const problems = everyProcess((process) => {
+      const deployment = deploymentOf(process);
+      if (!deployment) return ['no Deployment'];
+      const pod = podSpecOf(deployment);
+      const podLabels = (deployment as unknown as IDeployment).spec?.template.metadata?.labels;
+      const container = pod.containers[0];
+      const portNames = new Set((container?.ports ?? []).map((p) => p.name));
+      const service = find('Service', process.name);
+      const servicePorts = new Set(((service?.spec?.['ports'] as Array<{ name: string }> | undefined) ?? []).map((p) => p.name));
+      const monitor = find('ServiceMonitor', process.name)?.spec as
+        | { selector?: { matchLabels?: Record<string, string> }; endpoints?: Array<{ port?: string }> }
+        | undefined;
+      const pdb = find('PodDisruptionBudget', process.name)?.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined;
+      return [
+        ...(container?.envFrom ?? []).flatMap((source) => [
+          source.configMapRef && !find('ConfigMap', source.configMapRef.name ?? '') && `reads a missing ConfigMap ${source.configMapRef.name}`,
+          // Production's Secrets are created by the cluster's secret store.
+          !production && source.secretRef && !find('Secret', source.secretRef.name ?? '') && `reads a missing Secret ${source.secretRef.name}`,
+        ]),
+        !find('ServiceAccount', pod.serviceAccountName ?? 'default') && `runs as a missing ServiceAccount ${pod.serviceAccountName}`,
+        ...[container?.startupProbe, container?.readinessProbe, container?.livenessProbe].map(
+          (probe) => !portNames.has(String(probe?.httpGet?.port)) && `probes port ${probe?.httpGet?.port}, which the container lacks`,
+        ),
+        !matches(service?.spec?.['selector'] as Record<string, string> | undefined, podLabels) && 'its Service selects no pod of it',
+        !matches(pdb?.selector?.matchLabels, podLabels) && 'its PodDisruptionBudget selects no pod of it',
+        !matches(monitor?.selector?.matchLabels, service?.metadata.labels) && 'its ServiceMonitor selects no Service of it',
+        ...(monitor?.endpoints ?? []).map((e) => !servicePorts.has(e.port ?? '') && `its ServiceMonitor scrapes port ${e.port}, which the Service lacks`),
+      ];
+    });
+    expect(problems).toEqual([]);
+  });
+
   it('puts every object in the overlay’s namespace', () => {
     const namespace = NAMESPACES[dir];
     const misplaced = objects
