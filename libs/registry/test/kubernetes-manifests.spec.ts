@@ -13,6 +13,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { parse } from 'yaml';
 import { callersOf, portOf, PROCESSES, type DeployableProcess, type PortRole } from '../src';
+import { CONFIG_HASH_ANNOTATION, configDigest } from '../src/render/kubernetes';
 import { everyProcess, kustomize, KUSTOMIZATIONS, read, repository, secretValues, type K8sObject } from './rendered';
 
 /**
@@ -185,6 +186,19 @@ describe.each(KUSTOMIZATIONS)('kubectl kustomize %s', (dir) => {
         (pod.terminationGracePeriodSeconds ?? 30) * 1000 <= drainMs &&
           `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} is not longer than the ${drainMs} ms drain`,
       ];
+    });
+    expect(problems).toEqual([]);
+  });
+
+  it('rolls a process’s pods when a ConfigMap it reads changes (the template carries their digest)', () => {
+    const problems = everyProcess((process) => {
+      const deployment = deploymentOf(process) as unknown as IDeployment | undefined;
+      if (!deployment) return ['no Deployment'];
+      const read = (deployment.spec?.template.spec?.containers[0]?.envFrom ?? []).flatMap((source) =>
+        source.configMapRef ? [find('ConfigMap', source.configMapRef.name ?? '')?.data ?? {}] : [],
+      );
+      const annotated = deployment.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+      return [read.length === 0 && 'reads no ConfigMap', annotated !== configDigest(read) && `config digest ${annotated} is not that of the ConfigMaps it reads`];
     });
     expect(problems).toEqual([]);
   });

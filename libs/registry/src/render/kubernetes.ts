@@ -7,6 +7,7 @@
  * The objects are typed with kubernetes-models (type-only imports): a misspelt field name fails
  * the type-check here, and the registry test validates every rendered overlay against the schemas.
  */
+import { createHash } from 'node:crypto';
 import { Document, isNode, parse } from 'yaml';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -99,6 +100,22 @@ export function podEnv(process: DeployableProcess): Record<string, string> {
   return { ...env, ...process.containerEnv };
 }
 
+/** Settings every process reads from SHARED_CONFIG_NAME. */
+const SHARED_SETTINGS: Record<string, string> = {
+  LOG_LEVEL: 'info',
+  SHUTDOWN_DELAY_MS: String(DRAIN.delayMs),
+  SHUTDOWN_TIMEOUT_MS: String(DRAIN.timeoutMs),
+};
+
+/** Pod-template annotation: a digest of the ConfigMaps the pod reads, so changing one rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = 'batchgate.io/config-sha256';
+
+/** The digest of the data of the ConfigMaps a pod reads, in the order it reads them (keys in any order). */
+export function configDigest(configMaps: Array<Record<string, string>>): string {
+  const canonical = configMaps.map((data) => Object.entries(data).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
+}
+
 const httpProbe = (
   endpoint: { port: PortRole; path: string },
   timing: Omit<IProbe, 'httpGet'>,
@@ -129,6 +146,7 @@ function deployment(process: DeployableProcess): IDeployment {
             'prometheus.io/scrape': 'true',
             'prometheus.io/port': String(metrics.port),
             'prometheus.io/path': process.metrics.path,
+            [CONFIG_HASH_ANNOTATION]: configDigest([SHARED_SETTINGS, podEnv(process)]),
           },
         },
         spec: {
@@ -365,11 +383,7 @@ export function renderShared(): string {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: SHARED_CONFIG_NAME },
-    data: {
-      LOG_LEVEL: 'info',
-      SHUTDOWN_DELAY_MS: String(DRAIN.delayMs),
-      SHUTDOWN_TIMEOUT_MS: String(DRAIN.timeoutMs),
-    },
+    data: SHARED_SETTINGS,
   };
   return yamlStream([
     { object: config, comment: `Read by every process. terminationGracePeriodSeconds (${TERMINATION_GRACE_SECONDS}) is longer than SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS.` },
