@@ -46,6 +46,25 @@ describe('WindowPacer', () => {
     expect(slow.starts).toEqual([0, 0, 1_060]);
   });
 
+  it('counts all of a late call\'s lateness by default: its successor is counted a window after it, whatever the latency', async () => {
+    const clock = new ManualClock();
+    const floor = new CallDurationFloor(30_000, clock);
+    const pacer = new WindowPacer({ limit: 2, windowMs: 1_000, durationFloor: floor, marginMs: 10, clock });
+    const starts: number[] = [];
+    // Call 0 took 300 ms where the fastest took 20: counted up to 280 ms late.
+    const done = Promise.all(
+      [300, 20, 20].map((ms) =>
+        pacer.run(async () => {
+          starts.push(clock.now());
+          await sleep(ms, { clock });
+        }),
+      ),
+    );
+    await clock.runAllAsync();
+    await done;
+    expect(starts).toEqual([0, 0, 1_290]);
+  });
+
   it('waits for the answer of the call a window back when it is still running', async () => {
     const { clock, starts, done } = setup([1_500, 20, 20]);
     await clock.runAllAsync();
