@@ -141,6 +141,50 @@ describe('kline-sync through the gateway', () => {
     ]);
   });
 
+  it('uses tokens the moment they are enabled: a job started right after runs every stock on them', async () => {
+    // Another tenant, so the pool is only these tokens.
+    const token = await stack.mintToken({ sub: 'carol', tenant: 'initech', perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list'] });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const secrets = Array.from({ length: 12 }, (_, i) => `e2e-enable-${i}-${Date.now().toString(36)}`);
+    const sim = await fetch(`${stack.simUrl}/__sim/market/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(secrets.map((secret) => ({ token: secret, ratePerSecond: 20 }))),
+    });
+    expect(sim.status).toBe(200);
+    const ids: number[] = [];
+    for (const secret of secrets) {
+      const created = await post('/api/tokens', { provider: 'itick', secret, rateLimitPerSecond: 20 }, headers);
+      ids.push(((await created.json()) as { id: number }).id);
+    }
+    const patchAll = (status: string) =>
+      Promise.all(ids.map((id) => fetch(`${stack.gatewayUrl}/api/tokens/${id}`, { method: 'PATCH', headers, body: JSON.stringify({ status }) })));
+    expect((await patchAll('disabled')).map((r) => r.status)).toEqual(ids.map(() => 200));
+    const stocks = Array.from({ length: 24 }, (_, i) => ({ code: String(601000 + i), market: 'SH' }));
+    expect((await post('/api/stock/import', { stocks }, headers)).status).toBe(201);
+
+    // kline-sync reads the tenant's pool while every token is disabled: empty.
+    const beforeEnabling = await post('/api/intraday/parallel/execute-multiple', [{ id: 'x', market: 'SH', code: '601000', kType: 1, priceChangePercent: 0, bars: 2 }], headers);
+    expect(((await beforeEnabling.json()) as { results: Array<{ error: string }> }).results[0]?.error).toMatch(/no usable credential/);
+
+    // Enabled, and a job started at once: planned on the twelve, and every stock pulled with them.
+    expect((await patchAll('active')).map((r) => r.status)).toEqual(ids.map(() => 200));
+    const accepted = await post('/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' }, headers);
+    expect(accepted.status).toBe(202);
+    const job = (await accepted.json()) as { id: string; plan: { tokenCount: number; threads: number } };
+    expect(job.plan).toMatchObject({ tokenCount: 12, threads: 2 });
+    type Progress = { status: string; finishedAt: string; progress: { total: number; succeeded: number; failed: number } };
+    let finished: Progress | undefined;
+    for (let i = 0; i < 300 && !finished; i++) {
+      const current = (await (await get(`/api/stock/sync/jobs/${job.id}`, headers)).json()) as Progress;
+      if (current.finishedAt) finished = current;
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(finished).toMatchObject({ status: 'success', progress: { total: 24, succeeded: 24, failed: 0 } });
+    const failures = (await (await get('/api/stock/sync/failure/list', headers)).json()) as { data: { total: number } };
+    expect(failures.data.total).toBe(0);
+  });
+
   it('rejects bad input with 400 and missing permissions with 403', async () => {
     expect((await post('/api/stock/sync/batch', { startDate: 'soon', endDate: '2026-01-09' })).status).toBe(400);
     expect((await post('/api/stock/sync/batch', { startDate: '2026-02-01', endDate: '2026-01-09' })).status).toBe(400);

@@ -39,7 +39,7 @@ export const klineSyncConfigSchema = z.object({
    * Retry-After) before it fails; the wait spends no quota and no attempt.
    */
   SYNC_PROVIDER_OUTAGE_WAIT_MS: env.int(600_000, 0, 86_400_000),
-  /** How often the replica refreshes its tokens (new, changed, quota) from token-manager. */
+  /** How often the replica re-reads a tenant's tokens in any case; token events make it re-read at once. */
   SYNC_TOKEN_REFRESH_MS: env.int(30_000, 1_000, 3_600_000),
 });
 

@@ -1,17 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Gauge, Registry } from 'prom-client';
-import { lastValueFrom } from 'rxjs';
 import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { klineSyncWorkSubject } from '@batchgate/contracts';
 import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
-import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { callerTenant, DomainError } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
-import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
+import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { StocksService } from '../stocks/stocks.service';
 import { barRange } from '../sync/bar-range';
+import { TokenSupply } from '../sync/token-supply';
 import { jobTiming, SYNC_JOB_STATUSES, SyncJobEntity, type SyncJobStatus, type SyncPlanRecord } from './sync-job.entity';
 import { SyncJobsRepository, type JobOwner } from './sync-jobs.repository';
 
@@ -24,7 +23,7 @@ export class SyncJobsService {
     @Inject(Outbox) private readonly outbox: Outbox,
     @Inject(StocksService) private readonly stocks: StocksService,
     @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
-    @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
+    @Inject(TokenSupply) private readonly tokenSupply: TokenSupply,
     @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
     @Inject(Registry) registry: Registry,
   ) {
@@ -40,7 +39,8 @@ export class SyncJobsService {
   /**
    * Plans as seed 004 does (threads from the token count, tokens split evenly, stocks round-robin
    * per market) and queues the stocks on the JetStream work queue through the outbox, so the job
-   * and its work are committed together and any replica may run it.
+   * and its work are committed together and any replica may run it. The plan counts the tenant's
+   * tokens as token-manager has them now, read into the pool the stocks are then pulled with.
    */
   async start(request: StartSyncJobRequest): Promise<SyncJob> {
     const tenant = callerTenant(request.tenant);
@@ -52,15 +52,15 @@ export class SyncJobsService {
         details: { market: request.market || null },
       });
     }
-    const available = await lastValueFrom(this.tokenManager.getAvailableTokens({ tenant, provider: this.config.ITICK_PROVIDER }));
-    if (available.tokens.length === 0) {
+    const usable = (await this.tokenSupply.fresh(tenant)).credentials().filter((token) => token.status === 'active');
+    if (usable.length === 0) {
       throw new DomainError('failed_precondition', 'SYNC.NO_TOKENS', `No usable ${this.config.ITICK_PROVIDER} token`);
     }
-    const threads = calculateThreadCount(available.tokens.length, this.config.SYNC_TOKENS_PER_THREAD, this.config.SYNC_MAX_THREADS);
+    const threads = calculateThreadCount(usable.length, this.config.SYNC_TOKENS_PER_THREAD, this.config.SYNC_MAX_THREADS);
     const plan: SyncPlanRecord = {
       threads,
-      tokensPerThread: distributeTokens(available.tokens, threads).map((lane) => lane.length),
-      tokenCount: available.tokens.length,
+      tokensPerThread: distributeTokens(usable, threads).map((lane) => lane.length),
+      tokenCount: usable.length,
     };
     // Seed order: grouped by market, each market's stocks dealt round-robin over the threads.
     const byMarket = new Map<string, typeof stocks>();

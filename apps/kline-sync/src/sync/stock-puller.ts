@@ -88,13 +88,13 @@ export class StockPuller {
   }
 
   private async call(request: Pick<StockPull, 'tenant' | 'market' | 'code' | 'kType'>, limit: number, endTime: number, signal?: AbortSignal): Promise<KlineBar[]> {
-    const pool = await this.tokens.current(request.tenant);
     const query = { region: request.market, code: request.code, kType: request.kType, limit, endTime };
     return this.retryPolicy.execute(
       (attempt) =>
         this.itick.whileAvailable(
           () =>
-            pool.use(
+            this.tokens.use(
+              request.tenant,
               (token) => this.tokens.call(token.tokenId, () => this.itick.kline(query, token.secret, attempt.signal), attempt.signal),
               attempt.signal,
             ),

@@ -1,10 +1,22 @@
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { lastValueFrom, type Observable } from 'rxjs';
-import { BrokenCircuitError, CallDurationFloor, QuotaExhaustedError, sleep, TokenPool, WindowPacer, type CredentialSpec } from '@batchgate/concurrency';
+import type { NatsConnection } from 'nats';
+import {
+  BrokenCircuitError,
+  CallDurationFloor,
+  NoCredentialAvailableError,
+  QuotaExhaustedError,
+  sleep,
+  TokenPool,
+  WindowPacer,
+  type Lease,
+} from '@batchgate/concurrency';
+import { EVENT_STREAMS, type EventSubject } from '@batchgate/contracts';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
+import { NATS_CONNECTION, watchEvents } from '@batchgate/platform/messaging';
 import { LOGGER } from '@batchgate/platform/nest';
 import { runOutsideRequest } from '@batchgate/platform/logging';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
@@ -51,17 +63,28 @@ const GIVE_BACK_AFTER_MS = 1_000;
 /** Calls reserved at once on a token without a rate limit. */
 const UNPACED_RESERVATION = 10;
 
-/** One tenant's market-data tokens as this replica last leased them. */
+/** One tenant's market-data tokens as this replica last read them from token-manager. */
 interface TenantPool {
   pool: TokenPool<MarketDataToken> | undefined;
-  refreshedAt: number;
-  refreshing: Promise<TokenPool<MarketDataToken>> | undefined;
+  /** When the pool was read; 0 once a token event said it changed. */
+  readAt: number;
+  /** Counts the tenant's token events: a read that an event overtook is stale when it ends. */
+  version: number;
+  reading: Promise<TokenPool<MarketDataToken>> | undefined;
 }
+
+/** The token-manager events that change what a tenant's pool holds (created, changed, retired, exhausted). */
+type TokenEventSubject = Extract<EventSubject, `tokens.token.${string}`>;
 
 /**
  * This replica's pools of market-data tokens, one per tenant (a tenant's stocks are pulled only
- * with its own tokens), leased from token-manager (decrypted secrets, rate limits, quota left)
- * and refreshed periodically.
+ * with its own tokens), leased from token-manager (decrypted secrets, rate limits, quota left).
+ *
+ * Token changes take effect at once: a token created, changed or retired (`tokens.token.*`)
+ * marks its tenant's pool stale in every replica, so the next stock reads it again; a pool with no usable credential is read again before
+ * a stock fails for want of one (a token enabled a moment ago, its event still on the way); and a
+ * job is planned from a pool read when it starts, the same pool its stocks then use. The periodic
+ * refresh (SYNC_TOKEN_REFRESH_MS) only covers events this replica missed (NATS was away).
  *
  * Before a call, its quota unit and time slot are reserved at token-manager (one locked row
  * update there), so replicas together never exceed a token's daily limit or its rate. Reserving
@@ -73,16 +96,18 @@ interface TenantPool {
  * token: counted as used, never more than the limit.
  */
 @Injectable()
-export class TokenSupply implements BeforeApplicationShutdown {
+export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly pools = new Map<string, TenantPool>();
   private readonly tokens = new Map<number, TokenState>();
   private readonly durationFloor = new CallDurationFloor();
   /** This replica, as the holder of the slots it books. */
   private readonly holder = randomUUID();
   private readonly callsPerToken: Counter<'token_id'>;
+  private tokenEvents: { stop: () => Promise<void> } | undefined;
 
   constructor(
     @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
+    @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
     @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
     @Inject(Registry) private readonly registry: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -96,17 +121,85 @@ export class TokenSupply implements BeforeApplicationShutdown {
     });
   }
 
-  /** The tenant's current pool, refreshed from token-manager when older than SYNC_TOKEN_REFRESH_MS. */
-  async current(tenant: string): Promise<TokenPool<MarketDataToken>> {
+  async onApplicationBootstrap(): Promise<void> {
+    this.tokenEvents = await watchEvents<TokenEventSubject>(
+      this.nats,
+      {
+        stream: EVENT_STREAMS[0].name,
+        filter: 'tokens.token.*',
+        // A token used up is not read again: the pool finds out at its next reservation, and the
+        // calls other replicas give back later are still usable here. Re-reading on every
+        // exhaustion (one per reservation that reaches the limit) made every replica rebuild its
+        // pools many times a second at the end of the quotas, and calls bunched up at the provider.
+        handler: ({ subject, payload }) => {
+          if (subject !== 'tokens.token.exhausted') this.markStale(payload.tenant);
+        },
+      },
+      this.logger,
+    );
+  }
+
+  /**
+   * Runs `fn` with a token of the tenant's pool. When the pool has no usable token, it is read
+   * again once from token-manager first, so a stock fails for want of a token only when
+   * token-manager has none for the tenant either.
+   */
+  async use<R>(tenant: string, fn: (token: MarketDataToken, lease: Lease<MarketDataToken>) => Promise<R>, signal?: AbortSignal): Promise<Awaited<R>> {
+    const pool = await this.current(tenant);
+    try {
+      return await pool.use(fn, signal);
+    } catch (error) {
+      if (!(error instanceof NoCredentialAvailableError)) throw error;
+      return (await this.fresh(tenant)).use(fn, signal);
+    }
+  }
+
+  /**
+   * The tenant's pool as token-manager has it now (a read that began before this call does not
+   * count): what a job is planned from, and then pulled with.
+   */
+  async fresh(tenant: string): Promise<TokenPool<MarketDataToken>> {
+    const entry = this.entry(tenant);
+    await entry.reading?.catch(() => undefined);
+    return this.read(tenant, entry);
+  }
+
+  /**
+   * The tenant's pool; read again in the background when a token event made it stale or it is
+   * older than SYNC_TOKEN_REFRESH_MS (the read updates this same pool). Stocks never wait for that
+   * read: a replica whose stocks all paused for it then made the calls of the time slots that had
+   * passed meanwhile at once, and they bunched up at the provider with other replicas' calls.
+   */
+  private async current(tenant: string): Promise<TokenPool<MarketDataToken>> {
+    const entry = this.entry(tenant);
+    if (!entry.pool) return this.read(tenant, entry);
+    if (entry.readAt === 0 || Date.now() - entry.readAt >= this.config.SYNC_TOKEN_REFRESH_MS) {
+      this.read(tenant, entry).catch((error: unknown) => this.logger.warn({ err: error, tenant }, 'could not re-read market-data tokens'));
+    }
+    return entry.pool;
+  }
+
+  private entry(tenant: string): TenantPool {
     let entry = this.pools.get(tenant);
     if (!entry) {
-      entry = { pool: undefined, refreshedAt: 0, refreshing: undefined };
+      entry = { pool: undefined, readAt: 0, version: 0, reading: undefined };
       this.pools.set(tenant, entry);
     }
-    if (entry.pool && Date.now() - entry.refreshedAt < this.config.SYNC_TOKEN_REFRESH_MS) return entry.pool;
-    const pending = entry;
-    pending.refreshing ??= this.refresh(tenant, pending).finally(() => (pending.refreshing = undefined));
-    return pending.refreshing;
+    return entry;
+  }
+
+  /** One read at a time per tenant; callers meanwhile share it. */
+  private read(tenant: string, entry: TenantPool): Promise<TokenPool<MarketDataToken>> {
+    entry.reading ??= this.refresh(tenant, entry).finally(() => (entry.reading = undefined));
+    return entry.reading;
+  }
+
+  /** A token of the tenant was created, changed, retired or used up: its next stock reads the pool again. */
+  private markStale(tenant: string): void {
+    const entry = this.pools.get(tenant);
+    if (!entry) return;
+    entry.version++;
+    entry.readAt = 0;
   }
 
   /**
@@ -217,28 +310,41 @@ export class TokenSupply implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Reads the tenant's tokens from token-manager into its pool. The pool is kept and brought up to
+   * date in place — new tokens added, quotas set (an exhausted token with quota again is restored),
+   * tokens no longer usable there (disabled, deleted, used up) marked exhausted here — so the
+   * calls in flight, the cool-downs after a 429 and the least-recently-used order carry over: a
+   * pool built anew on every change lost them and let a token's calls bunch up at the provider.
+   */
   private async refresh(tenant: string, entry: TenantPool): Promise<TokenPool<MarketDataToken>> {
+    const version = entry.version;
     const { leases } = await this.forPool(() => this.tokenManager.leaseTokens({ tenant, provider: this.config.ITICK_PROVIDER, maxTokens: 0 }));
-    const credentials: CredentialSpec<MarketDataToken>[] = leases.map((lease) => ({
-      id: String(lease.tokenId),
-      value: { tokenId: lease.tokenId, secret: lease.secret },
-      ...(lease.remainingQuota >= 0 ? { quota: lease.remainingQuota } : {}),
-    }));
+    const leased = new Set(leases.map((lease) => String(lease.tokenId)));
+    const known = new Map((entry.pool?.credentials() ?? []).map((credential) => [credential.id, credential.status]));
+    // A token retired here (the provider refused it) cannot come back in place; if token-manager
+    // lists it again (an admin enabled it), the pool starts over.
+    const pool = entry.pool && ![...leased].some((id) => known.get(id) === 'retired') ? entry.pool : this.newPool(tenant);
+    if (pool !== entry.pool) known.clear();
     for (const lease of leases) {
-      const known = this.tokens.get(lease.tokenId);
-      const ratePerSecond = lease.rateLimitPerSecond;
-      const pacer =
-        known?.ratePerSecond === ratePerSecond
-          ? known.pacer
-          : ratePerSecond > 0
-            ? new WindowPacer({ limit: ratePerSecond, windowMs: 1_000, durationFloor: this.durationFloor })
-            : undefined;
-      if (known) Object.assign(known, { ratePerSecond, pacer, remainingQuota: lease.remainingQuota });
-      else this.tokens.set(lease.tokenId, { tenant, ratePerSecond, pacer, remainingQuota: lease.remainingQuota, reservation: undefined, reserving: undefined });
+      this.trackToken(tenant, lease.tokenId, lease.rateLimitPerSecond, lease.remainingQuota);
+      const id = String(lease.tokenId);
+      // token-manager counts this replica's reserved calls as used; the pool counts them when made.
+      const quota = lease.remainingQuota < 0 ? Infinity : lease.remainingQuota + this.unusedReserved(lease.tokenId);
+      if (known.has(id)) pool.setQuota(id, quota);
+      else pool.add({ id, value: { tokenId: lease.tokenId, secret: lease.secret }, quota });
     }
+    for (const [id, status] of known) if (status === 'active' && !leased.has(id)) pool.setQuota(id, 0);
+    entry.pool = pool;
+    entry.readAt = entry.version === version ? Date.now() : 0;
+    this.logger.info({ tenant, tokens: leases.length }, 'market-data tokens refreshed');
+    return pool;
+  }
+
+  private newPool(tenant: string): TokenPool<MarketDataToken> {
     const pool = new TokenPool<MarketDataToken>({
       name: 'itick-tokens',
-      credentials,
+      credentials: [],
       maxInFlightPerCredential: this.config.SYNC_MAX_IN_FLIGHT_PER_TOKEN,
       metrics: prometheusConcurrencyListener(this.registry),
     });
@@ -252,14 +358,31 @@ export class TokenSupply implements BeforeApplicationShutdown {
         this.logger.error({ err: e, tokenId: id }, 'could not retire token at token-manager'),
       );
     });
-    entry.pool = pool;
-    entry.refreshedAt = Date.now();
-    this.logger.info({ tenant, tokens: credentials.length }, 'market-data tokens refreshed');
     return pool;
+  }
+
+  /** What this replica keeps of a token between reservations: its tenant, rate (and pacer) and quota left. */
+  private trackToken(tenant: string, tokenId: number, ratePerSecond: number, remainingQuota: number): void {
+    const known = this.tokens.get(tokenId);
+    const pacer =
+      known?.ratePerSecond === ratePerSecond
+        ? known.pacer
+        : ratePerSecond > 0
+          ? new WindowPacer({ limit: ratePerSecond, windowMs: 1_000, durationFloor: this.durationFloor })
+          : undefined;
+    if (known) Object.assign(known, { ratePerSecond, pacer, remainingQuota });
+    else this.tokens.set(tokenId, { tenant, ratePerSecond, pacer, remainingQuota, reservation: undefined, reserving: undefined });
+  }
+
+  /** Calls of the token this replica has reserved and not made yet. */
+  private unusedReserved(tokenId: number): number {
+    const reservation = this.tokens.get(tokenId)?.reservation;
+    return reservation ? reservation.granted - reservation.used + reservation.returned : 0;
   }
 
   /** Gives back every unused reservation (the workers have stopped by now). */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.tokenEvents?.stop();
     this.pools.clear();
     await Promise.all([...this.tokens.keys()].map((tokenId) => this.giveBackReserved(tokenId)));
   }

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { TokenChanged } from '@batchgate/contracts/events/v1/events';
 import { EVENT_STREAMS } from '@batchgate/contracts';
 import { currentRequestId } from '../logging';
-import { EventPublisher, subscribeEvents } from './event-bus';
+import { EventPublisher, subscribeEvents, watchEvents } from './event-bus';
 import { ensureStreams, STREAM_LIMIT_DEFAULTS } from './nats-connection';
 
 /** Typed publish/subscribe over the real NATS JetStream on loopback. */
@@ -60,5 +60,40 @@ describe('EventPublisher and subscribeEvents', () => {
       { redelivered: false, requestId: 'req-bus-1' },
       { redelivered: true, requestId: 'req-bus-1' },
     ]);
+  });
+
+  it('watchEvents gives every watcher every new event of its filter, even when its handler fails', async () => {
+    const provider = `watch${randomBytes(4).toString('hex')}`;
+    const seen: Array<{ watcher: string; subject: string; tokenId: number }> = [];
+    let allSeen: () => void = () => undefined;
+    const fourSeen = new Promise<void>((resolve) => (allSeen = resolve));
+    const watch = (watcher: string) =>
+      watchEvents<'tokens.token.created' | 'tokens.token.retired'>(
+        nats,
+        {
+          stream: 'TOKENS_EVENTS',
+          filter: 'tokens.token.*',
+          handler: ({ subject, payload }) => {
+            if (payload.provider !== provider) return;
+            seen.push({ watcher, subject, tokenId: payload.tokenId });
+            if (seen.length === 4) allSeen();
+            if (watcher === 'b') throw new Error('a failing watcher still gets the next event');
+          },
+        },
+        pino({ level: 'silent' }),
+      );
+    const watchers = [await watch('a'), await watch('b')];
+    const publisher = new EventPublisher(nats);
+    const occurredAt = new Date().toISOString();
+    await publisher.publish('tokens.token.created', { tokenId: 1, tenant: 'acme', provider, name: '', occurredAt }, { messageId: `${provider}-1` });
+    await publisher.publish('tokens.token.retired', { tokenId: 2, tenant: 'acme', provider, reason: 'x', occurredAt }, { messageId: `${provider}-2` });
+    await fourSeen;
+    for (const watcher of ['a', 'b']) {
+      expect(seen.filter((e) => e.watcher === watcher)).toEqual([
+        { watcher, subject: 'tokens.token.created', tokenId: 1 },
+        { watcher, subject: 'tokens.token.retired', tokenId: 2 },
+      ]);
+    }
+    await Promise.all(watchers.map((w) => w.stop()));
   });
 });

@@ -86,3 +86,45 @@ export async function subscribeEvents<S extends EventSubject>(
     },
   };
 }
+
+export interface EventWatch<S extends EventSubject> {
+  stream: string;
+  /** A subject filter, wildcards allowed (`tokens.token.*`); it must match only subjects of `S`. */
+  filter: string;
+  handler: (event: { subject: S; payload: DomainEvents[S] }) => void | Promise<void>;
+}
+
+/**
+ * Every event matching `filter` published from now on, to this process alone (an ephemeral,
+ * ordered consumer per watcher), unlike `subscribeEvents`, whose replicas share a durable
+ * consumer and so each see only some events. For what each replica keeps for itself, such as a
+ * cache to refresh: delivery is best effort — a handler error is logged, not redelivered, and
+ * events published while the process was away are not replayed — so keep a periodic refresh as
+ * the fallback.
+ */
+export async function watchEvents<S extends EventSubject>(
+  connection: NatsConnection,
+  watch: EventWatch<S>,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void> }> {
+  const consumer = await connection.jetstream().consumers.get(watch.stream, { filterSubjects: watch.filter, deliver_policy: DeliverPolicy.New });
+  const messages = await consumer.consume();
+  const done = (async () => {
+    for await (const message of messages) {
+      const requestId = requestIdFrom(message.headers?.get(REQUEST_ID_HEADER));
+      await runWithRequestContext({ requestId }, async () => {
+        try {
+          await watch.handler({ subject: message.subject as S, payload: codec.decode(message.data) as DomainEvents[S] });
+        } catch (error) {
+          logger.warn({ err: error, subject: message.subject }, 'event watcher failed on an event');
+        }
+      });
+    }
+  })();
+  return {
+    stop: async () => {
+      await messages.close();
+      await done;
+    },
+  };
+}
