@@ -27,7 +27,7 @@ describe('a client that gives up', () => {
       market: { tokens: [1, 2, 3].map((i) => ({ token: `cancel-itick-${i}`, ratePerSecond: 10 })) },
     });
     for (const i of [1, 2, 3]) {
-      await fetch(`${stack.gatewayUrl}/api/tokens`, {
+      await stack.fetch(`/api/tokens`, {
         method: 'POST',
         headers: bearer,
         body: JSON.stringify({ provider: 'itick', secret: `cancel-itick-${i}`, rateLimitPerSecond: 10 }),
@@ -41,7 +41,7 @@ describe('a client that gives up', () => {
   it('cancels the provider calls of a trigger request whose client disconnected', async () => {
     const triggers = Array.from({ length: 9 }, (_, i) => ({ id: `t${i}`, market: 'SH', code: String(600000 + i), kType: 1, priceChangePercent: 1, bars: 5 }));
     const client = new AbortController();
-    const request = fetch(`${stack.gatewayUrl}/api/intraday/parallel/execute-multiple`, {
+    const request = stack.fetch(`/api/intraday/parallel/execute-multiple`, {
       method: 'POST',
       headers: bearer,
       body: JSON.stringify(triggers),

@@ -19,8 +19,8 @@ describe('kline-sync through the gateway', () => {
   afterAll(() => stack.stop());
 
   const post = (path: string, body: unknown, headers = bearer) =>
-    fetch(`${stack.gatewayUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  const get = (path: string, headers = bearer) => fetch(`${stack.gatewayUrl}${path}`, { headers });
+    stack.fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  const get = (path: string, headers = bearer) => stack.fetch(path, { headers });
 
   it('imports stocks, runs a job to completion, lists failures in the seed shape, serves stored bars', async () => {
     const imported = await post('/api/stock/import', { stocks: [{ code: '600000', market: 'SH' }, { code: '600036', market: 'SH' }, { code: '699999', market: 'SH' }] });

@@ -1,12 +1,22 @@
 import { SignJWT } from 'jose';
 import { connect, type NatsConnection } from 'nats';
 import { createTestDatabase, freePort, spawnService, type ServiceProcess, type TestDatabase } from '@batchgate/testing';
+import { OpenApiResponses, type OpenApiDocument } from './openapi-responses';
 
 /** Must match the gateway's local default (apps/gateway/src/config/gateway.config.ts). */
 const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
 export interface Stack {
   gatewayUrl: string;
+  /**
+   * A request to the gateway (`path` such as `/api/tokens?size=1`) whose answer is checked against
+   * the gateway's own OpenAPI document: an undocumented status or a body that does not match its
+   * schema rejects, failing the test that made the call. Every e2e request to the gateway goes
+   * through it.
+   */
+  fetch: (path: string, init?: RequestInit) => Promise<Response>;
+  /** The checker behind `fetch`, and how many answers it has checked. */
+  openApi: { responses: OpenApiResponses; checked: () => number };
   /** Set when started with kline-sync: the simulator's base URL. */
   simUrl?: string;
   tokenManagerOpsUrl: string;
@@ -80,8 +90,22 @@ export async function startStack(
     readyUrl: `http://127.0.0.1:${httpPort}/readyz`,
   });
   const nats = await connect({ servers: 'nats://127.0.0.1:4222' });
+  const gatewayUrl = `http://127.0.0.1:${httpPort}`;
+  const responses = new OpenApiResponses((await (await fetch(`${gatewayUrl}/api/docs/openapi.json`)).json()) as OpenApiDocument);
+  let checked = 0;
   return {
-    gatewayUrl: `http://127.0.0.1:${httpPort}`,
+    gatewayUrl,
+    fetch: async (path, init = {}) => {
+      const response = await fetch(`${gatewayUrl}${path}`, init);
+      const body = await response.text();
+      const problems = responses.problemsWith({ method: init.method ?? 'GET', url: path, status: response.status, headers: response.headers, body });
+      if (problems.length > 0) throw new Error(`The answer is not what the OpenAPI document says:\n${problems.join('\n')}`);
+      checked++;
+      // The body was read for the check; the caller gets an unread copy.
+      const empty = response.status === 204 || response.status === 304;
+      return new Response(empty ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    },
+    openApi: { responses, checked: () => checked },
     simUrl,
     tokenManagerOpsUrl: `http://127.0.0.1:${tmOpsPort}`,
     klineSyncOpsUrl,

@@ -16,7 +16,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
   }, 60_000);
 
   const post = (body: unknown, bearer?: string, headers: Record<string, string> = {}) =>
-    fetch(`${stack.gatewayUrl}/api/tokens`, {
+    stack.fetch(`/api/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -53,7 +53,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
       .find((line) => line.includes('"requestId":"e2e-req-0001"') && line.includes('CreateToken'));
     expect(rpcLine).toBeDefined();
 
-    const list = await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } });
+    const list = await stack.fetch(`/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } });
     expect(list.status).toBe(200);
     const page = (await list.json()) as { items: Array<{ id: number; secretMask: string }>; total: number };
     expect(page.total).toBe(1);
@@ -99,7 +99,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     const created = (await (await post({ provider, secret: 'abcdefghijkl' }, admin)).json()) as { id: number };
     const auth = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
     const patch = (id: number | string, body: unknown) =>
-      fetch(`${stack.gatewayUrl}/api/tokens/${id}`, { method: 'PATCH', headers: auth, body: JSON.stringify(body) });
+      stack.fetch(`/api/tokens/${id}`, { method: 'PATCH', headers: auth, body: JSON.stringify(body) });
 
     const updated = await patch(created.id, { status: 'disabled', dailyLimit: 10, rateLimitPerSecond: 3 });
     expect(updated.status).toBe(200);
@@ -111,13 +111,13 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     expect(await missing.json()).toMatchObject({ error: { code: 'TOKEN.NOT_FOUND', status: 'NOT_FOUND' } });
 
     const bearer = { authorization: `Bearer ${admin}` };
-    const removed = await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer });
+    const removed = await stack.fetch(`/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer });
     expect(removed.status).toBe(204);
-    const list = (await (await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: auth })).json()) as {
+    const list = (await (await stack.fetch(`/api/tokens?provider=${provider}`, { headers: auth })).json()) as {
       total: number;
     };
     expect(list.total).toBe(0);
-    expect((await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer })).status).toBe(404);
+    expect((await stack.fetch(`/api/tokens/${created.id}`, { method: 'DELETE', headers: bearer })).status).toBe(404);
   });
 
   it("keeps each tenant's tokens to itself: another tenant's admin gets 404 and changes nothing", async () => {
@@ -142,9 +142,9 @@ describe('POST/GET /api/tokens through the whole stack', () => {
   });
 
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
-    expect((await fetch(`${stack.gatewayUrl}/healthz`)).status).toBe(200);
-    expect((await fetch(`${stack.gatewayUrl}/readyz`)).status).toBe(200);
-    const gatewayMetrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    expect((await stack.fetch(`/healthz`)).status).toBe(200);
+    expect((await stack.fetch(`/readyz`)).status).toBe(200);
+    const gatewayMetrics = await (await stack.fetch(`/metrics`)).text();
     expect(gatewayMetrics).toMatch(/http_server_requests_total\{method="POST",route="\/api\/tokens",status="201",service="gateway"\}/);
     expect(gatewayMetrics).toMatch(/grpc_client_handled_total\{method="\/tokens\.v1\.TokenManagerService\/CreateToken",code="OK"/);
     const tokenManagerMetrics = await (await fetch(`${stack.tokenManagerOpsUrl}/metrics`)).text();
@@ -153,14 +153,14 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     expect(tokenManagerMetrics).toMatch(/token_manager_token_daily_used\{provider="e2e[0-9a-f]+",token_id="\d+",token_name="first",service="token-manager"\} 0/);
     expect(tokenManagerMetrics).toMatch(/token_manager_tokens\{provider="e2e[0-9a-f]+",status="active",service="token-manager"\} 1/);
     expect(tokenManagerMetrics).not.toContain('itk-9f8e7d6c5b4a');
-    const openapi = (await (await fetch(`${stack.gatewayUrl}/api/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const openapi = (await (await stack.fetch(`/api/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toContain('/api/tokens');
-    expect((await fetch(`${stack.gatewayUrl}/api/docs`)).status).toBe(200);
+    expect((await stack.fetch(`/api/docs`)).status).toBe(200);
   });
 
   it('limits each user to USER_RATE_LIMIT requests per window: 429 with Retry-After, other users unaffected', async () => {
     const flooder = await stack.mintToken({ sub: 'flooder', perms: ['tokens:admin'] });
-    const list = (bearer: string) => fetch(`${stack.gatewayUrl}/api/tokens?size=1`, { headers: { authorization: `Bearer ${bearer}` } });
+    const list = (bearer: string) => stack.fetch(`/api/tokens?size=1`, { headers: { authorization: `Bearer ${bearer}` } });
     const statuses = [];
     for (let i = 0; i < USER_RATE_LIMIT; i++) statuses.push((await list(flooder)).status);
     expect(statuses.every((status) => status === 200)).toBe(true);
@@ -172,7 +172,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     // The same name in another tenant is another user.
     expect((await list(await stack.mintToken({ sub: 'flooder', tenant: 'other', perms: ['tokens:admin'] }))).status).toBe(200);
     expect((await list(admin)).status).toBe(200);
-    expect((await fetch(`${stack.gatewayUrl}/healthz`)).status).toBe(200);
+    expect((await stack.fetch(`/healthz`)).status).toBe(200);
   });
 
   it('maps a gRPC UNAVAILABLE to 503 and shuts every process down cleanly on SIGTERM', async () => {

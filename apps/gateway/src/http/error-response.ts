@@ -49,6 +49,21 @@ function isGrpcServiceError(error: unknown): error is GrpcServiceError {
  * route) by their HTTP status. Unexpected errors become a 500 without internal detail.
  */
 export function errorResponseFor(error: unknown, requestId?: string): ErrorResponse {
+  const response = mapError(error, requestId);
+  if (RETRYABLE_STATUSES.has(response.status) && response.headers['retry-after'] === undefined) {
+    response.headers['retry-after'] = String(DEFAULT_RETRY_AFTER_SECONDS);
+  }
+  return response;
+}
+
+/**
+ * 429 and 503 always say when to come back (SPEC §2.5, §2.8); when nobody on the path named a
+ * time (a service that cannot be reached at all), a second.
+ */
+const RETRYABLE_STATUSES = new Set([429, 503]);
+const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+function mapError(error: unknown, requestId?: string): ErrorResponse {
   const headers: Record<string, string> = {};
   if (error instanceof DomainError) {
     const grpcCode = GRPC_STATUS_BY_KIND[error.kind];

@@ -1,0 +1,141 @@
+import Ajv, { type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+
+interface MediaType {
+  schema?: object;
+}
+interface DocumentedResponse {
+  content?: Record<string, MediaType>;
+  headers?: Record<string, unknown>;
+}
+interface Operation {
+  responses: Record<string, DocumentedResponse>;
+}
+export interface OpenApiDocument {
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, object> };
+}
+
+interface DocumentedOperation {
+  name: string;
+  method: string;
+  pattern: RegExp;
+  /** Literal segments: the most specific template wins (`/jobs/{id}` is not `/jobs/{id}/cancel`). */
+  literals: number;
+  responses: Record<string, DocumentedResponse>;
+}
+
+export interface ReceivedResponse {
+  method: string;
+  /** Path and query as sent, e.g. `/api/tokens?size=1`. */
+  url: string;
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+const DOCUMENT_ID = 'openapi.json';
+/** Routes the document leaves out on purpose (ops endpoints and the document itself). */
+const UNDOCUMENTED = /^\/(?:metrics|healthz|readyz)$|^\/api\/docs(?:\/|$)/;
+
+/**
+ * In the document an object lists its fields; an answer with a field it does not list (a leaked
+ * secret, a renamed field) is as untrue as one missing a field, so objects without their own
+ * `additionalProperties` are closed here.
+ */
+function closeObjects(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closeObjects);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, closeObjects(value)])) as Record<string, unknown>;
+  if (copy['properties'] !== undefined && copy['additionalProperties'] === undefined) copy['additionalProperties'] = false;
+  return copy;
+}
+
+/**
+ * Checks answers against the gateway's OpenAPI document: the status is documented for the
+ * operation, and the body matches the documented schema (ajv, OpenAPI's `nullable` included).
+ * Returns the problems, empty when the answer is what the document says.
+ */
+export class OpenApiResponses {
+  private readonly operations: DocumentedOperation[];
+  private readonly validators = new Map<object, ValidateFunction>();
+  private readonly ajv: Ajv;
+
+  constructor(document: OpenApiDocument) {
+    this.ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(this.ajv);
+    this.ajv.addSchema({ $id: DOCUMENT_ID, components: closeObjects(document.components ?? {}) });
+    this.operations = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => {
+        const segments = path.split('/');
+        const source = segments.map((s) => (s.startsWith('{') ? '[^/]+' : s.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))).join('/');
+        return {
+          name: `${method.toUpperCase()} ${path}`,
+          method: method.toUpperCase(),
+          pattern: new RegExp(`^${source}$`),
+          literals: segments.filter((s) => !s.startsWith('{')).length,
+          responses: operation.responses,
+        };
+      }),
+    );
+  }
+
+  /** How many operations the document has. */
+  get operationCount(): number {
+    return this.operations.length;
+  }
+
+  problemsWith(received: ReceivedResponse): string[] {
+    const path = received.url.split('?')[0] ?? '';
+    if (UNDOCUMENTED.test(path)) return [];
+    const operation = this.operations
+      .filter((o) => o.method === received.method.toUpperCase() && o.pattern.test(path))
+      .sort((a, b) => b.literals - a.literals)[0];
+    if (!operation) {
+      // An unknown route or method is not an operation; its 404/405 still has the error body.
+      if (received.status !== 404 && received.status !== 405) return [`${received.method} ${path} is not in the document (answered ${received.status})`];
+      return this.bodyProblems(`${received.method} ${path}`, received, { $ref: `${DOCUMENT_ID}#/components/schemas/ErrorBodyView` });
+    }
+    const documented = operation.responses[String(received.status)] ?? operation.responses['default'];
+    if (!documented) {
+      const listed = Object.keys(operation.responses).join(', ');
+      return [`${operation.name} answered ${received.status}, which the document does not list (${listed}): ${received.body.slice(0, 300)}`];
+    }
+    const problems: string[] = [];
+    for (const header of Object.keys(documented.headers ?? {})) {
+      if (!received.headers.has(header)) problems.push(`${operation.name} ${received.status} has no ${header} header, which the document promises`);
+    }
+    const schema = documented.content?.['application/json']?.schema;
+    if (!schema) {
+      if (received.body !== '') problems.push(`${operation.name} ${received.status} has a body the document does not describe: ${received.body.slice(0, 200)}`);
+      return problems;
+    }
+    return [...problems, ...this.bodyProblems(`${operation.name} ${received.status}`, received, schema)];
+  }
+
+  private bodyProblems(name: string, received: ReceivedResponse, schema: object): string[] {
+    const contentType = received.headers.get('content-type') ?? '';
+    if (!contentType.startsWith('application/json')) return [`${name}: content-type "${contentType}", documented application/json`];
+    let body: unknown;
+    try {
+      body = JSON.parse(received.body);
+    } catch {
+      return [`${name}: body is not JSON: ${received.body.slice(0, 200)}`];
+    }
+    const validate = this.validatorFor(schema);
+    if (validate(body)) return [];
+    const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? ''}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
+    return [`${name}: body does not match the document: ${errors.join('; ')} — body: ${received.body.slice(0, 300)}`];
+  }
+
+  private validatorFor(schema: object): ValidateFunction {
+    let validate = this.validators.get(schema);
+    if (!validate) {
+      // Response schemas point into the components as `#/components/…`: resolved against the document.
+      const rebased = JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', `"${DOCUMENT_ID}#/components/`)) as object;
+      validate = this.ajv.compile(closeObjects(rebased) as object);
+      this.validators.set(schema, validate);
+    }
+    return validate;
+  }
+}
