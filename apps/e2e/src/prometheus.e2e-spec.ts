@@ -163,7 +163,7 @@ async function runWorkload(stack: Stack): Promise<void> {
     'content-type': 'application/json',
   };
   const post = async (path: string, body: unknown) => {
-    const response = await fetch(`${stack.gatewayUrl}${path}`, { method: 'POST', headers: bearer, body: JSON.stringify(body) });
+    const response = await stack.fetch(path, { method: 'POST', headers: bearer, body: JSON.stringify(body) });
     if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
     return response.json() as Promise<Record<string, unknown>>;
   };
@@ -181,13 +181,13 @@ async function runWorkload(stack: Stack): Promise<void> {
   const job = (await post('/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' })) as { id: string };
   await waitFor(
     async () => {
-      const current = (await (await fetch(`${stack.gatewayUrl}/api/stock/sync/jobs/${job.id}`, { headers: bearer })).json()) as { finishedAt?: string };
+      const current = (await (await stack.fetch(`/api/stock/sync/jobs/${job.id}`, { headers: bearer })).json()) as { finishedAt?: string };
       return current.finishedAt ? true : undefined;
     },
     { timeoutMs: 60_000, what: 'the sync job finished' },
   );
   await post('/api/intraday/parallel/execute-multiple', [{ id: 't1', market: 'SH', code: '600100', kType: 1, priceChangePercent: 1, bars: 5 }]);
   // Refused requests, for the error panels.
-  await fetch(`${stack.gatewayUrl}/api/stock/sync/jobs/999999999`, { headers: bearer });
-  await fetch(`${stack.gatewayUrl}/api/tokens`, { method: 'POST', headers: bearer, body: '{"provider": 1}' });
+  await stack.fetch(`/api/stock/sync/jobs/999999999`, { headers: bearer });
+  await stack.fetch(`/api/tokens`, { method: 'POST', headers: bearer, body: '{"provider": 1}' });
 }

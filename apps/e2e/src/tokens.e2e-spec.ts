@@ -124,18 +124,18 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     const provider = `ten${randomBytes(4).toString('hex')}`;
     const created = (await (await post({ provider, secret: 'acme-secret-0001', dailyLimit: 7 }, admin)).json()) as { id: number };
     const intruder = { authorization: `Bearer ${await stack.mintToken({ sub: 'mallory', tenant: 'globex', perms: ['tokens:admin'] })}` };
-    const patched = await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, {
+    const patched = await stack.fetch(`/api/tokens/${created.id}`, {
       method: 'PATCH',
       headers: { ...intruder, 'content-type': 'application/json' },
       body: JSON.stringify({ dailyLimit: 1 }),
     });
     expect(patched.status).toBe(404);
     expect(await patched.json()).toMatchObject({ error: { code: 'TOKEN.NOT_FOUND', status: 'NOT_FOUND' } });
-    expect((await fetch(`${stack.gatewayUrl}/api/tokens/${created.id}`, { method: 'DELETE', headers: intruder })).status).toBe(404);
-    const theirs = (await (await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: intruder })).json()) as { total: number };
+    expect((await stack.fetch(`/api/tokens/${created.id}`, { method: 'DELETE', headers: intruder })).status).toBe(404);
+    const theirs = (await (await stack.fetch(`/api/tokens?provider=${provider}`, { headers: intruder })).json()) as { total: number };
     expect(theirs.total).toBe(0);
 
-    const ours = (await (await fetch(`${stack.gatewayUrl}/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } })).json()) as {
+    const ours = (await (await stack.fetch(`/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } })).json()) as {
       items: Array<{ id: number; dailyLimit: number; status: string }>;
     };
     expect(ours.items).toEqual([expect.objectContaining({ id: created.id, dailyLimit: 7, status: 'active' })]);
