@@ -1,4 +1,4 @@
-import type { JobChanged, JobItemQueued } from './generated/common/v1/common';
+import type { JobChanges, JobWork } from './generated/common/v1/common';
 import type { StockSyncRequested, TokenChanged, TokenCreated, TokenExhausted, TokenRetired } from './generated/events/v1/events';
 
 /**
@@ -16,9 +16,9 @@ export type DomainEvents = {
   [subject: `klinesync.work.${string}.stock`]: StockSyncRequested;
 } & {
   /** Work items of a durable-job kind (libs/platform/src/jobs): `jobwork.<service>.<queue>.<kind>`. */
-  [subject: `jobwork.${string}`]: JobItemQueued;
-  /** Committed changes of durable jobs: `jobevents.<service>.<queue>.<kind>.<status>.<jobId>`. */
-  [subject: `jobevents.${string}`]: JobChanged;
+  [subject: `jobwork.${string}`]: JobWork;
+  /** Committed changes of a kind's jobs, one event per commit: `jobevents.<service>.<queue>.<kind>`. */
+  [subject: `jobevents.${string}`]: JobChanges;
 };
 
 export type EventSubject = keyof DomainEvents;

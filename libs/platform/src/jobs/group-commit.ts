@@ -21,7 +21,6 @@ export class GroupCommit<T, R> {
     private readonly options: {
       maxBatch: number;
       maxInFlight: number;
-      onFlush?: (size: number) => void;
     },
   ) {}
 
@@ -48,7 +47,6 @@ export class GroupCommit<T, R> {
   private async run(group: GroupCommit<T, R>['waiting']): Promise<void> {
     this.inFlight++;
     try {
-      this.options.onFlush?.(group.length);
       try {
         const results = await this.flush(group.map((entry) => entry.input));
         group.forEach((entry, index) => entry.resolve(results[index] as R));

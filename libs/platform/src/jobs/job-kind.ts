@@ -1,5 +1,4 @@
 import type { StreamDefinition } from '../messaging';
-import type { JobStatus } from './job-states';
 
 /**
  * One kind of durable job of one service: the types of its job parameters `P`, item payload `I`
@@ -43,14 +42,12 @@ export function defineJobKind<P, I, R>(kind: Omit<JobKind<P, I, R>, 'types'>): J
 export function jobSubjects(kind: JobKind<unknown, unknown, unknown>, queue: string) {
   const base = `${kind.service}.${queue}.${kind.name}`;
   return {
+    /** The work queue's messages (JobWork). */
     work: `jobwork.${base}` as const,
-    change: (status: JobStatus, jobId: string) => `jobevents.${base}.${status}.${jobId}` as const,
-    /** Every change of one job (a watcher). */
-    changesOf: (jobId: string) => `jobevents.${base}.*.${jobId}`,
-    /** Every cancel of this kind (each worker replica aborts its running items). */
-    cancels: `jobevents.${base}.cancelled.*`,
+    /** The kind's change events, one per commit (JobChanges): watchers and cancels listen here. */
+    events: `jobevents.${base}` as const,
     /** The durable consumer every replica of the service shares. */
-    durable: `jobs-${kind.service}-${queue}-${kind.name}`.replace(/[^A-Za-z0-9_-]/g, '_'),
+    durable: `jobs-${kind.service}-${queue}-${kind.name}`,
   };
 }
 

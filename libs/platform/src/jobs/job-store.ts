@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { JobChanged, JobItemChanged } from '@batchgate/contracts/common/v1/common';
-import type { NatsConnection } from 'nats';
+import type { JobChanged, JobChanges, JobItemChanged } from '@batchgate/contracts/common/v1/common';
+import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../errors';
 import type { Outbox, OutboxTransaction } from '../messaging';
@@ -117,10 +117,18 @@ export interface JobStoreSettings {
   queue: string;
   /** Largest group written in one transaction. */
   maxGroup?: number;
+  /**
+   * Items per work-queue message (of one job, or of jobs submitted together). More makes the
+   * queue cheaper per item; fewer spreads a small job over more replicas (a replica takes a
+   * message only when it has a free slot, and runs its items through its slots).
+   */
+  itemsPerMessage?: number;
 }
 
 const MAX_REASON = 500;
+const changesCodec = JSONCodec<JobChanges>();
 const DEFAULT_MAX_GROUP = 500;
+const DEFAULT_ITEMS_PER_MESSAGE = 16;
 
 interface JobRow {
   id: string;
@@ -148,9 +156,9 @@ const JOB_COLUMNS =
 /**
  * The jobs of one kind, always through their owner: every method takes a {@link JobOwner} and
  * filters by it in SQL, so another owner's job id reads as not found. Submissions, claims and
- * outcomes are group-committed (see {@link GroupCommit}); every transaction that changes a job
- * also writes its {@link JobChanged} event to the outbox, so the database and the events never
- * disagree after a crash.
+ * outcomes are group-committed (see {@link GroupCommit}); every transaction that changes jobs
+ * also writes their {@link JobChanged}s to the outbox (one event per commit), so the database and
+ * the events never disagree after a crash.
  *
  * Lock order, in every transaction: items, then jobs, each in primary-key order; so two replicas'
  * groups wait for each other instead of deadlocking (a deadlock is retried all the same).
@@ -163,6 +171,9 @@ export class JobStore<P, I, R> {
     ClaimedItem<P, I> | undefined
   >;
   private readonly completions: GroupCommit<Completion<R>, CompletionResult>;
+  private readonly itemsPerMessage: number;
+  private readonly listeners = new Set<(change: JobChanged) => void>();
+  private changeSubscription: Subscription | undefined;
 
   constructor(
     readonly kind: JobKind<P, I, R>,
@@ -172,6 +183,7 @@ export class JobStore<P, I, R> {
     if (!/^[A-Za-z0-9_-]{1,40}$/.test(settings.queue))
       throw new Error(`job queue "${settings.queue}" must be 1-40 letters, digits, _ or -`);
     this.subjects = jobSubjects(kind, settings.queue);
+    this.itemsPerMessage = settings.itemsPerMessage ?? DEFAULT_ITEMS_PER_MESSAGE;
     const group = { maxBatch: settings.maxGroup ?? DEFAULT_MAX_GROUP, maxInFlight: 2 };
     this.submits = new GroupCommit((inputs) => this.insertJobs(inputs), group);
     this.claims = new GroupCommit((inputs) => this.claimItems(inputs), group);
@@ -180,6 +192,30 @@ export class JobStore<P, I, R> {
 
   get nats(): NatsConnection {
     return this.deps.nats;
+  }
+
+  /**
+   * Calls `listener` with every committed change of this kind's jobs, as published by any
+   * replica's outbox relay (core NATS: what is missed while disconnected is not replayed; the
+   * database stays the record). One subscription per store, shared by its listeners.
+   */
+  onChange(listener: (change: JobChanged) => void): () => void {
+    this.listeners.add(listener);
+    this.changeSubscription ??= this.deps.nats.subscribe(this.subjects.events, {
+      callback: (error, message) => {
+        if (error) return;
+        for (const change of changesCodec.decode(message.data).changes) {
+          for (const each of this.listeners) each(change);
+        }
+      },
+    });
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        this.changeSubscription?.unsubscribe();
+        this.changeSubscription = undefined;
+      }
+    };
   }
 
   // ---- owner's API ---------------------------------------------------------------------------
@@ -371,8 +407,8 @@ export class JobStore<P, I, R> {
                 started_at = NULL, finished_at = NULL, version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?`,
         [failed, again.length - failed, id],
       );
-      await tx.emitAll(
-        this.subjects.work,
+      await this.queueWork(
+        tx,
         again.map((item) => ({ jobId: id, seq: item.seq })),
       );
       return again.map((item) => ({
@@ -411,8 +447,8 @@ export class JobStore<P, I, R> {
         "UPDATE job SET status = 'queued', version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?",
         [id],
       );
-      await tx.emitAll(
-        this.subjects.work,
+      await this.queueWork(
+        tx,
         held.map((item) => ({ jobId: id, seq: item.seq })),
       );
       return held.map((item) => ({
@@ -474,9 +510,9 @@ export class JobStore<P, I, R> {
     inputs: Array<{ owner: JobOwner; job: SubmitJob<P, I> }>,
   ): Promise<string[]> {
     const ids = inputs.map(() => randomUUID());
-    await this.deps.outbox.transaction(async (tx) => {
-      await this.insertRows(tx, inputs, ids);
-    });
+    await retryOnDeadlock(() =>
+      this.deps.outbox.transaction((tx) => this.insertRows(tx, inputs, ids)),
+    );
     return ids;
   }
 
@@ -525,7 +561,19 @@ export class JobStore<P, I, R> {
         chunk.flat(),
       );
     }
-    await tx.emitAll(this.subjects.work, work);
+    await this.queueWork(tx, work);
+  }
+
+  /** Puts items on the work queue (through the outbox), `itemsPerMessage` to a message. */
+  private async queueWork(
+    tx: OutboxTransaction,
+    items: Array<{ jobId: string; seq: number }>,
+  ): Promise<void> {
+    const messages: Array<{ items: typeof items }> = [];
+    for (let offset = 0; offset < items.length; offset += this.itemsPerMessage) {
+      messages.push({ items: items.slice(offset, offset + this.itemsPerMessage) });
+    }
+    await tx.emitAll(this.subjects.work, messages);
   }
 
   /** A deduplicated submission alone in its transaction: the unique key decides who was first. */
@@ -564,7 +612,7 @@ export class JobStore<P, I, R> {
       this.deps.outbox.transaction(async (tx) => {
         const { sql: keySql, params: keyParams } = keyTable(keys);
         await tx.manager.query(
-          `UPDATE job_item i JOIN (${keySql}) k ON i.job_id = k.job_id AND i.seq = k.seq
+          `UPDATE (${keySql}) k STRAIGHT_JOIN job_item i ON i.job_id = k.job_id AND i.seq = k.seq
               SET i.status = 'running', i.attempts = i.attempts + 1, i.progress = 0, i.error_message = NULL, i.started_at = CURRENT_TIMESTAMP(3)
             WHERE i.status IN (${sqlList(ITEM_TRANSITIONS.claim.from)})`,
           keyParams,
@@ -572,7 +620,7 @@ export class JobStore<P, I, R> {
         // Every running item of the group is ours now: the UPDATE took each one still claimable, and holds it.
         const rows = (await tx.manager.query(
           `SELECT i.job_id, i.seq, i.tenant, i.user_id, i.idempotency_key, i.payload, i.attempts, i.attempts_before_retry, j.params
-             FROM job_item i JOIN (${keySql}) k ON i.job_id = k.job_id AND i.seq = k.seq JOIN job j ON j.id = i.job_id
+             FROM (${keySql}) k STRAIGHT_JOIN job_item i ON i.job_id = k.job_id AND i.seq = k.seq STRAIGHT_JOIN job j ON j.id = i.job_id
             WHERE i.status = 'running'`,
           keyParams,
         )) as Array<{
@@ -633,7 +681,7 @@ export class JobStore<P, I, R> {
       this.deps.outbox.transaction(async (tx) => {
         const { sql: keySql, params: keyParams } = keyTable(completions);
         const current = (await tx.manager.query(
-          `SELECT i.job_id, i.seq, i.status, i.attempts, i.progress FROM job_item i JOIN (${keySql}) k ON i.job_id = k.job_id AND i.seq = k.seq
+          `SELECT i.job_id, i.seq, i.status, i.attempts, i.progress FROM (${keySql}) k STRAIGHT_JOIN job_item i ON i.job_id = k.job_id AND i.seq = k.seq
             ORDER BY i.job_id, i.seq FOR UPDATE`,
           keyParams,
         )) as Array<{
@@ -675,8 +723,8 @@ export class JobStore<P, I, R> {
           ];
         });
         await tx.manager.query(
-          `UPDATE job_item i JOIN (${values.map(() => 'SELECT ? AS job_id, ? AS seq, ? AS status, ? AS result, ? AS error_message').join(' UNION ALL ')}) v
-               ON i.job_id = v.job_id AND i.seq = v.seq
+          `UPDATE (${values.map(() => 'SELECT ? AS job_id, ? AS seq, ? AS status, ? AS result, ? AS error_message').join(' UNION ALL ')}) v
+               STRAIGHT_JOIN job_item i ON i.job_id = v.job_id AND i.seq = v.seq
               SET i.status = v.status, i.result = v.result, i.error_message = v.error_message, i.finished_at = CURRENT_TIMESTAMP(3),
                   i.progress = IF(v.status = 'success', 100, i.progress)`,
           values.flat(),
@@ -690,7 +738,7 @@ export class JobStore<P, I, R> {
         }
         const jobIds = [...perJob.keys()].sort();
         await tx.manager.query(
-          `UPDATE job j JOIN (${jobIds.map(() => 'SELECT ? AS id, ? AS succeeded, ? AS failed').join(' UNION ALL ')}) d ON j.id = d.id
+          `UPDATE (${jobIds.map(() => 'SELECT ? AS id, ? AS succeeded, ? AS failed').join(' UNION ALL ')}) d STRAIGHT_JOIN job j ON j.id = d.id
               SET j.succeeded = j.succeeded + d.succeeded, j.failed = j.failed + d.failed, j.version = j.version + 1, j.updated_at = CURRENT_TIMESTAMP(3)`,
           jobIds.flatMap((id) => [id, perJob.get(id)?.succeeded ?? 0, perJob.get(id)?.failed ?? 0]),
         );
@@ -763,7 +811,7 @@ export class JobStore<P, I, R> {
     );
   }
 
-  /** Reads the jobs as committed by this transaction and writes one change event per job. */
+  /** Reads the jobs as committed by this transaction and writes their changes as one event. */
   private async emitChanges(
     tx: OutboxTransaction,
     jobIds: string[],
@@ -774,12 +822,9 @@ export class JobStore<P, I, R> {
     ])) as JobRow[];
     const jobs = rows.map((row) => toSnapshot<P>(row));
     const occurredAt = new Date().toISOString();
-    await tx.emitEach(
-      jobs.map((job) => ({
-        subject: this.subjects.change(job.status, job.id),
-        payload: toChange(job, items.get(job.id) ?? [], occurredAt),
-      })),
-    );
+    await tx.emit(this.subjects.events, {
+      changes: jobs.map((job) => toChange(job, items.get(job.id) ?? [], occurredAt)),
+    });
     return jobs;
   }
 
@@ -860,7 +905,11 @@ function checkOwner(owner: JobOwner): void {
   }
 }
 
-/** `(job_id, seq)` keys as a derived table, joined on the primary key (one statement per group). */
+/**
+ * `(job_id, seq)` keys as a derived table, joined on the primary key (one statement per group).
+ * Joined with STRAIGHT_JOIN, keys first: a young table's statistics would have MySQL scan the
+ * jobs instead.
+ */
 function keyTable(keys: ReadonlyArray<{ jobId: string; seq: number }>): {
   sql: string;
   params: unknown[];

@@ -1,10 +1,8 @@
 import type { JobChanged } from '@batchgate/contracts/common/v1/common';
-import { JSONCodec } from 'nats';
 import { Observable } from 'rxjs';
 import { isTerminalJobStatus, type JobStatus } from './job-states';
 import type { JobOwner, JobSnapshot, JobStore } from './job-store';
 
-const codec = JSONCodec<JobChanged>();
 /** How long a gap in the versions may last before the job is read again from the database. */
 const GAP_WAIT_MS = 500;
 /** A watcher re-reads the job this often anyway, in case NATS dropped a change (a reconnect). */
@@ -15,8 +13,9 @@ const RESYNC_MS = 5_000;
  *   watchPublishTask(ref) { return watchJob(this.jobs, ownerOf(ref), ref.taskId, toPublishTask); }
  * It emits the job as it is now (not found for another owner, as the rpc's error), then the job
  * after each committed change, in commit order and once each (by `version`), and completes after
- * the job ends. Changes arrive from the outbox-published change events (core NATS, subscribed
- * before the first read so none falls in between); a gap is filled from the database.
+ * the job ends. Changes arrive from the outbox-published change events (the store's change
+ * subscription, entered before the first read so none falls in between); a gap is filled from
+ * the database.
  * `toMessage` builds the rpc's message; it gets the change that produced the snapshot (its items),
  * and may be async (to read the item results, say).
  */
@@ -91,10 +90,8 @@ export function watchJob<P, I, R, M>(
       );
     };
 
-    const subscription = store.nats.subscribe(store.subjects.changesOf(id), {
-      callback: (error, message) => {
-        if (!error) onChange(codec.decode(message.data));
-      },
+    const unsubscribe = store.onChange((change) => {
+      if (change.jobId === id) onChange(change);
     });
     const resyncTimer = setInterval(resync, RESYNC_MS);
     resyncTimer.unref();
@@ -112,7 +109,7 @@ export function watchJob<P, I, R, M>(
       done = true;
       clearTimeout(gapTimer);
       clearInterval(resyncTimer);
-      subscription.unsubscribe();
+      unsubscribe();
     };
   });
 }

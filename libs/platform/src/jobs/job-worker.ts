@@ -1,11 +1,18 @@
-import type { ConcurrencyMetricsListener } from '@batchgate/concurrency';
-import type { Subscription } from 'nats';
+import { sleep } from '@batchgate/concurrency';
+import type { JobWork } from '@batchgate/contracts/common/v1/common';
+import { JSONCodec, type Consumer, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isDependencyUnreachable } from '../errors';
-import { consumeWorkQueue } from '../messaging';
+import { ensureWorkConsumer } from '../messaging';
 import { jobWorkStream } from './job-kind';
-import type { ClaimedItem, CompletionResult, JobStore } from './job-store';
+import type { ClaimedItem, CompletionResult, ItemOutcome, JobStore } from './job-store';
+
+const workCodec = JSONCodec<JobWork>();
+/** How long one pull waits at the server for a message when the queue is empty. */
+const PULL_EXPIRES_MS = 5_000;
+/** Longest wait between two tries of a claim or an outcome while MySQL cannot be reached. */
+const MAX_OUTAGE_BACKOFF_MS = 5_000;
 
 /** What a handler gets for one item run. */
 export interface JobItemRun<P, I> extends ClaimedItem<P, I> {
@@ -19,8 +26,8 @@ export type JobHandler<P, I, R> = (run: JobItemRun<P, I>) => Promise<R>;
 
 /**
  * A failure that trying again will not cure (the outside system refused the item): the item
- * ends `failed` with this reason at once. Any other error is tried again on a later delivery,
- * until the last allowed one.
+ * ends `failed` with this reason at once. Any other error is tried again, until the last
+ * allowed run.
  */
 export class ItemFailure extends Error {
   constructor(reason: string, options?: { cause?: unknown }) {
@@ -43,28 +50,40 @@ export interface JobWorkerSettings {
   /**
    * Runs of an item (since it was queued) before it ends `failed` with the last error: a handler
    * that throws, or kills its process, every time cannot loop for ever. Counted by the item's
-   * claims in the database, not by JetStream's deliveries, which also count messages that waited
-   * in a replica's buffer and never reached a handler.
+   * claims in the database, so runs on dead replicas count too.
    */
   maxDeliveries: number;
-  /** Time without a heartbeat after which JetStream hands the item to another replica. */
+  /** Time without a heartbeat after which JetStream hands a message to another replica. */
   ackWaitMs: number;
-  /** Delay before an item whose run threw is delivered again. */
+  /** Delay before an item whose run threw runs again. */
   retryDelayMs?: number;
-  /** Items delivered and not yet acked over all replicas (JetStream max_ack_pending). */
+  /** Messages delivered and not yet acked over all replicas (JetStream max_ack_pending). */
   maxAckPending?: number;
 }
 
 /**
- * Runs one kind's items from its JetStream work queue: bounded concurrency per replica,
- * heart-beating while an item runs (so a long item is not handed to another replica while its
- * worker lives), claim and outcome group-committed by the store, the message acked only after
- * the outcome is committed (a worker killed mid-item loses nothing: JetStream redelivers, the
- * claim fences the dead run out), and cancels heard from every replica abort running items.
+ * Runs one kind's items from its JetStream work queue. A replica pulls a message (a few items)
+ * only when one of its `concurrency` slots is free, and heart-beats it while any of its items is
+ * waiting or running, so no message outlives its ack wait while its replica lives; claims and
+ * outcomes are group-committed by the store; the message is acked once every item in it has a
+ * committed outcome (a replica killed mid-item loses nothing: JetStream redelivers the message,
+ * finished items are skipped, and the new claim fences the dead run out). A failed run is tried
+ * again here after `retryDelayMs`, up to `maxDeliveries` runs; cancels heard from any replica
+ * abort running items.
+ *
+ * Hand-written rather than on consumeWorkQueue (one message, one handler call) because a message
+ * carries several items: per-item messages cost a JetStream publish, delivery and ack per item,
+ * most of the kit's time per job.
  */
 export class JobWorker<P, I, R> {
-  private consumer: { stop: () => Promise<void> } | undefined;
-  private cancels: Subscription | undefined;
+  private consumer: Consumer | undefined;
+  private stopChanges: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private readonly stopped = new AbortController();
+  private free: number;
+  private slotWaiters: Array<() => void> = [];
+  private readonly inHand = new Set<Promise<void>>();
   /** Running items per job, to abort on cancel. */
   private readonly running = new Map<string, Set<AbortController>>();
   private readonly items: Counter<'kind' | 'outcome'>;
@@ -76,17 +95,18 @@ export class JobWorker<P, I, R> {
     private readonly settings: JobWorkerSettings,
     private readonly logger: Logger,
     registry?: Registry,
-    private readonly metrics?: ConcurrencyMetricsListener,
   ) {
     if (!(settings.maxDeliveries >= 1))
       throw new RangeError('JobWorker: maxDeliveries must be ≥ 1');
+    if (!(settings.concurrency >= 1)) throw new RangeError('JobWorker: concurrency must be ≥ 1');
+    this.free = settings.concurrency;
     this.items = singleMetric(
       registry,
       'jobs_items_total',
       () =>
         new Counter({
           name: 'jobs_items_total',
-          help: 'Job items whose run ended on this replica, by kind and outcome (success, failed, cancelled, retried, superseded)',
+          help: 'Job item runs ended on this replica, by kind and outcome (success, failed, cancelled, retried, superseded)',
           labelNames: ['kind', 'outcome'],
           registers: registry ? [registry] : [],
         }),
@@ -107,125 +127,216 @@ export class JobWorker<P, I, R> {
 
   async start(): Promise<void> {
     const { subjects } = this.store;
-    // Core NATS: the cancel's change event, published by the outbox relay of whichever replica.
-    this.cancels = this.store.nats.subscribe(subjects.cancels, {
-      callback: (error, message) => {
-        if (error) return;
-        const jobId = message.subject.slice(message.subject.lastIndexOf('.') + 1);
-        for (const controller of this.running.get(jobId) ?? [])
-          controller.abort(new JobCancelledError(jobId));
-      },
+    this.stopChanges = this.store.onChange((change) => {
+      if (change.status !== 'cancelled') return;
+      for (const controller of this.running.get(change.jobId) ?? [])
+        controller.abort(new JobCancelledError(change.jobId));
     });
-    this.consumer = await consumeWorkQueue(
-      this.store.nats,
-      {
-        stream: jobWorkStream(this.store.kind.service),
-        durable: subjects.durable,
-        subject: subjects.work,
-        concurrency: this.settings.concurrency,
-        maxAckPending: this.settings.maxAckPending ?? 10_000,
-        ackWaitMs: this.settings.ackWaitMs,
-        retryDelayMs: this.settings.retryDelayMs,
-        handler: (work) => this.run(work.jobId, work.seq),
-        metrics: this.metrics,
-      },
-      this.logger,
-    );
+    this.consumer = await ensureWorkConsumer(this.store.nats, {
+      stream: jobWorkStream(this.store.kind.service),
+      durable: subjects.durable,
+      subject: subjects.work,
+      ackWaitMs: this.settings.ackWaitMs,
+      maxAckPending: this.settings.maxAckPending ?? 10_000,
+    });
+    this.loop = this.pull(this.consumer);
   }
 
-  /** Stops taking items and finishes the ones in hand. */
+  /**
+   * Stops pulling; items already running finish and are recorded; the items of a message in
+   * hand that had not started yet go back to the queue for another replica.
+   */
   async stop(): Promise<void> {
-    this.cancels?.unsubscribe();
-    await this.consumer?.stop();
+    this.stopping = true;
+    this.stopped.abort();
+    for (const wake of this.slotWaiters.splice(0)) wake();
+    await this.loop;
+    await Promise.all(this.inHand);
+    this.stopChanges?.();
   }
 
-  private async run(jobId: string, seq: number): Promise<void> {
-    const kind = this.store.kind.name;
-    const item = await this.store.claim(jobId, seq);
-    if (!item) return;
-    if (item.tries > this.settings.maxDeliveries) {
-      // The previous runs never recorded an outcome: their worker died or stalled each time.
-      const reason = `gave up after ${this.settings.maxDeliveries} runs: the worker stopped during each (crash or timeout)`;
-      this.observe(
-        await this.store.complete({
-          jobId,
-          seq,
-          attempt: item.attempt,
-          outcome: { ok: false, reason },
-        }),
-        'failed',
-      );
-      return;
-    }
-    const startedAt = performance.now();
-    const controller = new AbortController();
-    const running = this.running.get(jobId) ?? new Set();
-    this.running.set(jobId, running.add(controller));
-    const elapsed = () => (performance.now() - startedAt) / 1000;
-    try {
-      let result: R;
+  private async pull(consumer: Consumer): Promise<void> {
+    while (!this.stopping) {
+      await this.slotFree();
+      if (this.stopping) return;
       try {
-        result = await this.handler({
-          ...item,
-          signal: controller.signal,
-          reportProgress: (percent) => this.store.reportProgress(jobId, seq, item.attempt, percent),
-        });
+        const messages = await consumer.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
+        for await (const message of messages) {
+          const handled = this.handle(message).finally(() => this.inHand.delete(handled));
+          this.inHand.add(handled);
+        }
+      } catch (error) {
+        if (this.stopping) return;
+        this.logger.warn(
+          { err: error, durable: this.store.subjects.durable },
+          'job work queue pull failed; pulling again',
+        );
+        await sleep(1_000, { signal: this.stopped.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  private slotFree(): Promise<void> {
+    if (this.free > 0 || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private async takeSlot(): Promise<boolean> {
+    while (this.free === 0 && !this.stopping) await this.slotFree();
+    if (this.stopping) return false;
+    this.free--;
+    return true;
+  }
+
+  private releaseSlot(): void {
+    this.free++;
+    this.slotWaiters.shift()?.();
+  }
+
+  /** One message: its items through the slots; acked when all have an outcome, else handed back. */
+  private async handle(message: JsMsg): Promise<void> {
+    const heartbeat = setInterval(
+      () => message.working(),
+      Math.max(1_000, Math.floor(this.settings.ackWaitMs / 3)),
+    );
+    try {
+      const { items } = workCodec.decode(message.data);
+      const outcomes = await Promise.all(
+        items.map(async ({ jobId, seq }) => {
+          if (!(await this.takeSlot())) return false;
+          try {
+            return await this.runItem(jobId, seq);
+          } finally {
+            this.releaseSlot();
+          }
+        }),
+      );
+      if (outcomes.every(Boolean)) message.ack();
+      else message.nak();
+    } catch (error) {
+      this.logger.warn(
+        { err: error, subject: message.subject },
+        'job work message failed; it goes back to the queue',
+      );
+      message.nak();
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Runs one item to a committed outcome (true), or gives it back to the queue (false, when stopping). */
+  private async runItem(jobId: string, seq: number): Promise<boolean> {
+    const kind = this.store.kind.name;
+    for (;;) {
+      const item = await this.untilReachable(() => this.store.claim(jobId, seq));
+      if (item === STOPPED) return false;
+      // Ended, cancelled, or already run by another replica.
+      if (!item) return true;
+      if (item.tries > this.settings.maxDeliveries) {
+        // The previous runs never recorded an outcome: their worker died or stalled each time.
+        const reason = `gave up after ${this.settings.maxDeliveries} runs: the worker stopped during each (crash or timeout)`;
+        return this.record(item, { ok: false, reason }, 'failed');
+      }
+      const startedAt = performance.now();
+      const controller = new AbortController();
+      const running = this.running.get(jobId) ?? new Set();
+      this.running.set(jobId, running.add(controller));
+      let outcome: ItemOutcome<R>;
+      try {
+        outcome = {
+          ok: true,
+          result: await this.handler({
+            ...item,
+            signal: controller.signal,
+            reportProgress: (percent) =>
+              this.store.reportProgress(jobId, seq, item.attempt, percent),
+          }),
+        };
       } catch (error) {
         if (controller.signal.reason instanceof JobCancelledError) {
-          // The cancel already recorded the item.
+          // The cancel recorded the item already.
           this.items.inc({ kind, outcome: 'cancelled' });
-          this.duration.observe({ kind, outcome: 'cancelled' }, elapsed());
-          return;
+          this.duration.observe(
+            { kind, outcome: 'cancelled' },
+            (performance.now() - startedAt) / 1000,
+          );
+          return true;
         }
         const reason = error instanceof Error ? error.message : String(error);
         const last = item.tries >= this.settings.maxDeliveries;
-        if (!(error instanceof ItemFailure) && (isDependencyUnreachable(error) || !last)) {
+        if (!(error instanceof ItemFailure) && !last) {
           this.items.inc({ kind, outcome: 'retried' });
-          throw error;
+          this.logger.warn(
+            { err: error, jobId, seq, tries: item.tries },
+            'job item failed; it runs again',
+          );
+          await sleep(this.settings.retryDelayMs ?? 2_000, { signal: this.stopped.signal }).catch(
+            () => undefined,
+          );
+          if (this.stopping) return false;
+          continue;
         }
         const detail =
           error instanceof ItemFailure || this.settings.maxDeliveries === 1
             ? reason
             : `failed ${item.tries} times; last: ${reason}`;
-        this.observe(
-          await this.store.complete({
-            jobId,
-            seq,
-            attempt: item.attempt,
-            outcome: { ok: false, reason: detail },
-          }),
-          'failed',
-          elapsed(),
-        );
-        return;
+        outcome = { ok: false, reason: detail };
+      } finally {
+        running.delete(controller);
+        if (running.size === 0) this.running.delete(jobId);
       }
-      this.observe(
-        await this.store.complete({
-          jobId,
-          seq,
-          attempt: item.attempt,
-          outcome: { ok: true, result },
-        }),
-        'success',
-        elapsed(),
-      );
-    } finally {
-      running.delete(controller);
-      if (running.size === 0) this.running.delete(jobId);
+      return this.record(item, outcome, outcome.ok ? 'success' : 'failed', startedAt);
+    }
+  }
+
+  private async record(
+    item: ClaimedItem<P, I>,
+    outcome: ItemOutcome<R>,
+    label: 'success' | 'failed',
+    startedAt?: number,
+  ): Promise<boolean> {
+    const completion = await this.untilReachable(() =>
+      this.store.complete({ jobId: item.jobId, seq: item.seq, attempt: item.attempt, outcome }),
+    );
+    if (completion === STOPPED) return false;
+    this.observe(completion, label, startedAt);
+    return true;
+  }
+
+  /**
+   * Runs a claim or an outcome, waiting out a MySQL outage instead of failing the item (the
+   * outage is not the item's fault); gives up only when the worker stops.
+   */
+  private async untilReachable<T>(write: () => Promise<T>): Promise<T | typeof STOPPED> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!isDependencyUnreachable(error) || this.stopping) throw error;
+        if (attempt === 0)
+          this.logger.warn({ err: error }, 'job store unreachable; the item waits');
+        await sleep(Math.min(MAX_OUTAGE_BACKOFF_MS, 100 * 2 ** attempt), {
+          signal: this.stopped.signal,
+        }).catch(() => undefined);
+        if (this.stopping) return STOPPED;
+      }
     }
   }
 
   private observe(
     completion: CompletionResult,
     outcome: 'success' | 'failed',
-    seconds?: number,
+    startedAt?: number,
   ): void {
     const kind = this.store.kind.name;
     const label = completion.counted ? outcome : 'superseded';
     this.items.inc({ kind, outcome: label });
-    if (seconds !== undefined) this.duration.observe({ kind, outcome: label }, seconds);
+    if (startedAt !== undefined)
+      this.duration.observe({ kind, outcome: label }, (performance.now() - startedAt) / 1000);
   }
 }
+
+const STOPPED = Symbol('stopped');
 
 /** Metrics shared by every kind of one registry (a service may run several kinds). */
 function singleMetric<T>(registry: Registry | undefined, name: string, create: () => T): T {

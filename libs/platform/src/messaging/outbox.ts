@@ -31,8 +31,6 @@ export interface OutboxTransaction {
   emit<S extends EventSubject>(subject: S, payload: DomainEvents[S]): Promise<void>;
   /** Records many events of one subject in one statement (a job's work items). */
   emitAll<S extends EventSubject>(subject: S, payloads: readonly DomainEvents[S][]): Promise<void>;
-  /** Records many events, each with its own subject, in one statement (one change event per job). */
-  emitEach<S extends EventSubject>(events: ReadonlyArray<{ subject: S; payload: DomainEvents[S] }>): Promise<void>;
 }
 
 /**
@@ -74,21 +72,21 @@ export class Outbox {
   /** Runs `work` in one DB transaction; events it emits are relayed after the commit. */
   async transaction<T>(work: (tx: OutboxTransaction) => Promise<T>): Promise<T> {
     const requestId = currentRequestId() ?? null;
-    const rowsOf = (events: ReadonlyArray<{ subject: EventSubject; payload: unknown }>) =>
-      events.map(({ subject, payload }) => ({ eventId: randomUUID(), subject, payload: JSON.stringify(payload), requestId }));
-    const result = await this.dataSource.transaction(async (manager) => {
-      const emitEach = async (events: ReadonlyArray<{ subject: EventSubject; payload: unknown }>) => {
-        for (let offset = 0; offset < events.length; offset += 500) {
-          await manager.insert(OutboxEventEntity, rowsOf(events.slice(offset, offset + 500)));
-        }
-      };
-      return work({
+    const rowsOf = (subject: EventSubject, payloads: readonly unknown[]) =>
+      payloads.map((payload) => ({ eventId: randomUUID(), subject, payload: JSON.stringify(payload), requestId }));
+    const result = await this.dataSource.transaction(async (manager) =>
+      work({
         manager,
-        emit: (subject, payload) => emitEach([{ subject, payload }]),
-        emitAll: (subject, payloads) => emitEach(payloads.map((payload) => ({ subject, payload }))),
-        emitEach,
-      });
-    });
+        emit: async (subject, payload) => {
+          await manager.insert(OutboxEventEntity, rowsOf(subject, [payload]));
+        },
+        emitAll: async (subject, payloads) => {
+          for (let offset = 0; offset < payloads.length; offset += 500) {
+            await manager.insert(OutboxEventEntity, rowsOf(subject, payloads.slice(offset, offset + 500)));
+          }
+        },
+      }),
+    );
     this.wake();
     return result;
   }
@@ -215,7 +213,9 @@ export class Outbox {
 
   private async publishPending(): Promise<void> {
     for (;;) {
-      const relayed = await this.dataSource.transaction(async (manager) => {
+      // READ COMMITTED: no gap locks, so marking rows published never deadlocks with the
+      // transactions inserting new events into the same index range.
+      const relayed = await this.dataSource.transaction('READ COMMITTED', async (manager) => {
         // SKIP LOCKED: replicas relay disjoint rows instead of waiting on each other.
         const rows = (await manager.query(
           `SELECT id, event_id AS eventId, subject, payload, request_id AS requestId,

@@ -1,6 +1,6 @@
 import { BrokenCircuitError, CircuitBreaker, runBatch, sleep, type ConcurrencyMetricsListener } from '@batchgate/concurrency';
 import type { DomainEvents, EventSubject } from '@batchgate/contracts';
-import { AckPolicy, DeliverPolicy, JSONCodec, nanos, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, JSONCodec, nanos, type Consumer, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { isDependencyUnreachable } from '../errors';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
@@ -30,19 +30,13 @@ export interface WorkQueueConsumer<S extends EventSubject> {
 }
 
 /**
- * Consumes a JetStream work queue with bounded concurrency (the concurrency engine pulls a message
- * only when a slot is free, so a replica holds at most `concurrency` unacked messages), keeps long
- * work alive with `working()` heartbeats, and on stop finishes the messages in hand.
- *
- * When the handler keeps failing because a dependency (MySQL, another service) cannot be reached,
- * a circuit breaker pauses the queue: each slot keeps its message and waits for the breaker to
- * let a probe through, instead of taking and handing back every message of the queue in turn.
+ * The durable pull consumer of a work queue, created or brought up to date (ack wait, max ack
+ * pending) by whichever replica starts first.
  */
-export async function consumeWorkQueue<S extends EventSubject>(
+export async function ensureWorkConsumer(
   connection: NatsConnection,
-  options: WorkQueueConsumer<S>,
-  logger: Logger,
-): Promise<{ stop: () => Promise<void> }> {
+  options: Pick<WorkQueueConsumer<EventSubject>, 'stream' | 'durable' | 'subject' | 'ackWaitMs' | 'maxAckPending'>,
+): Promise<Consumer> {
   const manager = await connection.jetstreamManager();
   const consumerConfig = {
     durable_name: options.durable,
@@ -61,7 +55,24 @@ export async function consumeWorkQueue<S extends EventSubject>(
   } catch {
     await manager.consumers.add(options.stream, consumerConfig);
   }
-  const consumer = await connection.jetstream().consumers.get(options.stream, options.durable);
+  return connection.jetstream().consumers.get(options.stream, options.durable);
+}
+
+/**
+ * Consumes a JetStream work queue with bounded concurrency (the concurrency engine pulls a message
+ * only when a slot is free, so a replica holds at most `concurrency` unacked messages), keeps long
+ * work alive with `working()` heartbeats, and on stop finishes the messages in hand.
+ *
+ * When the handler keeps failing because a dependency (MySQL, another service) cannot be reached,
+ * a circuit breaker pauses the queue: each slot keeps its message and waits for the breaker to
+ * let a probe through, instead of taking and handing back every message of the queue in turn.
+ */
+export async function consumeWorkQueue<S extends EventSubject>(
+  connection: NatsConnection,
+  options: WorkQueueConsumer<S>,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void> }> {
+  const consumer = await ensureWorkConsumer(connection, options);
   const messages = await consumer.consume({ max_messages: options.concurrency });
   const heartbeatMs = Math.max(1_000, Math.floor(options.ackWaitMs / 3));
 

@@ -50,6 +50,19 @@ export interface JobItemQueued {
 }
 
 /**
+ * One message of a durable-job work queue: up to a configured number of items, of one job or of
+ * several submitted together, so the queue's cost is per message, not per item.
+ */
+export interface JobWork {
+  items: JobItemQueued[];
+}
+
+/** The changes of durable jobs committed in one transaction: one event per commit, not per job. */
+export interface JobChanges {
+  changes: JobChanged[];
+}
+
+/**
  * One committed change of a durable job (published through the outbox): the job's state after
  * the change, and the items the same commit changed. `version` counts the job's commits, so a
  * watcher can tell a change it has already seen.

@@ -1,0 +1,235 @@
+/**
+ * Durable jobs per second end to end, the job kit against BullMQ in one run (issue 12 item 10):
+ * submit → stored → queued → a trivial handler → `success` committed, every state change of every
+ * job committed (MySQL for the kit, with its outbox events published to JetStream; Redis for
+ * BullMQ). Each job has one item. Both sides get the same jobs, the same submitters in flight and
+ * the same worker concurrency, in this one process.
+ *   npm run bench:jobs      (BENCH_JOBS, BENCH_CONCURRENCY, BENCH_SUBMITTERS, BENCH_ROUNDS, BENCH_REDIS)
+ */
+import { loadavg } from 'node:os';
+import { Queue, Worker } from 'bullmq';
+import { connect } from 'nats';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createTestDatabase, waitFor } from '@batchgate/testing';
+import {
+  CreateJobTables1764547200000,
+  defineJobKind,
+  jobStreams,
+  JobStore,
+  JobWorker,
+} from '@batchgate/platform/jobs';
+import {
+  CreateOutboxEvent1763856000000,
+  ensureStreams,
+  EventPublisher,
+  Outbox,
+  OutboxEventEntity,
+  STREAM_LIMIT_DEFAULTS,
+} from '@batchgate/platform/messaging';
+import { openDataSource } from '@batchgate/platform/persistence';
+
+const JOBS = Number(process.env['BENCH_JOBS'] ?? 20_000);
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 256);
+const SUBMITTERS = Number(process.env['BENCH_SUBMITTERS'] ?? 512);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+/** `kit` or `bullmq` runs one side alone (to profile it). */
+const ONLY = process.env['BENCH_ONLY'] ?? '';
+const REDIS = new URL(process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379');
+const OWNER = { tenant: 'bench', userId: 'bench' };
+
+interface Measured {
+  name: string;
+  seconds: number;
+  jobsPerSecond: number;
+}
+
+/** Runs `submit(i)` for i < JOBS with SUBMITTERS calls in flight. */
+async function submitAll(submit: (index: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: SUBMITTERS }, async () => {
+      while (next < JOBS) await submit(next++);
+    }),
+  );
+}
+
+async function benchKit(round: number): Promise<Measured> {
+  const database = await createTestDatabase('bench_jobs');
+  const service = `benchjobs${process.pid}r${round}`;
+  const nats = await connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222' });
+  const dataSource = await openDataSource(
+    {
+      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
+      DB_PORT: Number(database.env['DB_PORT']),
+      DB_USER: database.env['DB_USER'] ?? 'root',
+      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
+      DB_NAME: database.name,
+      DB_POOL_SIZE: 12,
+      DB_CONNECT_TIMEOUT_MS: 5_000,
+    },
+    {
+      entities: [OutboxEventEntity],
+      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000],
+    },
+  );
+  try {
+    await ensureStreams(nats, jobStreams(service), STREAM_LIMIT_DEFAULTS);
+    const logger = pino({ level: 'warn' });
+    const registry = new Registry();
+    const outbox = new Outbox(
+      dataSource,
+      new EventPublisher(nats),
+      { pollIntervalMs: 20, batchSize: 1_000, retentionMs: 3_600_000, crashPoint: 'none' },
+      logger,
+      registry,
+    );
+    outbox.start();
+    const kind = defineJobKind<null, { n: number }, { n: number }>({
+      service,
+      name: 'trivial',
+      errorPrefix: 'BENCH',
+      label: 'Bench job',
+    });
+    const store = new JobStore(kind, { dataSource, outbox, nats }, { queue: 'bench' });
+    const worker = new JobWorker(
+      store,
+      async ({ payload }) => ({ n: payload.n }),
+      { concurrency: CONCURRENCY, maxDeliveries: 3, ackWaitMs: 60_000, maxAckPending: 100_000 },
+      logger,
+      registry,
+    );
+    await worker.start();
+
+    const startedAt = performance.now();
+    await submitAll((n) => store.submit(OWNER, { params: null, items: [{ payload: { n } }] }));
+    await waitFor(
+      async () => {
+        const [row] = await database.query<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM job WHERE status = 'success'",
+        );
+        return Number(row?.n) >= JOBS ? true : undefined;
+      },
+      { timeoutMs: 600_000, intervalMs: 50, what: 'every kit job to succeed' },
+    );
+    const seconds = (performance.now() - startedAt) / 1000;
+    // Every job ended success with its item, and every change event was published.
+    const [items] = await database.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM job_item WHERE status = 'success'",
+    );
+    await waitFor(
+      async () => {
+        const [pending] = await database.query<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL',
+        );
+        return Number(pending?.n) === 0 ? true : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the outbox to drain' },
+    );
+    if (Number(items?.n) !== JOBS)
+      throw new Error(`kit: ${String(items?.n)} items succeeded, expected ${JOBS}`);
+    await worker.stop();
+    await outbox.stop();
+    return { name: 'job kit (MySQL + JetStream)', seconds, jobsPerSecond: JOBS / seconds };
+  } finally {
+    const manager = await nats.jetstreamManager();
+    for (const stream of jobStreams(service))
+      await manager.streams.delete(stream.name).catch(() => undefined);
+    await nats.close();
+    await dataSource.destroy();
+    await database.drop();
+  }
+}
+
+async function benchBullmq(round: number): Promise<Measured> {
+  const connection = {
+    host: REDIS.hostname,
+    port: Number(REDIS.port || 6379),
+    maxRetriesPerRequest: null,
+  };
+  const name = `bench-jobs-${process.pid}-${round}`;
+  const queue = new Queue(name, { connection });
+  let completed = 0;
+  const worker = new Worker(name, async (job) => ({ n: (job.data as { n: number }).n }), {
+    connection,
+    concurrency: CONCURRENCY,
+    autorun: false,
+  });
+  worker.on('completed', () => completed++);
+  try {
+    await queue.waitUntilReady();
+    void worker.run();
+    await worker.waitUntilReady();
+    const startedAt = performance.now();
+    // Completed jobs are kept (their state is the record), as the kit keeps its rows.
+    await submitAll((n) =>
+      queue.add('trivial', { n }, { removeOnComplete: false, removeOnFail: false }),
+    );
+    await waitFor(() => (completed >= JOBS ? true : undefined), {
+      timeoutMs: 600_000,
+      intervalMs: 20,
+      what: 'every BullMQ job to complete',
+    });
+    const seconds = (performance.now() - startedAt) / 1000;
+    const counts = await queue.getJobCounts('completed');
+    if (counts['completed'] !== JOBS)
+      throw new Error(`BullMQ: ${String(counts['completed'])} completed, expected ${JOBS}`);
+    return { name: 'BullMQ (Redis)', seconds, jobsPerSecond: JOBS / seconds };
+  } finally {
+    await worker.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  console.log(
+    `jobs ${JOBS}, worker concurrency ${CONCURRENCY}, submitters in flight ${SUBMITTERS}, rounds ${ROUNDS}`,
+  );
+  console.log(`load average before: ${loadBefore.map((value) => value.toFixed(2)).join(' ')}`);
+  const rows: Array<{ round: number; kit: Measured; bullmq: Measured }> = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ONLY) {
+      const alone = ONLY === 'kit' ? await benchKit(round) : await benchBullmq(round);
+      console.log(
+        `round ${round}: ${alone.name} ${alone.jobsPerSecond.toFixed(0)} jobs/s (${alone.seconds.toFixed(2)} s)`,
+      );
+      continue;
+    }
+    // Alternated, so a change in the machine's load does not favour one side.
+    const bullmqFirst = round % 2 === 0;
+    const first = bullmqFirst ? await benchBullmq(round) : await benchKit(round);
+    const second = bullmqFirst ? await benchKit(round) : await benchBullmq(round);
+    const [kit, bullmq] = bullmqFirst ? [second, first] : [first, second];
+    rows.push({ round, kit, bullmq });
+    console.log(
+      `round ${round}: kit ${kit.jobsPerSecond.toFixed(0)} jobs/s (${kit.seconds.toFixed(2)} s), BullMQ ${bullmq.jobsPerSecond.toFixed(0)} jobs/s (${bullmq.seconds.toFixed(2)} s), kit/BullMQ ${(kit.jobsPerSecond / bullmq.jobsPerSecond).toFixed(2)}`,
+    );
+  }
+  if (ONLY) process.exit(0);
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const kitRate = median(rows.map((row) => row.kit.jobsPerSecond));
+  const bullRate = median(rows.map((row) => row.bullmq.jobsPerSecond));
+  const ratio = median(rows.map((row) => row.kit.jobsPerSecond / row.bullmq.jobsPerSecond));
+  console.log('');
+  console.log('| side | jobs/s (median of rounds) |');
+  console.log('|---|---|');
+  console.log(
+    `| job kit (MySQL + JetStream, every change committed, outbox events published) | ${kitRate.toFixed(0)} |`,
+  );
+  console.log(`| BullMQ (Redis, completed jobs kept) | ${bullRate.toFixed(0)} |`);
+  console.log(`| kit / BullMQ (median of the per-round ratios) | ${ratio.toFixed(2)} |`);
+  console.log(
+    `load average after: ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}`,
+  );
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
