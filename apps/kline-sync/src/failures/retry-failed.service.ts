@@ -40,7 +40,7 @@ export class RetryFailedService {
         const kType = await this.failures.kTypeOf(failure);
         const bars = await this.puller.pull(
           { tenant, market, code: failure.stockCode, kType, startDate: failure.startDate, endDate: failure.endDate },
-          signal,
+          { signal },
         );
         await this.klines.upsert({ tenant, market, stockCode: failure.stockCode, kType }, bars);
       },

@@ -10,6 +10,17 @@ import { ItickClient } from '../upstream/itick.client';
 import { barRange, BAR_MS, MAX_BARS_PER_CALL } from './bar-range';
 import { TokenSupply } from './token-supply';
 
+export interface PullOptions {
+  /** Aborts the pull, calls in flight included (the caller's deadline or cancel). */
+  signal?: AbortSignal;
+  /**
+   * For durable work (a job's stock): while the provider is down, wait for it (up to
+   * SYNC_PROVIDER_OUTAGE_WAIT_MS) until this aborts (the worker stops). Without it an outage fails
+   * the call at once: a request must not hang on a provider that is down.
+   */
+  waitWhileDown?: AbortSignal;
+}
+
 export interface StockPull {
   /** Whose tokens make the calls. */
   tenant: string;
@@ -64,14 +75,14 @@ export class StockPuller {
     this.outageWaitMs = config.SYNC_PROVIDER_OUTAGE_WAIT_MS;
   }
 
-  async pull(request: StockPull, signal?: AbortSignal): Promise<KlineBar[]> {
+  async pull(request: StockPull, options: PullOptions = {}): Promise<KlineBar[]> {
     const range = barRange(request.startDate, request.endDate, request.kType);
     const barMs = BAR_MS[request.kType] ?? 1;
     const bars = new Map<number, KlineBar>();
     // Page backwards from the end of the range, at most MAX_BARS_PER_CALL bars per call.
     for (let endTime = range.toMs, left = range.limit; left > 0 && endTime >= range.fromMs; ) {
       const limit = Math.min(left, MAX_BARS_PER_CALL);
-      const page = await this.call(request, limit, endTime, signal);
+      const page = await this.call(request, limit, endTime, options);
       for (const bar of page) if (bar.t >= range.fromMs && bar.t <= range.toMs) bars.set(bar.t, bar);
       if (page.length < limit) break;
       left -= limit;
@@ -83,11 +94,16 @@ export class StockPuller {
 
   /** The newest `count` bars up to now (intraday triggers). */
   async latest(target: { tenant: string; market: string; code: string; kType: number }, count: number, signal?: AbortSignal): Promise<KlineBar[]> {
-    const bars = await this.call(target, count, Date.now(), signal);
+    const bars = await this.call(target, count, Date.now(), { signal });
     return [...bars].sort((a, b) => a.t - b.t);
   }
 
-  private async call(request: Pick<StockPull, 'tenant' | 'market' | 'code' | 'kType'>, limit: number, endTime: number, signal?: AbortSignal): Promise<KlineBar[]> {
+  private async call(
+    request: Pick<StockPull, 'tenant' | 'market' | 'code' | 'kType'>,
+    limit: number,
+    endTime: number,
+    { signal, waitWhileDown }: PullOptions,
+  ): Promise<KlineBar[]> {
     const query = { region: request.market, code: request.code, kType: request.kType, limit, endTime };
     return this.retryPolicy.execute(
       (attempt) =>
@@ -98,7 +114,7 @@ export class StockPuller {
               (token) => this.tokens.call(token.tokenId, () => this.itick.kline(query, token.secret, attempt.signal), attempt.signal),
               attempt.signal,
             ),
-          { signal: attempt.signal, waitWhileDownMs: this.outageWaitMs },
+          waitWhileDown ? { signal: attempt.signal, waitWhileDownMs: this.outageWaitMs, stopWaiting: waitWhileDown } : { signal: attempt.signal },
         ),
       signal,
     );

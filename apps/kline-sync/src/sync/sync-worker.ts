@@ -6,10 +6,11 @@ import type { EntityManager } from 'typeorm';
 import { klineSyncWorkSubject, WORK_STREAMS } from '@batchgate/contracts';
 import type { StockSyncRequested } from '@batchgate/contracts/events/v1/events';
 import { consumeWorkQueue, NATS_CONNECTION } from '@batchgate/platform/messaging';
-import { sleep } from '@batchgate/concurrency';
+import { BrokenCircuitError, sleep } from '@batchgate/concurrency';
 import { isDependencyUnreachable } from '@batchgate/platform/errors';
 import { LOGGER } from '@batchgate/platform/nest';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
+import { upstreamResponseOf } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { SyncJobsRepository } from '../jobs/sync-jobs.repository';
 import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
@@ -22,6 +23,8 @@ const STORE_RETRY_FIRST_DELAY_MS = 100;
 const STORE_RETRY_MAX_DELAY_MS = 2_000;
 /** MySQL errors after which the same transaction succeeds when run again. */
 const RETRYABLE_WRITE_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+/** The provider's breaker refused the call, or the provider answered 5xx: not the stock's failure. */
+const isProviderOutage = (error: unknown): boolean => error instanceof BrokenCircuitError || (upstreamResponseOf(error)?.status ?? 0) >= 500;
 const isRetryableWrite = (error: unknown): boolean => {
   if (typeof error !== 'object' || error === null) return false;
   const { code } = (error as { driverError?: { code?: unknown } }).driverError ?? (error as { code?: unknown });
@@ -127,11 +130,13 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const startedAt = performance.now();
     let completion: Parameters<SyncJobsRepository['complete']>;
     try {
-      const bars = await this.puller.pull({ ...item, tenant: claimed.tenant });
+      const bars = await this.puller.pull({ ...item, tenant: claimed.tenant }, { waitWhileDown: stopping });
       const store = (manager: EntityManager) =>
         this.klines.upsert({ tenant: claimed.tenant, market: item.market, stockCode: item.code, kType: item.kType }, bars, manager);
       completion = [work, { ok: true }, { retried, store }];
     } catch (error) {
+      // Stopped while waiting out a provider outage: the stock goes back to the queue, unpulled.
+      if (stopping.aborted && isProviderOutage(error)) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       this.logger.warn({ jobId: item.jobId, stock: `${item.market}:${item.code}`, reason }, 'stock sync failed');
       completion = [work, { ok: false, reason }, { retried }];

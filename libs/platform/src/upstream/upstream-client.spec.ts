@@ -212,6 +212,17 @@ describe('UpstreamClient against a real HTTP server', () => {
     expect(upstream.requests.map((r) => r.url)).toEqual(['/api/x', '/api/x', '/api/late']);
   });
 
+  it('stops waiting when stopWaiting aborts, rethrowing the outage', async () => {
+    client = make({ breaker: { consecutiveFailures: 1, recoveryTimeMs: 5_000 } });
+    upstream.handler = (_, response) => json(response, 500, {});
+    await expect(client.request({ operation: 'x', path: '/x' })).rejects.toBeInstanceOf(TransientError);
+    const stop = new AbortController();
+    const waiting = client.run(() => client.request({ operation: 'x', path: '/x' }), { waitWhileDownMs: 60_000, stopWaiting: stop.signal });
+    stop.abort(new Error('shutting down'));
+    await expect(waiting).rejects.toBeInstanceOf(BrokenCircuitError);
+    expect(upstream.requests).toHaveLength(1);
+  });
+
   it('gives up waiting after waitWhileDownMs, and without it refuses at once', async () => {
     client = make({ breaker: { consecutiveFailures: 1, recoveryTimeMs: 5_000 } });
     upstream.handler = (_, response) => json(response, 500, {});

@@ -82,6 +82,17 @@ export interface UpstreamRunOptions {
    * last error) after this many milliseconds of waiting in total; the signal stops the wait.
    */
   waitWhileDownMs?: number;
+  /**
+   * Ends a wait for the upstream (rethrowing the outage's error) without aborting work in flight:
+   * a worker's shutdown hands its item back instead of waiting out an outage.
+   */
+  stopWaiting?: AbortSignal;
+}
+
+/** What ends a {@link UpstreamClient.run} wait: the caller's signal, or `stopWaiting`. */
+function waitSignal({ signal, stopWaiting }: UpstreamRunOptions): AbortSignal | undefined {
+  // Only while an outage is waited out, so the combined signal is rare.
+  return signal && stopWaiting ? AbortSignal.any([signal, stopWaiting]) : (signal ?? stopWaiting);
 }
 
 /** The answer an upstream error came from (status, headers, body), when there was one. */
@@ -174,8 +185,11 @@ export class UpstreamClient {
       } catch (error) {
         const waitMs = this.waitFor(error);
         if (options.waitWhileDownMs === undefined || waitMs === undefined || waitedMs + waitMs > options.waitWhileDownMs) throw error;
+        if (options.stopWaiting?.aborted) throw error;
         const jitteredMs = waitMs + Math.random() * WAIT_JITTER_MS;
-        await sleep(jitteredMs, options.signal ? { signal: options.signal } : {});
+        await sleep(jitteredMs, { signal: waitSignal(options) }).catch((reason: unknown) => {
+          throw options.stopWaiting?.aborted ? error : reason;
+        });
         waitedMs += jitteredMs;
       }
     }
