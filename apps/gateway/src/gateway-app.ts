@@ -13,6 +13,7 @@ import type { GatewayConfig } from './config/gateway.config';
 import { HttpExceptionFilter } from './http/http-exception.filter';
 import { useStrictJsonBodies } from './http/json-body';
 import { documentErrorResponses, ErrorBodyView } from './http/openapi';
+import { transportErrorOptions } from './http/transport-errors';
 import { runRoutesInRequestContext } from './http/request-context.hook';
 import { requestValidationPipe } from './http/validation';
 
@@ -33,6 +34,7 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
   const verifier = await JwtVerifier.create(config);
 
   const adapter = new FastifyAdapter({
+    ...transportErrorOptions,
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: (request: { headers: Record<string, unknown> }) => requestIdFrom(request.headers[REQUEST_ID_HEADER]),
   });
