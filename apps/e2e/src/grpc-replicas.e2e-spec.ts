@@ -8,6 +8,7 @@ import {
   type ServiceProcess,
   type TestDatabase,
 } from '@batchgate/testing';
+import { checkedFetchFor, type CheckedFetch } from './openapi-responses';
 
 const JWT_SECRET = 'e2e-replicas-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const CALLS = 40;
@@ -34,6 +35,7 @@ describe('gRPC calls from one gateway spread over two token-manager replicas', (
   const replicas: Replica[] = [];
   let gateway: ServiceProcess;
   let gatewayUrl: string;
+  let gatewayFetch: CheckedFetch['fetch'];
 
   beforeAll(async () => {
     database = await createTestDatabase('e2e_replicas');
@@ -59,6 +61,7 @@ describe('gRPC calls from one gateway spread over two token-manager replicas', (
       },
       readyUrl: `${gatewayUrl}/readyz`,
     });
+    gatewayFetch = (await checkedFetchFor(gatewayUrl)).fetch;
   }, 90_000);
 
   afterAll(async () => {
@@ -74,7 +77,7 @@ describe('gRPC calls from one gateway spread over two token-manager replicas', (
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(JWT_SECRET));
     const listTokens = async () => {
-      const response = await fetch(`${gatewayUrl}/api/tokens`, { headers: { authorization: `Bearer ${admin}` } });
+      const response = await gatewayFetch('/api/tokens', { headers: { authorization: `Bearer ${admin}` } });
       await response.arrayBuffer();
       return response.status;
     };

@@ -158,7 +158,7 @@ describe('kline-sync through the gateway', () => {
       ids.push(((await created.json()) as { id: number }).id);
     }
     const patchAll = (status: string) =>
-      Promise.all(ids.map((id) => fetch(`${stack.gatewayUrl}/api/tokens/${id}`, { method: 'PATCH', headers, body: JSON.stringify({ status }) })));
+      Promise.all(ids.map((id) => stack.fetch(`/api/tokens/${id}`, { method: 'PATCH', headers, body: JSON.stringify({ status }) })));
     expect((await patchAll('disabled')).map((r) => r.status)).toEqual(ids.map(() => 200));
     const stocks = Array.from({ length: 24 }, (_, i) => ({ code: String(601000 + i), market: 'SH' }));
     expect((await post('/api/stock/import', { stocks }, headers)).status).toBe(201);

@@ -139,3 +139,35 @@ export class OpenApiResponses {
     return validate;
   }
 }
+
+export interface CheckedFetch {
+  /** A request to the gateway (`path` such as `/api/tokens?size=1`); rejects when the answer is not what the document says. */
+  fetch: (path: string, init?: RequestInit) => Promise<Response>;
+  responses: OpenApiResponses;
+  /** How many answers have been checked. */
+  checked: () => number;
+}
+
+/**
+ * Requests to the gateway at `gatewayUrl` whose answers are checked against the document that
+ * gateway serves: an undocumented status or a body that does not match its schema rejects,
+ * failing the test that made the call. Every e2e request to a gateway goes through one.
+ */
+export async function checkedFetchFor(gatewayUrl: string): Promise<CheckedFetch> {
+  const responses = new OpenApiResponses((await (await fetch(`${gatewayUrl}/api/docs/openapi.json`)).json()) as OpenApiDocument);
+  let checked = 0;
+  return {
+    responses,
+    checked: () => checked,
+    fetch: async (path, init = {}) => {
+      const response = await fetch(`${gatewayUrl}${path}`, init);
+      const body = await response.text();
+      const problems = responses.problemsWith({ method: init.method ?? 'GET', url: path, status: response.status, headers: response.headers, body });
+      if (problems.length > 0) throw new Error(`The answer is not what the OpenAPI document says:\n${problems.join('\n')}`);
+      checked++;
+      // The body was read for the check; the caller gets an unread copy.
+      const empty = response.status === 204 || response.status === 304;
+      return new Response(empty ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    },
+  };
+}

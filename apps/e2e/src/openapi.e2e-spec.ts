@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { OpenApiDocument, ReceivedResponse } from './openapi-responses';
 import { startStack, type Stack } from './stack';
 
@@ -117,5 +119,12 @@ describe('the OpenAPI document', () => {
     ];
     expect(statuses).toEqual([200, 200, 204, 404, 400, 415, 413, 401, 403, 404]);
     expect(stack.openApi.checked() - before).toBe(statuses.length + 1);
+  });
+
+  it('is the only way the e2e specs call a gateway: none fetches a gateway URL directly', () => {
+    const direct = /(?<![.\w])fetch\(\s*`\$\{(?:stack\.)?gatewayUrl\}/;
+    const specs = readdirSync(__dirname).filter((file) => file.endsWith('.e2e-spec.ts'));
+    expect(specs.length).toBeGreaterThan(5);
+    expect(specs.filter((file) => direct.test(readFileSync(join(__dirname, file), 'utf8')))).toEqual([]);
   });
 });

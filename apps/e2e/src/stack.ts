@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { connect, type NatsConnection } from 'nats';
 import { createTestDatabase, freePort, spawnService, type ServiceProcess, type TestDatabase } from '@batchgate/testing';
-import { OpenApiResponses, type OpenApiDocument } from './openapi-responses';
+import { checkedFetchFor, type OpenApiResponses } from './openapi-responses';
 
 /** Must match the gateway's local default (apps/gateway/src/config/gateway.config.ts). */
 const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -91,21 +91,11 @@ export async function startStack(
   });
   const nats = await connect({ servers: 'nats://127.0.0.1:4222' });
   const gatewayUrl = `http://127.0.0.1:${httpPort}`;
-  const responses = new OpenApiResponses((await (await fetch(`${gatewayUrl}/api/docs/openapi.json`)).json()) as OpenApiDocument);
-  let checked = 0;
+  const checked = await checkedFetchFor(gatewayUrl);
   return {
     gatewayUrl,
-    fetch: async (path, init = {}) => {
-      const response = await fetch(`${gatewayUrl}${path}`, init);
-      const body = await response.text();
-      const problems = responses.problemsWith({ method: init.method ?? 'GET', url: path, status: response.status, headers: response.headers, body });
-      if (problems.length > 0) throw new Error(`The answer is not what the OpenAPI document says:\n${problems.join('\n')}`);
-      checked++;
-      // The body was read for the check; the caller gets an unread copy.
-      const empty = response.status === 204 || response.status === 304;
-      return new Response(empty ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
-    },
-    openApi: { responses, checked: () => checked },
+    fetch: checked.fetch,
+    openApi: { responses: checked.responses, checked: checked.checked },
     simUrl,
     tokenManagerOpsUrl: `http://127.0.0.1:${tmOpsPort}`,
     klineSyncOpsUrl,
