@@ -55,6 +55,20 @@ describe('ResultStore', () => {
     );
   });
 
+  it('hands out a dense array of exactly the finished items, whole chunks without any skipped', () => {
+    const store = new ResultStore<number>(undefined, undefined);
+    const chunk = 16_384;
+    const finished = [0, 5, chunk - 1, 3 * chunk + 7, 3 * chunk + 8]; // chunks 1 and 2: none
+    for (const i of [...finished].reverse()) store.set(i, i, i % 2 === 0, `v${i}`, 1, 1);
+    const results = store.materialize<string>();
+    expect(results).toHaveLength(finished.length);
+    expect(Object.keys(results)).toHaveLength(finished.length); // no holes
+    expect(results.map((r) => [r.index, r.item, r.ok])).toEqual(
+      finished.map((i) => [i, i, i % 2 === 0]),
+    );
+    expect(results.map((r) => (r.ok ? r.value : r.error))).toEqual(finished.map((i) => `v${i}`));
+  });
+
   it('accepts items past a known size (an input array that grew while it ran)', () => {
     const items = [0, 1];
     const store = new ResultStore<number>(items, 2);

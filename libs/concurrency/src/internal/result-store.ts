@@ -47,6 +47,8 @@ export class ResultStore<T> {
   private readonly chunks: (Chunk<T> | undefined)[] = [];
   /** Highest index stored + 1. */
   private length = 0;
+  /** Items stored. */
+  private stored = 0;
   /** Attempts and outcome (`attempts * 2 + ok`) of items with more than 126 attempts. */
   private overflow: Map<number, number> | undefined = undefined;
 
@@ -78,6 +80,7 @@ export class ResultStore<T> {
     if (value !== undefined) (chunk.values ??= new Array(chunk.capacity))[i] = value;
     if (!this.source && item !== undefined) (chunk.items ??= new Array(chunk.capacity))[i] = item;
     chunk.durations[i] = durationMs;
+    if (chunk.meta[i] === PENDING) this.stored++;
     if (attempts <= MAX_INLINE_ATTEMPTS) {
       chunk.meta[i] = ((attempts + 1) << 1) | (ok ? 1 : 0);
     } else {
@@ -87,37 +90,41 @@ export class ResultStore<T> {
     if (index >= this.length) this.length = index + 1;
   }
 
-  /** Result objects of every finished item, in input order. */
+  /**
+   * Result objects of every finished item, in input order. Walks the columns chunk by chunk into
+   * an array of its final size: this runs once per report, over every item, so the loop keeps
+   * the columns in locals and the two object shapes literal.
+   */
   materialize<R>(): StoredResult<T, R>[] {
-    const out: StoredResult<T, R>[] = [];
-    for (let index = 0; index < this.length; index++) {
-      const chunk = this.chunks[index >>> this.chunkBits];
-      if (!chunk) {
-        index |= this.chunkMask; // a chunk with no finished item
-        continue;
+    const out: StoredResult<T, R>[] = new Array(this.stored);
+    const source = this.source;
+    let n = 0;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c];
+      if (!chunk) continue; // a chunk with no finished item
+      const base = c << this.chunkBits;
+      const { values, items, durations, meta } = chunk;
+      const end = Math.min(chunk.capacity, this.length - base);
+      for (let i = 0; i < end; i++) {
+        const m = meta[i];
+        if (m === PENDING) continue;
+        const index = base + i;
+        let attempts: number;
+        let ok: boolean;
+        if (m === OVERFLOW) {
+          const packed = (this.overflow as Map<number, number>).get(index) as number;
+          attempts = Math.floor(packed / 2);
+          ok = packed % 2 === 1;
+        } else {
+          attempts = (m >> 1) - 1;
+          ok = (m & 1) === 1;
+        }
+        const item = source ? source[index] : ((items ? items[i] : undefined) as T);
+        const value = values ? values[i] : undefined;
+        out[n++] = ok
+          ? { index, item, ok: true, value: value as R, attempts, durationMs: durations[i] }
+          : { index, item, ok: false, error: value, attempts, durationMs: durations[i] };
       }
-      const i = index & this.chunkMask;
-      if (i >= chunk.capacity) continue;
-      const meta = chunk.meta[i];
-      if (meta === PENDING) continue;
-      let attempts: number;
-      let ok: boolean;
-      if (meta === OVERFLOW) {
-        const packed = (this.overflow as Map<number, number>).get(index) as number;
-        attempts = Math.floor(packed / 2);
-        ok = packed % 2 === 1;
-      } else {
-        attempts = (meta >> 1) - 1;
-        ok = (meta & 1) === 1;
-      }
-      const item = this.source ? this.source[index] : (chunk.items?.[i] as T);
-      const value = chunk.values?.[i];
-      const durationMs = chunk.durations[i];
-      out.push(
-        ok
-          ? { index, item, ok: true, value: value as R, attempts, durationMs }
-          : { index, item, ok: false, error: value, attempts, durationMs },
-      );
     }
     return out;
   }
