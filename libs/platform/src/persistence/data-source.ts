@@ -1,5 +1,6 @@
 import { createConnection } from 'mysql2/promise';
-import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
+import { AdvancedConsoleLogger, DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import type { MysqlConnectionOptions } from 'typeorm/driver/mysql/MysqlConnectionOptions';
 import type { MysqlConfig } from './mysql-config';
 
 export interface SchemaDefinition {
@@ -10,10 +11,21 @@ export interface SchemaDefinition {
 }
 
 /**
- * TypeORM options for a service's MySQL schema. The schema comes from migrations only
- * (`synchronize` is off here, everywhere); dates travel as UTC.
+ * TypeORM's logger, without its console line for a query slower than `maxQueryExecutionTime`:
+ * that option is the query timeout here, and a query that runs into it fails with an error the
+ * service reports (and logs) itself.
  */
-export function mysqlDataSourceOptions(config: MysqlConfig, schema: SchemaDefinition): DataSourceOptions {
+class TimeoutAwareLogger extends AdvancedConsoleLogger {
+  override logQuerySlow(): void {}
+}
+
+/**
+ * TypeORM options for a service's MySQL schema. The schema comes from migrations only
+ * (`synchronize` is off here, everywhere); dates travel as UTC. Every query has a timeout
+ * (`DB_QUERY_TIMEOUT_MS`: TypeORM's `enableQueryTimeout` hands `maxQueryExecutionTime` to mysql2
+ * as the query's `timeout`) and the pool's queue is bounded (`DB_QUEUE_LIMIT`).
+ */
+export function mysqlDataSourceOptions(config: MysqlConfig, schema: SchemaDefinition): MysqlConnectionOptions {
   return {
     type: 'mysql',
     host: config.DB_HOST,
@@ -30,8 +42,76 @@ export function mysqlDataSourceOptions(config: MysqlConfig, schema: SchemaDefini
     charset: 'utf8mb4_unicode_ci',
     poolSize: config.DB_POOL_SIZE,
     connectTimeout: config.DB_CONNECT_TIMEOUT_MS,
-    extra: { connectionLimit: config.DB_POOL_SIZE, waitForConnections: true, queueLimit: 1_000 },
+    enableQueryTimeout: true,
+    maxQueryExecutionTime: config.DB_QUERY_TIMEOUT_MS,
+    logger: new TimeoutAwareLogger(),
+    extra: { connectionLimit: config.DB_POOL_SIZE, waitForConnections: true, queueLimit: config.DB_QUEUE_LIMIT },
   };
+}
+
+interface Mysql2PoolConnection {
+  release(): void;
+  destroy(): void;
+  query(...args: unknown[]): unknown;
+  execute(...args: unknown[]): unknown;
+}
+type AcquireCallback = (error: Error | null, connection?: Mysql2PoolConnection) => void;
+interface Mysql2Pool {
+  getConnection(callback: AcquireCallback): void;
+}
+
+/** mysql2's code for a query that ran into its `timeout`. */
+const QUERY_TIMED_OUT = 'PROTOCOL_SEQUENCE_TIMEOUT';
+
+/**
+ * Makes the pool safe to use against a MySQL that stops answering (hand-written: mysql2 has
+ * neither behaviour, and TypeORM only passes the query timeout on):
+ * - the wait for a free connection is bounded by `acquireTimeoutMs` (mysql2's pool would wait
+ *   for ever while every connection is held); a connection that arrives for a caller that gave up
+ *   goes straight back to the pool. The error's code is ETIMEDOUT: the caller gets UNAVAILABLE
+ *   (503 + Retry-After).
+ * - a connection whose query timed out is destroyed, not returned to the pool: mysql2 cannot
+ *   cancel the query, so the connection's next command would wait behind it (for ever, if the
+ *   server is gone).
+ */
+export function boundPool(dataSource: DataSource, acquireTimeoutMs: number): void {
+  const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
+  const acquire = pool.getConnection.bind(pool);
+  pool.getConnection = (callback) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      callback(Object.assign(new Error(`No database connection was free within ${acquireTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, acquireTimeoutMs);
+    acquire((error, connection) => {
+      if (settled) return void connection?.release();
+      settled = true;
+      clearTimeout(timer);
+      if (connection && !guarded.has(connection)) destroyOnQueryTimeout(connection);
+      callback(error, connection);
+    });
+  };
+}
+
+/** Connections whose query timeouts destroy them (the pool also holds connections made before boundPool). */
+const guarded = new WeakSet<Mysql2PoolConnection>();
+
+function destroyOnQueryTimeout(connection: Mysql2PoolConnection): void {
+  guarded.add(connection);
+  for (const method of ['query', 'execute'] as const) {
+    const run = connection[method].bind(connection);
+    connection[method] = (...args: unknown[]) => {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === 'function') {
+        args[last] = (error: { code?: string } | null, ...results: unknown[]) => {
+          if (error?.code === QUERY_TIMED_OUT) connection.destroy();
+          return (callback as (...a: unknown[]) => unknown)(error, ...results);
+        };
+      }
+      return run(...args);
+    };
+  }
 }
 
 /** Creates the service's database when it does not exist yet (local runs, tests, first deploy). */
@@ -75,16 +155,24 @@ export async function runMigrationsExclusively(dataSource: DataSource, lockTimeo
   }
 }
 
-/** Creates the database if needed, connects, and brings the schema up to date. */
+
+/**
+ * Creates the database if needed, brings the schema up to date and connects the pool the service
+ * serves from. Migrations run on a connection of their own without the query timeout: DDL on a
+ * big table may take longer than any request should.
+ */
 export async function openDataSource(config: MysqlConfig, schema: SchemaDefinition): Promise<DataSource> {
   await ensureDatabase(config);
+  // Two connections: one holds the migration lock while the other runs the migrations.
+  const migrator = new DataSource({ ...mysqlDataSourceOptions({ ...config, DB_POOL_SIZE: 2 }, schema), enableQueryTimeout: false });
+  await migrator.initialize();
+  try {
+    await runMigrationsExclusively(migrator);
+  } finally {
+    await migrator.destroy();
+  }
   const dataSource = new DataSource(mysqlDataSourceOptions(config, schema));
   await dataSource.initialize();
-  try {
-    await runMigrationsExclusively(dataSource);
-  } catch (error) {
-    await dataSource.destroy();
-    throw error;
-  }
+  boundPool(dataSource, config.DB_ACQUIRE_TIMEOUT_MS);
   return dataSource;
 }

@@ -14,6 +14,12 @@ export function mysqlEnv(database: string) {
       .default(database),
     DB_POOL_SIZE: env.int(10, 1, 200),
     DB_CONNECT_TIMEOUT_MS: env.int(5_000, 100, 120_000),
+    /** A query MySQL has not answered within this time fails (503 to the caller), so a hung connection cannot hold a request. */
+    DB_QUERY_TIMEOUT_MS: env.int(5_000, 100, 600_000),
+    /** Longest wait for a free pool connection; then the query fails (mysql2's pool would wait for ever). */
+    DB_ACQUIRE_TIMEOUT_MS: env.int(2_000, 10, 600_000),
+    /** Callers that may wait for a pool connection at once; beyond that a query fails at once. */
+    DB_QUEUE_LIMIT: env.int(1_000, 1, 100_000),
   };
 }
 
@@ -25,4 +31,7 @@ export interface MysqlConfig {
   DB_NAME: string;
   DB_POOL_SIZE: number;
   DB_CONNECT_TIMEOUT_MS: number;
+  DB_QUERY_TIMEOUT_MS: number;
+  DB_ACQUIRE_TIMEOUT_MS: number;
+  DB_QUEUE_LIMIT: number;
 }

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { ensureDatabase, mysqlDataSourceOptions } from './data-source';
+import { mysqlTestConfig } from './mysql-test-config';
 import { PreparedEntityReader, preparedRows } from './prepared-reads';
 
 @Entity({ name: 'sample' })
@@ -15,18 +15,10 @@ class SampleEntity {
 
 /**
  * Prepared reads hydrate exactly what TypeORM's own reads do, against the real MySQL (a fresh
- * database; libs/testing cannot be used from libs/platform).
+ * database).
  */
 describe('prepared reads', () => {
-  const config = {
-    DB_HOST: process.env['DB_HOST'] ?? '127.0.0.1',
-    DB_PORT: Number(process.env['DB_PORT'] ?? 3306),
-    DB_USER: process.env['DB_USER'] ?? 'root',
-    DB_PASSWORD: process.env['DB_PASSWORD'] ?? '',
-    DB_NAME: `bgtest_prepared_${randomBytes(4).toString('hex')}`,
-    DB_POOL_SIZE: 2,
-    DB_CONNECT_TIMEOUT_MS: 5_000,
-  };
+  const config = mysqlTestConfig();
   let dataSource: DataSource;
 
   beforeAll(async () => {

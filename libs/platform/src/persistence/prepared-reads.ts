@@ -1,7 +1,8 @@
 import type { DataSource, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
+import type { MysqlConnectionOptions } from 'typeorm/driver/mysql/MysqlConnectionOptions';
 
 interface Mysql2Pool {
-  execute(sql: string, values: readonly unknown[], callback: (error: Error | null, rows: unknown) => void): void;
+  execute(options: { sql: string; timeout?: number }, values: readonly unknown[], callback: (error: Error | null, rows: unknown) => void): void;
 }
 
 /**
@@ -14,8 +15,11 @@ interface Mysql2Pool {
  */
 export function preparedRows<T>(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<T[]> {
   const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
+  // The DataSource's query timeout (see mysqlDataSourceOptions) holds here too.
+  const { enableQueryTimeout, maxQueryExecutionTime } = dataSource.driver.options as MysqlConnectionOptions;
+  const timeout = enableQueryTimeout ? maxQueryExecutionTime : undefined;
   return new Promise((resolve, reject) =>
-    pool.execute(sql, params, (error, rows) => (error ? reject(error) : resolve(rows as T[]))),
+    pool.execute({ sql, timeout }, params, (error, rows) => (error ? reject(error) : resolve(rows as T[]))),
   );
 }
 
