@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
 import type { SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { readMetric, startTcpProxy, waitFor, type TcpProxy } from '@batchgate/testing';
+import { startTcpProxy, waitFor, type TcpProxy } from '@batchgate/testing';
 import { provideTokens, startKlineStack, type KlineStack } from './stack.harness';
 
 /**
@@ -29,7 +29,6 @@ interface FaultStack {
   stack: KlineStack;
   mysql: TcpProxy;
   nats: TcpProxy;
-  queue: string;
 }
 
 interface SimStats {
@@ -49,7 +48,7 @@ async function startFaultStack(): Promise<FaultStack> {
   await provideTokens(stack, { count: TOKENS, ratePerSecond: RATE_PER_TOKEN, latencyMs: LATENCY_MS });
   const stocks = Array.from({ length: STOCKS }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: '' }));
   await lastValueFrom(stack.klineSync.importStocks({ tenant: 'acme', stocks }));
-  return { stack, mysql, nats, queue };
+  return { stack, mysql, nats };
 }
 
 jest.setTimeout(240_000);
@@ -116,12 +115,11 @@ describe('kline-sync under faults, each during a 1,000-stock job', () => {
     await doneAtLeast(job, 150);
     const servedAtCut = await served();
     f.mysql.setMode('cut');
-    // Stocks in hand were fetched while the database was gone, and the queue paused.
+    // Stocks in hand were fetched while the database was gone, and wait to be stored.
     await servedGrew(servedAtCut, 5);
-    const pausedBreaker = `kline-sync-workers-${f.queue}-dependencies`;
-    await waitFor(async () => (await readMetric(opsUrl('/metrics'), 'concurrency_breaker_state', { name: pausedBreaker })) === 2 || undefined, {
+    await waitFor(() => f.stack.processes.klineSync[0]?.output().includes('the stock is stored when it is back') || undefined, {
       timeoutMs: 30_000,
-      what: 'the work queue to pause',
+      what: 'a fetched stock waiting for the database',
     });
     f.mysql.setMode('blackhole');
     await waitFor(async () => Object.values(await readyChecks()).includes('down') || undefined, {
