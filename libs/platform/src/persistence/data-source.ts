@@ -1,7 +1,7 @@
 import { createConnection } from 'mysql2/promise';
 import { AdvancedConsoleLogger, DataSource, type MixedList, type EntitySchema } from 'typeorm';
 import type { MysqlConnectionOptions } from 'typeorm/driver/mysql/MysqlConnectionOptions';
-import type { MysqlConfig } from './mysql-config';
+import { POOL_BOUND_DEFAULTS, type MysqlConfig } from './mysql-config';
 
 export interface SchemaDefinition {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -43,9 +43,9 @@ export function mysqlDataSourceOptions(config: MysqlConfig, schema: SchemaDefini
     poolSize: config.DB_POOL_SIZE,
     connectTimeout: config.DB_CONNECT_TIMEOUT_MS,
     enableQueryTimeout: true,
-    maxQueryExecutionTime: config.DB_QUERY_TIMEOUT_MS,
+    maxQueryExecutionTime: config.DB_QUERY_TIMEOUT_MS ?? POOL_BOUND_DEFAULTS.DB_QUERY_TIMEOUT_MS,
     logger: new TimeoutAwareLogger(),
-    extra: { connectionLimit: config.DB_POOL_SIZE, waitForConnections: true, queueLimit: config.DB_QUEUE_LIMIT },
+    extra: { connectionLimit: config.DB_POOL_SIZE, waitForConnections: true, queueLimit: config.DB_QUEUE_LIMIT ?? POOL_BOUND_DEFAULTS.DB_QUEUE_LIMIT },
   };
 }
 
@@ -173,6 +173,6 @@ export async function openDataSource(config: MysqlConfig, schema: SchemaDefiniti
   }
   const dataSource = new DataSource(mysqlDataSourceOptions(config, schema));
   await dataSource.initialize();
-  boundPool(dataSource, config.DB_ACQUIRE_TIMEOUT_MS);
+  boundPool(dataSource, config.DB_ACQUIRE_TIMEOUT_MS ?? POOL_BOUND_DEFAULTS.DB_ACQUIRE_TIMEOUT_MS);
   return dataSource;
 }
