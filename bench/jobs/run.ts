@@ -33,6 +33,8 @@ const JOBS = Number(process.env['BENCH_JOBS'] ?? 20_000);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 256);
 const SUBMITTERS = Number(process.env['BENCH_SUBMITTERS'] ?? 512);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ITEMS_PER_MESSAGE = Number(process.env['BENCH_ITEMS_PER_MESSAGE'] ?? 64);
+const GROUPS_IN_FLIGHT = Number(process.env['BENCH_GROUPS_IN_FLIGHT'] ?? 3);
 /** `kit` or `bullmq` runs one side alone (to profile it). */
 const ONLY = process.env['BENCH_ONLY'] ?? '';
 const REDIS = new URL(process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379');
@@ -91,7 +93,11 @@ async function benchKit(round: number): Promise<Measured> {
       errorPrefix: 'BENCH',
       label: 'Bench job',
     });
-    const store = new JobStore(kind, { dataSource, outbox, nats }, { queue: 'bench' });
+    const store = new JobStore(
+      kind,
+      { dataSource, outbox, nats },
+      { queue: 'bench', itemsPerMessage: ITEMS_PER_MESSAGE, groupsInFlight: GROUPS_IN_FLIGHT },
+    );
     const worker = new JobWorker(
       store,
       async ({ payload }) => ({ n: payload.n }),

@@ -81,10 +81,6 @@ export function outcomeOf(counts: {
   return 'partial';
 }
 
-/** The same rule as {@link outcomeOf} in SQL, over the job row's counters. */
-export const OUTCOME_SQL =
-  "CASE WHEN failed = 0 AND cancelled = 0 THEN 'success' WHEN succeeded = 0 THEN IF(failed > 0, 'failed', 'cancelled') ELSE 'partial' END";
-
 /** `'a', 'b'` for an `IN (…)` guard; the statuses are the constants above, never input. */
 export function sqlList(statuses: readonly string[]): string {
   return statuses.map((status) => `'${status}'`).join(', ');

@@ -7,11 +7,10 @@ import type { Outbox, OutboxTransaction } from '../messaging';
 import { GroupCommit, retryOnDeadlock } from './group-commit';
 import { jobSubjects, type JobKind } from './job-kind';
 import {
-  isTerminalJobStatus,
   ITEM_TRANSITIONS,
   JOB_STATUSES,
   JOB_TRANSITIONS,
-  OUTCOME_SQL,
+  outcomeOf,
   sqlList,
   type ItemStatus,
   type JobStatus,
@@ -117,6 +116,8 @@ export interface JobStoreSettings {
   queue: string;
   /** Largest group written in one transaction. */
   maxGroup?: number;
+  /** Groups of each sort (submissions; claims and outcomes) written at once, each on its own connection. */
+  groupsInFlight?: number;
   /**
    * Items per work-queue message (of one job, or of jobs submitted together). More makes the
    * queue cheaper per item; fewer spreads a small job over more replicas (a replica takes a
@@ -165,12 +166,12 @@ const JOB_COLUMNS =
  */
 export class JobStore<P, I, R> {
   readonly subjects: ReturnType<typeof jobSubjects>;
-  private readonly submits: GroupCommit<{ owner: JobOwner; job: SubmitJob<P, I> }, string>;
-  private readonly claims: GroupCommit<
-    { jobId: string; seq: number },
-    ClaimedItem<P, I> | undefined
+  private readonly submits: GroupCommit<{ owner: JobOwner; job: SubmitJob<P, I> }, JobSnapshot<P>>;
+  /** Claims and outcomes of the workers, written together. */
+  private readonly work: GroupCommit<
+    WorkWrite<R>,
+    ClaimedItem<P, I> | CompletionResult | undefined
   >;
-  private readonly completions: GroupCommit<Completion<R>, CompletionResult>;
   private readonly itemsPerMessage: number;
   private readonly listeners = new Set<(change: JobChanged) => void>();
   private changeSubscription: Subscription | undefined;
@@ -184,10 +185,12 @@ export class JobStore<P, I, R> {
       throw new Error(`job queue "${settings.queue}" must be 1-40 letters, digits, _ or -`);
     this.subjects = jobSubjects(kind, settings.queue);
     this.itemsPerMessage = settings.itemsPerMessage ?? DEFAULT_ITEMS_PER_MESSAGE;
-    const group = { maxBatch: settings.maxGroup ?? DEFAULT_MAX_GROUP, maxInFlight: 2 };
+    const group = {
+      maxBatch: settings.maxGroup ?? DEFAULT_MAX_GROUP,
+      maxInFlight: settings.groupsInFlight ?? 2,
+    };
     this.submits = new GroupCommit((inputs) => this.insertJobs(inputs), group);
-    this.claims = new GroupCommit((inputs) => this.claimItems(inputs), group);
-    this.completions = new GroupCommit((inputs) => this.completeItems(inputs), group);
+    this.work = new GroupCommit((inputs) => this.applyWork(inputs), group);
   }
 
   get nats(): NatsConnection {
@@ -232,11 +235,8 @@ export class JobStore<P, I, R> {
         `${this.kind.errorPrefix}.INVALID_ARGUMENT`,
         'A job needs at least one item',
       );
-    const id =
-      job.dedupeKey === undefined
-        ? await this.submits.submit({ owner, job })
-        : await this.submitDeduplicated(owner, job);
-    return this.get(owner, id);
+    if (job.dedupeKey === undefined) return this.submits.submit({ owner, job });
+    return this.get(owner, await this.submitDeduplicated(owner, job));
   }
 
   async get(owner: JobOwner, id: string): Promise<JobSnapshot<P>> {
@@ -466,12 +466,14 @@ export class JobStore<P, I, R> {
 
   /** Marks the item running under a new attempt number, or undefined when it may not run (ended, cancelled). */
   claim(jobId: string, seq: number): Promise<ClaimedItem<P, I> | undefined> {
-    return this.claims.submit({ jobId, seq });
+    return this.work.submit({ type: 'claim', jobId, seq }) as Promise<
+      ClaimedItem<P, I> | undefined
+    >;
   }
 
   /** Records a run's outcome once; the job ends with its last item. */
   complete(completion: Completion<R>): Promise<CompletionResult> {
-    return this.completions.submit(completion);
+    return this.work.submit({ type: 'complete', completion }) as Promise<CompletionResult>;
   }
 
   /** The running item's progress (0-100), if the run is still the item's current one. */
@@ -508,18 +510,38 @@ export class JobStore<P, I, R> {
 
   private async insertJobs(
     inputs: Array<{ owner: JobOwner; job: SubmitJob<P, I> }>,
-  ): Promise<string[]> {
+  ): Promise<JobSnapshot<P>[]> {
     const ids = inputs.map(() => randomUUID());
+    const now = new Date();
     await retryOnDeadlock(() =>
-      this.deps.outbox.transaction((tx) => this.insertRows(tx, inputs, ids)),
+      this.deps.outbox.transaction((tx) => this.insertRows(tx, inputs, ids, now)),
     );
-    return ids;
+    // As stored: no read back.
+    return inputs.map(({ owner, job }, index) => ({
+      id: ids[index] as string,
+      kind: this.kind.name,
+      owner: { tenant: owner.tenant, userId: owner.userId },
+      status: job.hold ? 'pending' : 'queued',
+      params: (job.params ?? null) as P,
+      total: job.items.length,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 0,
+      doneThisRun: 0,
+      version: 1,
+      errorMessage: null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: now,
+    }));
   }
 
   private async insertRows(
     tx: OutboxTransaction,
     inputs: Array<{ owner: JobOwner; job: SubmitJob<P, I> }>,
     ids: string[],
+    now: Date,
   ): Promise<void> {
     const jobRows: unknown[] = [];
     const itemRows: unknown[][] = [];
@@ -536,6 +558,8 @@ export class JobStore<P, I, R> {
         JSON.stringify(job.params ?? null),
         job.items.length,
         job.dedupeKey ?? null,
+        now,
+        now,
       );
       job.items.forEach((item, seq) => {
         itemRows.push([
@@ -551,7 +575,8 @@ export class JobStore<P, I, R> {
       });
     });
     await tx.manager.query(
-      `INSERT INTO job (id, kind, tenant, user_id, status, params, total, active_key) VALUES ${inputs.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      `INSERT INTO job (id, kind, tenant, user_id, status, params, total, active_key, created_at, updated_at)
+       VALUES ${inputs.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       jobRows,
     );
     for (let offset = 0; offset < itemRows.length; offset += 500) {
@@ -580,7 +605,9 @@ export class JobStore<P, I, R> {
   private async submitDeduplicated(owner: JobOwner, job: SubmitJob<P, I>): Promise<string> {
     const id = randomUUID();
     try {
-      await this.deps.outbox.transaction((tx) => this.insertRows(tx, [{ owner, job }], [id]));
+      await this.deps.outbox.transaction((tx) =>
+        this.insertRows(tx, [{ owner, job }], [id], new Date()),
+      );
       return id;
     } catch (error) {
       if (
@@ -605,172 +632,221 @@ export class JobStore<P, I, R> {
     }
   }
 
-  private async claimItems(
-    keys: Array<{ jobId: string; seq: number }>,
-  ): Promise<Array<ClaimedItem<P, I> | undefined>> {
+  /**
+   * One group of the workers' writes (claims and outcomes, of any jobs) as one transaction of
+   * four statements: read and lock the items with their jobs, write the items, write the jobs
+   * (their new state computed here, under the locks), and one change event for every job the
+   * group changed. Keys are sorted, so every group locks in (job, item) order.
+   */
+  private async applyWork(
+    inputs: WorkWrite<R>[],
+  ): Promise<Array<ClaimedItem<P, I> | CompletionResult | undefined>> {
     return retryOnDeadlock(() =>
       this.deps.outbox.transaction(async (tx) => {
-        const { sql: keySql, params: keyParams } = keyTable(keys);
-        await tx.manager.query(
-          `UPDATE (${keySql}) k STRAIGHT_JOIN job_item i ON i.job_id = k.job_id AND i.seq = k.seq
-              SET i.status = 'running', i.attempts = i.attempts + 1, i.progress = 0, i.error_message = NULL, i.started_at = CURRENT_TIMESTAMP(3)
-            WHERE i.status IN (${sqlList(ITEM_TRANSITIONS.claim.from)})`,
-          keyParams,
-        );
-        // Every running item of the group is ours now: the UPDATE took each one still claimable, and holds it.
+        const now = new Date();
+        const keys = [
+          ...new Map(
+            inputs.map((input) => {
+              const key = input.type === 'claim' ? input : input.completion;
+              return [`${key.jobId}:${key.seq}`, { jobId: key.jobId, seq: key.seq }] as const;
+            }),
+          ).values(),
+        ].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : a.seq - b.seq));
+        // The primary key's range over the sorted keys: rows are locked in (job, item) order.
         const rows = (await tx.manager.query(
-          `SELECT i.job_id, i.seq, i.tenant, i.user_id, i.idempotency_key, i.payload, i.attempts, i.attempts_before_retry, j.params
-             FROM (${keySql}) k STRAIGHT_JOIN job_item i ON i.job_id = k.job_id AND i.seq = k.seq STRAIGHT_JOIN job j ON j.id = i.job_id
-            WHERE i.status = 'running'`,
-          keyParams,
-        )) as Array<{
-          job_id: string;
-          seq: number;
-          tenant: string;
-          user_id: string;
-          idempotency_key: string;
-          payload: unknown;
-          attempts: number;
-          attempts_before_retry: number;
-          params: unknown;
-        }>;
-        const claimed = new Map(rows.map((row) => [`${row.job_id}:${row.seq}`, row]));
-        const changed = groupBy(
-          rows,
-          (row) => row.job_id,
-          (row) => ({
+          `SELECT i.job_id, i.seq, i.tenant, i.user_id, i.status AS item_status, i.idempotency_key, i.payload, i.attempts,
+                  i.attempts_before_retry, i.progress, ${JOB_COLUMNS.split(', ')
+                    .map((column) => `j.${column} AS job_${column}`)
+                    .join(', ')}
+             FROM job_item i FORCE INDEX (PRIMARY) STRAIGHT_JOIN job j ON j.id = i.job_id
+            WHERE (i.job_id, i.seq) IN (${keys.map(() => '(?, ?)').join(', ')})
+              FOR UPDATE`,
+          keys.flatMap((key) => [key.jobId, key.seq]),
+        )) as WorkRow[];
+        const items = new Map(
+          rows.map((row) => [
+            `${row.job_id}:${row.seq}`,
+            {
+              row,
+              status: row.item_status,
+              attempts: row.attempts,
+              write: undefined as ItemWrite | undefined,
+            },
+          ]),
+        );
+        const jobs = new Map<string, JobSnapshot<P>>();
+        for (const row of rows)
+          if (!jobs.has(row.job_id)) jobs.set(row.job_id, toSnapshot<P>(jobRowOf(row)));
+        const changed = new Map<string, JobItemChanged[]>();
+        const note = (jobId: string, item: JobItemChanged) =>
+          changed.set(jobId, [...(changed.get(jobId) ?? []), item]);
+        const results = new Map<WorkWrite<R>, ClaimedItem<P, I> | CompletionResult | undefined>();
+
+        // Outcomes first: each counts once, for the run (attempt) that holds the item.
+        for (const input of inputs) {
+          if (input.type !== 'complete') continue;
+          const { jobId, seq, attempt, outcome } = input.completion;
+          const item = items.get(`${jobId}:${seq}`);
+          const transition = outcome.ok ? ITEM_TRANSITIONS.succeed : ITEM_TRANSITIONS.fail;
+          const job = jobs.get(jobId);
+          if (
+            !item ||
+            !job ||
+            !(transition.from as readonly string[]).includes(item.status) ||
+            attempt !== item.attempts
+          ) {
+            results.set(input, { counted: false });
+            continue;
+          }
+          const errorMessage = outcome.ok ? null : outcome.reason.slice(0, MAX_REASON);
+          const progress = outcome.ok ? 100 : item.row.progress;
+          item.status = transition.to;
+          item.write = {
+            status: transition.to,
+            attempts: item.attempts,
+            result: outcome.ok ? JSON.stringify(outcome.result ?? null) : null,
+            errorMessage,
+            progress,
+            startedAt: undefined,
+            finishedAt: now,
+          };
+          if (outcome.ok) job.succeeded++;
+          else job.failed++;
+          job.doneThisRun++;
+          note(jobId, {
+            seq,
+            status: transition.to,
+            attempts: item.attempts,
+            errorMessage: errorMessage ?? '',
+            progress,
+          });
+          results.set(input, { counted: true });
+        }
+        // Then claims: a claimable item gets a new attempt, which fences out any older run.
+        const started = new Set<string>();
+        for (const input of inputs) {
+          if (input.type !== 'claim') continue;
+          const item = items.get(`${input.jobId}:${input.seq}`);
+          if (!item || !(ITEM_TRANSITIONS.claim.from as readonly string[]).includes(item.status)) {
+            results.set(input, undefined);
+            continue;
+          }
+          const { row } = item;
+          item.status = ITEM_TRANSITIONS.claim.to;
+          item.attempts++;
+          item.write = {
+            status: item.status,
+            attempts: item.attempts,
+            result: null,
+            errorMessage: null,
+            progress: 0,
+            startedAt: now,
+            finishedAt: null,
+          };
+          started.add(row.job_id);
+          note(row.job_id, {
             seq: row.seq,
-            status: 'running' as const,
-            attempts: row.attempts,
+            status: item.status,
+            attempts: item.attempts,
             errorMessage: '',
             progress: 0,
-          }),
-        );
-        if (changed.size > 0) {
-          const jobIds = [...changed.keys()].sort();
-          // started_at first: single-table UPDATEs assign left to right, so it still sees the old status.
-          await tx.manager.query(
-            `UPDATE job SET started_at = IF(status IN (${sqlList(JOB_TRANSITIONS.start.from)}), CURRENT_TIMESTAMP(3), started_at),
-                    status = IF(status IN (${sqlList(JOB_TRANSITIONS.start.from)}), '${JOB_TRANSITIONS.start.to}', status),
-                    version = version + 1, updated_at = CURRENT_TIMESTAMP(3)
-              WHERE id IN (?)`,
-            [jobIds],
-          );
-          await this.emitChanges(tx, jobIds, changed);
-        }
-        return keys.map((key) => {
-          const row = claimed.get(`${key.jobId}:${key.seq}`);
-          if (!row) return undefined;
-          return {
+          });
+          results.set(input, {
             jobId: row.job_id,
             seq: row.seq,
             owner: { tenant: row.tenant, userId: row.user_id },
-            params: parseJson(row.params) as P,
+            params: parseJson(row.job_params) as P,
             payload: parseJson(row.payload) as I,
             idempotencyKey: row.idempotency_key,
-            attempt: row.attempts,
-            tries: row.attempts - row.attempts_before_retry,
-          };
-        });
-      }),
-    );
-  }
-
-  private async completeItems(completions: Array<Completion<R>>): Promise<CompletionResult[]> {
-    return retryOnDeadlock(() =>
-      this.deps.outbox.transaction(async (tx) => {
-        const { sql: keySql, params: keyParams } = keyTable(completions);
-        const current = (await tx.manager.query(
-          `SELECT i.job_id, i.seq, i.status, i.attempts, i.progress FROM (${keySql}) k STRAIGHT_JOIN job_item i ON i.job_id = k.job_id AND i.seq = k.seq
-            ORDER BY i.job_id, i.seq FOR UPDATE`,
-          keyParams,
-        )) as Array<{
-          job_id: string;
-          seq: number;
-          status: ItemStatus;
-          attempts: number;
-          progress: number;
-        }>;
-        const byKey = new Map(current.map((row) => [`${row.job_id}:${row.seq}`, row]));
-        const seen = new Set<string>();
-        const applicable = completions.map((completion) => {
-          const key = `${completion.jobId}:${completion.seq}`;
-          const row = byKey.get(key);
-          const transition = completion.outcome.ok
-            ? ITEM_TRANSITIONS.succeed
-            : ITEM_TRANSITIONS.fail;
-          const ok =
-            row !== undefined &&
-            !seen.has(key) &&
-            (transition.from as readonly string[]).includes(row.status) &&
-            completion.attempt === row.attempts;
-          if (ok) seen.add(key);
-          return ok ? row : undefined;
-        });
-        const applied = completions.flatMap((completion, index) =>
-          applicable[index] ? [{ completion, row: applicable[index] }] : [],
-        );
-        if (applied.length === 0) return completions.map(() => ({ counted: false }));
-
-        const values = applied.map(({ completion }) => {
-          const { outcome } = completion;
-          return [
-            completion.jobId,
-            completion.seq,
-            outcome.ok ? 'success' : 'failed',
-            outcome.ok ? JSON.stringify(outcome.result ?? null) : null,
-            outcome.ok ? null : outcome.reason.slice(0, MAX_REASON),
-          ];
-        });
-        await tx.manager.query(
-          `UPDATE (${values.map(() => 'SELECT ? AS job_id, ? AS seq, ? AS status, ? AS result, ? AS error_message').join(' UNION ALL ')}) v
-               STRAIGHT_JOIN job_item i ON i.job_id = v.job_id AND i.seq = v.seq
-              SET i.status = v.status, i.result = v.result, i.error_message = v.error_message, i.finished_at = CURRENT_TIMESTAMP(3),
-                  i.progress = IF(v.status = 'success', 100, i.progress)`,
-          values.flat(),
-        );
-        const perJob = new Map<string, { succeeded: number; failed: number }>();
-        for (const { completion } of applied) {
-          const counts = perJob.get(completion.jobId) ?? { succeeded: 0, failed: 0 };
-          if (completion.outcome.ok) counts.succeeded++;
-          else counts.failed++;
-          perJob.set(completion.jobId, counts);
+            attempt: item.attempts,
+            tries: item.attempts - row.attempts_before_retry,
+          });
         }
-        const jobIds = [...perJob.keys()].sort();
+        if (changed.size === 0) return inputs.map((input) => results.get(input));
+
+        const writes = [...items.values()].flatMap(({ row, write }) =>
+          write ? [{ row, write }] : [],
+        );
+        // Every row exists and is locked by this transaction: the INSERT only ever updates (one
+        // multi-row statement, where a join over a derived table of hundreds of SELECTs parsed slowly).
         await tx.manager.query(
-          `UPDATE (${jobIds.map(() => 'SELECT ? AS id, ? AS succeeded, ? AS failed').join(' UNION ALL ')}) d STRAIGHT_JOIN job j ON j.id = d.id
-              SET j.succeeded = j.succeeded + d.succeeded, j.failed = j.failed + d.failed, j.version = j.version + 1, j.updated_at = CURRENT_TIMESTAMP(3)`,
-          jobIds.flatMap((id) => [id, perJob.get(id)?.succeeded ?? 0, perJob.get(id)?.failed ?? 0]),
+          `INSERT INTO job_item (job_id, seq, tenant, user_id, status, idempotency_key, attempts, result, error_message, progress, started_at, finished_at)
+           VALUES ${writes.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+           ON DUPLICATE KEY UPDATE status = VALUES(status), attempts = VALUES(attempts), result = VALUES(result),
+              error_message = VALUES(error_message), progress = VALUES(progress),
+              started_at = COALESCE(VALUES(started_at), started_at), finished_at = VALUES(finished_at)`,
+          writes.flatMap(({ row, write }) => [
+            row.job_id,
+            row.seq,
+            row.tenant,
+            row.user_id,
+            write.status,
+            row.idempotency_key,
+            write.attempts,
+            write.result,
+            write.errorMessage,
+            write.progress,
+            write.startedAt ?? null,
+            write.finishedAt,
+          ]),
         );
-        // The job ends with its last open item; the status is assigned last (left to right), after finished_at.
+
+        // The jobs: start with their first claim, end with their last open item.
+        const ended = new Map<string, JobSnapshot<P>>();
+        const touched = [...changed.keys()].map((id) => jobs.get(id) as JobSnapshot<P>);
+        for (const job of touched) {
+          job.version++;
+          job.updatedAt = now;
+          if (
+            started.has(job.id) &&
+            (JOB_TRANSITIONS.start.from as readonly string[]).includes(job.status)
+          ) {
+            job.status = JOB_TRANSITIONS.start.to;
+            job.startedAt = now;
+          }
+          if (
+            (JOB_TRANSITIONS.finish.from as readonly string[]).includes(job.status) &&
+            job.succeeded + job.failed + job.cancelled >= job.total
+          ) {
+            job.status = outcomeOf(job);
+            job.finishedAt = now;
+            ended.set(job.id, job);
+          }
+        }
         await tx.manager.query(
-          `UPDATE job SET finished_at = CURRENT_TIMESTAMP(3), active_key = NULL, status = ${OUTCOME_SQL}
-            WHERE id IN (?) AND status IN (${sqlList(JOB_TRANSITIONS.finish.from)}) AND succeeded + failed + cancelled >= total`,
-          [jobIds],
+          `INSERT INTO job (id, kind, tenant, user_id, status, total, succeeded, failed, version, started_at, finished_at, updated_at)
+           VALUES ${touched.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+           ON DUPLICATE KEY UPDATE status = VALUES(status), succeeded = VALUES(succeeded), failed = VALUES(failed),
+              version = VALUES(version), started_at = VALUES(started_at), finished_at = VALUES(finished_at),
+              active_key = IF(VALUES(finished_at) IS NULL, active_key, NULL), updated_at = VALUES(updated_at)`,
+          touched.flatMap((job) => [
+            job.id,
+            job.kind,
+            job.owner.tenant,
+            job.owner.userId,
+            job.status,
+            job.total,
+            job.succeeded,
+            job.failed,
+            job.version,
+            job.startedAt,
+            job.finishedAt,
+            now,
+          ]),
         );
-        const changed = groupBy(
-          applied,
-          ({ completion }) => completion.jobId,
-          ({ completion, row }): JobItemChanged => ({
-            seq: completion.seq,
-            status: completion.outcome.ok ? 'success' : 'failed',
-            attempts: row.attempts,
-            errorMessage: completion.outcome.ok
-              ? ''
-              : completion.outcome.reason.slice(0, MAX_REASON),
-            progress: completion.outcome.ok ? 100 : row.progress,
-          }),
-        );
-        const jobs = await this.emitChanges(tx, jobIds, changed);
-        // An item could end only while its job was open, so a job that is terminal now ended in this group.
-        const ended = new Map(
-          jobs.filter((job) => isTerminalJobStatus(job.status)).map((job) => [job.id, job]),
-        );
-        return completions.map((completion, index) => {
-          if (!applicable[index]) return { counted: false };
-          const job = ended.get(completion.jobId);
-          if (!job) return { counted: true };
-          // The job's end is reported once, with the first of its completions in this group.
+        await tx.emit(this.subjects.events, {
+          changes: touched.map((job) =>
+            toChange(job, changed.get(job.id) ?? [], now.toISOString()),
+          ),
+        });
+
+        return inputs.map((input) => {
+          const result = results.get(input);
+          if (input.type === 'claim' || !result || !('counted' in result) || !result.counted)
+            return result;
+          const job = ended.get(input.completion.jobId);
+          if (!job) return result;
+          // The job's end is reported once, with the first of its outcomes in this group.
           ended.delete(job.id);
           const seconds =
             job.startedAt && job.finishedAt
@@ -849,6 +925,41 @@ export class JobStore<P, I, R> {
   }
 }
 
+type ClaimWrite = { type: 'claim'; jobId: string; seq: number };
+type CompleteWrite<R> = { type: 'complete'; completion: Completion<R> };
+type WorkWrite<R> = ClaimWrite | CompleteWrite<R>;
+
+/** An item of a worker group with its job, as the group's locking read returns them. */
+type WorkRow = {
+  job_id: string;
+  seq: number;
+  tenant: string;
+  user_id: string;
+  item_status: ItemStatus;
+  idempotency_key: string;
+  payload: unknown;
+  attempts: number;
+  attempts_before_retry: number;
+  progress: number;
+} & { [column in keyof JobRow as `job_${column}`]: JobRow[column] };
+
+interface ItemWrite {
+  status: ItemStatus;
+  attempts: number;
+  result: string | null;
+  errorMessage: string | null;
+  progress: number;
+  /** undefined: unchanged. */
+  startedAt: Date | undefined;
+  finishedAt: Date | null;
+}
+
+function jobRowOf(row: WorkRow): JobRow {
+  return Object.fromEntries(
+    JOB_COLUMNS.split(', ').map((column) => [column, row[`job_${column}` as keyof WorkRow]]),
+  ) as unknown as JobRow;
+}
+
 interface ItemLock {
   seq: number;
   status: ItemStatus;
@@ -903,31 +1014,6 @@ function checkOwner(owner: JobOwner): void {
   ) {
     throw new TypeError('JobStore: an owner (tenant and userId, both non-empty) is required');
   }
-}
-
-/**
- * `(job_id, seq)` keys as a derived table, joined on the primary key (one statement per group).
- * Joined with STRAIGHT_JOIN, keys first: a young table's statistics would have MySQL scan the
- * jobs instead.
- */
-function keyTable(keys: ReadonlyArray<{ jobId: string; seq: number }>): {
-  sql: string;
-  params: unknown[];
-} {
-  return {
-    sql: keys.map(() => 'SELECT ? AS job_id, ? AS seq').join(' UNION ALL '),
-    params: keys.flatMap((key) => [key.jobId, key.seq]),
-  };
-}
-
-function groupBy<T, V>(
-  rows: readonly T[],
-  key: (row: T) => string,
-  value: (row: T) => V,
-): Map<string, V[]> {
-  const groups = new Map<string, V[]>();
-  for (const row of rows) groups.set(key(row), [...(groups.get(key(row)) ?? []), value(row)]);
-  return groups;
 }
 
 /** MariaDB keeps JSON as text; MySQL's driver parses it. */
