@@ -206,6 +206,33 @@ const WORKLOADS: DashboardDefinition = {
       ],
     },
     {
+      title: 'MySQL (through its exporter: service "mysql")',
+      panels: [
+        {
+          title: 'Connections in use and the server limit',
+          unit: 'short',
+          queries: [
+            q(`max by (instance) (${m('mysql_global_status_threads_connected')})`, 'connected'),
+            q(`max by (instance) (${m('mysql_global_variables_max_connections')})`, 'max_connections'),
+          ],
+        },
+        {
+          title: 'Statements/s and slow queries/s',
+          unit: 'ops',
+          queries: [
+            q(`sum by (instance) (rate(${m('mysql_global_status_queries')}[5m]))`, 'statements'),
+            q(`sum by (instance) (rate(${m('mysql_global_status_slow_queries')}[5m]))`, 'slow'),
+          ],
+        },
+        {
+          title: 'Row lock waits/s',
+          unit: 'ops',
+          description: 'InnoDB waits for row locks: hot rows (a token\'s quota, a job) contended by replicas.',
+          queries: [q(`sum by (instance) (rate(${m('mysql_global_status_innodb_row_lock_waits')}[5m]))`, 'lock waits')],
+        },
+      ],
+    },
+    {
       title: 'concurrency engine (every service)',
       panels: [
         {

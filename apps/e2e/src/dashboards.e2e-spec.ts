@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@batchgate/testing';
-import { startStack, type Stack } from './stack';
 
 const DASHBOARDS = join(REPO_ROOT, 'deploy/grafana/dashboards');
 
@@ -34,16 +33,11 @@ function readDashboards(): Array<{ file: string; panels: Panel[]; templating: { 
 }
 
 /**
- * Every series a provisioned Grafana dashboard plots is one the running services export: a
- * renamed metric fails here, not on an empty panel in production.
+ * The dashboards' own rules: the viewer picks the deployment's slice, and no query escapes it.
+ * (That every panel plots data the services export is checked against a real Prometheus in
+ * prometheus.e2e-spec.ts.)
  */
 describe('Grafana dashboards', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ klineSync: true });
-  }, 120_000);
-  afterAll(() => stack.stop());
-
   it('reads PromQL the way the check needs', () => {
     expect(metricNamesIn('histogram_quantile(0.95, sum by (le, outcome) (rate(kline_sync_stock_duration_seconds_bucket[5m])))')).toEqual([
       'kline_sync_stock_duration_seconds_bucket',
@@ -73,34 +67,4 @@ describe('Grafana dashboards', () => {
     expect(unfiltered).toEqual([]);
   });
 
-  it('plot only metrics that the services export', async () => {
-    const others = [stack.tokenManagerOpsUrl, stack.klineSyncOpsUrl, stack.simUrl].map((base) => fetch(`${base}/metrics`));
-    const answers = await Promise.all([stack.fetch('/metrics'), ...others]);
-    const exported = new Set<string>();
-    for (const answer of answers) {
-      const text = await answer.text();
-      for (const match of text.matchAll(/^# TYPE (\S+) (\w+)$/gm)) {
-        const [, name, type] = match as unknown as [string, string, string];
-        exported.add(name);
-        if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name}${suffix}`);
-      }
-    }
-    const files = readdirSync(DASHBOARDS).filter((file) => file.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(2);
-    const missing: string[] = [];
-    let plotted = 0;
-    for (const file of files) {
-      const dashboard = JSON.parse(readFileSync(join(DASHBOARDS, file), 'utf8')) as { panels: Panel[] };
-      for (const panel of dashboard.panels) {
-        for (const target of panel.targets ?? []) {
-          for (const name of metricNamesIn(target.expr ?? '')) {
-            plotted++;
-            if (!exported.has(name)) missing.push(`${file} "${panel.title}": ${name}`);
-          }
-        }
-      }
-    }
-    expect(plotted).toBeGreaterThan(20);
-    expect(missing).toEqual([]);
-  });
 });

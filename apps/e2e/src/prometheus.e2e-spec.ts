@@ -31,25 +31,52 @@ function withAllSelected(expr: string): string {
 }
 
 /**
- * The repository's monitoring holds against a real Prometheus (Debian's `prometheus` package):
+ * The repository's monitoring holds against a real Prometheus (Debian's `prometheus` package, and
+ * its `prometheus-mysqld-exporter` for MySQL):
  * it scrapes the running stack with the repository's scrape configuration (its DNS discovery
  * replaced by the test's loopback ports, nothing else changed) and evaluates the repository's
  * rules. After a small workload, every dashboard panel's query returns data and every rule
  * evaluates without error.
  */
+/** A Debian daemon for the test, ready once `readyUrl` answers 200; its output is kept for errors. */
+async function startDaemon(command: string, args: string[], readyUrl: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const output: string[] = [];
+  const daemon = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  daemon.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  daemon.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  await waitFor(async () => ((await fetch(readyUrl)).ok ? true : undefined), { timeoutMs: 30_000, what: `${command} ready` }).catch((error: Error) => {
+    daemon.kill('SIGKILL');
+    throw new Error(`${error.message} (is Debian's package installed?)\n${output.join('').slice(-2000)}`);
+  });
+  return daemon;
+}
+
+async function stopDaemon(daemon: ChildProcess | undefined): Promise<void> {
+  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null) return;
+  const exited = new Promise((resolve) => daemon.once('exit', resolve));
+  daemon.kill('SIGTERM');
+  await exited;
+}
+
 describe('monitoring against a real Prometheus', () => {
   let stack: Stack;
-  let prometheus: ChildProcess;
+  let prometheus: ChildProcess | undefined;
+  let mysqlExporter: ChildProcess | undefined;
   let prometheusUrl: string;
   let dataDir: string;
-  const output: string[] = [];
 
   const query = async (expr: string): Promise<QueryAnswer> =>
     (await (await fetch(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`)).json()) as QueryAnswer;
 
   beforeAll(async () => {
     stack = await startStack({ klineSync: true });
+    const database = stack.tokenDatabase.env;
+    const exporterPort = await freePort();
+    mysqlExporter = await startDaemon('prometheus-mysqld-exporter', [`--web.listen-address=127.0.0.1:${exporterPort}`], `http://127.0.0.1:${exporterPort}/metrics`, {
+      DATA_SOURCE_NAME: `${database['DB_USER']}:${database['DB_PASSWORD']}@(${database['DB_HOST']}:${database['DB_PORT']})/`,
+    });
     const targets: Record<string, string> = {
+      mysql: `127.0.0.1:${exporterPort}`,
       gateway: new URL(stack.gatewayUrl).host,
       'token-manager': new URL(stack.tokenManagerOpsUrl).host,
       'kline-sync': new URL(stack.klineSyncOpsUrl ?? '').host,
@@ -58,15 +85,16 @@ describe('monitoring against a real Prometheus', () => {
     const config = parse(readFileSync(SCRAPE_CONFIG, 'utf8')) as {
       global: Record<string, string>;
       rule_files: string[];
-      scrape_configs: Array<{ job_name: string; dns_sd_configs?: unknown; static_configs?: unknown }>;
+      scrape_configs: Array<{ job_name: string; dns_sd_configs?: unknown; static_configs?: Array<{ targets?: string[]; labels?: Record<string, string> }> }>;
     };
     config.global = { ...config.global, scrape_interval: '1s', evaluation_interval: '1s' };
     config.rule_files = config.rule_files.map((file) => join(REPO_ROOT, 'deploy/prometheus', file));
     for (const job of config.scrape_configs) {
       const target = targets[job.job_name];
       if (!target) throw new Error(`The test stack does not run "${job.job_name}", which the scrape configuration scrapes`);
+      const labels = job.static_configs?.[0]?.labels;
       delete job.dns_sd_configs;
-      job.static_configs = [{ targets: [target] }];
+      job.static_configs = [{ targets: [target], ...(labels ? { labels } : {}) }];
     }
     expect(config.scrape_configs.map((job) => job.job_name).sort()).toEqual(Object.keys(targets).sort());
 
@@ -74,40 +102,30 @@ describe('monitoring against a real Prometheus', () => {
     writeFileSync(join(dataDir, 'prometheus.yml'), stringify(config));
     const port = await freePort();
     prometheusUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
+    prometheus = await startDaemon(
       'prometheus',
       [`--config.file=${join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dataDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    prometheus.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    await waitFor(async () => ((await fetch(`${prometheusUrl}/-/ready`)).ok ? true : undefined), { timeoutMs: 30_000, what: 'Prometheus ready' }).catch(
-      (error: Error) => {
-        throw new Error(`${error.message}\n${output.join('').slice(-2000)}`);
-      },
+      `${prometheusUrl}/-/ready`,
     );
     await runWorkload(stack);
   }, 180_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((resolve) => prometheus.once('exit', resolve));
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
+    await stopDaemon(prometheus);
+    await stopDaemon(mysqlExporter);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     await stack?.stop();
   });
 
-  it('scrapes every process of the stack', async () => {
+  it('scrapes every process of the stack and MySQL', async () => {
     const up = await waitFor(
       async () => {
         const answer = await query('up == 1');
-        return answer.data.result.length === 4 ? answer.data.result : undefined;
+        return answer.data.result.length === 5 ? answer.data.result : undefined;
       },
-      { timeoutMs: 30_000, what: 'four targets up' },
+      { timeoutMs: 30_000, what: 'five targets up' },
     );
-    expect(up).toHaveLength(4);
+    expect(up).toHaveLength(5);
   });
 
   it('evaluates every rule without error', async () => {
