@@ -6,6 +6,7 @@ import { ServiceCredentials } from '@batchgate/platform/grpc';
 import { Readiness } from '@batchgate/platform/health';
 import { AccessLog, createLogger, NestPinoLogger, REQUEST_ID_HEADER, requestIdFrom } from '@batchgate/platform/logging';
 import { createMetricsRegistry } from '@batchgate/platform/observability';
+import { InFlightLimit } from '@batchgate/platform/overload';
 import type { PlatformHandles } from '@batchgate/platform/nest';
 import { AppModule } from './app.module';
 import { JwtVerifier } from './auth/jwt-verifier';
@@ -14,6 +15,7 @@ import { HttpExceptionFilter } from './http/http-exception.filter';
 import { useStrictJsonBodies } from './http/json-body';
 import { documentErrorResponses, ErrorBodyView } from './http/openapi';
 import { transportErrorOptions } from './http/transport-errors';
+import { shedBeyondInFlightLimit } from './http/in-flight-limit.hook';
 import { runRoutesInRequestContext } from './http/request-context.hook';
 import { requestValidationPipe } from './http/validation';
 
@@ -66,12 +68,16 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
+  shedBeyondInFlightLimit(fastify, new InFlightLimit(config.HTTP_MAX_IN_FLIGHT));
   fastify.addHook('onResponse', async (request, reply) => {
     // Route templates, never raw URLs, keep label cardinality bounded.
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
-    accessLog.finished('request', { requestId: request.id, ...labels }, Math.round(reply.elapsedTime), reply.statusCode >= 500);
+    // 503s (shed, or a dependency down: the service logs that) are counted, not logged one by one:
+    // under overload a line each would cost the most.
+    const serverFailed = reply.statusCode >= 500 && reply.statusCode !== 503;
+    accessLog.finished('request', { requestId: request.id, ...labels }, Math.round(reply.elapsedTime), serverFailed);
   });
 
   const document = documentErrorResponses(

@@ -11,6 +11,8 @@ export const gatewayConfigSchema = z
     LOG_SLOW_MS: env.logSlowMs(),
     HTTP_HOST: env.string('127.0.0.1'),
     HTTP_PORT: env.port(3000),
+    /** Requests the process works on at once; more get 503 + Retry-After at once (probes and /metrics excepted). */
+    HTTP_MAX_IN_FLIGHT: env.int(256, 1, 100_000),
     /** HS256 shared secret (local use). Ignored when JWT_PUBLIC_KEY is set. */
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
     /** PEM public key (SPKI) for asymmetric tokens; JWT_ALGORITHM says which. */

@@ -14,6 +14,7 @@ import { Observable, throwError, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
 import { AccessLog, REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
+import { overloadedError, type InFlightLimit } from '../overload';
 import { toGrpcError } from './grpc-errors';
 import { grpcRedMetrics, type GrpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
@@ -72,8 +73,9 @@ const SERVER_FAILURES: ReadonlySet<number> = new Set([
 /**
  * Per gRPC call: binds the caller's request id and deadline to the async context (so logs carry
  * the id and outgoing calls inherit the deadline), refuses a call whose deadline has already
- * passed or that carries no valid service credential, records RED metrics and the access line
- * (see {@link AccessLog}: debug unless slow or failed).
+ * passed or that carries no valid service credential, refuses one beyond the process' limit of
+ * calls in flight (UNAVAILABLE, retry in 1 s: shed, not queued), records RED metrics and the
+ * access line (see {@link AccessLog}: debug unless slow or failed).
  */
 export class GrpcServerInterceptor implements NestInterceptor {
   private readonly metrics: GrpcRedMetrics;
@@ -84,6 +86,7 @@ export class GrpcServerInterceptor implements NestInterceptor {
     private readonly logger: Logger,
     private readonly credentials: ServiceCredentials,
     slowMs: number,
+    private readonly inFlight: InFlightLimit,
   ) {
     this.metrics = grpcRedMetrics(registry, 'server');
     this.accessLog = new AccessLog(logger, slowMs);
@@ -103,16 +106,22 @@ export class GrpcServerInterceptor implements NestInterceptor {
       runWithRequestContext(requestContext, () => {
         this.metrics.started.inc({ method });
         const startedAt = performance.now();
-        const finish = (code: number) => {
+        // A shed call is not a failure worth a line each: overload is when lines cost the most.
+        const finish = (code: number, serverFailed = SERVER_FAILURES.has(code)) => {
           const labels = { method, code: grpcStatusName(code) };
           const seconds = (performance.now() - startedAt) / 1000;
           this.metrics.handled.inc(labels);
           this.metrics.duration.observe(labels, seconds);
-          this.accessLog.finished('rpc', labels, Math.round(seconds * 1000), SERVER_FAILURES.has(code));
+          this.accessLog.finished('rpc', labels, Math.round(seconds * 1000), serverFailed);
         };
         if (deadline <= Date.now()) {
           finish(GrpcStatus.DEADLINE_EXCEEDED);
           subscriber.error(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed'));
+          return undefined;
+        }
+        if (!this.inFlight.tryAcquire()) {
+          finish(GrpcStatus.UNAVAILABLE, false);
+          subscriber.error(overloadedError(this.inFlight));
           return undefined;
         }
         // The caller stops waiting at its deadline or when it cancels: so does the handler's work.
@@ -152,6 +161,7 @@ export class GrpcServerInterceptor implements NestInterceptor {
           },
         );
         return () => {
+          this.inFlight.release();
           unsubscribed = true;
           clearTimeout(deadlineTimer);
           call?.removeListener?.('cancelled', onCancelled);

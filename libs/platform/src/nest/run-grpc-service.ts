@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ServiceProtoName } from '@batchgate/contracts';
 import { createLogger, NestPinoLogger } from '../logging';
 import { Readiness } from '../health';
+import { InFlightLimit } from '../overload';
 import { createMetricsRegistry, startOpsServer } from '../observability';
 import {
   createGrpcHealth,
@@ -29,6 +30,7 @@ export interface GrpcServiceDefinition {
   config: {
     LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     LOG_SLOW_MS: number;
+    GRPC_MAX_IN_FLIGHT: number;
     GRPC_HOST: string;
     GRPC_PORT: number;
     OPS_HOST: string;
@@ -75,7 +77,7 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
       logger: new NestPinoLogger(logger),
       abortOnError: false,
     });
-    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger, credentials, config.LOG_SLOW_MS));
+    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger, credentials, config.LOG_SLOW_MS, new InFlightLimit(config.GRPC_MAX_IN_FLIGHT)));
     app.useGlobalFilters(new GrpcExceptionFilter());
     await app.listen();
   } catch (error) {
