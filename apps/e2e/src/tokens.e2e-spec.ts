@@ -31,7 +31,7 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     expect(response.status).toBe(201);
     expect(response.headers.get('x-request-id')).toBe('e2e-req-0001');
     const body = (await response.json()) as { id: number; secretMask: string; status: string; dailyLimit: number };
-    expect(body).toMatchObject({ secretMask: 'it••••••4a', status: 'active', dailyLimit: 500 });
+    expect(body).toMatchObject({ secretMask: '…5b4a', status: 'active', dailyLimit: 500 });
     expect(JSON.stringify(body)).not.toContain('9f8e7d6c');
 
     const rows = await queryTestDatabase<{ provider: string }>(stack.tokenDatabase.name, 'SELECT provider FROM api_token WHERE id = ?', [body.id]);
@@ -53,11 +53,16 @@ describe('POST/GET /api/tokens through the whole stack', () => {
       .find((line) => line.includes('"requestId":"e2e-req-0001"') && line.includes('CreateToken'));
     expect(rpcLine).toBeDefined();
 
+    // The same secret again, for the same tenant and provider: 409, nothing stored.
+    const repeated = await post({ provider, name: 'again', secret: 'itk-9f8e7d6c5b4a' }, admin);
+    expect(repeated.status).toBe(409);
+    expect(await repeated.json()).toMatchObject({ error: { code: 'TOKEN.ALREADY_EXISTS', status: 'ALREADY_EXISTS', details: { id: body.id } } });
+
     const list = await stack.fetch(`/api/tokens?provider=${provider}`, { headers: { authorization: `Bearer ${admin}` } });
     expect(list.status).toBe(200);
     const page = (await list.json()) as { items: Array<{ id: number; secretMask: string }>; total: number };
     expect(page.total).toBe(1);
-    expect(page.items).toEqual([expect.objectContaining({ id: body.id, secretMask: 'it••••••4a' })]);
+    expect(page.items).toEqual([expect.objectContaining({ id: body.id, secretMask: '…5b4a' })]);
   });
 
   it('answers 401 without a token, with a bad or expiry-less token', async () => {

@@ -8,6 +8,7 @@ import { AddApiTokenUsageDay1763856000200 } from './migrations/1763856000200-add
 import { AddApiTokenNextCallAt1763856000300 } from './migrations/1763856000300-add-api-token-next-call-at';
 import { AddApiTokenSlotHolder1763942400100 } from './migrations/1763942400100-add-api-token-slot-holder';
 import { ApiTokenTenant1764979200000 } from './migrations/1764979200000-api-token-tenant';
+import { ApiTokenSecretFingerprint1764979200200 } from './migrations/1764979200200-api-token-secret-fingerprint';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
 import { TokensGrpcController } from './tokens/tokens.grpc.controller';
@@ -24,6 +25,7 @@ export const TOKEN_MANAGER_SCHEMA = {
     AddApiTokenNextCallAt1763856000300,
     AddApiTokenSlotHolder1763942400100,
     ApiTokenTenant1764979200000,
+    ApiTokenSecretFingerprint1764979200200,
   ],
 };
 

@@ -8,6 +8,7 @@ import type { TokenCreated, TokenExhausted, TokenRetired } from '@batchgate/cont
 import { queryTestDatabase, readStreamEvents, streamLastSeq, waitFor } from '@batchgate/testing';
 import { DEVELOPMENT_ENCRYPTION_KEY } from '../src/config/token-manager.config';
 import { SecretCipher } from '../src/tokens/secret-cipher';
+import { TokensService } from '../src/tokens/tokens.service';
 import { startTokenManager, type TokenManagerUnderTest } from './token-manager.harness';
 
 const STREAM = 'TOKENS_EVENTS';
@@ -27,13 +28,16 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     provider = `p${randomBytes(4).toString('hex')}`;
   });
 
+  // Each token its own secret (a tenant stores a provider's secret once), all ending in "cdef".
+  let secrets = 0;
+  const nextSecret = () => `sk-live-${String(++secrets).padStart(4, '0')}-0123456789abcdef`;
   const create = (overrides: Partial<Parameters<TokenManagerUnderTest['client']['createToken']>[0]> = {}) =>
     lastValueFrom(
       tm.client.createToken({
         tenant: TENANT,
         provider,
         name: 'primary',
-        secret: 'sk-live-0123456789abcdef',
+        secret: nextSecret(),
         dailyLimit: 0,
         rateLimitPerSecond: 5,
         expireTime: '',
@@ -70,8 +74,9 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   });
 
   it('stores the secret encrypted with the row id as additional data and answers with a mask only', async () => {
-    const token = await create();
-    expect(token.secretMask).toBe('sk••••••ef');
+    const secret = nextSecret();
+    const token = await create({ secret });
+    expect(token.secretMask).toBe('…cdef');
     expect(JSON.stringify(token)).not.toContain('0123456789');
 
     const [row] = await queryTestDatabase<{ id: string; secret_encrypted: string }>(
@@ -81,7 +86,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     );
     expect(row?.secret_encrypted).not.toContain('0123456789');
     const cipher = new SecretCipher(DEVELOPMENT_ENCRYPTION_KEY);
-    expect(cipher.decrypt(String(row?.secret_encrypted), String(token.id))).toBe('sk-live-0123456789abcdef');
+    expect(cipher.decrypt(String(row?.secret_encrypted), String(token.id))).toBe(secret);
     expect(() => cipher.decrypt(String(row?.secret_encrypted), String(token.id + 1))).toThrow();
   });
 
@@ -115,7 +120,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     );
     expect(page1.page).toEqual({ page: 1, pageSize: 2, total: 3 });
     expect(page1.tokens.map((t) => t.name)).toEqual(['t2', 't1']);
-    expect(page1.tokens.every((t) => t.secretMask === 'sk••••••ef')).toBe(true);
+    expect(page1.tokens.every((t) => t.secretMask === '…cdef')).toBe(true);
 
     const active = await lastValueFrom(
       tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_ACTIVE, page: { page: 1, pageSize: 10 } }),
@@ -236,7 +241,8 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   });
 
   it('retires a token once: excluded from leases, one token.retired event', async () => {
-    const keep = await create({ name: 'keep', dailyLimit: 10 });
+    const keepSecret = nextSecret();
+    const keep = await create({ name: 'keep', dailyLimit: 10, secret: keepSecret });
     const drop = await create({ name: 'drop' });
     await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: drop.id, reason: 'provider said 401' }));
     const again = await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: drop.id, reason: 'provider said 401' }));
@@ -245,7 +251,7 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
 
     const leases = await lastValueFrom(tm.client.leaseTokens({ tenant: TENANT, provider, maxTokens: 0 }));
     expect(leases.leases).toEqual([
-      { tokenId: keep.id, secret: 'sk-live-0123456789abcdef', rateLimitPerSecond: 5, remainingQuota: 10 },
+      { tokenId: keep.id, secret: keepSecret, rateLimitPerSecond: 5, remainingQuota: 10 },
     ]);
     const retired = await waitFor(async () => {
       const all = await readStreamEvents<TokenRetired>(tm.nats, STREAM, 'tokens.token.retired', seqBefore);
@@ -296,6 +302,54 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       code: GrpcStatus.INVALID_ARGUMENT,
       machineCode: 'REQUEST.INVALID_TENANT',
     });
+  });
+
+  it('refuses a secret the tenant already stored for the provider (ALREADY_EXISTS), until that token is deleted', async () => {
+    const secret = nextSecret();
+    const first = await create({ secret });
+    const conflict = { code: GrpcStatus.ALREADY_EXISTS, machineCode: 'TOKEN.ALREADY_EXISTS' };
+    expect(await grpcError(create({ secret, name: 'again' }))).toEqual(conflict);
+    // Concurrent creates of one secret: exactly one is stored (the unique index decides the race).
+    const other = nextSecret();
+    const raced = await Promise.allSettled(Array.from({ length: 4 }, () => create({ secret: other })));
+    expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    // Another provider, or another tenant, may hold the same secret.
+    await create({ secret, provider: `${provider}x` });
+    await create({ secret, tenant: 'globex' });
+    // A deleted token's secret may be stored again.
+    await lastValueFrom(tm.client.deleteToken({ tenant: TENANT, id: first.id }));
+    const again = await create({ secret, name: 'again' });
+    expect(again.id).not.toBe(first.id);
+    const [row] = await queryTestDatabase<{ secret_hash: string }>(tm.database.name, 'SELECT secret_hash FROM api_token WHERE id = ?', [again.id]);
+    expect(row?.secret_hash).toBe(new SecretCipher(DEVELOPMENT_ENCRYPTION_KEY).fingerprint(secret));
+    expect(row?.secret_hash).not.toContain(secret.slice(-8));
+  });
+
+  it('fingerprints and re-masks tokens stored before secrets had fingerprints', async () => {
+    const secret = nextSecret();
+    const legacy = await create({ secret });
+    await queryTestDatabase(tm.database.name, "UPDATE api_token SET secret_hash = NULL, secret_mask = '…ef' WHERE id = ?", [legacy.id]);
+    expect(await create({ secret })).toMatchObject({ secretMask: '…cdef' }); // not comparable yet
+    await tm.service.app.get(TokensService).fingerprintLegacyRows();
+    const rows = await queryTestDatabase<{ id: string; secret_hash: string | null; secret_mask: string }>(
+      tm.database.name,
+      'SELECT id, secret_hash, secret_mask FROM api_token WHERE provider = ? ORDER BY id',
+      [provider],
+    );
+    // The legacy row keeps no fingerprint: its secret is stored twice now, and both rows stay.
+    expect(rows.map((r) => [Number(r.id) === legacy.id, r.secret_hash === null, r.secret_mask])).toEqual([
+      [true, true, '…cdef'],
+      [false, false, '…cdef'],
+    ]);
+    const lone = await create({ secret: nextSecret() });
+    await queryTestDatabase(tm.database.name, "UPDATE api_token SET secret_hash = NULL, secret_mask = '…ef' WHERE id = ?", [lone.id]);
+    await tm.service.app.get(TokensService).fingerprintLegacyRows();
+    const [fingerprinted] = await queryTestDatabase<{ secret_hash: string | null; secret_mask: string }>(
+      tm.database.name,
+      'SELECT secret_hash, secret_mask FROM api_token WHERE id = ?',
+      [lone.id],
+    );
+    expect(fingerprinted).toEqual({ secret_hash: expect.stringMatching(/^[0-9a-f]{64}$/), secret_mask: '…cdef' });
   });
 
   it('serves readiness and RED metrics on its ops port', async () => {

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { lastValueFrom } from 'rxjs';
 import { TokenStatus, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { RequirePermissions } from '../auth/auth.guard';
@@ -19,6 +19,7 @@ export class TokensHttpController {
   @HttpCode(201)
   @RequirePermissions('tokens:admin')
   @ApiCreatedResponse({ type: TokenView, description: 'Stored; the secret is shown only as a mask' })
+  @ApiConflictResponse({ description: 'The tenant already stored this secret for the provider (TOKEN.ALREADY_EXISTS)' })
   async create(@Body() body: CreateTokenDto, @CurrentPrincipal() principal: Principal): Promise<TokenView> {
     const token = await lastValueFrom(
       this.tokens.createToken({

@@ -30,6 +30,14 @@ export class ApiTokenEntity {
   @Column({ name: 'secret_mask', type: 'varchar', length: 16 })
   secretMask!: string;
 
+  /**
+   * SecretCipher.fingerprint of the secret; null only on rows from before it existed until the
+   * start-up pass fills it. Unique among the tenant's live tokens of a provider (through the
+   * generated column live_secret_hash, not mapped here).
+   */
+  @Column({ name: 'secret_hash', type: 'varchar', length: 64, nullable: true })
+  secretHash!: string | null;
+
   @Column({ type: 'tinyint', default: ApiTokenStatus.Active })
   status!: ApiTokenStatus;
 

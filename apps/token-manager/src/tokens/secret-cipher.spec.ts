@@ -21,8 +21,18 @@ describe('SecretCipher', () => {
     expect(() => new SecretCipher(randomBytes(16).toString('base64'))).toThrow('32 bytes');
   });
 
-  it('masks all but the first and last two characters of long secrets', () => {
-    expect(maskSecret('abcdefghijkl')).toBe('ab••••••kl');
-    expect(maskSecret('short')).toBe('•••••');
+  it('masks all but at most the last 4 characters, never more than a quarter of the secret', () => {
+    expect(maskSecret('sk-live-0123456789abcdwxyz')).toBe('…wxyz');
+    expect(maskSecret('abcdefghijkl')).toBe('…jkl');
+    expect(maskSecret('short')).toBe('…t');
+    expect(maskSecret('abc')).toBe('…');
+  });
+
+  it('fingerprints a secret the same way each time, differently per secret and per key', () => {
+    const other = new SecretCipher(randomBytes(32).toString('base64'));
+    expect(cipher.fingerprint('sk-secret')).toBe(cipher.fingerprint('sk-secret'));
+    expect(cipher.fingerprint('sk-secret')).toMatch(/^[0-9a-f]{64}$/);
+    expect(cipher.fingerprint('sk-secret2')).not.toBe(cipher.fingerprint('sk-secret'));
+    expect(other.fingerprint('sk-secret')).not.toBe(cipher.fingerprint('sk-secret'));
   });
 });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -10,10 +10,22 @@ const FORMAT_VERSION = 'v1';
  */
 export class SecretCipher {
   private readonly key: Buffer;
+  /** Derived from the encryption key (HKDF), so a fingerprint says nothing about the key itself. */
+  private readonly fingerprintKey: Buffer;
 
   constructor(base64Key: string) {
     this.key = Buffer.from(base64Key, 'base64');
     if (this.key.length !== 32) throw new Error('The token encryption key must be 32 bytes');
+    this.fingerprintKey = Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), 'batchgate api_token secret fingerprint v1', 32));
+  }
+
+  /**
+   * A keyed hash of a secret (HMAC-SHA256, hex): equal secrets have equal fingerprints, so a
+   * repeated secret is found by an index lookup instead of decrypting every stored one, and
+   * without the key the fingerprint cannot be checked against guessed secrets.
+   */
+  fingerprint(plaintext: string): string {
+    return createHmac('sha256', this.fingerprintKey).update(plaintext, 'utf8').digest('hex');
   }
 
   encrypt(plaintext: string, rowId: string): string {
@@ -35,8 +47,11 @@ export class SecretCipher {
   }
 }
 
-/** What admins see instead of a secret: at most its first and last two characters. */
+/**
+ * What admins see instead of a secret: its last characters after "…", at most 4 and never more
+ * than a quarter of it (nothing of its start, nor its length), e.g. "…wxyz".
+ */
 export function maskSecret(secret: string): string {
-  if (secret.length <= 8) return '•'.repeat(secret.length);
-  return `${secret.slice(0, 2)}${'•'.repeat(6)}${secret.slice(-2)}`;
+  const shown = Math.min(4, Math.floor(secret.length / 4));
+  return `…${shown > 0 ? secret.slice(-shown) : ''}`;
 }

@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { DataSource, IsNull, QueryFailedError, type EntityManager } from 'typeorm';
 import type {
   CreateTokenRequest,
   ListTokensRequest,
@@ -13,12 +14,13 @@ import type {
 import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
 import { callerTenant } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
+import { LOGGER } from '@batchgate/platform/nest';
 import { preparedRows, PreparedEntityReader } from '@batchgate/platform/persistence';
 import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
 import { maskSecret, SecretCipher } from './secret-cipher';
 import { toStoredStatus, toTokenMessage, usedToday } from './token.mapper';
 import { QuotaCalendar } from './usage-day';
-import { invalidTokenField, tokenNotFound } from './tokens.errors';
+import { invalidTokenField, secretAlreadyStored, tokenNotFound } from './tokens.errors';
 
 export const MAX_PAGE_SIZE = 100;
 /**
@@ -56,7 +58,7 @@ const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
  * available tokens) is the tenant's tokens of one provider.
  */
 @Injectable()
-export class TokensService {
+export class TokensService implements OnApplicationBootstrap {
   /** The list is the hot read: prepared statements, no query builder. */
   private readonly tokenReader: PreparedEntityReader<ApiTokenEntity>;
 
@@ -65,8 +67,35 @@ export class TokensService {
     @Inject(Outbox) private readonly outbox: Outbox,
     @Inject(SecretCipher) private readonly cipher: SecretCipher,
     @Inject(QuotaCalendar) private readonly calendar: QuotaCalendar,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.tokenReader = new PreparedEntityReader(dataSource, ApiTokenEntity);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.fingerprintLegacyRows();
+  }
+
+  /**
+   * Gives tokens stored before secrets were fingerprinted their fingerprint and the current mask,
+   * decrypting each of them once (idempotent; replicas starting together write the same values).
+   * A token whose secret another live token of the tenant and provider already has keeps no
+   * fingerprint: both stay, and the duplicate is logged for an admin to delete.
+   */
+  async fingerprintLegacyRows(): Promise<void> {
+    const repository = this.dataSource.getRepository(ApiTokenEntity);
+    for (const row of await repository.find({ where: { secretHash: IsNull() }, order: { id: 'ASC' } })) {
+      try {
+        const secret = this.cipher.decrypt(row.secretEncrypted, row.id);
+        await repository.update({ id: row.id }, { secretMask: maskSecret(secret) });
+        await repository.update({ id: row.id, secretHash: IsNull() }, { secretHash: this.cipher.fingerprint(secret) });
+      } catch (error) {
+        this.logger.warn(
+          { err: error, tokenId: row.id, tenant: row.tenant, provider: row.provider },
+          'token left without a secret fingerprint (its secret is stored twice, or it does not decrypt with this key)',
+        );
+      }
+    }
   }
 
   /** The wire shape of a row, with today's usage. */
@@ -85,17 +114,28 @@ export class TokensService {
     const rateLimitPerSecond = validCount('rateLimitPerSecond', request.rateLimitPerSecond, 100_000);
     const expireTime = validExpireTime(request.expireTime);
 
+    const secretHash = this.cipher.fingerprint(request.secret);
     return this.outbox.transaction(async ({ manager, emit }) => {
-      const inserted = await manager.insert(ApiTokenEntity, {
-        tenant,
-        provider,
-        name: request.name,
-        secretEncrypted: '',
-        secretMask: maskSecret(request.secret),
-        dailyLimit,
-        rateLimitPerSecond,
-        expireTime,
-      });
+      await this.refuseStoredSecret(manager, tenant, provider, secretHash);
+      const inserted = await manager
+        .insert(ApiTokenEntity, {
+          tenant,
+          provider,
+          name: request.name,
+          secretEncrypted: '',
+          secretMask: maskSecret(request.secret),
+          secretHash,
+          dailyLimit,
+          rateLimitPerSecond,
+          expireTime,
+        })
+        .catch(async (error: unknown) => {
+          // Another create of the same secret committed between the check and this insert.
+          if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === 'ER_DUP_ENTRY') {
+            await this.refuseStoredSecret(this.dataSource.manager, tenant, provider, secretHash);
+          }
+          throw error;
+        });
       const id = String(inserted.identifiers[0]?.['id']);
       // The row id is the cipher's additional data, so the secret is encrypted once the id exists.
       await manager.update(ApiTokenEntity, { id }, { secretEncrypted: this.cipher.encrypt(request.secret, id) });
@@ -109,6 +149,16 @@ export class TokensService {
       });
       return this.toMessage(row);
     });
+  }
+
+  /** ALREADY_EXISTS when a live token of the tenant and provider has this secret (deleted ones do not count). */
+  private async refuseStoredSecret(manager: EntityManager, tenant: string, provider: string, secretHash: string): Promise<void> {
+    const [stored] = (await manager.query('SELECT id FROM api_token WHERE tenant = ? AND provider = ? AND live_secret_hash = ?', [
+      tenant,
+      provider,
+      secretHash,
+    ])) as Array<{ id: string }>;
+    if (stored) throw secretAlreadyStored(provider, String(stored.id));
   }
 
   async list(request: ListTokensRequest): Promise<ListTokensResponse> {
