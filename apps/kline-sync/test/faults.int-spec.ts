@@ -149,7 +149,7 @@ describe('kline-sync under faults, each during a 1,000-stock job', () => {
     await expectEveryStockDoneOnce(job);
   });
 
-  it('provider outage (503 + Retry-After): stocks wait, calls during it stay at the probe rate, no quota is lost', async () => {
+  it('provider outage (503 + Retry-After): stocks wait, a request is answered at once, calls during it stay at the probe rate, no quota is lost', async () => {
     const job = await startJob();
     await doneAtLeast(job, 150);
     const outageMs = 4_000;
@@ -157,6 +157,13 @@ describe('kline-sync under faults, each during a 1,000-stock job', () => {
       routes: { 'market.kline': { latency: { kind: 'fixed', ms: LATENCY_MS }, outages: [{ startMs: 0, endMs: outageMs, relative: true, kind: '503' }] } },
     });
     const doneAtOutage = (await progressOf(job)).progress?.done ?? 0;
+    // A request meanwhile is answered at once (the provider is down), not held for the outage.
+    await waitFor(async () => ((await stats()).routes['market.kline']?.injected.outage ?? 0) > 0 || undefined, { timeoutMs: 10_000, what: 'the outage to be met' });
+    const askedAt = Date.now();
+    const { results } = await lastValueFrom(
+      f.stack.klineSync.executeTriggers({ tenant: 'acme', triggers: [{ id: 't', market: 'SH', code: '600001', kType: 1, priceChangePercent: 1, bars: 5 }] }),
+    );
+    expect({ error: results[0]?.error, fast: Date.now() - askedAt < outageMs / 2 }).toEqual({ error: expect.stringContaining('circuit breaker') as unknown, fast: true });
 
     await expectEveryStockDoneOnce(job);
     const route = (await stats()).routes['market.kline'];
