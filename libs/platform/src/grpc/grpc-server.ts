@@ -25,6 +25,11 @@ export interface GrpcServerSettings {
   /** host:port to bind. Port 0 cannot be used: Nest discards the bound port. */
   url: string;
   health: HealthImplementation;
+  /**
+   * A client connection is asked to go away (GOAWAY; calls in flight finish) after this long, so
+   * callers that balance per call re-resolve the service's name and reach replicas added since.
+   */
+  maxConnectionAgeMs: number;
 }
 
 /**
@@ -41,6 +46,7 @@ export function grpcServerOptions(settings: GrpcServerSettings): GrpcOptions {
       protoPath: protoPathOf(settings.proto),
       loader: protoLoaderOptions(),
       gracefulShutdown: true,
+      channelOptions: { 'grpc.max_connection_age_ms': settings.maxConnectionAgeMs },
       onLoadPackageDefinition: (_pkg: unknown, server: Parameters<HealthImplementation['addToServer']>[0]) =>
         settings.health.addToServer(server),
     },

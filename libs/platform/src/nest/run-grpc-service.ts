@@ -33,6 +33,7 @@ export interface GrpcServiceDefinition {
     GRPC_MAX_IN_FLIGHT: number;
     GRPC_HOST: string;
     GRPC_PORT: number;
+    GRPC_MAX_CONNECTION_AGE_MS: number;
     OPS_HOST: string;
     OPS_PORT: number;
     SHUTDOWN_DELAY_MS: number;
@@ -73,7 +74,12 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
   let app: INestMicroservice;
   try {
     app = await NestFactory.createMicroservice(root, {
-      ...grpcServerOptions({ proto: definition.proto, url: `${config.GRPC_HOST}:${config.GRPC_PORT}`, health }),
+      ...grpcServerOptions({
+        proto: definition.proto,
+        url: `${config.GRPC_HOST}:${config.GRPC_PORT}`,
+        health,
+        maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_MS,
+      }),
       logger: new NestPinoLogger(logger),
       abortOnError: false,
     });

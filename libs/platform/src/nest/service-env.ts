@@ -12,6 +12,8 @@ export function grpcServiceEnv(defaults: { grpcPort: number; opsPort: number }) 
     GRPC_PORT: env.port(defaults.grpcPort),
     /** Calls one process works on at once; more are refused at once (UNAVAILABLE, retry in 1 s). */
     GRPC_MAX_IN_FLIGHT: env.int(256, 1, 100_000),
+    /** Callers reconnect (and see new replicas) at least this often. */
+    GRPC_MAX_CONNECTION_AGE_MS: env.int(60_000, 1_000, 86_400_000),
     OPS_HOST: env.string('127.0.0.1'),
     OPS_PORT: env.port(defaults.opsPort),
     NATS_URL: env.string('nats://127.0.0.1:4222'),
