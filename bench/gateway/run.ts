@@ -5,7 +5,7 @@
  * per-user limit raised out of the way). Closed loop at fixed connection counts, submissions also
  * open loop at fixed rates; req/s, p50/p99 and the CPU seconds each process used while measured.
  *   npm run bench:gateway   (BENCH_CONNECTIONS=50, BENCH_DURATION_S=10, BENCH_WARMUP_S=3,
- *                            BENCH_RATES=50,200, BENCH_ONLY=<parts of scenario names, comma-separated>;
+ *                            BENCH_RATES=50,200, BENCH_OVERLOAD_CONNECTIONS=1000, BENCH_ONLY=<parts of scenario names, comma-separated>;
  *                            SPAWN_NODE_ARGS="--cpu-prof --cpu-prof-dir=tmp/prof" profiles the processes)
  */
 import { execFileSync } from 'node:child_process';
@@ -20,6 +20,8 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
 const WARMUP_S = Number(process.env['BENCH_WARMUP_S'] ?? 3);
 const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
+/** The read by id once more, at a connection count far beyond the gateway's in-flight limit. */
+const OVERLOAD_CONNECTIONS = Number(process.env['BENCH_OVERLOAD_CONNECTIONS'] ?? 1_000);
 /** Only the product scenarios whose "<route>, <load>" contains one of these comma-separated parts run. */
 const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',');
 /** The tokens a paged list has to page through, and the page asked for. */
@@ -169,6 +171,8 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
   await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed);
   await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed);
+  // Far beyond what the process can work on at once: the excess is shed (503), not queued.
+  await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, { kind: 'closed', connections: OVERLOAD_CONNECTIONS });
   for (const rate of RATES) {
     await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
     await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, { kind: 'open', rate });
