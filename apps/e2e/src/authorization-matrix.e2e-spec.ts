@@ -1,0 +1,208 @@
+import { startStack, type Stack } from './stack';
+
+/**
+ * The authorization matrix, generated from the gateway's OpenAPI document: every secured
+ * operation that addresses a resource by a path id, or that lists (a GET without one), is called
+ * as the resource's owner, as another user of the owner's tenant and as the same user name in
+ * another tenant. A route added to the API is in the matrix without anyone editing this file; it
+ * only needs a fixture below (how to make a resource of the owner and read it back), and the
+ * test fails until it has one.
+ *
+ * Who may see what: tokens, stocks, failures and stored bars are their tenant's (every user of it
+ * with the permission), jobs their user's. So an id operation answers the owner — and, on a
+ * per-tenant route, a colleague — with success; anybody else gets 404 with the error body, and
+ * the owner reads the resource back unchanged. A list never holds a row the caller may not see.
+ */
+
+const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry'];
+const OWNER = { sub: 'alice', tenant: 'acme' };
+const ACTORS = {
+  owner: OWNER,
+  colleague: { sub: 'bob', tenant: 'acme' },
+  otherTenant: { sub: 'alice', tenant: 'globex' },
+} as const;
+type Actor = keyof typeof ACTORS;
+type Scope = 'user' | 'tenant';
+
+interface IdFixture {
+  scope: Scope;
+  /** A fresh resource of the owner; its id. */
+  create: () => Promise<string>;
+  body?: unknown;
+  /** The owner's success status. */
+  ok: number;
+  /** What the owner reads of the resource: the same before and after a refused call. */
+  observe: (id: string) => Promise<unknown>;
+}
+
+interface ListFixture {
+  scope: Scope;
+  query: string;
+  /** The keys of the rows of an answer. */
+  rows: (body: unknown) => string[];
+}
+
+type Json = Record<string, unknown>;
+
+describe('authorization matrix, generated from the OpenAPI document', () => {
+  let stack: Stack;
+  const bearer: Partial<Record<Actor, string>> = {};
+  let secrets = 0;
+
+  const call = (actor: Actor, method: string, path: string, body?: unknown) =>
+    stack.fetch(path, {
+      method: method.toUpperCase(),
+      headers: {
+        authorization: `Bearer ${bearer[actor]}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const json = async (actor: Actor, method: string, path: string, body?: unknown): Promise<Json> => {
+    const response = await call(actor, method, path, body);
+    if (response.status >= 300) throw new Error(`${method} ${path} as ${actor}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as Json;
+  };
+
+  const createToken = async () =>
+    String((await json('owner', 'post', '/api/tokens', { provider: 'itick', secret: `matrix-${Date.now()}-${++secrets}`, dailyLimit: 100 }))['id']);
+  const ownersToken = async (id: string) => {
+    const page = await json('owner', 'get', '/api/tokens?size=100');
+    const token = (page['items'] as Json[]).find((t) => String(t['id']) === id);
+    return token ? { status: token['status'], dailyLimit: token['dailyLimit'] } : 'deleted';
+  };
+  /** A job that keeps running (the provider answers slowly), so it can still be cancelled. */
+  const runningJob = async () => String((await json('owner', 'post', '/api/stock/sync/batch', { market: 'SH', startDate: '2026-03-02', endDate: '2026-03-03' }))['id']);
+  /** A finished job with stocks to retry (cancelled before they were pulled). */
+  const cancelledJob = async () => {
+    const id = await runningJob();
+    await json('owner', 'post', `/api/stock/sync/jobs/${id}/cancel`);
+    return id;
+  };
+  const ownersJob = async (id: string) => {
+    const job = await json('owner', 'get', `/api/stock/sync/jobs/${id}`);
+    return { status: job['status'] === 'cancelled' ? 'cancelled' : 'not cancelled', finished: job['finishedAt'] !== '', total: (job['progress'] as Json)['total'] };
+  };
+
+  /** Keyed by "METHOD path" as the document names the operation. */
+  const ID_FIXTURES: Record<string, IdFixture> = {
+    'PATCH /api/tokens/{id}': { scope: 'tenant', create: createToken, body: { dailyLimit: 7 }, ok: 200, observe: ownersToken },
+    'DELETE /api/tokens/{id}': { scope: 'tenant', create: createToken, ok: 204, observe: ownersToken },
+    'GET /api/stock/sync/jobs/{id}': { scope: 'user', create: runningJob, ok: 200, observe: ownersJob },
+    'POST /api/stock/sync/jobs/{id}/cancel': { scope: 'user', create: runningJob, ok: 200, observe: ownersJob },
+    'POST /api/stock/sync/jobs/{id}/retry': { scope: 'user', create: cancelledJob, ok: 202, observe: ownersJob },
+  };
+  const ids = (list: unknown) => ((list ?? []) as Json[]).map((row) => String(row['id']));
+  const LIST_FIXTURES: Record<string, ListFixture> = {
+    'GET /api/tokens': { scope: 'tenant', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
+    'GET /api/stock/sync/jobs': { scope: 'user', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
+    'GET /api/stock/sync/failure/list': { scope: 'tenant', query: '?size=100', rows: (body) => ids(((body as Json)['data'] as Json)['records']) },
+    'GET /api/stock/kline': {
+      scope: 'tenant',
+      query: '?market=SH&code=600000&kType=8',
+      rows: (body) => ((body as Json)['bars'] as Json[]).map((bar) => String(bar['t'])),
+    },
+  };
+
+  const idOperations: Array<{ key: string; method: string; path: string }> = [];
+  const listOperations: Array<{ key: string; method: string; path: string }> = [];
+
+  beforeAll(async () => {
+    stack = await startStack({ klineSync: true });
+    for (const [actor, claims] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
+
+    const document = (await (await stack.fetch('/api/docs/openapi.json')).json()) as {
+      security?: unknown[];
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if ((operation.security ?? document.security ?? []).length === 0) continue;
+        const entry = { key: `${method.toUpperCase()} ${path}`, method, path };
+        if (path.includes('{')) idOperations.push(entry);
+        else if (method === 'get') listOperations.push(entry);
+      }
+    }
+
+    // The owner's data: a token the provider knows, two stocks (one the provider does not know),
+    // and a finished job, which leaves stored bars and a failure.
+    await fetch(`${stack.simUrl}/__sim/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ market: { tokens: [{ token: 'matrix-itick', ratePerSecond: 50 }], unknownStocks: ['SH:699999'] } }),
+    });
+    await json('owner', 'post', '/api/tokens', { provider: 'itick', secret: 'matrix-itick', rateLimitPerSecond: 50 });
+    await json('owner', 'post', '/api/stock/import', { stocks: [{ code: '600000', market: 'SH' }, { code: '699999', market: 'SH' }] });
+    const first = String((await json('owner', 'post', '/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' }))['id']);
+    for (let i = 0; i < 300; i++) {
+      if ((await json('owner', 'get', `/api/stock/sync/jobs/${first}`))['finishedAt'] !== '') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // From now on the provider answers slowly: the jobs the fixtures start stay running.
+    await fetch(`${stack.simUrl}/__sim/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ routes: { 'market.kline': { latency: { kind: 'fixed', ms: 30_000 } } } }),
+    });
+  }, 120_000);
+  afterAll(() => stack?.stop());
+
+  it('has a fixture for every documented operation with a path id or a list', () => {
+    expect(idOperations.length).toBeGreaterThan(0);
+    expect(listOperations.length).toBeGreaterThan(0);
+    expect(idOperations.map((op) => op.key).filter((key) => !ID_FIXTURES[key])).toEqual([]);
+    expect(listOperations.map((op) => op.key).filter((key) => !LIST_FIXTURES[key])).toEqual([]);
+  });
+
+  it('answers an id operation to its owner (and on a per-tenant route a colleague); anybody else gets 404 and changes nothing', async () => {
+    const cases: string[] = [];
+    for (const operation of idOperations) {
+      const fixture = ID_FIXTURES[operation.key];
+      if (!fixture) continue; // reported by the test above
+      // Refused actors first, each on its own fresh resource, then the allowed ones.
+      for (const actor of ['otherTenant', 'colleague', 'owner'] as const) {
+        const allowed = actor === 'owner' || (actor === 'colleague' && fixture.scope === 'tenant');
+        const id = await fixture.create();
+        const before = await fixture.observe(id);
+        const response = await call(actor, operation.method, operation.path.replace(/\{[^}]+\}/g, id), fixture.body);
+        const outcome = { case: `${operation.key} as ${actor}`, status: response.status };
+        if (allowed) {
+          expect(outcome).toEqual({ ...outcome, status: fixture.ok });
+        } else {
+          expect(outcome).toEqual({ ...outcome, status: 404 });
+          expect(await response.json()).toMatchObject({ error: { status: 'NOT_FOUND', code: expect.any(String), message: expect.any(String) } });
+          expect({ case: outcome.case, after: await fixture.observe(id) }).toEqual({ case: outcome.case, after: before });
+        }
+        cases.push(outcome.case);
+      }
+    }
+    expect(cases).toHaveLength(idOperations.length * 3);
+    console.info(`authorization matrix: ${idOperations.length} id operations × 3 actors = ${cases.length} cases`);
+  });
+
+  it('never lists a row to a caller who may not see it', async () => {
+    const cases: string[] = [];
+    for (const operation of listOperations) {
+      const fixture = LIST_FIXTURES[operation.key];
+      if (!fixture) continue;
+      const path = `${operation.path}${fixture.query}`;
+      const rowsOf = async (actor: Actor) => {
+        const response = await call(actor, 'get', path);
+        expect({ case: `${operation.key} as ${actor}`, status: response.status }).toEqual({ case: `${operation.key} as ${actor}`, status: 200 });
+        return fixture.rows(await response.json());
+      };
+      const owners = await rowsOf('owner');
+      expect({ case: operation.key, ownerRows: owners.length > 0 }).toEqual({ case: operation.key, ownerRows: true });
+      for (const actor of ['colleague', 'otherTenant'] as const) {
+        const seen = new Set(await rowsOf(actor));
+        const sharesOwners = actor === 'colleague' && fixture.scope === 'tenant';
+        const ownersSeen = owners.filter((row) => seen.has(row));
+        expect({ case: `${operation.key} as ${actor}`, ownersSeen }).toEqual({ case: `${operation.key} as ${actor}`, ownersSeen: sharesOwners ? owners : [] });
+        cases.push(`${operation.key} as ${actor}`);
+      }
+      cases.push(`${operation.key} as owner`);
+    }
+    expect(cases).toHaveLength(listOperations.length * 3);
+    console.info(`authorization matrix: ${listOperations.length} list operations × 3 actors = ${cases.length} cases`);
+  });
+});
