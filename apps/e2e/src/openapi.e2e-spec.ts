@@ -59,7 +59,7 @@ describe('the OpenAPI document', () => {
       id: 1,
       provider: 'itick',
       name: '',
-      secretMask: 'ab••••yz',
+      secretMask: '…5b4a',
       status: 'active',
       dailyLimit: 0,
       dailyUsed: 0,

@@ -95,7 +95,7 @@ export class TokenView {
   @ApiProperty({ type: 'integer' }) id!: number;
   @ApiProperty() provider!: string;
   @ApiProperty() name!: string;
-  @ApiProperty({ description: 'The secret with its middle hidden', example: 'ab••••••yz' }) secretMask!: string;
+  @ApiProperty({ description: 'At most the last 4 characters of the secret, never more than a quarter of it', example: '…5b4a' }) secretMask!: string;
   @ApiProperty({ enum: TOKEN_STATUSES }) status!: TokenStatusName;
   @ApiProperty({ type: 'integer', description: '0 = unlimited' }) dailyLimit!: number;
   @ApiProperty({ type: 'integer' }) dailyUsed!: number;
