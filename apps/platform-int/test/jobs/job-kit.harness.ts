@@ -13,6 +13,7 @@ import {
   JobWorker,
   type JobItemRun,
   type JobKind,
+  type JobStoreSettings,
   type JobWorkerSettings,
 } from '@batchgate/platform/jobs';
 import {
@@ -108,7 +109,11 @@ export interface KitProcess {
 /** Opens the kit on an existing database (migrated here) and NATS; the relay runs. */
 export async function openKit(
   environment: KitEnvironment,
-  options: { poolSize?: number; outboxBatch?: number } = {},
+  options: {
+    poolSize?: number;
+    outboxBatch?: number;
+    onOutcomes?: JobStoreSettings['onOutcomes'];
+  } = {},
 ): Promise<KitProcess> {
   const dataSource = await openDataSource(
     { ...environment, DB_POOL_SIZE: options.poolSize ?? 10, DB_CONNECT_TIMEOUT_MS: 5_000 },
@@ -137,7 +142,7 @@ export async function openKit(
   const store = new JobStore(
     testKind(environment.JOBS_SERVICE),
     { dataSource, outbox, nats },
-    { queue: environment.JOBS_QUEUE },
+    { queue: environment.JOBS_QUEUE, onOutcomes: options.onOutcomes },
   );
   const workers: Array<JobWorker<TestParams, TestPayload, TestResult>> = [];
   return {

@@ -30,16 +30,19 @@ describe('durable-job kit', () => {
     await database.drop();
   });
 
-  async function kit(): Promise<KitProcess> {
-    const opened = await openKit({
-      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-      DB_PORT: Number(database.env['DB_PORT']),
-      DB_USER: database.env['DB_USER'] ?? 'root',
-      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-      DB_NAME: database.name,
-      NATS_URL: 'nats://127.0.0.1:4222',
-      ...uniqueService(),
-    });
+  async function kit(options: Parameters<typeof openKit>[1] = {}): Promise<KitProcess> {
+    const opened = await openKit(
+      {
+        DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
+        DB_PORT: Number(database.env['DB_PORT']),
+        DB_USER: database.env['DB_USER'] ?? 'root',
+        DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
+        DB_NAME: database.name,
+        NATS_URL: 'nats://127.0.0.1:4222',
+        ...uniqueService(),
+      },
+      options,
+    );
     kits.push(opened);
     return opened;
   }
@@ -107,6 +110,34 @@ describe('durable-job kit', () => {
     ]);
     // Nothing is left to loop: every message was acked.
     await waitFor(async () => ((await queueDrained(nats, store)) ? true : undefined));
+  });
+
+  it("hands each recorded outcome once to the service's hook, inside the transaction that records it", async () => {
+    const recorded: Array<{ seq: number; ok: boolean; tries: number; inTransaction: boolean }> = [];
+    const { store, worker } = await kit({
+      onOutcomes: async (manager, outcomes) => {
+        const [level] = (await manager.query('SELECT @@in_transaction AS open')) as Array<{
+          open: number | string;
+        }>;
+        for (const { seq, outcome, tries } of outcomes)
+          recorded.push({ seq, ok: outcome.ok, tries, inTransaction: Number(level?.open) === 1 });
+      },
+    });
+    const job = await store.submit(alice, {
+      params: { label: 'hook' },
+      items: [
+        { payload: { value: 1 } },
+        { payload: { value: 2, throwUntilAttempt: 2 } },
+        { payload: { value: 3, refuse: true } },
+      ],
+    });
+    await worker({ concurrency: 3, maxDeliveries: 3, ackWaitMs: 5_000, retryDelayMs: 50 });
+    await waitFor(async () => ((await store.get(alice, job.id)).finishedAt ? true : undefined));
+    expect(recorded.sort((a, b) => a.seq - b.seq)).toEqual([
+      { seq: 0, ok: true, tries: 1, inTransaction: true },
+      { seq: 1, ok: true, tries: 2, inTransaction: true },
+      { seq: 2, ok: false, tries: 1, inTransaction: true },
+    ]);
   });
 
   it('retries the failed items of a finished job, and only those', async () => {

@@ -16,6 +16,8 @@ export interface JobKind<P, I, R> {
   readonly errorPrefix: string;
   /** How error messages name a job: "Publish task 1f… does not exist". */
   readonly label: string;
+  /** How error messages name its items (default "items"): kline-sync's "stocks". */
+  readonly itemLabel?: string;
   /** Phantom fields carrying the types; never set. */
   readonly types?: { params: P; payload: I; result: R };
 }

@@ -105,6 +105,18 @@ export interface CompletionResult {
   jobFinished?: { status: JobStatus; seconds: number };
 }
 
+/** An outcome as recorded, for {@link JobStoreSettings.onOutcomes}. */
+export interface CountedOutcome<P, I, R> {
+  jobId: string;
+  seq: number;
+  owner: JobOwner;
+  params: P;
+  payload: I;
+  outcome: ItemOutcome<R>;
+  /** Runs of the item since it was queued: above 1 for a retried item. */
+  tries: number;
+}
+
 export interface JobStoreDependencies {
   dataSource: DataSource;
   outbox: Outbox;
@@ -118,6 +130,15 @@ export interface JobStoreSettings {
   maxGroup?: number;
   /** Groups of each sort (submissions; claims and outcomes) written at once, each on its own connection. */
   groupsInFlight?: number;
+  /**
+   * Runs in the transaction that records outcomes, with the ones it counts (each item's once):
+   * a service's own rows that must agree with the outcome (kline-sync's failure rows, offline's
+   * per-product result) commit or roll back with it.
+   */
+  onOutcomes?: (
+    manager: EntityManager,
+    outcomes: Array<CountedOutcome<unknown, unknown, unknown>>,
+  ) => Promise<void>;
   /**
    * Items per work-queue message (of one job, or of jobs submitted together). More makes the
    * queue cheaper per item; fewer spreads a small job over more replicas (a replica takes a
@@ -173,6 +194,7 @@ export class JobStore<P, I, R> {
     ClaimedItem<P, I> | CompletionResult | undefined
   >;
   private readonly itemsPerMessage: number;
+  private readonly onOutcomes: JobStoreSettings['onOutcomes'];
   private readonly listeners = new Set<(change: JobChanged) => void>();
   private changeSubscription: Subscription | undefined;
 
@@ -185,6 +207,7 @@ export class JobStore<P, I, R> {
       throw new Error(`job queue "${settings.queue}" must be 1-40 letters, digits, _ or -`);
     this.subjects = jobSubjects(kind, settings.queue);
     this.itemsPerMessage = settings.itemsPerMessage ?? DEFAULT_ITEMS_PER_MESSAGE;
+    this.onOutcomes = settings.onOutcomes;
     const group = {
       maxBatch: settings.maxGroup ?? DEFAULT_MAX_GROUP,
       maxInFlight: settings.groupsInFlight ?? 2,
@@ -391,7 +414,7 @@ export class JobStore<P, I, R> {
         throw new DomainError(
           'failed_precondition',
           `${this.kind.errorPrefix}.NOTHING_TO_RETRY`,
-          `${this.kind.label} ${id} has no failed or cancelled items to retry, or is still running`,
+          `${this.kind.label} ${id} has no failed or cancelled ${this.kind.itemLabel ?? 'items'} to retry, or is still running`,
           { details: { id, status: job.status } },
         );
       }
@@ -681,6 +704,7 @@ export class JobStore<P, I, R> {
         const note = (jobId: string, item: JobItemChanged) =>
           changed.set(jobId, [...(changed.get(jobId) ?? []), item]);
         const results = new Map<WorkWrite<R>, ClaimedItem<P, I> | CompletionResult | undefined>();
+        const counted: Array<CountedOutcome<P, I, R>> = [];
 
         // Outcomes first: each counts once, for the run (attempt) that holds the item.
         for (const input of inputs) {
@@ -721,6 +745,15 @@ export class JobStore<P, I, R> {
             progress,
           });
           results.set(input, { counted: true });
+          counted.push({
+            jobId,
+            seq,
+            owner: job.owner,
+            params: job.params,
+            payload: parseJson(item.row.payload) as I,
+            outcome,
+            tries: item.attempts - item.row.attempts_before_retry,
+          });
         }
         // Then claims: a claimable item gets a new attempt, which fences out any older run.
         const started = new Set<string>();
@@ -839,6 +872,7 @@ export class JobStore<P, I, R> {
             toChange(job, changed.get(job.id) ?? [], now.toISOString()),
           ),
         });
+        if (counted.length > 0) await this.onOutcomes?.(tx.manager, counted);
 
         return inputs.map((input) => {
           const result = results.get(input);

@@ -88,6 +88,7 @@ export class JobWorker<P, I, R> {
   private readonly running = new Map<string, Set<AbortController>>();
   private readonly items: Counter<'kind' | 'outcome'>;
   private readonly duration: Histogram<'kind' | 'outcome'>;
+  private readonly jobDuration: Histogram<'kind' | 'status'>;
 
   constructor(
     private readonly store: JobStore<P, I, R>,
@@ -120,6 +121,18 @@ export class JobWorker<P, I, R> {
           help: 'Run time of one job item, claim to committed outcome, by kind and outcome',
           labelNames: ['kind', 'outcome'],
           buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+          registers: registry ? [registry] : [],
+        }),
+    );
+    this.jobDuration = singleMetric(
+      registry,
+      'jobs_job_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'jobs_job_duration_seconds',
+          help: 'Run time of ended jobs (first item started to last item ended), by kind and final status',
+          labelNames: ['kind', 'status'],
+          buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
           registers: registry ? [registry] : [],
         }),
     );
@@ -331,6 +344,11 @@ export class JobWorker<P, I, R> {
     const kind = this.store.kind.name;
     const label = completion.counted ? outcome : 'superseded';
     this.items.inc({ kind, outcome: label });
+    if (completion.jobFinished)
+      this.jobDuration.observe(
+        { kind, status: completion.jobFinished.status },
+        completion.jobFinished.seconds,
+      );
     if (startedAt !== undefined)
       this.duration.observe({ kind, outcome: label }, (performance.now() - startedAt) / 1000);
   }
