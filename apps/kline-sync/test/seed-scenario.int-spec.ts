@@ -198,5 +198,16 @@ describe('kline-sync: the seed scenario', () => {
     );
     expect(foreign).toBe('SYNC.JOB_NOT_FOUND');
     expect((await failuresOf('acme')).failures).toEqual(acmeFailures.failures);
+
+    // A pool read while it was empty is read again before a pull fails for want of a token: the
+    // other tenant's trigger right after it stored a token pulls with that token.
+    const trigger = { id: 'g', market: 'SH', code: STOCKS[0]?.code ?? '', kType: 8, priceChangePercent: 0, bars: 2 };
+    const withoutTokens = await lastValueFrom(stack.klineSync.executeTriggers({ tenant: other, triggers: [trigger] }));
+    expect(withoutTokens.results[0]?.error).toMatch(/no usable credential/);
+    await lastValueFrom(
+      stack.tokenManager.createToken({ tenant: other, provider: 'itick', name: 'g0', secret: TOKENS[5] ?? '', dailyLimit: 0, rateLimitPerSecond: 20, expireTime: '' }),
+    );
+    const withToken = await lastValueFrom(stack.klineSync.executeTriggers({ tenant: other, triggers: [trigger] }));
+    expect(withToken.results).toEqual([expect.objectContaining({ id: 'g', fired: true, error: '' })]);
   });
 });
