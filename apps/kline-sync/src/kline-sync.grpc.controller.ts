@@ -19,12 +19,13 @@ import {
   type SyncJobRequest,
 } from '@batchgate/contracts/klinesync/v1/klinesync';
 import type { PageRequest } from '@batchgate/contracts/common/v1/common';
-import { callerTenant, DomainError } from '@batchgate/platform/errors';
+import { callerTenant } from '@batchgate/platform/errors';
 import { currentRequestSignal } from '@batchgate/platform/logging';
 import { RetryFailedService } from './failures/retry-failed.service';
 import type { SyncFailureEntity } from './failures/sync-failure.entity';
 import { SyncFailuresService } from './failures/sync-failures.service';
 import { SyncJobsService } from './jobs/sync-jobs.service';
+import { klineSyncErrors } from './kline-sync.errors';
 import { KlinesService } from './klines/klines.service';
 import { StocksService } from './stocks/stocks.service';
 import { TriggersService } from './triggers/triggers.service';
@@ -35,7 +36,7 @@ function pageOf(request: PageRequest | undefined): { page: number; size: number 
   const page = Math.max(1, request?.page || 1);
   const size = request?.pageSize || 20;
   if (size < 1 || size > MAX_PAGE_SIZE) {
-    throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `page size must be 1-${MAX_PAGE_SIZE}`);
+    throw klineSyncErrors.invalidSyncArgument(`page size must be 1-${MAX_PAGE_SIZE}`);
   }
   return { page, size };
 }

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { runBatch } from '@batchgate/concurrency';
 import type { RetryFailedResponse } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { DomainError } from '@batchgate/platform/errors';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { klineSyncErrors } from '../kline-sync.errors';
 import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { KlinesService } from '../klines/klines.service';
 import { StocksService } from '../stocks/stocks.service';
@@ -28,7 +28,7 @@ export class RetryFailedService {
   /** Re-pulls the tenant's pending failures only, with the tenant's tokens, into the tenant's bars. */
   async retry(tenant: string, stockCode: string | undefined, maxRetryCount: number, signal?: AbortSignal): Promise<RetryFailedResponse> {
     if (!Number.isInteger(maxRetryCount) || maxRetryCount < 1 || maxRetryCount > 20) {
-      throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'maxRetryCount must be an integer between 1 and 20');
+      throw klineSyncErrors.invalidSyncArgument('maxRetryCount must be an integer between 1 and 20');
     }
     const pending = await this.failures.listPendingRetry(tenant, stockCode, maxRetryCount);
     const markets = new Map((await this.stocks.list(tenant)).map((s) => [s.stockCode, s.market]));

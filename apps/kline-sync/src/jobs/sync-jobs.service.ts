@@ -4,9 +4,10 @@ import { Gauge, Registry } from 'prom-client';
 import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { klineSyncWorkSubject } from '@batchgate/contracts';
 import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { callerTenant, DomainError } from '@batchgate/platform/errors';
+import { callerTenant } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { klineSyncErrors } from '../kline-sync.errors';
 import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { StocksService } from '../stocks/stocks.service';
 import { barRange } from '../sync/bar-range';
@@ -48,13 +49,11 @@ export class SyncJobsService {
     barRange(request.startDate, request.endDate, kType, this.config.SYNC_MAX_BARS_PER_STOCK);
     const stocks = await this.stocks.list(tenant, request.market || undefined);
     if (stocks.length === 0) {
-      throw new DomainError('failed_precondition', 'SYNC.NO_STOCKS', 'No stocks to sync; import stocks first', {
-        details: { market: request.market || null },
-      });
+      throw klineSyncErrors.noStocks(request.market || null);
     }
     const usable = (await this.tokenSupply.fresh(tenant)).credentials().filter((token) => token.status === 'active');
     if (usable.length === 0) {
-      throw new DomainError('failed_precondition', 'SYNC.NO_TOKENS', `No usable ${this.config.ITICK_PROVIDER} token`);
+      throw klineSyncErrors.noTokens(this.config.ITICK_PROVIDER);
     }
     const threads = calculateThreadCount(usable.length, this.config.SYNC_TOKENS_PER_THREAD, this.config.SYNC_MAX_THREADS);
     const plan: SyncPlanRecord = {
@@ -105,9 +104,7 @@ export class SyncJobsService {
 
   async list(owner: JobOwner, status: string | undefined, page: number, size: number): Promise<{ jobs: SyncJob[]; total: number }> {
     if (status !== undefined && !SYNC_JOB_STATUSES.includes(status as SyncJobStatus)) {
-      throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `status must be one of ${SYNC_JOB_STATUSES.join(', ')}`, {
-        details: { field: 'status' },
-      });
+      throw klineSyncErrors.invalidSyncArgument(`status must be one of ${SYNC_JOB_STATUSES.join(', ')}`, { field: 'status' });
     }
     const now = new Date();
     const result = await this.jobs.list(owner, status, page, size);
@@ -117,9 +114,7 @@ export class SyncJobsService {
   async cancel(id: string, owner: JobOwner): Promise<SyncJob> {
     const job = await this.owned(id, owner);
     if (!(await this.jobs.cancel(id))) {
-      throw new DomainError('failed_precondition', 'SYNC.JOB_FINISHED', `Sync job ${id} has already finished (${job.status})`, {
-        details: { id, status: job.status },
-      });
+      throw klineSyncErrors.jobFinished(id, job.status);
     }
     return this.get(id, owner);
   }
@@ -136,16 +131,14 @@ export class SyncJobsService {
       return items.length;
     });
     if (queued === 0) {
-      throw new DomainError('failed_precondition', 'SYNC.NOTHING_TO_RETRY', `Sync job ${id} has no failed or cancelled stocks to retry, or is still running`, {
-        details: { id, status: job.status },
-      });
+      throw klineSyncErrors.nothingToRetry(id, job.status);
     }
     return this.get(id, owner);
   }
 
   private async owned(id: string, owner: JobOwner): Promise<SyncJobEntity> {
     const job = await this.jobs.find(id, owner);
-    if (!job) throw new DomainError('not_found', 'SYNC.JOB_NOT_FOUND', `Sync job ${id} does not exist`, { details: { id } });
+    if (!job) throw klineSyncErrors.jobNotFound(id);
     return job;
   }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { GetKlineRequest, GetKlineResponse, KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { callerTenant, DomainError } from '@batchgate/platform/errors';
+import { callerTenant } from '@batchgate/platform/errors';
+import { klineSyncErrors } from '../kline-sync.errors';
 import { KlineBarEntity } from './kline-bar.entity';
 
 export const MAX_BARS_PER_QUERY = 5_000;
@@ -39,10 +40,10 @@ export class KlinesService {
   async find(request: GetKlineRequest): Promise<GetKlineResponse> {
     const tenant = callerTenant(request.tenant);
     if (!request.market || !request.code) {
-      throw new DomainError('invalid_argument', 'KLINE.INVALID_ARGUMENT', 'market and code are required');
+      throw klineSyncErrors.invalidKlineQuery('market and code are required');
     }
     const to = request.to > 0 ? request.to : Number.MAX_SAFE_INTEGER;
-    if (request.from > to) throw new DomainError('invalid_argument', 'KLINE.INVALID_ARGUMENT', 'from must not be after to');
+    if (request.from > to) throw klineSyncErrors.invalidKlineQuery('from must not be after to');
     const rows = await this.dataSource
       .getRepository(KlineBarEntity)
       .createQueryBuilder('b')

@@ -1,15 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { ImportStocksRequest, ImportStocksResponse } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { callerTenant, DomainError } from '@batchgate/platform/errors';
+import { callerTenant } from '@batchgate/platform/errors';
+import { klineSyncErrors } from '../kline-sync.errors';
 import { StockInfoEntity } from './stock-info.entity';
 
 export const MAX_IMPORT_BATCH = 5_000;
 const CODE_PATTERN = /^[A-Za-z0-9.]{1,20}$/;
 const MARKET_PATTERN = /^[A-Z]{2,10}$/;
-
-const invalid = (message: string, details?: Record<string, unknown>) =>
-  new DomainError('invalid_argument', 'STOCK.INVALID_ARGUMENT', message, { details });
 
 @Injectable()
 export class StocksService {
@@ -20,15 +18,15 @@ export class StocksService {
     const tenant = callerTenant(request.tenant);
     const { stocks } = request;
     if (stocks.length === 0 || stocks.length > MAX_IMPORT_BATCH) {
-      throw invalid(`stocks must hold 1-${MAX_IMPORT_BATCH} entries`);
+      throw klineSyncErrors.invalidStock(`stocks must hold 1-${MAX_IMPORT_BATCH} entries`);
     }
     const seen = new Set<string>();
     stocks.forEach((stock, index) => {
-      if (!CODE_PATTERN.test(stock.code)) throw invalid(`stocks[${index}].code must be 1-20 letters, digits or dots`, { index });
-      if (!MARKET_PATTERN.test(stock.market)) throw invalid(`stocks[${index}].market must be 2-10 capital letters (e.g. SH)`, { index });
-      if (stock.name.length > 100) throw invalid(`stocks[${index}].name must be at most 100 characters`, { index });
+      if (!CODE_PATTERN.test(stock.code)) throw klineSyncErrors.invalidStock(`stocks[${index}].code must be 1-20 letters, digits or dots`, { index });
+      if (!MARKET_PATTERN.test(stock.market)) throw klineSyncErrors.invalidStock(`stocks[${index}].market must be 2-10 capital letters (e.g. SH)`, { index });
+      if (stock.name.length > 100) throw klineSyncErrors.invalidStock(`stocks[${index}].name must be at most 100 characters`, { index });
       const key = `${stock.market}:${stock.code}`;
-      if (seen.has(key)) throw invalid(`stocks[${index}] repeats ${key}`, { index });
+      if (seen.has(key)) throw klineSyncErrors.invalidStock(`stocks[${index}] repeats ${key}`, { index });
       seen.add(key);
     });
     return this.dataSource.transaction(async (manager) => {

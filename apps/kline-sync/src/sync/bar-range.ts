@@ -1,4 +1,4 @@
-import { DomainError } from '@batchgate/platform/errors';
+import { klineSyncErrors } from '../kline-sync.errors';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -39,21 +39,16 @@ export interface BarRange {
  */
 export function barRange(startDate: string, endDate: string, kType: number, maxBars = Number.POSITIVE_INFINITY): BarRange {
   const barMs = BAR_MS[kType];
-  if (!barMs) throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', `kType ${kType} is not supported`);
+  if (!barMs) throw klineSyncErrors.invalidSyncArgument(`kType ${kType} is not supported`);
   const fromMs = Date.parse(`${startDate}T00:00:00Z`);
   const toMs = Date.parse(`${endDate}T23:59:59.999Z`);
   if (Number.isNaN(fromMs) || Number.isNaN(toMs)) {
-    throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'startDate and endDate must be YYYY-MM-DD dates');
+    throw klineSyncErrors.invalidSyncArgument('startDate and endDate must be YYYY-MM-DD dates');
   }
-  if (fromMs > toMs) throw new DomainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', 'startDate must not be after endDate');
+  if (fromMs > toMs) throw klineSyncErrors.invalidSyncArgument('startDate must not be after endDate');
   const limit = Math.ceil((toMs - fromMs + 1) / barMs);
   if (limit > maxBars) {
-    throw new DomainError(
-      'invalid_argument',
-      'SYNC.RANGE_TOO_LONG',
-      `${startDate}..${endDate} spans ${limit} bars of kType ${kType}; a job covers at most ${maxBars} bars per stock`,
-      { details: { bars: limit, maxBars, kType } },
-    );
+    throw klineSyncErrors.rangeTooLong({ startDate, endDate, kType, bars: limit, maxBars });
   }
   return { fromMs, toMs, limit };
 }

@@ -2,9 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import { runBatch, timeout } from '@batchgate/concurrency';
 import type { ExecuteTriggersResponse, TriggerConfig } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { callerTenant, DomainError } from '@batchgate/platform/errors';
+import { callerTenant } from '@batchgate/platform/errors';
 import { currentRequestSignal } from '@batchgate/platform/logging';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
+import { klineSyncErrors } from '../kline-sync.errors';
 import { KlinesService } from '../klines/klines.service';
 import { StockPuller } from '../sync/stock-puller';
 
@@ -33,7 +34,7 @@ export class TriggersService {
   async execute(tenant: string, triggers: readonly TriggerConfig[]): Promise<ExecuteTriggersResponse> {
     callerTenant(tenant);
     if (triggers.length === 0 || triggers.length > MAX_TRIGGERS) {
-      throw new DomainError('invalid_argument', 'TRIGGER.INVALID_ARGUMENT', `1-${MAX_TRIGGERS} trigger configs are required`);
+      throw klineSyncErrors.invalidTriggers(`1-${MAX_TRIGGERS} trigger configs are required`);
     }
     const report = await runBatch(
       triggers,

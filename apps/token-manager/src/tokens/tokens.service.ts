@@ -20,7 +20,7 @@ import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
 import { maskSecret, SecretCipher } from './secret-cipher';
 import { toStoredStatus, toTokenMessage, usedToday } from './token.mapper';
 import { QuotaCalendar } from './usage-day';
-import { invalidTokenField, secretAlreadyStored, tokenNotFound } from './tokens.errors';
+import { tokenManagerErrors } from '../token-manager.errors';
 
 export const MAX_PAGE_SIZE = 100;
 /**
@@ -106,9 +106,9 @@ export class TokensService implements OnApplicationBootstrap {
   async create(request: CreateTokenRequest): Promise<Token> {
     const tenant = callerTenant(request.tenant);
     const provider = validProvider(request.provider);
-    if (request.name.length > 100) throw invalidTokenField('name', 'must be at most 100 characters');
+    if (request.name.length > 100) throw tokenManagerErrors.invalidTokenField('name', 'must be at most 100 characters');
     if (request.secret.length < 1 || request.secret.length > 512) {
-      throw invalidTokenField('secret', 'must be 1-512 characters');
+      throw tokenManagerErrors.invalidTokenField('secret', 'must be 1-512 characters');
     }
     const dailyLimit = validCount('dailyLimit', request.dailyLimit, 1_000_000_000);
     const rateLimitPerSecond = validCount('rateLimitPerSecond', request.rateLimitPerSecond, 100_000);
@@ -158,7 +158,7 @@ export class TokensService implements OnApplicationBootstrap {
       provider,
       secretHash,
     ])) as Array<{ id: string }>;
-    if (stored) throw secretAlreadyStored(provider, String(stored.id));
+    if (stored) throw tokenManagerErrors.secretAlreadyStored(provider, String(stored.id));
   }
 
   async list(request: ListTokensRequest): Promise<ListTokensResponse> {
@@ -173,7 +173,7 @@ export class TokensService implements OnApplicationBootstrap {
     }
     if (request.status !== TokenStatus.TOKEN_STATUS_UNSPECIFIED) {
       const status = toStoredStatus(request.status);
-      if (status === undefined) throw invalidTokenField('status', 'is not a token status');
+      if (status === undefined) throw tokenManagerErrors.invalidTokenField('status', 'is not a token status');
       where += ' AND status = ?';
       params.push(status);
     }
@@ -189,7 +189,7 @@ export class TokensService implements OnApplicationBootstrap {
     const changes: Partial<ApiTokenEntity> = {};
     if (request.status !== undefined) {
       const status = toStoredStatus(request.status);
-      if (status === undefined) throw invalidTokenField('status', 'is not a token status');
+      if (status === undefined) throw tokenManagerErrors.invalidTokenField('status', 'is not a token status');
       changes.status = status;
     }
     if (request.dailyLimit !== undefined) changes.dailyLimit = validCount('dailyLimit', request.dailyLimit, 1_000_000_000);
@@ -197,7 +197,7 @@ export class TokensService implements OnApplicationBootstrap {
       changes.rateLimitPerSecond = validCount('rateLimitPerSecond', request.rateLimitPerSecond, 100_000);
     }
     if (request.expireTime !== undefined) changes.expireTime = validExpireTime(request.expireTime);
-    if (Object.keys(changes).length === 0) throw invalidTokenField('update', 'must change at least one field');
+    if (Object.keys(changes).length === 0) throw tokenManagerErrors.invalidTokenField('update', 'must change at least one field');
 
     return this.outbox.transaction(async ({ manager, emit }) => {
       const before = await this.findLive(manager, tenant, request.id, true);
@@ -282,7 +282,7 @@ export class TokensService implements OnApplicationBootstrap {
         [id, tenant],
       )) as UsageRow[];
       // SYSDATE, not NOW: NOW is when the statement started, before it waited for the row lock.
-      if (!row) throw tokenNotFound(id);
+      if (!row) throw tokenManagerErrors.tokenNotFound(id);
       const used = row.usageDay === today ? row.dailyUsed : 0;
       const left = row.dailyLimit === 0 ? count : Math.max(0, row.dailyLimit - used);
       const usable = row.status === ApiTokenStatus.Active && !Number(row.expired);
@@ -366,21 +366,21 @@ export class TokensService implements OnApplicationBootstrap {
       where: { id: String(id), tenant, deleted: 0 },
       ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
     });
-    if (!row) throw tokenNotFound(id);
+    if (!row) throw tokenManagerErrors.tokenNotFound(id);
     return row;
   }
 }
 
 function validProvider(provider: string): string {
   if (!PROVIDER_PATTERN.test(provider)) {
-    throw invalidTokenField('provider', 'must be 1-64 letters, digits, ".", "_" or "-"');
+    throw tokenManagerErrors.invalidTokenField('provider', 'must be 1-64 letters, digits, ".", "_" or "-"');
   }
   return provider.toLowerCase();
 }
 
 function validCount(field: string, value: number, max: number, min = 0): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalidTokenField(field, `must be an integer between ${min} and ${max}`);
+    throw tokenManagerErrors.invalidTokenField(field, `must be an integer between ${min} and ${max}`);
   }
   return value;
 }
@@ -388,6 +388,6 @@ function validCount(field: string, value: number, max: number, min = 0): number 
 function validExpireTime(value: string): Date | null {
   if (value === '') return null;
   const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw invalidTokenField('expireTime', 'must be an RFC 3339 date-time');
+  if (Number.isNaN(parsed.getTime())) throw tokenManagerErrors.invalidTokenField('expireTime', 'must be an RFC 3339 date-time');
   return parsed;
 }

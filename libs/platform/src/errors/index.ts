@@ -2,3 +2,4 @@ export * from './domain-error';
 export * from './status-mapping';
 export * from './dependency-errors';
 export * from './caller';
+export * from './define-errors';
