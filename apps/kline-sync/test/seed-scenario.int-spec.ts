@@ -184,19 +184,19 @@ describe('kline-sync: the seed scenario', () => {
     await lastValueFrom(stack.klineSync.cancelSyncJob({ id: acmeJob.id, userId: 'alice', tenant: 'acme' }));
 
     // Its jobs use its own token pool, which is empty: acme's twelve tokens are not lent to it.
-    const noTokens = await lastValueFrom(
-      stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-02', endDate: '2026-02-03', kType: 8, userId: 'alice', tenant: other }),
-    ).then(
-      () => undefined,
-      (error: { metadata: { get: (key: string) => unknown[] } }) => error.metadata.get('x-error-code')[0],
-    );
-    expect(noTokens).toBe('SYNC.NO_TOKENS');
+    const errorCode = (call: Promise<unknown>) =>
+      call.then(
+        () => undefined,
+        (error: { metadata: { get: (key: string) => unknown[] } }) => error.metadata.get('x-error-code')[0],
+      );
+    const start = (tenant: string, userId = 'alice') =>
+      lastValueFrom(stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-02', endDate: '2026-02-03', kType: 8, userId, tenant }));
+    expect(await errorCode(start(other))).toBe('SYNC.NO_TOKENS');
+    // An owner that cannot be stored is refused, never a row of nobody's (or a 500).
+    expect(await errorCode(start(''))).toBe('REQUEST.INVALID_TENANT');
+    expect(await errorCode(start('acme', 'u'.repeat(129)))).toBe('REQUEST.INVALID_USER');
     // acme's job stays invisible to the same user name in the other tenant.
-    const foreign = await lastValueFrom(stack.klineSync.getSyncJob({ id: acmeJob.id, userId: 'alice', tenant: other })).then(
-      () => undefined,
-      (error: { metadata: { get: (key: string) => unknown[] } }) => error.metadata.get('x-error-code')[0],
-    );
-    expect(foreign).toBe('SYNC.JOB_NOT_FOUND');
+    expect(await errorCode(lastValueFrom(stack.klineSync.getSyncJob({ id: acmeJob.id, userId: 'alice', tenant: other })))).toBe('SYNC.JOB_NOT_FOUND');
     expect((await failuresOf('acme')).failures).toEqual(acmeFailures.failures);
 
     // A pool read while it was empty is read again before a pull fails for want of a token: the

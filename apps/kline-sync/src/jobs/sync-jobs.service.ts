@@ -4,7 +4,7 @@ import { Gauge, Registry } from 'prom-client';
 import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { klineSyncWorkSubject } from '@batchgate/contracts';
 import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { callerTenant } from '@batchgate/platform/errors';
+import { callerTenant, callerUser } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { klineSyncErrors } from '../kline-sync.errors';
@@ -45,6 +45,7 @@ export class SyncJobsService {
    */
   async start(request: StartSyncJobRequest): Promise<SyncJob> {
     const tenant = callerTenant(request.tenant);
+    const userId = callerUser(request.userId);
     const kType = request.kType || 8;
     barRange(request.startDate, request.endDate, kType, this.config.SYNC_MAX_BARS_PER_STOCK);
     const stocks = await this.stocks.list(tenant, request.market || undefined);
@@ -73,7 +74,7 @@ export class SyncJobsService {
       await manager.insert(SyncJobEntity, {
         id,
         tenant,
-        userId: request.userId,
+        userId,
         market: request.market || null,
         startDate: request.startDate,
         endDate: request.endDate,
@@ -94,7 +95,7 @@ export class SyncJobsService {
         ordered.map((s) => ({ jobId: id, market: s.market, code: s.stockCode, startDate: request.startDate, endDate: request.endDate, kType })),
       );
     });
-    return this.get(id, { tenant, userId: request.userId });
+    return this.get(id, { tenant, userId });
   }
 
   /** The owner's job; anybody else's is not found (its existence is not disclosed). */

@@ -16,3 +16,16 @@ export function callerTenant(tenant: string): string {
   }
   return tenant;
 }
+
+/** Longest user id the services store (the gateway bounds the JWT `sub` claim to the same). */
+export const MAX_USER_ID_LENGTH = 128;
+
+/** The calling user, for rows that are a user's own (jobs): refused when empty or too long to store. */
+export function callerUser(userId: string): string {
+  if (userId.length < 1 || userId.length > MAX_USER_ID_LENGTH) {
+    throw new DomainError('invalid_argument', 'REQUEST.INVALID_USER', `user id must be 1-${MAX_USER_ID_LENGTH} characters`, {
+      details: { field: 'userId' },
+    });
+  }
+  return userId;
+}
