@@ -72,9 +72,9 @@ const QUERY_TIMED_OUT = 'PROTOCOL_SEQUENCE_TIMEOUT';
  *   (503 + Retry-After).
  * - a connection whose query timed out is destroyed, not returned to the pool: mysql2 cannot
  *   cancel the query, so the connection's next command would wait behind it (for ever, if the
- *   server is gone).
+ *   server is gone); a prepared statement's PREPARE gets the same timeout (mysql2 gives it none).
  */
-export function boundPool(dataSource: DataSource, acquireTimeoutMs: number): void {
+export function boundPool(dataSource: DataSource, acquireTimeoutMs: number, queryTimeoutMs: number): void {
   const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
   const acquire = pool.getConnection.bind(pool);
   pool.getConnection = (callback) => {
@@ -87,7 +87,7 @@ export function boundPool(dataSource: DataSource, acquireTimeoutMs: number): voi
       if (settled) return void connection?.release();
       settled = true;
       clearTimeout(timer);
-      if (connection && !guarded.has(connection)) destroyOnQueryTimeout(connection);
+      if (connection && !guarded.has(connection)) guardConnection(connection, queryTimeoutMs);
       callback(error, connection);
     });
   };
@@ -96,19 +96,32 @@ export function boundPool(dataSource: DataSource, acquireTimeoutMs: number): voi
 /** Connections whose query timeouts destroy them (the pool also holds connections made before boundPool). */
 const guarded = new WeakSet<Mysql2PoolConnection>();
 
-function destroyOnQueryTimeout(connection: Mysql2PoolConnection): void {
+function guardConnection(connection: Mysql2PoolConnection, queryTimeoutMs: number): void {
   guarded.add(connection);
   for (const method of ['query', 'execute'] as const) {
     const run = connection[method].bind(connection);
     connection[method] = (...args: unknown[]) => {
       const last = args.length - 1;
       const callback = args[last];
-      if (typeof callback === 'function') {
-        args[last] = (error: { code?: string } | null, ...results: unknown[]) => {
-          if (error?.code === QUERY_TIMED_OUT) connection.destroy();
-          return (callback as (...a: unknown[]) => unknown)(error, ...results);
-        };
-      }
+      if (typeof callback !== 'function') return run(...args);
+      let answered = false;
+      const answer = (error: { code?: string } | null, ...results: unknown[]) => {
+        if (answered) return undefined;
+        answered = true;
+        clearTimeout(prepareGuard);
+        if (error?.code === QUERY_TIMED_OUT) connection.destroy();
+        return (callback as (...a: unknown[]) => unknown)(error, ...results);
+      };
+      // mysql2 times `execute` only once its statement is prepared; preparing it on a connection
+      // that has not yet (a PREPARE to a silent server) would wait for ever without this guard.
+      const prepareGuard =
+        method === 'execute'
+          ? setTimeout(
+              () => answer(Object.assign(new Error('Query inactivity timeout (statement not prepared)'), { code: QUERY_TIMED_OUT })),
+              queryTimeoutMs + 50,
+            )
+          : undefined;
+      args[last] = answer;
       return run(...args);
     };
   }
@@ -173,6 +186,10 @@ export async function openDataSource(config: MysqlConfig, schema: SchemaDefiniti
   }
   const dataSource = new DataSource(mysqlDataSourceOptions(config, schema));
   await dataSource.initialize();
-  boundPool(dataSource, config.DB_ACQUIRE_TIMEOUT_MS ?? POOL_BOUND_DEFAULTS.DB_ACQUIRE_TIMEOUT_MS);
+  boundPool(
+    dataSource,
+    config.DB_ACQUIRE_TIMEOUT_MS ?? POOL_BOUND_DEFAULTS.DB_ACQUIRE_TIMEOUT_MS,
+    config.DB_QUERY_TIMEOUT_MS ?? POOL_BOUND_DEFAULTS.DB_QUERY_TIMEOUT_MS,
+  );
   return dataSource;
 }
