@@ -1,6 +1,6 @@
 import { sleep } from '@batchgate/concurrency';
 import type { JobWork } from '@batchgate/contracts/common/v1/common';
-import { JSONCodec, type Consumer, type JsMsg } from 'nats';
+import { JSONCodec, type Consumer, type ConsumerMessages, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isDependencyUnreachable } from '../errors';
@@ -80,6 +80,7 @@ export class JobWorker<P, I, R> {
   private stopChanges: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
+  private pulling: ConsumerMessages | undefined;
   private readonly stopped = new AbortController();
   private free: number;
   private slotWaiters: Array<() => void> = [];
@@ -162,6 +163,8 @@ export class JobWorker<P, I, R> {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopped.abort();
+    // The pull waiting at the server ends now, not when it expires.
+    this.pulling?.stop();
     for (const wake of this.slotWaiters.splice(0)) wake();
     await this.loop;
     await Promise.all(this.inHand);
@@ -174,6 +177,7 @@ export class JobWorker<P, I, R> {
       if (this.stopping) return;
       try {
         const messages = await consumer.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
+        this.pulling = messages;
         for await (const message of messages) {
           const handled = this.handle(message).finally(() => this.inHand.delete(handled));
           this.inHand.add(handled);
