@@ -203,8 +203,8 @@ export class JobStore<P, I, R> {
     private readonly deps: JobStoreDependencies,
     settings: JobStoreSettings,
   ) {
-    if (!/^[A-Za-z0-9_-]{1,40}$/.test(settings.queue))
-      throw new Error(`job queue "${settings.queue}" must be 1-40 letters, digits, _ or -`);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(settings.queue))
+      throw new Error(`job queue "${settings.queue}" must be 1-64 letters, digits, _ or -`);
     this.subjects = jobSubjects(kind, settings.queue);
     this.itemsPerMessage = settings.itemsPerMessage ?? DEFAULT_ITEMS_PER_MESSAGE;
     this.onOutcomes = settings.onOutcomes;
