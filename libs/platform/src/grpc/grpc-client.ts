@@ -69,12 +69,16 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
   const metrics = grpcRedMetrics(settings.registry, 'client');
   const packageName = SERVICE_PROTOS[settings.proto].package;
 
+  // One wrapper per method, made on first use (not on every property read).
+  const wrappers = new Map<string, (request: unknown, metadata?: Metadata) => Observable<unknown>>();
   const client = new Proxy(raw, {
     get(target, property: string) {
       const method = target[property];
       if (typeof method !== 'function') return method;
+      const known = wrappers.get(property);
+      if (known) return known;
       const fullMethod = `/${packageName}.${settings.service}/${property[0]?.toUpperCase()}${property.slice(1)}`;
-      return (request: unknown, metadata?: Metadata) => {
+      const wrapper = (request: unknown, metadata?: Metadata) => {
         const outgoing = metadata ?? new Metadata();
         const requestId = currentRequestId();
         if (requestId && outgoing.get(REQUEST_ID_HEADER).length === 0) outgoing.set(REQUEST_ID_HEADER, requestId);
@@ -96,31 +100,31 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
             return undefined;
           }
           abandoned?.addEventListener('abort', onAbandoned, { once: true });
-          settings.credentials.token().then(
-            (token) => {
-              if (unsubscribed) return;
-              outgoing.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
-              metrics.started.inc({ method: fullMethod });
-              const startedAt = performance.now();
-              finish = (code: number) => {
-                const labels = { method: fullMethod, code: grpcStatusName(code) };
-                metrics.handled.inc(labels);
-                metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
-              };
-              call = method.call(target, request, outgoing, { deadline }).subscribe({
-                next: (value) => subscriber.next(value),
-                error: (error: { code?: number }) => {
-                  finish?.(typeof error?.code === 'number' ? error.code : GrpcStatus.UNKNOWN);
-                  subscriber.error(error);
-                },
-                complete: () => {
-                  finish?.(GrpcStatus.OK);
-                  subscriber.complete();
-                },
-              });
-            },
-            (error: unknown) => subscriber.error(error),
-          );
+          const start = (token: string) => {
+            if (unsubscribed) return;
+            outgoing.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
+            metrics.started.inc({ method: fullMethod });
+            const startedAt = performance.now();
+            finish = (code: number) => {
+              const labels = { method: fullMethod, code: grpcStatusName(code) };
+              metrics.handled.inc(labels);
+              metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
+            };
+            call = method.call(target, request, outgoing, { deadline }).subscribe({
+              next: (value) => subscriber.next(value),
+              error: (error: { code?: number }) => {
+                finish?.(typeof error?.code === 'number' ? error.code : GrpcStatus.UNKNOWN);
+                subscriber.error(error);
+              },
+              complete: () => {
+                finish?.(GrpcStatus.OK);
+                subscriber.complete();
+              },
+            });
+          };
+          const ready = settings.credentials.readyToken();
+          if (ready !== undefined) start(ready);
+          else settings.credentials.token().then(start, (error: unknown) => subscriber.error(error));
           return () => {
             unsubscribed = true;
             abandoned?.removeEventListener('abort', onAbandoned);
@@ -128,6 +132,8 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
           };
         });
       };
+      wrappers.set(property, wrapper);
+      return wrapper;
     },
   }) as unknown as TClient;
   return { client, close: () => proxy.close() };

@@ -16,8 +16,10 @@ describe('ServiceCredentials', () => {
 
   it("accepts a peer's credential signed with the same secret and names the caller", async () => {
     const gateway = new ServiceCredentials('gateway', SECRET);
+    expect(gateway.readyToken()).toBeUndefined();
     const token = await gateway.token();
     expect(await gateway.token()).toBe(token); // minted once, reused until it is renewed
+    expect(gateway.readyToken()).toBe(token); // and at hand without waiting once signed
     expect(await new ServiceCredentials('token-manager', SECRET).verify(`Bearer ${token}`)).toBe('gateway');
   });
 

@@ -26,7 +26,7 @@ const unauthenticated = (message: string) => new DomainError('unauthenticated', 
  */
 export class ServiceCredentials {
   private readonly key: Uint8Array;
-  private current: { token: Promise<string>; renewAt: number } | undefined;
+  private current: { token: Promise<string>; renewAt: number; value: string | undefined } | undefined;
   private readonly verified = new Map<string, { caller: string; expiresAt: number }>();
 
   constructor(
@@ -48,10 +48,23 @@ export class ServiceCredentials {
         .setIssuedAt()
         .setExpirationTime(Math.floor(now / 1_000) + LIFETIME_SECONDS)
         .sign(this.key);
-      this.current = { token, renewAt: now + LIFETIME_SECONDS * 1_000 - RENEW_BEFORE_MS };
-      token.catch(() => (this.current = undefined));
+      const current = { token, renewAt: now + LIFETIME_SECONDS * 1_000 - RENEW_BEFORE_MS, value: undefined as string | undefined };
+      this.current = current;
+      token.then(
+        (value) => (current.value = value),
+        () => (this.current = undefined),
+      );
     }
     return this.current.token;
+  }
+
+  /**
+   * The credential when it is signed and not due for renewal, else undefined (then `token()`):
+   * lets a call start in the same tick instead of a microtask later.
+   */
+  readyToken(): string | undefined {
+    const current = this.current;
+    return current?.value !== undefined && Date.now() < current.renewAt ? current.value : undefined;
   }
 
   /** The calling service's name; a missing, forged or expired credential is UNAUTHENTICATED. */
