@@ -6,10 +6,9 @@ import { AuthGuard } from './auth/auth.guard';
 import { JwtVerifier } from './auth/jwt-verifier';
 import { UserRateLimitGuard } from './auth/user-rate-limit.guard';
 import type { GatewayConfig } from './config/gateway.config';
-import { DownstreamModule } from './downstream.module';
 import { OpsHttpController } from './http/ops.http.controller';
-import { KlineSyncHttpController } from './kline-sync/kline-sync.http.controller';
-import { TokensHttpController } from './tokens/tokens.http.controller';
+import { KlineSyncModule } from './kline-sync/kline-sync.module';
+import { TokensModule } from './tokens/tokens.module';
 
 @Module({})
 export class AppModule {
@@ -18,10 +17,12 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forRoot(platform),
-        DownstreamModule.register(config),
         ThrottlerModule.forRoot([{ name: 'user', limit: config.USER_RATE_LIMIT, ttl: config.USER_RATE_WINDOW_MS }]),
+        // One module per service behind the gateway: its gRPC client(s), routes, DTOs and mappers.
+        TokensModule.register(config),
+        KlineSyncModule.register(config),
       ],
-      controllers: [OpsHttpController, TokensHttpController, KlineSyncHttpController],
+      controllers: [OpsHttpController],
       // Global guards run in this order: authenticate first, then count the caller's requests.
       providers: [
         { provide: JwtVerifier, useValue: verifier },

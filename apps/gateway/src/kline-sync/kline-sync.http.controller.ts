@@ -5,7 +5,7 @@ import type { KlineSyncServiceClient, SyncJob } from '@batchgate/contracts/kline
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
-import { KLINE_SYNC_CLIENT, KLINE_SYNC_LONG_CLIENT } from '../downstream.module';
+import { KLINE_SYNC_CLIENT, KLINE_SYNC_LONG_CLIENT } from './kline-sync.client';
 import { pageOf } from '../http/paging.dto';
 import {
   FailureListQueryDto,

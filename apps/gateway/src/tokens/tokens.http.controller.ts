@@ -6,7 +6,7 @@ import { RequirePermissions } from '../auth/auth.guard';
 import { pageOf } from '../http/paging.dto';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
-import { TOKEN_MANAGER_CLIENT } from '../downstream.module';
+import { TOKEN_MANAGER_CLIENT } from './token-manager.client';
 import { CreateTokenDto, ListTokensQueryDto, TokenIdParamDto, TokenListView, TokenView, UpdateTokenDto } from './tokens.dto';
 import { STATUS_BY_NAME, toTokenView } from './tokens.mapper';
 
