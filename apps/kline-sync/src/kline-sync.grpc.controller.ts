@@ -18,28 +18,16 @@ import {
   type SyncJob,
   type SyncJobRequest,
 } from '@batchgate/contracts/klinesync/v1/klinesync';
-import type { PageRequest } from '@batchgate/contracts/common/v1/common';
 import { callerTenant } from '@batchgate/platform/errors';
 import { currentRequestSignal } from '@batchgate/platform/logging';
+import { pageInfo, pageWindow } from '@batchgate/platform/paging';
 import { RetryFailedService } from './failures/retry-failed.service';
 import type { SyncFailureEntity } from './failures/sync-failure.entity';
 import { SyncFailuresService } from './failures/sync-failures.service';
 import { SyncJobsService } from './jobs/sync-jobs.service';
-import { klineSyncErrors } from './kline-sync.errors';
 import { KlinesService } from './klines/klines.service';
 import { StocksService } from './stocks/stocks.service';
 import { TriggersService } from './triggers/triggers.service';
-
-const MAX_PAGE_SIZE = 100;
-
-function pageOf(request: PageRequest | undefined): { page: number; size: number } {
-  const page = Math.max(1, request?.page || 1);
-  const size = request?.pageSize || 20;
-  if (size < 1 || size > MAX_PAGE_SIZE) {
-    throw klineSyncErrors.invalidSyncArgument(`page size must be 1-${MAX_PAGE_SIZE}`);
-  }
-  return { page, size };
-}
 
 @Controller()
 @KlineSyncServiceControllerMethods()
@@ -66,9 +54,9 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
   }
 
   async listSyncJobs(request: ListSyncJobsRequest): Promise<ListSyncJobsResponse> {
-    const { page, size } = pageOf(request.page);
-    const result = await this.jobs.list(request, request.status || undefined, page, size);
-    return { jobs: result.jobs, page: { page, pageSize: size, total: result.total } };
+    const window = pageWindow(request.page);
+    const result = await this.jobs.list(request, request.status || undefined, window);
+    return { jobs: result.jobs, page: pageInfo(window, result.total) };
   }
 
   cancelSyncJob(request: SyncJobRequest): Promise<SyncJob> {
@@ -84,15 +72,12 @@ export class KlineSyncGrpcController implements KlineSyncServiceController {
   }
 
   async listFailures(request: ListFailuresRequest): Promise<ListFailuresResponse> {
-    const { page, size } = pageOf(request.page);
-    const result = await this.failures.page({
-      tenant: callerTenant(request.tenant),
-      stockCode: request.stockCode || undefined,
-      status: request.status >= 0 ? request.status : undefined,
-      page,
-      size,
-    });
-    return { failures: result.records.map(toFailureMessage), page: { page, pageSize: size, total: result.total } };
+    const window = pageWindow(request.page);
+    const result = await this.failures.page(
+      { tenant: callerTenant(request.tenant), stockCode: request.stockCode || undefined, status: request.status >= 0 ? request.status : undefined },
+      window,
+    );
+    return { failures: result.records.map(toFailureMessage), page: pageInfo(window, result.total) };
   }
 
   async getKline(request: GetKlineRequest): Promise<GetKlineResponse> {

@@ -126,6 +126,10 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_ACTIVE, page: { page: 1, pageSize: 10 } }),
     );
     expect(active.tokens.map((t) => t.name)).toEqual(['t2', 't1']);
+
+    // An oversized page is refused as the gateway refuses it, not clamped to fewer rows than asked.
+    const oversized = tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 1, pageSize: 101 } });
+    expect(await grpcError(lastValueFrom(oversized))).toEqual({ code: GrpcStatus.INVALID_ARGUMENT, machineCode: 'REQUEST.INVALID_PAGE' });
   });
 
   it('rejects bad input with INVALID_ARGUMENT and a machine code, and unknown ids with NOT_FOUND', async () => {

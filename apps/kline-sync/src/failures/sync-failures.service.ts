@@ -1,14 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import type { PageWindow } from '@batchgate/platform/paging';
 import { ItemStatus } from '../jobs/sync-jobs.repository';
 import { SyncFailureEntity, SyncFailureStatus } from './sync-failure.entity';
-
-export interface FailurePage {
-  records: SyncFailureEntity[];
-  total: number;
-  page: number;
-  size: number;
-}
 
 /**
  * `stk_sync_failure`: one row per stock pull that failed after its retries, re-pulled on demand.
@@ -65,18 +59,18 @@ export class SyncFailuresService {
   }
 
   /** The tenant's failures, newest first, as the seed's list endpoint. */
-  async page(filter: { tenant: string; stockCode?: string; status?: number; page: number; size: number }): Promise<FailurePage> {
+  async page(filter: { tenant: string; stockCode?: string; status?: number }, window: PageWindow): Promise<{ records: SyncFailureEntity[]; total: number }> {
     const query = this.dataSource
       .getRepository(SyncFailureEntity)
       .createQueryBuilder('f')
       .where('f.tenant = :tenant', { tenant: filter.tenant })
       .orderBy('f.create_time', 'DESC')
       .addOrderBy('f.id', 'DESC')
-      .skip((filter.page - 1) * filter.size)
-      .take(filter.size);
+      .skip(window.offset)
+      .take(window.limit);
     if (filter.stockCode) query.andWhere('f.stock_code = :stockCode', { stockCode: filter.stockCode });
     if (filter.status !== undefined) query.andWhere('f.status = :status', { status: filter.status });
     const [records, total] = await query.getManyAndCount();
-    return { records, total, page: filter.page, size: filter.size };
+    return { records, total };
   }
 }

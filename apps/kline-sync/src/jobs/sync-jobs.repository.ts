@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { PageWindow } from '@batchgate/platform/paging';
 import { PreparedEntityReader } from '@batchgate/platform/persistence';
 import { SyncFailureStatus } from '../failures/sync-failure.entity';
 import { SyncJobEntity } from './sync-job.entity';
@@ -53,12 +54,12 @@ export class SyncJobsRepository {
   }
 
   /** The owner's jobs, newest first. */
-  async list(owner: JobOwner, status: string | undefined, page: number, size: number): Promise<{ jobs: SyncJobEntity[]; total: number }> {
+  async list(owner: JobOwner, status: string | undefined, window: PageWindow): Promise<{ jobs: SyncJobEntity[]; total: number }> {
     const [jobs, total] = await this.dataSource.getRepository(SyncJobEntity).findAndCount({
       where: { tenant: owner.tenant, userId: owner.userId, ...(status ? { status: status as SyncJobEntity['status'] } : {}) },
       order: { createdAt: 'DESC', id: 'DESC' },
-      skip: (page - 1) * size,
-      take: size,
+      skip: window.offset,
+      take: window.limit,
     });
     for (const job of jobs) if (!job.finishedAt) await this.countItems(job);
     return { jobs, total };

@@ -6,6 +6,7 @@ import { klineSyncWorkSubject } from '@batchgate/contracts';
 import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { callerTenant, callerUser } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
+import type { PageWindow } from '@batchgate/platform/paging';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { klineSyncErrors } from '../kline-sync.errors';
 import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
@@ -103,12 +104,12 @@ export class SyncJobsService {
     return toSyncJobMessage(await this.owned(id, owner), new Date());
   }
 
-  async list(owner: JobOwner, status: string | undefined, page: number, size: number): Promise<{ jobs: SyncJob[]; total: number }> {
+  async list(owner: JobOwner, status: string | undefined, window: PageWindow): Promise<{ jobs: SyncJob[]; total: number }> {
     if (status !== undefined && !SYNC_JOB_STATUSES.includes(status as SyncJobStatus)) {
       throw klineSyncErrors.invalidSyncArgument(`status must be one of ${SYNC_JOB_STATUSES.join(', ')}`, { field: 'status' });
     }
     const now = new Date();
-    const result = await this.jobs.list(owner, status, page, size);
+    const result = await this.jobs.list(owner, status, window);
     return { jobs: result.jobs.map((job) => toSyncJobMessage(job, now)), total: result.total };
   }
 

@@ -15,6 +15,7 @@ import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
 import { callerTenant } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import { LOGGER } from '@batchgate/platform/nest';
+import { pageInfo, pageWindow } from '@batchgate/platform/paging';
 import { preparedRows, PreparedEntityReader } from '@batchgate/platform/persistence';
 import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
 import { maskSecret, SecretCipher } from './secret-cipher';
@@ -22,7 +23,6 @@ import { toStoredStatus, toTokenMessage, usedToday } from './token.mapper';
 import { QuotaCalendar } from './usage-day';
 import { tokenManagerErrors } from '../token-manager.errors';
 
-export const MAX_PAGE_SIZE = 100;
 /**
  * One call's slot at 1 call/s, in µs, with a 2 % margin: calls of different replicas booked back
  * to back keep the provider within its rate even when one leaves up to 20 ms after its slot (each
@@ -163,8 +163,7 @@ export class TokensService implements OnApplicationBootstrap {
 
   async list(request: ListTokensRequest): Promise<ListTokensResponse> {
     const tenant = callerTenant(request.tenant);
-    const page = Math.max(1, request.page?.page || 1);
-    const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, request.page?.pageSize || 20));
+    const window = pageWindow(request.page);
     let where = 'WHERE tenant = ? AND deleted = 0';
     const params: unknown[] = [tenant];
     if (request.provider) {
@@ -178,10 +177,10 @@ export class TokensService implements OnApplicationBootstrap {
       params.push(status);
     }
     const [rows, [count]] = await Promise.all([
-      this.tokenReader.find(`${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, String(pageSize), String((page - 1) * pageSize)]),
+      this.tokenReader.find(`${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, String(window.limit), String(window.offset)]),
       preparedRows<{ total: number | string }>(this.dataSource, `SELECT COUNT(*) AS total FROM api_token ${where}`, params),
     ]);
-    return { tokens: rows.map((row) => this.toMessage(row)), page: { page, pageSize, total: Number(count?.total ?? 0) } };
+    return { tokens: rows.map((row) => this.toMessage(row)), page: pageInfo(window, Number(count?.total ?? 0)) };
   }
 
   async update(request: UpdateTokenRequest): Promise<Token> {
