@@ -4,6 +4,7 @@ import { EVENT_STREAMS, WORK_STREAMS } from '@batchgate/contracts';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient, ServiceCredentials } from '@batchgate/platform/grpc';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
+import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { PersistenceModule } from '@batchgate/platform/persistence';
 import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from './config/kline-sync.config';
@@ -14,7 +15,7 @@ import { SyncJobEntity } from './jobs/sync-job.entity';
 import { SyncJobsRepository } from './jobs/sync-jobs.repository';
 import { SyncJobsService } from './jobs/sync-jobs.service';
 import { KlineSyncGrpcController } from './kline-sync.grpc.controller';
-import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from './kline-sync.tokens';
+import { TOKEN_MANAGER_CLIENT } from './kline-sync.tokens';
 import { KlineBarEntity } from './klines/kline-bar.entity';
 import { KlinesService } from './klines/klines.service';
 import { CreateKlineSyncSchema1763856001000 } from './migrations/1763856001000-create-kline-sync-schema';
@@ -44,15 +45,14 @@ export class AppModule {
       ],
       controllers: [KlineSyncGrpcController],
       providers: [
-        { provide: KLINE_SYNC_CONFIG, useValue: config },
         {
           provide: TOKEN_MANAGER_CLIENT,
-          inject: [Registry, ServiceCredentials],
-          useFactory: (registry: Registry, credentials: ServiceCredentials): TokenManagerServiceClient =>
+          inject: [SERVICE_CONFIG, Registry, ServiceCredentials],
+          useFactory: (settings: KlineSyncConfig, registry: Registry, credentials: ServiceCredentials): TokenManagerServiceClient =>
             createGrpcClient<TokenManagerServiceClient>({
               proto: 'tokens',
               service: TOKEN_MANAGER_SERVICE_NAME,
-              url: config.TOKEN_MANAGER_URL,
+              url: settings.TOKEN_MANAGER_URL,
               deadlineMs: 5_000,
               registry,
               credentials,
@@ -60,8 +60,9 @@ export class AppModule {
         },
         {
           provide: ItickClient,
-          inject: [Registry],
-          useFactory: (registry: Registry) => new ItickClient(new UpstreamClient({ name: 'itick', ...upstreamOptions(config, 'ITICK'), registry })),
+          inject: [SERVICE_CONFIG, Registry],
+          useFactory: (settings: KlineSyncConfig, registry: Registry) =>
+            new ItickClient(new UpstreamClient({ name: 'itick', ...upstreamOptions(settings, 'ITICK'), registry })),
         },
         StocksService,
         KlinesService,

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { EVENT_STREAMS } from '@batchgate/contracts';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
+import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { PersistenceModule } from '@batchgate/platform/persistence';
 import type { TokenManagerConfig } from './config/token-manager.config';
 import { CreateApiToken1763856000100 } from './migrations/1763856000100-create-api-token';
@@ -42,8 +43,12 @@ export class AppModule {
       providers: [
         TokensService,
         TokenUsageMetrics,
-        { provide: SecretCipher, useValue: new SecretCipher(config.TOKEN_ENCRYPTION_KEY) },
-        { provide: QuotaCalendar, useValue: new QuotaCalendar(config.TOKEN_QUOTA_TIME_ZONE, config.TOKEN_QUOTA_RESET_HOUR) },
+        { provide: SecretCipher, inject: [SERVICE_CONFIG], useFactory: (settings: TokenManagerConfig) => new SecretCipher(settings.TOKEN_ENCRYPTION_KEY) },
+        {
+          provide: QuotaCalendar,
+          inject: [SERVICE_CONFIG],
+          useFactory: (settings: TokenManagerConfig) => new QuotaCalendar(settings.TOKEN_QUOTA_TIME_ZONE, settings.TOKEN_QUOTA_RESET_HOUR),
+        },
       ],
     };
   }

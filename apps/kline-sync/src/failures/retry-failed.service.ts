@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { runBatch } from '@batchgate/concurrency';
 import type { RetryFailedResponse } from '@batchgate/contracts/klinesync/v1/klinesync';
+import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { klineSyncErrors } from '../kline-sync.errors';
-import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { KlinesService } from '../klines/klines.service';
 import { StocksService } from '../stocks/stocks.service';
 import { StockPuller } from '../sync/stock-puller';
@@ -22,7 +22,7 @@ export class RetryFailedService {
     @Inject(StocksService) private readonly stocks: StocksService,
     @Inject(StockPuller) private readonly puller: StockPuller,
     @Inject(KlinesService) private readonly klines: KlinesService,
-    @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
+    @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
   ) {}
 
   /** Re-pulls the tenant's pending failures only, with the tenant's tokens, into the tenant's bars. */

@@ -7,9 +7,9 @@ import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesyn
 import { callerTenant, callerUser } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import type { PageWindow } from '@batchgate/platform/paging';
+import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { klineSyncErrors } from '../kline-sync.errors';
-import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { StocksService } from '../stocks/stocks.service';
 import { barRange } from '../sync/bar-range';
 import { TokenSupply } from '../sync/token-supply';
@@ -26,7 +26,7 @@ export class SyncJobsService {
     @Inject(StocksService) private readonly stocks: StocksService,
     @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
     @Inject(TokenSupply) private readonly tokenSupply: TokenSupply,
-    @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
+    @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
     @Inject(Registry) registry: Registry,
   ) {
     this.tokensPerThread = new Gauge({

@@ -4,8 +4,8 @@ import { classifyError, retry, type ErrorClassifier, type RetryPolicy } from '@b
 import type { KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { upstreamResponseOf } from '@batchgate/platform/upstream';
+import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
-import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { ItickClient } from '../upstream/itick.client';
 import { barRange, BAR_MS, MAX_BARS_PER_CALL } from './bar-range';
 import { TokenSupply } from './token-supply';
@@ -59,7 +59,7 @@ export class StockPuller {
   private readonly outageWaitMs: number;
 
   constructor(
-    @Inject(KLINE_SYNC_CONFIG) config: KlineSyncConfig,
+    @Inject(SERVICE_CONFIG) config: KlineSyncConfig,
     @Inject(TokenSupply) private readonly tokens: TokenSupply,
     @Inject(ItickClient) private readonly itick: ItickClient,
     @Inject(Registry) registry: Registry,

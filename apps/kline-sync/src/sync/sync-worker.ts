@@ -8,12 +8,11 @@ import type { StockSyncRequested } from '@batchgate/contracts/events/v1/events';
 import { consumeWorkQueue, NATS_CONNECTION } from '@batchgate/platform/messaging';
 import { BrokenCircuitError, sleep } from '@batchgate/concurrency';
 import { isDependencyUnreachable } from '@batchgate/platform/errors';
-import { LOGGER } from '@batchgate/platform/nest';
+import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { upstreamResponseOf } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { SyncJobsRepository } from '../jobs/sync-jobs.repository';
-import { KLINE_SYNC_CONFIG } from '../kline-sync.tokens';
 import { KlinesService } from '../klines/klines.service';
 import { StockPuller } from './stock-puller';
 
@@ -50,7 +49,7 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
     @Inject(StockPuller) private readonly puller: StockPuller,
     @Inject(KlinesService) private readonly klines: KlinesService,
-    @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
+    @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
     @Inject(Registry) private readonly registry: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {

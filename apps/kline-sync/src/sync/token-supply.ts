@@ -17,10 +17,10 @@ import {
 import { EVENT_STREAMS, type EventSubject } from '@batchgate/contracts';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { NATS_CONNECTION, watchEvents } from '@batchgate/platform/messaging';
-import { LOGGER } from '@batchgate/platform/nest';
+import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { runOutsideRequest } from '@batchgate/platform/logging';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
-import { KLINE_SYNC_CONFIG, TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
+import { TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 
 /** What a lease of the market-data token pool hands out. */
@@ -108,7 +108,7 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
     @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
-    @Inject(KLINE_SYNC_CONFIG) private readonly config: KlineSyncConfig,
+    @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
     @Inject(Registry) private readonly registry: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { ServiceCredentials } from '../grpc/service-credentials';
 import { Readiness } from '../health';
-import { LOGGER } from './tokens';
+import { LOGGER, SERVICE_CONFIG } from './tokens';
 
 export interface PlatformHandles {
   logger: Logger;
@@ -27,6 +27,19 @@ export class PlatformModule {
         { provide: ServiceCredentials, useValue: handles.credentials },
       ],
       exports: [LOGGER, Registry, Readiness, ServiceCredentials],
+    };
+  }
+}
+
+/** Makes a service's whole validated config injectable everywhere, under SERVICE_CONFIG. */
+@Module({})
+export class ServiceConfigModule {
+  static forRoot(config: object): DynamicModule {
+    return {
+      module: ServiceConfigModule,
+      global: true,
+      providers: [{ provide: SERVICE_CONFIG, useValue: config }],
+      exports: [SERVICE_CONFIG],
     };
   }
 }

@@ -16,7 +16,7 @@ import {
   ServiceCredentials,
   setGrpcHealth,
 } from '../grpc';
-import { PlatformModule, type PlatformHandles } from './platform.module';
+import { PlatformModule, ServiceConfigModule, type PlatformHandles } from './platform.module';
 
 @Module({})
 class GrpcServiceRootModule {}
@@ -27,6 +27,7 @@ export interface GrpcServiceDefinition {
   proto: ServiceProtoName;
   /** Service name inside the proto package (the generated `..._SERVICE_NAME`). */
   serviceName: string;
+  /** The service's whole validated config: these fields are the platform's, and every provider may inject it (SERVICE_CONFIG). */
   config: {
     LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
     LOG_SLOW_MS: number;
@@ -69,7 +70,7 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
   const handles: PlatformHandles = { logger, registry, readiness, credentials };
   const root: DynamicModule = {
     module: GrpcServiceRootModule,
-    imports: [PlatformModule.forRoot(handles), definition.appModule(handles)],
+    imports: [PlatformModule.forRoot(handles), ServiceConfigModule.forRoot(config), definition.appModule(handles)],
   };
   let app: INestMicroservice;
   try {
