@@ -19,7 +19,7 @@ import {
   type SyncJobRequest,
 } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { callerTenant } from '@batchgate/platform/errors';
-import { currentRequestSignal } from '@batchgate/platform/logging';
+import { currentRequestSignal } from '@batchgate/platform/context';
 import { pageInfo, pageWindow } from '@batchgate/platform/paging';
 import { RetryFailedService } from './failures/retry-failed.service';
 import type { SyncFailureEntity } from './failures/sync-failure.entity';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { runWithRequestContext } from '@batchgate/platform/logging';
+import { runWithRequestContext } from '@batchgate/platform/context';
 
 /**
  * Runs each route's guards, pipes and handler inside the request's context, so its logs and the

@@ -18,7 +18,7 @@ import { EVENT_STREAMS, type EventSubject } from '@batchgate/contracts';
 import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { NATS_CONNECTION, watchEvents } from '@batchgate/platform/messaging';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
-import { runOutsideRequest } from '@batchgate/platform/logging';
+import { runOutsideRequest } from '@batchgate/platform/context';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
 import type { KlineSyncConfig } from '../config/kline-sync.config';

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { runBatch, timeout } from '@batchgate/concurrency';
 import type { ExecuteTriggersResponse, TriggerConfig } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { callerTenant } from '@batchgate/platform/errors';
-import { currentRequestSignal } from '@batchgate/platform/logging';
+import { currentRequestSignal } from '@batchgate/platform/context';
 import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { klineSyncErrors } from '../kline-sync.errors';
 import { KlinesService } from '../klines/klines.service';

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { requestIdFrom, REQUEST_ID_HEADER, type Logger } from '@batchgate/platform/logging';
+import { requestIdFrom, REQUEST_ID_HEADER } from '@batchgate/platform/context';
+import type { Logger } from '@batchgate/platform/logging';
 import { settingsProblems, simSettingsSchema } from '../config/sim-settings';
 import { marketTokenSchema } from '../market-data/market-tokens';
 import type { SimWorld } from '../sim-world';

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { REQUEST_ID_HEADER } from '@batchgate/platform/logging';
+import { REQUEST_ID_HEADER } from '@batchgate/platform/context';
 import type { FaultInjector, SimAnswer } from '../faults/fault-injector';
 import type { SimStats } from '../stats/sim-stats';
 

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { Observable, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
-import { currentRequestId, currentRequestSignal, REQUEST_ID_HEADER, remainingDeadlineMs } from '../logging';
+import { currentRequestId, currentRequestSignal, REQUEST_ID_HEADER, remainingDeadlineMs } from '../context';
 import { grpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
 import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger } from './logger';
-import { requestIdFrom, runWithRequestContext } from './request-context';
+import { requestIdFrom, runWithRequestContext } from '../context';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];

@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type Logger, type LevelWithSilent } from 'pino';
-import { currentRequestId } from './request-context';
+import { currentRequestId } from '../context';
 
 export type { Logger } from 'pino';
 

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from 'nats';
 import pino from 'pino';
 import type { TokenChanged } from '@batchgate/contracts/events/v1/events';
 import { EVENT_STREAMS } from '@batchgate/contracts';
-import { currentRequestId } from '../logging';
+import { currentRequestId } from '../context';
 import { EventPublisher, subscribeEvents, watchEvents } from './event-bus';
 import { ensureStreams, STREAM_LIMIT_DEFAULTS } from './nats-connection';
 

@@ -9,7 +9,7 @@ import {
   type PubAck,
 } from 'nats';
 import type { Logger } from 'pino';
-import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../context';
 
 const codec = JSONCodec();
 

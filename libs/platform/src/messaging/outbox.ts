@@ -4,7 +4,7 @@ import type { DomainEvents, EventSubject } from '@batchgate/contracts';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DataSource, EntityManager } from 'typeorm';
-import { currentRequestId } from '../logging';
+import { currentRequestId } from '../context';
 import type { EventPublisher } from './event-bus';
 import { OutboxEventEntity } from './outbox.entity';
 

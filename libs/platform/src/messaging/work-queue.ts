@@ -3,7 +3,7 @@ import type { DomainEvents, EventSubject } from '@batchgate/contracts';
 import { AckPolicy, DeliverPolicy, JSONCodec, nanos, type Consumer, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { isDependencyUnreachable } from '../errors';
-import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../logging';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../context';
 
 const codec = JSONCodec();
 

@@ -10,7 +10,7 @@ import {
   TransientError,
 } from '@batchgate/concurrency';
 import { Registry } from 'prom-client';
-import { runWithRequestContext } from '../logging';
+import { runWithRequestContext } from '../context';
 import { UpstreamClient, upstreamResponseOf, type UpstreamClientOptions } from './upstream-client';
 
 type Handler = (request: IncomingMessage, response: ServerResponse, body: string) => void;

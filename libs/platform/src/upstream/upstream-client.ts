@@ -21,7 +21,7 @@ import {
 } from '@batchgate/concurrency';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Pool, type Dispatcher } from 'undici';
-import { currentRequestContext } from '../logging';
+import { currentRequestContext } from '../context';
 import { prometheusConcurrencyListener } from '../observability';
 
 /** Options of {@link UpstreamClient}. */
