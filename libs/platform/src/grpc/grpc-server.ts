@@ -10,7 +10,7 @@ import { Transport, type GrpcOptions } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Observable, throwError, type Subscription } from 'rxjs';
+import { Observable, throwError } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../context';
@@ -19,7 +19,6 @@ import { overloadedError, type InFlightLimit } from '../overload';
 import { toGrpcError } from './grpc-errors';
 import { grpcRedMetrics, type GrpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
-import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';
 
 export interface GrpcServerSettings {
   proto: ServiceProtoName;
@@ -80,9 +79,12 @@ const SERVER_FAILURES: ReadonlySet<number> = new Set([
 /**
  * Per gRPC call: binds the caller's request id and deadline to the async context (so logs carry
  * the id and outgoing calls inherit the deadline), refuses a call whose deadline has already
- * passed or that carries no valid service credential, refuses one beyond the process' limit of
- * calls in flight (UNAVAILABLE, retry in 1 s: shed, not queued), records RED metrics and the
- * access line (see {@link AccessLog}: debug unless slow or failed).
+ * passed, refuses one beyond the process' limit of calls in flight (UNAVAILABLE, retry in 1 s:
+ * shed, not queued), records RED metrics and the access line (see {@link AccessLog}: debug unless
+ * slow or failed). Then it runs `inner` (the peer check, {@link GrpcPeerAuthentication}) in that
+ * context, so what `inner` refuses is counted and logged like any other outcome. `inner` is called
+ * directly rather than registered as a second Nest interceptor: that would add a layer of
+ * observables and an async resource to every call.
  */
 export class GrpcServerInterceptor implements NestInterceptor {
   private readonly metrics: GrpcRedMetrics;
@@ -91,9 +93,9 @@ export class GrpcServerInterceptor implements NestInterceptor {
   constructor(
     registry: Registry,
     private readonly logger: Logger,
-    private readonly credentials: ServiceCredentials,
     slowMs: number,
     private readonly inFlight: InFlightLimit,
+    private readonly inner: NestInterceptor,
   ) {
     this.metrics = grpcRedMetrics(registry, 'server');
     this.accessLog = new AccessLog(logger, slowMs);
@@ -141,38 +143,25 @@ export class GrpcServerInterceptor implements NestInterceptor {
           : undefined;
         const onCancelled = () => abandoned.abort(new DomainError('cancelled', 'CALL.CANCELLED', 'The caller cancelled the call'));
         call?.on?.('cancelled', onCancelled);
-        let handled: Subscription | undefined;
-        let unsubscribed = false;
-        this.credentials.verify(metadata?.get(SERVICE_CREDENTIAL_HEADER)[0]).then(
-          () => {
-            if (unsubscribed) return;
-            handled = next.handle().subscribe({
-              next: (value) => subscriber.next(value),
-              error: (error: unknown) => {
-                const code = toGrpcError(error).code;
-                finish(code);
-                if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
-                else if (code === GrpcStatus.UNAVAILABLE) this.logger.warn({ err: error, method }, 'gRPC handler could not reach a dependency');
-                subscriber.error(error);
-              },
-              complete: () => {
-                finish(GrpcStatus.OK);
-                subscriber.complete();
-              },
-            });
-          },
-          (error: unknown) => {
-            finish(GrpcStatus.UNAUTHENTICATED);
-            this.logger.warn({ method, reason: (error as Error).message }, 'gRPC call refused: no valid service credential');
+        const handled = (this.inner.intercept(context, next) as Observable<unknown>).subscribe({
+          next: (value) => subscriber.next(value),
+          error: (error: unknown) => {
+            const code = toGrpcError(error).code;
+            finish(code);
+            if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
+            else if (code === GrpcStatus.UNAVAILABLE) this.logger.warn({ err: error, method }, 'gRPC handler could not reach a dependency');
             subscriber.error(error);
           },
-        );
+          complete: () => {
+            finish(GrpcStatus.OK);
+            subscriber.complete();
+          },
+        });
         return () => {
           this.inFlight.release();
-          unsubscribed = true;
           clearTimeout(deadlineTimer);
           call?.removeListener?.('cancelled', onCancelled);
-          handled?.unsubscribe();
+          handled.unsubscribe();
         };
       }),
     );

@@ -4,3 +4,4 @@ export * from './grpc-errors';
 export * from './grpc-server';
 export * from './grpc-client';
 export * from './service-credentials';
+export * from './peer-authentication';

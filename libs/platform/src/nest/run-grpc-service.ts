@@ -11,6 +11,7 @@ import { createMetricsRegistry, startOpsServer } from '../observability';
 import {
   createGrpcHealth,
   GrpcExceptionFilter,
+  GrpcPeerAuthentication,
   grpcServerOptions,
   GrpcServerInterceptor,
   ServiceCredentials,
@@ -84,7 +85,10 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
       logger: new NestPinoLogger(logger),
       abortOnError: false,
     });
-    app.useGlobalInterceptors(new GrpcServerInterceptor(registry, logger, credentials, config.LOG_SLOW_MS, new InFlightLimit(config.GRPC_MAX_IN_FLIGHT)));
+    const peerAuthentication = new GrpcPeerAuthentication(credentials, logger);
+    app.useGlobalInterceptors(
+      new GrpcServerInterceptor(registry, logger, config.LOG_SLOW_MS, new InFlightLimit(config.GRPC_MAX_IN_FLIGHT), peerAuthentication),
+    );
     app.useGlobalFilters(new GrpcExceptionFilter());
     await app.listen();
   } catch (error) {
