@@ -34,7 +34,7 @@ describe('a database that stops answering', () => {
 
   const listTokens = async () => {
     const startedAt = Date.now();
-    const response = await fetch(`${stack.gatewayUrl}/api/tokens?page=1`, { headers: bearer });
+    const response = await stack.fetch(`/api/tokens?page=1`, { headers: bearer });
     return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { error?: { code: string } }, ms: Date.now() - startedAt };
   };
 
