@@ -15,6 +15,7 @@ import { SyncJobEntity } from './jobs/sync-job.entity';
 import { SyncJobsRepository } from './jobs/sync-jobs.repository';
 import { SyncJobsService } from './jobs/sync-jobs.service';
 import { KlineSyncGrpcController } from './kline-sync.grpc.controller';
+import { KlineSyncMetrics } from './kline-sync.metrics';
 import { TOKEN_MANAGER_CLIENT } from './kline-sync.tokens';
 import { KlineBarEntity } from './klines/kline-bar.entity';
 import { KlinesService } from './klines/klines.service';
@@ -45,6 +46,7 @@ export class AppModule {
       ],
       controllers: [KlineSyncGrpcController],
       providers: [
+        KlineSyncMetrics,
         {
           provide: TOKEN_MANAGER_CLIENT,
           inject: [SERVICE_CONFIG, Registry, ServiceCredentials],

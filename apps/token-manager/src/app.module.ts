@@ -10,11 +10,11 @@ import { AddApiTokenNextCallAt1763856000300 } from './migrations/1763856000300-a
 import { AddApiTokenSlotHolder1763942400100 } from './migrations/1763942400100-add-api-token-slot-holder';
 import { ApiTokenTenant1764979200000 } from './migrations/1764979200000-api-token-tenant';
 import { ApiTokenSecretFingerprint1764979200200 } from './migrations/1764979200200-api-token-secret-fingerprint';
+import { TokenManagerMetrics } from './token-manager.metrics';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
 import { TokensGrpcController } from './tokens/tokens.grpc.controller';
 import { TokensService } from './tokens/tokens.service';
-import { TokenUsageMetrics } from './tokens/token-usage.metrics';
 import { QuotaCalendar } from './tokens/usage-day';
 
 export const TOKEN_MANAGER_SCHEMA = {
@@ -42,7 +42,7 @@ export class AppModule {
       controllers: [TokensGrpcController],
       providers: [
         TokensService,
-        TokenUsageMetrics,
+        TokenManagerMetrics,
         { provide: SecretCipher, inject: [SERVICE_CONFIG], useFactory: (settings: TokenManagerConfig) => new SecretCipher(settings.TOKEN_ENCRYPTION_KEY) },
         {
           provide: QuotaCalendar,

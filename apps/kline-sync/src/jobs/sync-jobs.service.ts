@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Gauge, Registry } from 'prom-client';
 import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { klineSyncWorkSubject } from '@batchgate/contracts';
 import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
@@ -10,6 +9,7 @@ import type { PageWindow } from '@batchgate/platform/paging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { klineSyncErrors } from '../kline-sync.errors';
+import { KlineSyncMetrics } from '../kline-sync.metrics';
 import { StocksService } from '../stocks/stocks.service';
 import { barRange } from '../sync/bar-range';
 import { TokenSupply } from '../sync/token-supply';
@@ -19,23 +19,14 @@ import { SyncJobsRepository, type JobOwner } from './sync-jobs.repository';
 /** Starts sync jobs (stored first, then queued as one work item per stock) and reports on them. */
 @Injectable()
 export class SyncJobsService {
-  private readonly tokensPerThread: Gauge<'thread'>;
-
   constructor(
     @Inject(Outbox) private readonly outbox: Outbox,
     @Inject(StocksService) private readonly stocks: StocksService,
     @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
     @Inject(TokenSupply) private readonly tokenSupply: TokenSupply,
     @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
-    @Inject(Registry) registry: Registry,
-  ) {
-    this.tokensPerThread = new Gauge({
-      name: 'kline_sync_plan_tokens_per_thread',
-      help: "Tokens per thread in the latest job's plan (seed 004)",
-      labelNames: ['thread'],
-      registers: [registry],
-    });
-  }
+    @Inject(KlineSyncMetrics) private readonly metrics: KlineSyncMetrics,
+  ) {}
 
 
   /**
@@ -68,8 +59,8 @@ export class SyncJobsService {
     for (const stock of stocks) byMarket.set(stock.market, [...(byMarket.get(stock.market) ?? []), stock]);
     const ordered = [...byMarket.values()].flatMap((group) => distributeStocks(group, threads).flat());
 
-    this.tokensPerThread.reset();
-    plan.tokensPerThread.forEach((tokens, thread) => this.tokensPerThread.set({ thread: String(thread) }, tokens));
+    this.metrics.planTokensPerThread.reset();
+    plan.tokensPerThread.forEach((tokens, thread) => this.metrics.planTokensPerThread.set({ thread: String(thread) }, tokens));
     const id = randomUUID();
     await this.outbox.transaction(async ({ manager, emitAll }) => {
       await manager.insert(SyncJobEntity, {

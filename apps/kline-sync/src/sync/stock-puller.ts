@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Registry } from 'prom-client';
 import { classifyError, retry, type ErrorClassifier, type RetryPolicy } from '@batchgate/concurrency';
 import type { KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
-import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { upstreamResponseOf } from '@batchgate/platform/upstream';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { KlineSyncMetrics } from '../kline-sync.metrics';
 import { ItickClient } from '../upstream/itick.client';
 import { barRange, BAR_MS, MAX_BARS_PER_CALL } from './bar-range';
 import { TokenSupply } from './token-supply';
@@ -62,7 +61,7 @@ export class StockPuller {
     @Inject(SERVICE_CONFIG) config: KlineSyncConfig,
     @Inject(TokenSupply) private readonly tokens: TokenSupply,
     @Inject(ItickClient) private readonly itick: ItickClient,
-    @Inject(Registry) registry: Registry,
+    @Inject(KlineSyncMetrics) metrics: KlineSyncMetrics,
   ) {
     this.retryPolicy = retry({
       name: 'itick-kline',
@@ -70,7 +69,7 @@ export class StockPuller {
       retryOn: ['transient', 'timeout', 'rate-limited'],
       classify: switchTokenOnRefusal,
       backoff: { initialDelayMs: 200, maxDelayMs: 5_000 },
-      metrics: prometheusConcurrencyListener(registry),
+      metrics: metrics.concurrency,
     });
     this.outageWaitMs = config.SYNC_PROVIDER_OUTAGE_WAIT_MS;
   }

@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntityManager } from 'typeorm';
 import { klineSyncWorkSubject, WORK_STREAMS } from '@batchgate/contracts';
 import type { StockSyncRequested } from '@batchgate/contracts/events/v1/events';
@@ -9,10 +8,10 @@ import { consumeWorkQueue, NATS_CONNECTION } from '@batchgate/platform/messaging
 import { BrokenCircuitError, sleep } from '@batchgate/concurrency';
 import { isDependencyUnreachable } from '@batchgate/platform/errors';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
-import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { upstreamResponseOf } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { SyncJobsRepository } from '../jobs/sync-jobs.repository';
+import { KlineSyncMetrics } from '../kline-sync.metrics';
 import { KlinesService } from '../klines/klines.service';
 import { StockPuller } from './stock-puller';
 
@@ -39,10 +38,6 @@ const isRetryableWrite = (error: unknown): boolean => {
 export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private consumer: { stop: () => Promise<void> } | undefined;
   private queueProbe: NodeJS.Timeout | undefined;
-  private readonly stocksDone: Counter<'outcome'>;
-  private readonly stockDuration: Histogram<'outcome'>;
-  private readonly jobDuration: Histogram;
-  private readonly queueLength: Gauge<'state'>;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
@@ -50,37 +45,9 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(StockPuller) private readonly puller: StockPuller,
     @Inject(KlinesService) private readonly klines: KlinesService,
     @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
-    @Inject(Registry) private readonly registry: Registry,
+    @Inject(KlineSyncMetrics) private readonly metrics: KlineSyncMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {
-    this.stocksDone = new Counter({
-      name: 'kline_sync_stocks_total',
-      help: 'Stocks finished by sync jobs, by outcome',
-      labelNames: ['outcome'],
-      registers: [registry],
-    });
-    // Both outcomes exist from the start: the failure rate reads 0 before the first failure.
-    for (const outcome of ['success', 'failure'] as const) this.stocksDone.inc({ outcome }, 0);
-    this.stockDuration = new Histogram({
-      name: 'kline_sync_stock_duration_seconds',
-      help: 'Time to pull and store one stock, by outcome',
-      labelNames: ['outcome'],
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
-    });
-    this.jobDuration = new Histogram({
-      name: 'kline_sync_job_duration_seconds',
-      help: 'Run time of finished sync jobs (first stock started to last stock done)',
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
-      registers: [registry],
-    });
-    this.queueLength = new Gauge({
-      name: 'kline_sync_queue_stocks',
-      help: 'Stocks on the work queue: waiting for a replica, or delivered and not yet done',
-      labelNames: ['state'],
-      registers: [registry],
-    });
-  }
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.consumer = await consumeWorkQueue(
@@ -93,7 +60,7 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
         maxAckPending: this.config.SYNC_QUEUE_SIZE,
         ackWaitMs: this.config.SYNC_ACK_WAIT_MS,
         handler: (item, meta) => this.sync(item, meta),
-        metrics: prometheusConcurrencyListener(this.registry),
+        metrics: this.metrics.concurrency,
       },
       this.logger,
     );
@@ -102,8 +69,8 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.queueProbe = setInterval(() => {
       manager.consumers.info(WORK_STREAM, durable).then(
         (info) => {
-          this.queueLength.set({ state: 'waiting' }, info.num_pending);
-          this.queueLength.set({ state: 'in_progress' }, info.num_ack_pending);
+          this.metrics.queueStocks.set({ state: 'waiting' }, info.num_pending);
+          this.metrics.queueStocks.set({ state: 'in_progress' }, info.num_ack_pending);
         },
         () => undefined,
       );
@@ -142,8 +109,8 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const outcome = completion[1].ok ? 'success' : 'failure';
     this.observeJob(await this.untilStored(() => this.jobs.complete(...completion), item, stopping));
-    this.stocksDone.inc({ outcome });
-    this.stockDuration.observe({ outcome }, (performance.now() - startedAt) / 1000);
+    this.metrics.stocksDone.inc({ outcome });
+    this.metrics.stockDuration.observe({ outcome }, (performance.now() - startedAt) / 1000);
   }
 
   /**
@@ -168,6 +135,6 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private observeJob(completion: { jobSeconds?: number }): void {
-    if (completion.jobSeconds !== undefined) this.jobDuration.observe(completion.jobSeconds);
+    if (completion.jobSeconds !== undefined) this.metrics.jobDuration.observe(completion.jobSeconds);
   }
 }

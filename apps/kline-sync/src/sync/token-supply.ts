@@ -1,7 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Counter, Registry } from 'prom-client';
 import { lastValueFrom, type Observable } from 'rxjs';
 import type { NatsConnection } from 'nats';
 import {
@@ -19,7 +18,7 @@ import type { TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/t
 import { NATS_CONNECTION, watchEvents } from '@batchgate/platform/messaging';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { runOutsideRequest } from '@batchgate/platform/context';
-import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
+import { KlineSyncMetrics } from '../kline-sync.metrics';
 import { TOKEN_MANAGER_CLIENT } from '../kline-sync.tokens';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 
@@ -102,24 +101,15 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly durationFloor = new CallDurationFloor();
   /** This replica, as the holder of the slots it books. */
   private readonly holder = randomUUID();
-  private readonly callsPerToken: Counter<'token_id'>;
   private tokenEvents: { stop: () => Promise<void> } | undefined;
 
   constructor(
     @Inject(TOKEN_MANAGER_CLIENT) private readonly tokenManager: TokenManagerServiceClient,
     @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
     @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
-    @Inject(Registry) private readonly registry: Registry,
+    @Inject(KlineSyncMetrics) private readonly metrics: KlineSyncMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {
-    // Labelled by token id: a pool holds tens of tokens, and the seed asks for calls per token.
-    this.callsPerToken = new Counter({
-      name: 'kline_sync_token_calls_total',
-      help: 'Provider calls made per market-data token',
-      labelNames: ['token_id'],
-      registers: [registry],
-    });
-  }
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.tokenEvents = await watchEvents<TokenEventSubject>(
@@ -245,7 +235,7 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
             throw error;
           }
         }
-        this.callsPerToken.inc({ token_id: String(tokenId) });
+        this.metrics.tokenCalls.inc({ token_id: String(tokenId) });
         return;
       }
       token.reserving ??= this.reserve(tokenId, token).finally(() => (token.reserving = undefined));
@@ -346,7 +336,7 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
       name: 'itick-tokens',
       credentials: [],
       maxInFlightPerCredential: this.config.SYNC_MAX_IN_FLIGHT_PER_TOKEN,
-      metrics: prometheusConcurrencyListener(this.registry),
+      metrics: this.metrics.concurrency,
     });
     // A token the provider refused keeps none of its reserved calls: they could never be made.
     pool.on('exhausted', ({ id }) => void this.giveBackReserved(Number(id)));

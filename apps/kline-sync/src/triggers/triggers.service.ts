@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Registry } from 'prom-client';
 import { runBatch, timeout } from '@batchgate/concurrency';
 import type { ExecuteTriggersResponse, TriggerConfig } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { callerTenant } from '@batchgate/platform/errors';
 import { currentRequestSignal } from '@batchgate/platform/context';
-import { prometheusConcurrencyListener } from '@batchgate/platform/observability';
 import { klineSyncErrors } from '../kline-sync.errors';
+import { KlineSyncMetrics } from '../kline-sync.metrics';
 import { KlinesService } from '../klines/klines.service';
 import { StockPuller } from '../sync/stock-puller';
 
@@ -27,7 +26,7 @@ export class TriggersService {
   constructor(
     @Inject(StockPuller) private readonly puller: StockPuller,
     @Inject(KlinesService) private readonly klines: KlinesService,
-    @Inject(Registry) private readonly registry: Registry,
+    @Inject(KlineSyncMetrics) private readonly metrics: KlineSyncMetrics,
   ) {}
 
   /** Pulls with the tenant's tokens and stores the fresh bars as the tenant's. */
@@ -44,7 +43,7 @@ export class TriggersService {
         concurrency: TRIGGER_CONCURRENCY,
         name: TRIGGER_BATCH_NAME,
         signal: currentRequestSignal(),
-        metrics: prometheusConcurrencyListener(this.registry),
+        metrics: this.metrics.concurrency,
       },
     );
     return {

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
-import { usedToday } from './token.mapper';
-import { QuotaCalendar } from './usage-day';
+import { ApiTokenEntity, ApiTokenStatus } from './tokens/api-token.entity';
+import { usedToday } from './tokens/token.mapper';
+import { QuotaCalendar } from './tokens/usage-day';
 
 const STATUS_NAMES: Record<ApiTokenStatus, string> = {
   [ApiTokenStatus.Disabled]: 'disabled',
@@ -12,13 +12,16 @@ const STATUS_NAMES: Record<ApiTokenStatus, string> = {
 };
 
 /**
+ * Every metric token-manager declares, in one place (dashboards and alert rules read these names
+ * and labels: deploy/grafana via tools/gen-dashboards.ts, deploy/prometheus/rules).
+ *
  * Token usage as Prometheus sees it (SPEC §7 "token usage rate"): calls used today and the daily
  * limit per token, and how many tokens each provider has per status. Read from `api_token` when
  * scraped, so every replica reports the shared truth; tokens are labelled by id and name, never
  * by secret.
  */
 @Injectable()
-export class TokenUsageMetrics {
+export class TokenManagerMetrics {
   constructor(
     @Inject(DataSource) dataSource: DataSource,
     @Inject(QuotaCalendar) calendar: QuotaCalendar,
