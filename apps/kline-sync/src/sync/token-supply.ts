@@ -248,7 +248,14 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
       this.tokenManager.reportUsage({ tenant: token.tenant, tokenId, count: this.reservationSize(token), partial: true, holder: this.holder }),
     );
     if (answer.dailyLimit > 0) token.remainingQuota = answer.dailyLimit - answer.dailyUsed;
-    if (!answer.accepted) throw new QuotaExhaustedError(`token ${tokenId} has used its daily quota`);
+    // Refused: its quota is used up, or it is no longer usable there (retired — e.g. by another
+    // stock the provider refused it for —, disabled or expired). Either way this replica stops
+    // using it, without retiring it at token-manager (an admin's disable is not a retirement).
+    if (!answer.accepted) {
+      throw new QuotaExhaustedError(
+        answer.exhausted ? `token ${tokenId} has used its daily quota` : `token ${tokenId} is no longer usable (retired, disabled or expired at token-manager)`,
+      );
+    }
     // The previous reservation is used up, but calls cancelled before their slot go back now.
     const previous = token.reservation;
     if (previous) void this.giveBack(tokenId, token, previous);
