@@ -154,7 +154,10 @@ export interface CheckedFetch {
  * failing the test that made the call. Every e2e request to a gateway goes through one.
  */
 export async function checkedFetchFor(gatewayUrl: string): Promise<CheckedFetch> {
-  const responses = new OpenApiResponses((await (await fetch(`${gatewayUrl}/api/docs/openapi.json`)).json()) as OpenApiDocument);
+  const answer = await fetch(`${gatewayUrl}/api/docs/openapi.json`);
+  const text = await answer.text();
+  if (!answer.ok) throw new Error(`The gateway did not serve its OpenAPI document: ${answer.status} ${text.slice(0, 500)}`);
+  const responses = new OpenApiResponses(JSON.parse(text) as OpenApiDocument);
   let checked = 0;
   return {
     responses,

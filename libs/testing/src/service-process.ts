@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { waitForHttpOk } from './wait-for';
+import { waitFor } from './wait-for';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
 
@@ -62,7 +62,7 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Servic
       throw new Error(`${options.entry} exited (${code}) before it was ready:\n${output}`);
     });
     try {
-      await Promise.race([waitForHttpOk(options.readyUrl, options.readyTimeoutMs), failedEarly]);
+      await Promise.race([waitForOwnReadiness(options.readyUrl, child.pid ?? -1, options.readyTimeoutMs), failedEarly]);
     } catch (error) {
       await service.kill();
       throw error;
@@ -70,4 +70,21 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Servic
     failedEarly.catch(() => undefined);
   }
   return service;
+}
+
+/**
+ * Resolves when `url` answers 200 from the process `pid`: a port handed out as free can be taken
+ * by a process another test started meanwhile, whose /readyz would otherwise pass for ours.
+ */
+async function waitForOwnReadiness(url: string, pid: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const response = await fetch(url);
+      if (response.status !== 200) return undefined;
+      const answering = ((await response.json()) as { pid?: number }).pid;
+      if (answering !== undefined && answering !== pid) throw new Error(`${url} is served by process ${answering}, not by ${pid}`);
+      return true;
+    },
+    { timeoutMs, what: url },
+  );
 }

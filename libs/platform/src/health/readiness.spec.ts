@@ -5,7 +5,7 @@ describe('Readiness', () => {
     const readiness = new Readiness(50).add({ name: 'db', check: async () => undefined });
     expect((await readiness.report()).ready).toBe(false);
     readiness.markStarted();
-    expect(await readiness.report()).toEqual({ ready: true, checks: { db: 'up' }, started: true, shuttingDown: false });
+    expect(await readiness.report()).toEqual({ ready: true, checks: { db: 'up' }, started: true, shuttingDown: false, pid: process.pid });
     readiness.markShuttingDown();
     expect((await readiness.report()).ready).toBe(false);
   });

@@ -10,6 +10,8 @@ export interface ReadinessReport {
   checks: Record<string, 'up' | 'down'>;
   started: boolean;
   shuttingDown: boolean;
+  /** The process answering: whoever started it can tell it apart from another on the same port. */
+  pid: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export class Readiness {
     );
     const checks = Object.fromEntries(results);
     const ready = this.started && !this.shuttingDown && results.every(([, state]) => state === 'up');
-    return { ready, checks, started: this.started, shuttingDown: this.shuttingDown };
+    return { ready, checks, started: this.started, shuttingDown: this.shuttingDown, pid: process.pid };
   }
 
   private async probe(check: ReadinessCheck['check']): Promise<'up' | 'down'> {
