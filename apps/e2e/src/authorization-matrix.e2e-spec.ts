@@ -1,3 +1,4 @@
+import { waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from './stack';
 
 /**
@@ -134,10 +135,10 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     await json('owner', 'post', '/api/tokens', { provider: 'itick', secret: 'matrix-itick', rateLimitPerSecond: 50 });
     await json('owner', 'post', '/api/stock/import', { stocks: [{ code: '600000', market: 'SH' }, { code: '699999', market: 'SH' }] });
     const first = String((await json('owner', 'post', '/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' }))['id']);
-    for (let i = 0; i < 300; i++) {
-      if ((await json('owner', 'get', `/api/stock/sync/jobs/${first}`))['finishedAt'] !== '') break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(async () => ((await json('owner', 'get', `/api/stock/sync/jobs/${first}`))['finishedAt'] !== '' ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'the owner\'s first job to finish',
+    });
     // From now on the provider answers slowly: the jobs the fixtures start stay running.
     await fetch(`${stack.simUrl}/__sim/config`, {
       method: 'POST',

@@ -1,3 +1,4 @@
+import { waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from './stack';
 
 /** The kline-sync REST routes through the gateway, against upstream-sim over HTTP. */
@@ -21,6 +22,15 @@ describe('kline-sync through the gateway', () => {
   const post = (path: string, body: unknown, headers = bearer) =>
     stack.fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
   const get = (path: string, headers = bearer) => stack.fetch(path, { headers });
+  /** The job once it has finished (its `finishedAt` set), as its owner reads it. */
+  const finishedJob = <T extends { finishedAt: string }>(id: string, headers = bearer) =>
+    waitFor(
+      async () => {
+        const current = (await (await get(`/api/stock/sync/jobs/${id}`, headers)).json()) as T;
+        return current.finishedAt ? current : undefined;
+      },
+      { timeoutMs: 30_000, what: `job ${id} to finish` },
+    );
 
   it('imports stocks, runs a job to completion, lists failures in the seed shape, serves stored bars', async () => {
     const imported = await post('/api/stock/import', { stocks: [{ code: '600000', market: 'SH' }, { code: '600036', market: 'SH' }, { code: '699999', market: 'SH' }] });
@@ -31,12 +41,7 @@ describe('kline-sync through the gateway', () => {
     const job = (await accepted.json()) as { id: string; plan: { threads: number; tokensPerThread: number[] } };
     expect(job.plan).toEqual({ threads: 1, tokensPerThread: [1], tokenCount: 1 });
 
-    let finished: { status: string; progress: { done: number; failed: number } } | undefined;
-    for (let i = 0; i < 300 && !finished; i++) {
-      const current = (await (await get(`/api/stock/sync/jobs/${job.id}`)).json()) as { finishedAt: string; status: string; progress: { done: number; failed: number } };
-      if (current.finishedAt) finished = current;
-      else await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const finished = await finishedJob<{ finishedAt: string; status: string; progress: { done: number; failed: number } }>(job.id);
     expect(finished).toMatchObject({ status: 'partial', progress: { done: 3, failed: 1 } });
 
     const failures = (await (await get('/api/stock/sync/failure/list?status=0&page=1&size=10')).json()) as {
@@ -91,12 +96,7 @@ describe('kline-sync through the gateway', () => {
     const retried = await post(`/api/stock/sync/jobs/${job.id}/retry`, {});
     expect(retried.status).toBe(202);
     expect(((await retried.json()) as Job).status).toBe('queued');
-    let finished: Job | undefined;
-    for (let i = 0; i < 300 && !finished; i++) {
-      const current = (await (await get(`/api/stock/sync/jobs/${job.id}`)).json()) as Job;
-      if (current.finishedAt) finished = current;
-      else await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const finished = await finishedJob<Job>(job.id);
     // The unknown stock fails again; the stocks in flight at the cancel may have finished uncounted
     // then, and count now.
     expect(finished).toMatchObject({ status: 'partial', cancelled: 0, progress: { total: 3, done: 3, succeeded: 2, failed: 1 } });
@@ -107,14 +107,7 @@ describe('kline-sync through the gateway', () => {
     await post('/api/stock/import', { stocks: [{ code: '000001', market: 'SZ' }] });
     const accepted = await post('/api/stock/sync/batch', { market: 'SZ', startDate: '2026-01-05', endDate: '2026-01-09', kType: 1 });
     const job = (await accepted.json()) as { id: string };
-    for (let i = 0; i < 300; i++) {
-      const current = (await (await get(`/api/stock/sync/jobs/${job.id}`)).json()) as { finishedAt: string; status: string };
-      if (current.finishedAt) {
-        expect(current.status).toBe('success');
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    expect((await finishedJob<{ finishedAt: string; status: string }>(job.id)).status).toBe('success');
     type Page = { bars: Array<{ t: number }>; nextFrom: number | null };
     const page = async (from: number) => (await (await get(`/api/stock/kline?market=SZ&code=000001&kType=1&from=${from}`)).json()) as Page;
     const first = await page(0);
@@ -174,12 +167,7 @@ describe('kline-sync through the gateway', () => {
     const job = (await accepted.json()) as { id: string; plan: { tokenCount: number; threads: number } };
     expect(job.plan).toMatchObject({ tokenCount: 12, threads: 2 });
     type Progress = { status: string; finishedAt: string; progress: { total: number; succeeded: number; failed: number } };
-    let finished: Progress | undefined;
-    for (let i = 0; i < 300 && !finished; i++) {
-      const current = (await (await get(`/api/stock/sync/jobs/${job.id}`, headers)).json()) as Progress;
-      if (current.finishedAt) finished = current;
-      else await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const finished = await finishedJob<Progress>(job.id, headers);
     expect(finished).toMatchObject({ status: 'success', progress: { total: 24, succeeded: 24, failed: 0 } });
     const failures = (await (await get('/api/stock/sync/failure/list', headers)).json()) as { data: { total: number } };
     expect(failures.data.total).toBe(0);

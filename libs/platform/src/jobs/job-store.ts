@@ -430,17 +430,7 @@ export class JobStore<P, I, R> {
                 started_at = NULL, finished_at = NULL, version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?`,
         [failed, again.length - failed, id],
       );
-      await this.queueWork(
-        tx,
-        again.map((item) => ({ jobId: id, seq: item.seq })),
-      );
-      return again.map((item) => ({
-        seq: item.seq,
-        status: 'queued' as const,
-        attempts: item.attempts,
-        errorMessage: '',
-        progress: 0,
-      }));
+      return this.requeue(tx, id, again);
     });
     return this.get(owner, id);
   }
@@ -470,17 +460,7 @@ export class JobStore<P, I, R> {
         "UPDATE job SET status = 'queued', version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?",
         [id],
       );
-      await this.queueWork(
-        tx,
-        held.map((item) => ({ jobId: id, seq: item.seq })),
-      );
-      return held.map((item) => ({
-        seq: item.seq,
-        status: 'queued' as const,
-        attempts: item.attempts,
-        errorMessage: '',
-        progress: 0,
-      }));
+      return this.requeue(tx, id, held);
     });
     return this.get(owner, id);
   }
@@ -613,6 +593,15 @@ export class JobStore<P, I, R> {
   }
 
   /** Puts items on the work queue (through the outbox), `itemsPerMessage` to a message. */
+  /** Queues a job's items (already `queued` in the table) as work, and reports them queued afresh. */
+  private async requeue<T extends { seq: number; attempts: number }>(tx: OutboxTransaction, jobId: string, items: readonly T[]) {
+    await this.queueWork(
+      tx,
+      items.map((item) => ({ jobId, seq: item.seq })),
+    );
+    return items.map((item) => ({ seq: item.seq, status: 'queued' as const, attempts: item.attempts, errorMessage: '', progress: 0 }));
+  }
+
   private async queueWork(
     tx: OutboxTransaction,
     items: Array<{ jobId: string; seq: number }>,
