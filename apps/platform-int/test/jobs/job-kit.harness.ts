@@ -68,7 +68,11 @@ export function testHandler(log: (line: string) => void = () => undefined) {
     run.signal.addEventListener('abort', () => log(`aborted ${key}`), { once: true });
     const { payload } = run;
     if (payload.crash) process.kill(process.pid, 'SIGKILL');
-    if (payload.refuse) throw new ItemFailure(`item ${payload.value} refused`);
+    // A refusal keeps what the run found out: the failed item's result.
+    if (payload.refuse)
+      throw new ItemFailure(`item ${payload.value} refused`, {
+        result: { doubled: -payload.value, pid: process.pid },
+      });
     if (payload.throwUntilAttempt !== undefined && run.attempt < payload.throwUntilAttempt) {
       throw new Error(`item ${payload.value} broke on attempt ${run.attempt}`);
     }

@@ -102,11 +102,13 @@ describe('durable-job kit', () => {
     });
     expect(done).toMatchObject({ status: 'partial', succeeded: 1, failed: 2 });
     const { items } = await store.items(alice, job.id, { page: 1, size: 10 });
-    expect(items.map((item) => [item.status, item.attempts, item.errorMessage])).toEqual([
-      ['success', 1, null],
-      ['failed', 3, 'failed 3 times; last: item 2 broke on attempt 3'],
-      // ItemFailure: refused for good on its first run, no redelivery.
-      ['failed', 1, 'item 3 refused'],
+    expect(
+      items.map((item) => [item.status, item.attempts, item.errorMessage, item.result?.doubled]),
+    ).toEqual([
+      ['success', 1, null, 2],
+      ['failed', 3, 'failed 3 times; last: item 2 broke on attempt 3', undefined],
+      // ItemFailure: refused for good on its first run, no redelivery; its result is kept.
+      ['failed', 1, 'item 3 refused', -3],
     ]);
     // Nothing is left to loop: every message was acked.
     await waitFor(async () => ((await queueDrained(nats, store)) ? true : undefined));

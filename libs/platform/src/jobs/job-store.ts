@@ -88,7 +88,8 @@ export interface ClaimedItem<P, I> {
   tries: number;
 }
 
-export type ItemOutcome<R> = { ok: true; result: R } | { ok: false; reason: string };
+/** A failure may carry what the run found out (an {@link ItemFailure}'s result), stored as the item's result. */
+export type ItemOutcome<R> = { ok: true; result: R } | { ok: false; reason: string; result?: R };
 
 /** A run's outcome to record; `attempt` (the claim's) fences out an older run. */
 export interface Completion<R> {
@@ -717,7 +718,10 @@ export class JobStore<P, I, R> {
           item.write = {
             status: transition.to,
             attempts: item.attempts,
-            result: outcome.ok ? JSON.stringify(outcome.result ?? null) : null,
+            result:
+              outcome.ok || outcome.result !== undefined
+                ? JSON.stringify(outcome.result ?? null)
+                : null,
             errorMessage,
             progress,
             startedAt: undefined,

@@ -30,9 +30,13 @@ export type JobHandler<P, I, R> = (run: JobItemRun<P, I>) => Promise<R>;
  * allowed run.
  */
 export class ItemFailure extends Error {
-  constructor(reason: string, options?: { cause?: unknown }) {
+  /** What the run found out before it failed (stored as the failed item's result). */
+  readonly result: unknown;
+
+  constructor(reason: string, options?: { cause?: unknown; result?: unknown }) {
     super(reason, options);
     this.name = 'ItemFailure';
+    this.result = options?.result;
   }
 }
 
@@ -297,7 +301,10 @@ export class JobWorker<P, I, R> {
           error instanceof ItemFailure || this.settings.maxDeliveries === 1
             ? reason
             : `failed ${item.tries} times; last: ${reason}`;
-        outcome = { ok: false, reason: detail };
+        outcome =
+          error instanceof ItemFailure && error.result !== undefined
+            ? { ok: false, reason: detail, result: error.result as R }
+            : { ok: false, reason: detail };
       } finally {
         running.delete(controller);
         if (running.size === 0) this.running.delete(jobId);
