@@ -2,7 +2,8 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 
 interface MediaType {
-  schema?: object;
+  /** For `text/event-stream`, `x-event-data` is the schema of each event's data. */
+  schema?: { 'x-event-data'?: object };
 }
 interface DocumentedResponse {
   content?: Record<string, MediaType>;
@@ -35,6 +36,8 @@ export interface ReceivedResponse {
 }
 
 const DOCUMENT_ID = 'openapi.json';
+/** Streamed answers (apps/gateway/src/http/event-stream.ts), checked message by message. */
+const STREAM_MEDIA_TYPES = ['text/event-stream', 'application/x-ndjson'];
 /** Routes the document leaves out on purpose (ops endpoints and the document itself). */
 const UNDOCUMENTED = /^\/(?:metrics|healthz|readyz)$|^\/api\/docs(?:\/|$)/;
 
@@ -105,12 +108,44 @@ export class OpenApiResponses {
     for (const header of Object.keys(documented.headers ?? {})) {
       if (!received.headers.has(header)) problems.push(`${operation.name} ${received.status} has no ${header} header, which the document promises`);
     }
+    const contentType = received.headers.get('content-type') ?? '';
+    const stream = STREAM_MEDIA_TYPES.find((type) => contentType.startsWith(type) && documented.content?.[type]);
+    if (stream) return [...problems, ...this.streamProblems(`${operation.name} ${received.status}`, stream, received.body, documented.content?.[stream]?.schema)];
     const schema = documented.content?.['application/json']?.schema;
     if (!schema) {
       if (received.body !== '') problems.push(`${operation.name} ${received.status} has a body the document does not describe: ${received.body.slice(0, 200)}`);
       return problems;
     }
     return [...problems, ...this.bodyProblems(`${operation.name} ${received.status}`, received, schema)];
+  }
+
+  /** Each SSE event's data, or each NDJSON line, against the documented schema (keep-alives skipped). */
+  private streamProblems(name: string, mediaType: string, body: string, schema: MediaType['schema']): string[] {
+    const itemSchema = mediaType === 'text/event-stream' ? schema?.['x-event-data'] : schema;
+    if (!itemSchema) return [`${name}: ${mediaType} without a schema for its messages`];
+    const items =
+      mediaType === 'text/event-stream'
+        ? body
+            .split('\n\n')
+            .map((event) => event.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n'))
+            .filter((data) => data !== '')
+        : body.split('\n').filter((line) => line !== '');
+    const validate = this.validatorFor(itemSchema);
+    const problems: string[] = [];
+    for (const [index, item] of items.entries()) {
+      let message: unknown;
+      try {
+        message = JSON.parse(item);
+      } catch {
+        problems.push(`${name}: message ${index} is not JSON: ${item.slice(0, 200)}`);
+        continue;
+      }
+      if (!validate(message)) {
+        const errors = (validate.errors ?? []).map((e) => `${e.instancePath || '(message)'} ${e.message ?? ''}`);
+        problems.push(`${name}: message ${index} does not match the document: ${errors.join('; ')} — ${item.slice(0, 300)}`);
+      }
+    }
+    return problems;
   }
 
   private bodyProblems(name: string, received: ReceivedResponse, schema: object): string[] {

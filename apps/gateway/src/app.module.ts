@@ -6,6 +6,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { JwtVerifier } from './auth/jwt-verifier';
 import { UserRateLimitGuard } from './auth/user-rate-limit.guard';
 import type { GatewayConfig } from './config/gateway.config';
+import { EventStreamModule } from './http/event-stream';
 import { OpsHttpController } from './http/ops.http.controller';
 import { KlineSyncModule } from './kline-sync/kline-sync.module';
 import { TokensModule } from './tokens/tokens.module';
@@ -18,6 +19,7 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot(platform),
         ThrottlerModule.forRoot([{ name: 'user', limit: config.USER_RATE_LIMIT, ttl: config.USER_RATE_WINDOW_MS }]),
+        EventStreamModule.register(config),
         // One module per service behind the gateway: its gRPC client(s), routes, DTOs and mappers.
         TokensModule.register(config),
         KlineSyncModule.register(config),

@@ -13,6 +13,12 @@ export const gatewayConfigSchema = z
     HTTP_PORT: env.port(3000),
     /** Requests the process works on at once; more get 503 + Retry-After at once (probes and /metrics excepted). */
     HTTP_MAX_IN_FLIGHT: env.int(256, 1, 100_000),
+    /** Event streams (SSE, NDJSON) open at once; they do not count against HTTP_MAX_IN_FLIGHT. More get 503. */
+    HTTP_MAX_STREAMS: env.int(1_024, 1, 100_000),
+    /** Silence after which an event stream sends a keep-alive (and commits its 200). */
+    EVENT_STREAM_HEARTBEAT_MS: env.int(15_000, 100, 300_000),
+    /** Unread bytes an event stream's client may fall behind by before it is disconnected. */
+    EVENT_STREAM_MAX_BUFFER_BYTES: env.int(1_048_576, 1_024, 104_857_600),
     /** HS256 shared secret (local use). Ignored when JWT_PUBLIC_KEY is set. */
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
     /** PEM public key (SPKI) for asymmetric tokens; JWT_ALGORITHM says which. */
@@ -27,6 +33,8 @@ export const gatewayConfigSchema = z
     GRPC_DEADLINE_MS: env.int(10_000, 100, 600_000),
     /** Deadline of the calls that do their work before answering (retry-failed, intraday triggers). */
     GRPC_LONG_DEADLINE_MS: env.int(120_000, 1_000, 3_600_000),
+    /** Deadline of a server-streaming call behind an event stream; it then ends (EventSource reconnects). */
+    GRPC_STREAM_DEADLINE_MS: env.int(600_000, 1_000, 86_400_000),
     TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
     KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),

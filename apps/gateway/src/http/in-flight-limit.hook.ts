@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { overloadedError, type InFlightLimit } from '@batchgate/platform/overload';
 import { errorResponseFor } from './error-response';
 
@@ -18,7 +18,24 @@ export function shedBeyondInFlightLimit(fastify: FastifyInstance, limit: InFligh
       void reply.status(response.status).headers(response.headers).send(response.body);
       return;
     }
-    reply.raw.once('close', () => limit.release());
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      limit.release();
+    };
+    slotReleases.set(reply, release);
+    reply.raw.once('close', release);
     done();
   });
+}
+
+const slotReleases = new WeakMap<FastifyReply, () => void>();
+
+/**
+ * Frees the request's slot before its response ends: an event stream, once open, is bounded by
+ * HTTP_MAX_STREAMS instead (it would hold a slot for minutes).
+ */
+export function releaseInFlightSlot(reply: FastifyReply): void {
+  slotReleases.get(reply)?.();
 }
