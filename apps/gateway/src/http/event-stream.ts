@@ -55,6 +55,17 @@ export interface EventStreamOptions<T> {
  *   is disconnected rather than buffered without bound.
  * - An open stream does not hold one of the HTTP_MAX_IN_FLIGHT slots (it would starve ordinary
  *   requests); streams have their own bound, `HTTP_MAX_STREAMS` (beyond it: 503 + Retry-After).
+ *
+ * ```ts
+ * // the module: a client for streams, with the stream deadline
+ * downstreamClientProvider(PUBLISH_STREAM_CLIENT, { ...publish, deadlineMs: config.GRPC_STREAM_DEADLINE_MS })
+ * // the route
+ * @Get('publish_task/:taskId/events')
+ * @ApiEventStream(PublishTaskView, 'Every state and progress change, until the task ends')
+ * events(@Param() p: TaskRef, @CurrentPrincipal() who: Principal, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
+ *   return this.streams.send(req, reply, this.publishStream.watchPublishTask({ ... }), { event: () => 'task', data: toTaskView });
+ * }
+ * ```
  */
 @Injectable()
 export class EventStreams {
