@@ -177,6 +177,32 @@ describe('durable-job kit', () => {
     });
   });
 
+  it('holds a retried job pending until it is released (an admission limit decides), and reads items of several jobs at once', async () => {
+    const { store, worker } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'held retry' },
+      items: [{ payload: { value: 1, refuse: true } }],
+    });
+    const other = await store.submit(alice, { params: { label: 'other' }, items: [{ payload: { value: 5 } }] });
+    await worker({ concurrency: 2, maxDeliveries: 2, ackWaitMs: 5_000, retryDelayMs: 50 });
+    await waitFor(async () => ((await store.get(alice, job.id)).status === 'failed' ? true : undefined));
+
+    expect(await store.retry(alice, job.id, { hold: true })).toMatchObject({ status: 'pending', failed: 0 });
+    const { items: held } = await store.items(alice, job.id, { page: 1, size: 1 });
+    expect(held.map((item) => [item.status, item.errorMessage])).toEqual([['pending', null]]);
+    const released = await store.release(alice, job.id);
+    expect(released.status).toBe('queued');
+    await waitFor(async () => ((await store.get(alice, job.id)).status === 'failed' ? true : undefined));
+    await waitFor(async () => ((await store.get(alice, other.id)).status === 'success' ? true : undefined));
+
+    const items = await store.itemsOf(alice, [job.id, other.id]);
+    expect([items.get(job.id)?.map((i) => [i.status, i.attempts]), items.get(other.id)?.map((i) => i.result)]).toEqual([
+      [['failed', 2]],
+      [{ doubled: 10, pid: process.pid }],
+    ]);
+    expect((await store.itemsOf({ tenant: 'acme', userId: 'mallory' }, [job.id])).size).toBe(0);
+  });
+
   it('streams every committed change of a watched job, in order, and ends when the job ends', async () => {
     const { store, worker } = await kit();
     const job = await store.submit(alice, {

@@ -47,7 +47,8 @@ export function isTerminalJobStatus(status: string): boolean {
  *   (A claim past the maximum number of runs is failed at once by the worker, through `fail`: a
  *   handler that crashes its process every time would otherwise loop for ever.)
  * - `cancel`: the owner cancels; running items are aborted.
- * - `retry`: failed and cancelled items of a finished job are queued again.
+ * - `retry`: failed and cancelled items of a finished job are queued again (held `pending` until
+ *   released, when the retry asks to hold them).
  */
 export const ITEM_TRANSITIONS = {
   release: { from: ['pending'], to: 'queued' },

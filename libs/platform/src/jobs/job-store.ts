@@ -348,6 +348,27 @@ export class JobStore<P, I, R> {
   }
 
   /**
+   * The items of several of the owner's jobs at once (another owner's are left out), in job and
+   * item order: a list of one-item jobs (publish tasks) shows each job's item without a read per job.
+   */
+  async itemsOf(
+    owner: JobOwner,
+    ids: readonly string[],
+  ): Promise<Map<string, JobItemSnapshot<I, R>[]>> {
+    checkOwner(owner);
+    const byJob = new Map<string, JobItemSnapshot<I, R>[]>();
+    if (ids.length === 0) return byJob;
+    const rows = (await this.deps.dataSource.query(
+      `SELECT job_id, seq, status, idempotency_key, payload, result, attempts, progress, error_message, started_at, finished_at
+         FROM job_item WHERE job_id IN (?) AND tenant = ? AND user_id = ? ORDER BY job_id, seq`,
+      [ids, owner.tenant, owner.userId],
+    )) as Array<ItemRow & { job_id: string }>;
+    for (const row of rows)
+      byJob.set(row.job_id, [...(byJob.get(row.job_id) ?? []), toItemSnapshot<I, R>(row)]);
+    return byJob;
+  }
+
+  /**
    * Cancels an open job: its open items end `cancelled` (workers skip queued ones; running ones
    * are aborted on every replica, which hear of it through the change event), and the job ends
    * `cancelled` now. `running: 'refuse'` refuses (JOB_RUNNING) once any item has started.
@@ -400,10 +421,17 @@ export class JobStore<P, I, R> {
   /**
    * Queues the failed and cancelled items of a finished job again (in one transaction with
    * their work messages); the job is `queued` and its clock restarts. NOTHING_TO_RETRY when the
-   * job is still open or has no such item.
+   * job is still open or has no such item. With `hold`, the job and those items are `pending`
+   * instead, until {@link release} (a service whose admission limit decides when they run, as
+   * for a held submission).
    */
-  async retry(owner: JobOwner, id: string): Promise<JobSnapshot<P>> {
+  async retry(
+    owner: JobOwner,
+    id: string,
+    options: { hold?: boolean } = {},
+  ): Promise<JobSnapshot<P>> {
     checkOwner(owner);
+    const status = options.hold ? ITEM_TRANSITIONS.release.from[0] : ITEM_TRANSITIONS.retry.to;
     await this.changeJob(owner, id, async (tx, job, items) => {
       const again = items.filter((item) =>
         (ITEM_TRANSITIONS.retry.from as readonly string[]).includes(item.status),
@@ -421,16 +449,18 @@ export class JobStore<P, I, R> {
       }
       const failed = again.filter((item) => item.status === 'failed').length;
       await tx.manager.query(
-        `UPDATE job_item SET status = 'queued', attempts_before_retry = attempts, result = NULL, error_message = NULL, progress = 0,
+        `UPDATE job_item SET status = ?, attempts_before_retry = attempts, result = NULL, error_message = NULL, progress = 0,
                 started_at = NULL, finished_at = NULL
           WHERE job_id = ? AND status IN (${sqlList(ITEM_TRANSITIONS.retry.from)})`,
-        [id],
+        [status, id],
       );
       await tx.manager.query(
-        `UPDATE job SET failed = failed - ?, cancelled = cancelled - ?, done_before_run = succeeded, status = 'queued', error_message = NULL,
+        `UPDATE job SET failed = failed - ?, cancelled = cancelled - ?, done_before_run = succeeded, status = ?, error_message = NULL,
                 started_at = NULL, finished_at = NULL, version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?`,
-        [failed, again.length - failed, id],
+        [failed, again.length - failed, status, id],
       );
+      if (options.hold)
+        return again.map((item) => ({ seq: item.seq, status, attempts: item.attempts, errorMessage: '', progress: 0 }));
       return this.requeue(tx, id, again);
     });
     return this.get(owner, id);

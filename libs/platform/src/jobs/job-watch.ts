@@ -125,8 +125,8 @@ function applyChange<P>(job: JobSnapshot<P>, change: JobChanged): JobSnapshot<P>
     failed: job.failed,
   };
   const done = progress.succeeded + progress.failed + change.cancelled;
-  // A retry restarts the run: what had succeeded before it is not this run's work.
-  const reopened = status === 'queued' && isTerminalJobStatus(job.status);
+  // A retry restarts the run (queued, or pending when held): what had succeeded before it is not this run's work.
+  const reopened = (status === 'queued' || status === 'pending') && isTerminalJobStatus(job.status);
   const doneBeforeRun = reopened
     ? progress.succeeded
     : job.succeeded + job.failed + job.cancelled - job.doneThisRun;
