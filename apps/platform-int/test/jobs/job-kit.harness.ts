@@ -37,6 +37,8 @@ export interface TestPayload {
   refuse?: boolean;
   /** Kill the worker's own process (a handler that crashes it). */
   crash?: boolean;
+  /** Wait for an outside system until the worker stops, then give up (throw). */
+  untilStopped?: boolean;
 }
 
 export interface TestParams {
@@ -73,6 +75,12 @@ export function testHandler(log: (line: string) => void = () => undefined) {
       throw new ItemFailure(`item ${payload.value} refused`, {
         result: { doubled: -payload.value, pid: process.pid },
       });
+    if (payload.untilStopped) {
+      await new Promise((resolve) =>
+        run.stopping.addEventListener('abort', resolve, { once: true }),
+      );
+      throw new Error(`item ${payload.value} gave up waiting: the worker stops`);
+    }
     if (payload.throwUntilAttempt !== undefined && run.attempt < payload.throwUntilAttempt) {
       throw new Error(`item ${payload.value} broke on attempt ${run.attempt}`);
     }

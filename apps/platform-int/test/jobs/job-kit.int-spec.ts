@@ -115,14 +115,26 @@ describe('durable-job kit', () => {
   });
 
   it("hands each recorded outcome once to the service's hook, inside the transaction that records it", async () => {
-    const recorded: Array<{ seq: number; ok: boolean; tries: number; inTransaction: boolean }> = [];
+    const recorded: Array<{
+      seq: number;
+      ok: boolean;
+      attempt: number;
+      tries: number;
+      inTransaction: boolean;
+    }> = [];
     const { store, worker } = await kit({
       onOutcomes: async (manager, outcomes) => {
         const [level] = (await manager.query('SELECT @@in_transaction AS open')) as Array<{
           open: number | string;
         }>;
-        for (const { seq, outcome, tries } of outcomes)
-          recorded.push({ seq, ok: outcome.ok, tries, inTransaction: Number(level?.open) === 1 });
+        for (const { seq, outcome, attempt, tries } of outcomes)
+          recorded.push({
+            seq,
+            ok: outcome.ok,
+            attempt,
+            tries,
+            inTransaction: Number(level?.open) === 1,
+          });
       },
     });
     const job = await store.submit(alice, {
@@ -136,10 +148,62 @@ describe('durable-job kit', () => {
     await worker({ concurrency: 3, maxDeliveries: 3, ackWaitMs: 5_000, retryDelayMs: 50 });
     await waitFor(async () => ((await store.get(alice, job.id)).finishedAt ? true : undefined));
     expect(recorded.sort((a, b) => a.seq - b.seq)).toEqual([
-      { seq: 0, ok: true, tries: 1, inTransaction: true },
-      { seq: 1, ok: true, tries: 2, inTransaction: true },
-      { seq: 2, ok: false, tries: 1, inTransaction: true },
+      { seq: 0, ok: true, attempt: 1, tries: 1, inTransaction: true },
+      { seq: 1, ok: true, attempt: 2, tries: 2, inTransaction: true },
+      { seq: 2, ok: false, attempt: 1, tries: 1, inTransaction: true },
     ]);
+    // A retried item's first run since the retry: its second attempt, its first try.
+    await store.retry(alice, job.id);
+    await waitFor(async () => (recorded.length === 4 ? true : undefined));
+    expect(recorded[3]).toEqual({ seq: 2, ok: false, attempt: 2, tries: 1, inTransaction: true });
+  });
+
+  it('finds held jobs left unreleased, by age, and lists them with several statuses at once', async () => {
+    const { store } = await kit();
+    const held = await store.submit(alice, {
+      params: { label: 'held' },
+      items: [{ payload: { value: 1 } }],
+      hold: true,
+    });
+    const queued = await store.submit(alice, {
+      params: { label: 'queued' },
+      items: [{ payload: { value: 2 } }],
+    });
+    await waitFor(async () => ((await store.held(0, 10)).length > 0 ? true : undefined));
+    expect(await store.held(0, 10)).toEqual([{ id: held.id, owner: alice }]);
+    expect(await store.held(60_000, 10)).toEqual([]);
+    const open = await store.list(alice, { page: 1, size: 10, status: ['pending', 'queued'] });
+    expect(open.jobs.map((job) => job.id).sort()).toEqual([held.id, queued.id].sort());
+    expect(
+      (await store.list(alice, { page: 1, size: 10, status: 'pending' })).jobs.map((job) => job.id),
+    ).toEqual([held.id]);
+    await store.release(alice, held.id);
+    expect(await store.held(0, 10)).toEqual([]);
+  });
+
+  it('hands an item back unrecorded when its handler gives up because the worker stops', async () => {
+    const { store, worker } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'stop' },
+      items: [{ payload: { value: 1, untilStopped: true } }],
+    });
+    const first = await worker({ concurrency: 1, maxDeliveries: 1, ackWaitMs: 5_000 });
+    await waitFor(async () =>
+      (await store.get(alice, job.id)).status === 'running' ? true : undefined,
+    );
+    await first.stop();
+    const [item] = (await store.items(alice, job.id, { page: 1, size: 1 })).items;
+    // Not failed, although it was its last allowed run: the stop was not the item's fault.
+    expect(item).toMatchObject({ status: 'running', attempts: 1 });
+    expect((await store.get(alice, job.id)).finishedAt).toBeNull();
+    // The message went back to the queue: the next worker runs the item again.
+    const second = await worker({ concurrency: 1, maxDeliveries: 1, ackWaitMs: 5_000 });
+    await waitFor(async () =>
+      (await store.items(alice, job.id, { page: 1, size: 1 })).items[0]?.attempts === 2
+        ? true
+        : undefined,
+    );
+    await second.stop();
   });
 
   it('retries the failed items of a finished job, and only those', async () => {

@@ -114,7 +114,9 @@ export interface CountedOutcome<P, I, R> {
   params: P;
   payload: I;
   outcome: ItemOutcome<R>;
-  /** Runs of the item since it was queued: above 1 for a retried item. */
+  /** Runs of the item ever started; above `tries` when a retry of its job queued it again. */
+  attempt: number;
+  /** Runs of the item since it was last queued: above 1 when a run before this one died or threw. */
   tries: number;
 }
 
@@ -284,13 +286,17 @@ export class JobStore<P, I, R> {
     return row ? toSnapshot<P>(row) : undefined;
   }
 
-  /** The owner's jobs of this kind, newest first. */
+  /**
+   * The owner's jobs of this kind, newest first; `status` one or several (kline-sync shows a
+   * held job as queued, so its `queued` filter is both).
+   */
   async list(
     owner: JobOwner,
-    query: Page & { status?: JobStatus },
+    query: Page & { status?: JobStatus | readonly JobStatus[] },
   ): Promise<{ jobs: JobSnapshot<P>[]; total: number }> {
     checkOwner(owner);
-    if (query.status !== undefined && !JOB_STATUSES.includes(query.status)) {
+    const statuses = query.status === undefined ? [] : typeof query.status === 'string' ? [query.status] : query.status;
+    if (statuses.some((status) => !JOB_STATUSES.includes(status))) {
       throw new DomainError(
         'invalid_argument',
         `${this.kind.errorPrefix}.INVALID_ARGUMENT`,
@@ -300,13 +306,8 @@ export class JobStore<P, I, R> {
         },
       );
     }
-    const where = `kind = ? AND tenant = ? AND user_id = ?${query.status ? ' AND status = ?' : ''}`;
-    const params = [
-      this.kind.name,
-      owner.tenant,
-      owner.userId,
-      ...(query.status ? [query.status] : []),
-    ];
+    const where = `kind = ? AND tenant = ? AND user_id = ?${statuses.length > 0 ? ' AND status IN (?)' : ''}`;
+    const params = [this.kind.name, owner.tenant, owner.userId, ...(statuses.length > 0 ? [statuses] : [])];
     const [rows, [count]] = await Promise.all([
       this.deps.dataSource.query(
         `SELECT ${JOB_COLUMNS} FROM job WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
@@ -496,6 +497,22 @@ export class JobStore<P, I, R> {
     return this.get(owner, id);
   }
 
+  /**
+   * Held (`pending`) jobs of this kind unchanged for `olderThanMs`, oldest first, with their
+   * owners: for the service that releases them (its planner, its admission limit) to find the
+   * ones whose release a stopped replica never got to. Not owner-scoped: the service acts for
+   * each owner with what it answers.
+   */
+  async held(olderThanMs: number, limit: number): Promise<Array<{ id: string; owner: JobOwner }>> {
+    const rows = (await this.deps.dataSource.query(
+      `SELECT id, tenant, user_id FROM job
+        WHERE kind = ? AND status IN (${sqlList(JOB_TRANSITIONS.release.from)}) AND updated_at < ?
+        ORDER BY updated_at LIMIT ?`,
+      [this.kind.name, new Date(Date.now() - olderThanMs), limit],
+    )) as Array<{ id: string; tenant: string; user_id: string }>;
+    return rows.map((row) => ({ id: row.id, owner: { tenant: row.tenant, userId: row.user_id } }));
+  }
+
   // ---- worker's API (keyed by the work message, which only this service's queue carries) -----
 
   /** Marks the item running under a new attempt number, or undefined when it may not run (ended, cancelled). */
@@ -623,7 +640,6 @@ export class JobStore<P, I, R> {
     await this.queueWork(tx, work);
   }
 
-  /** Puts items on the work queue (through the outbox), `itemsPerMessage` to a message. */
   /** Queues a job's items (already `queued` in the table) as work, and reports them queued afresh. */
   private async requeue<T extends { seq: number; attempts: number }>(tx: OutboxTransaction, jobId: string, items: readonly T[]) {
     await this.queueWork(
@@ -633,6 +649,7 @@ export class JobStore<P, I, R> {
     return items.map((item) => ({ seq: item.seq, status: 'queued' as const, attempts: item.attempts, errorMessage: '', progress: 0 }));
   }
 
+  /** Puts items on the work queue (through the outbox), `itemsPerMessage` to a message. */
   private async queueWork(
     tx: OutboxTransaction,
     items: Array<{ jobId: string; seq: number }>,
@@ -775,6 +792,7 @@ export class JobStore<P, I, R> {
             params: job.params,
             payload: parseJson(item.row.payload) as I,
             outcome,
+            attempt: item.attempts,
             tries: item.attempts - item.row.attempts_before_retry,
           });
         }

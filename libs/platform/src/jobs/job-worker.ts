@@ -18,6 +18,11 @@ const MAX_OUTAGE_BACKOFF_MS = 5_000;
 export interface JobItemRun<P, I> extends ClaimedItem<P, I> {
   /** Aborted when the job is cancelled (on any replica): stop the outside call. */
   signal: AbortSignal;
+  /**
+   * Aborted when this worker stops. A handler waiting for something (an outside system's
+   * outage) may give up then and throw: the item goes back to the queue unrecorded.
+   */
+  stopping: AbortSignal;
   /** Records the item's progress (0-100) and announces it to watchers. */
   reportProgress(percent: number): Promise<void>;
 }
@@ -145,6 +150,9 @@ export class JobWorker<P, I, R> {
 
   async start(): Promise<void> {
     const { subjects } = this.store;
+    // Both outcomes exist from the start: a failure rate reads 0 before the first failure.
+    for (const outcome of ['success', 'failed'] as const)
+      this.items.inc({ kind: this.store.kind.name, outcome }, 0);
     this.stopChanges = this.store.onChange((change) => {
       if (change.status !== 'cancelled') return;
       for (const controller of this.running.get(change.jobId) ?? [])
@@ -269,6 +277,7 @@ export class JobWorker<P, I, R> {
           result: await this.handler({
             ...item,
             signal: controller.signal,
+            stopping: this.stopped.signal,
             reportProgress: (percent) =>
               this.store.reportProgress(jobId, seq, item.attempt, percent),
           }),
@@ -283,6 +292,8 @@ export class JobWorker<P, I, R> {
           );
           return true;
         }
+        // Given up because the worker stops: not the item's failure; another replica runs it.
+        if (this.stopping && !(error instanceof ItemFailure)) return false;
         const reason = error instanceof Error ? error.message : String(error);
         const last = item.tries >= this.settings.maxDeliveries;
         if (!(error instanceof ItemFailure) && !last) {
