@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { freePort, spawnService, waitFor, type ServiceProcess } from '@batchgate/testing';
+import { freePort, spawnService, waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from '../../apps/e2e/src/stack';
 import { closedLoop, openLoop, type HttpRequestSpec, type LoadResult } from './load';
 
@@ -128,7 +128,7 @@ async function seedProduct(stack: Stack, headers: Record<string, string>): Promi
   // Provider tokens the simulator knows, fast enough that the jobs the submissions start finish
   // soon after (they run while later submissions arrive, as they would in production).
   const secrets = Array.from({ length: TOKENS }, (_, i) => `bench-${randomBytes(4).toString('hex')}-${i}`);
-  const sim = await fetch(`${stack.simUrl}/__sim/config`, {
+  const sim = await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -148,16 +148,16 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   // The per-user limit out of the way: the most requests in the shortest window. @nestjs/throttler
   // keeps every hit of the window and filters them on each request, so a long window with a high
   // limit would cost the gateway more than the routes measured (15 % of its CPU at 60 s).
-  const stack = await startStack({ klineSync: true, gatewayEnv: { USER_RATE_LIMIT: '1000000', USER_RATE_WINDOW_MS: '1000' } });
+  const stack = await startStack({ services: ['kline-sync'], env: { gateway: { USER_RATE_LIMIT: '1000000', USER_RATE_WINDOW_MS: '1000' } } });
   const jwt = await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list'], expiresIn: '2h' });
   const headers = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
   const { jobId, submission } = await seedProduct(stack, headers);
-  const [sim, klineSync] = stack.processes.others as [ServiceProcess, ServiceProcess];
+  const pid = (name: string) => stack.services.process(name).pid;
   const processes: Processes = {
-    gateway: stack.processes.gateway.pid,
-    'token-manager': stack.processes.tokenManager.pid,
-    'kline-sync': klineSync.pid,
-    'upstream-sim': sim.pid,
+    gateway: pid('gateway'),
+    'token-manager': pid('token-manager'),
+    'kline-sync': pid('kline-sync'),
+    'upstream-sim': pid('upstream-sim'),
     mariadb: pidOf('mariadbd'),
     nats: pidOf('nats-server'),
     bench: process.pid,

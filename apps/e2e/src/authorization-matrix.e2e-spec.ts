@@ -109,7 +109,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
   const listOperations: Array<{ key: string; method: string; path: string }> = [];
 
   beforeAll(async () => {
-    stack = await startStack({ klineSync: true });
+    stack = await startStack({ services: ['kline-sync'] });
     for (const [actor, claims] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
 
     const document = (await (await stack.fetch('/api/docs/openapi.json')).json()) as {
@@ -127,7 +127,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
 
     // The owner's data: a token the provider knows, two stocks (one the provider does not know),
     // and a finished job, which leaves stored bars and a failure.
-    await fetch(`${stack.simUrl}/__sim/config`, {
+    await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ market: { tokens: [{ token: 'matrix-itick', ratePerSecond: 50 }], unknownStocks: ['SH:699999'] } }),
@@ -140,7 +140,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       what: 'the owner\'s first job to finish',
     });
     // From now on the provider answers slowly: the jobs the fixtures start stay running.
-    await fetch(`${stack.simUrl}/__sim/config`, {
+    await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ routes: { 'market.kline': { latency: { kind: 'fixed', ms: 30_000 } } } }),

@@ -151,8 +151,8 @@ describe('bad input, generated', () => {
 
   /** Rows every request kind could add, in one query: a rejected request must add none. */
   const storedRows = async () => {
-    const kline = stack.klineDatabase?.name ?? '';
-    const [rows] = await stack.tokenDatabase.query<Record<string, number>>(
+    const kline = stack.services.database('kline-sync')?.name ?? '';
+    const [rows] = await stack.services.database('token-manager').query<Record<string, number>>(
       `SELECT (SELECT COUNT(*) FROM api_token) AS tokens, (SELECT COUNT(*) FROM \`${kline}\`.stock_info) AS stocks,
               (SELECT COUNT(*) FROM \`${kline}\`.sync_job) AS jobs`,
     );
@@ -181,7 +181,7 @@ describe('bad input, generated', () => {
 
   beforeAll(async () => {
     // No provider token is registered: a request that is valid starts work that fails fast.
-    stack = await startStack({ klineSync: true, gatewayEnv: { USER_RATE_LIMIT: '1000000' } });
+    stack = await startStack({ services: ['kline-sync'], env: { gateway: { USER_RATE_LIMIT: '1000000' } } });
     authorization = `Bearer ${await stack.mintToken({ perms: ALL_PERMISSIONS })}`;
     console.log(`[property] bad input: seed=${SEED} numRuns=${RUNS_PER_ROUTE} per route, ${RUNS_PER_PROPERTY} per property (replay: FC_SEED=${SEED})`);
   }, 120_000);
@@ -243,7 +243,7 @@ describe('bad input, generated', () => {
         if (job.status === 202) {
           outcomes.stored++;
           const { id } = job.json() as { id: string };
-          const rows = await stack.klineDatabase?.query('SELECT tenant, user_id AS sub FROM sync_job WHERE id = ?', [id]);
+          const rows = await stack.services.database('kline-sync')?.query('SELECT tenant, user_id AS sub FROM sync_job WHERE id = ?', [id]);
           expect(rows).toEqual([{ tenant, sub }]);
         }
       }),
@@ -403,7 +403,7 @@ describe('bad input, generated', () => {
           expect(answer.status).toBe(201);
           const { id, name: answered } = answer.json() as { id: number; name: string };
           expect(answered).toBe(name);
-          expect(await stack.tokenDatabase.query('SELECT name FROM api_token WHERE id = ?', [id])).toEqual([{ name }]);
+          expect(await stack.services.database('token-manager').query('SELECT name FROM api_token WHERE id = ?', [id])).toEqual([{ name }]);
           outcomes.stored++;
         }
       }),

@@ -17,11 +17,13 @@ describe('a database that stops answering', () => {
   beforeAll(async () => {
     proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(process.env['DB_PORT'] ?? 3306) });
     stack = await startStack({
-      serviceEnv: {
+      env: {
+        'token-manager': {
         DB_HOST: proxy.host,
         DB_PORT: String(proxy.port),
         DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
         DB_ACQUIRE_TIMEOUT_MS: String(ACQUIRE_TIMEOUT_MS),
+        },
       },
     });
     bearer = { authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin'] })}` };

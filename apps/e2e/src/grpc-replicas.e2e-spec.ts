@@ -1,13 +1,5 @@
 import { SignJWT } from 'jose';
-import {
-  createTestDatabase,
-  freePort,
-  readMetric,
-  spawnService,
-  waitFor,
-  type ServiceProcess,
-  type TestDatabase,
-} from '@batchgate/testing';
+import { readMetric, startTestStack, waitFor, type TestStack } from '@batchgate/testing';
 import { checkedFetchFor, type CheckedFetch } from './openapi-responses';
 
 const JWT_SECRET = 'e2e-replicas-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -15,8 +7,6 @@ const CALLS = 40;
 const LIST_TOKENS = { method: '/tokens.v1.TokenManagerService/ListTokens', code: 'OK' };
 
 interface Replica {
-  process: ServiceProcess;
-  grpcPort: number;
   metricsUrl: string;
 }
 
@@ -31,44 +21,24 @@ const handledListTokens = async (replica: Replica): Promise<number> =>
  * every call would go to the first replica.
  */
 describe('gRPC calls from one gateway spread over two token-manager replicas', () => {
-  let database: TestDatabase;
-  const replicas: Replica[] = [];
-  let gateway: ServiceProcess;
+  let stack: TestStack;
+  let replicas: Replica[];
   let gatewayUrl: string;
   let gatewayFetch: CheckedFetch['fetch'];
 
   beforeAll(async () => {
-    database = await createTestDatabase('e2e_replicas');
-    for (let i = 0; i < 2; i += 1) {
-      const [grpcPort, opsPort] = [await freePort(), await freePort()];
-      const service = await spawnService({
-        entry: 'apps/token-manager/src/main.ts',
-        env: { ...database.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(opsPort) },
-        readyUrl: `http://127.0.0.1:${opsPort}/readyz`,
-      });
-      replicas.push({ process: service, grpcPort, metricsUrl: `http://127.0.0.1:${opsPort}/metrics` });
-    }
-    const httpPort = await freePort();
-    gatewayUrl = `http://127.0.0.1:${httpPort}`;
-    gateway = await spawnService({
-      entry: 'apps/gateway/src/main.ts',
-      env: {
-        HTTP_PORT: String(httpPort),
-        TOKEN_MANAGER_URL: `ipv4:${replicas.map((r) => `127.0.0.1:${r.grpcPort}`).join(',')}`,
-        KLINE_SYNC_URL: '127.0.0.1:1',
-        JWT_SECRET,
-        USER_RATE_LIMIT: String(CALLS * 10),
-      },
-      readyUrl: `${gatewayUrl}/readyz`,
+    // The test stack gives the gateway both replicas' addresses (`ipv4:a,b`).
+    stack = await startTestStack({
+      processes: ['token-manager', 'gateway'],
+      replicas: { 'token-manager': 2 },
+      env: { gateway: { JWT_SECRET, USER_RATE_LIMIT: String(CALLS * 10) } },
     });
+    replicas = [0, 1].map((i) => ({ metricsUrl: `${stack.url('token-manager', 'ops', i)}/metrics` }));
+    gatewayUrl = stack.url('gateway', 'http');
     gatewayFetch = (await checkedFetchFor(gatewayUrl)).fetch;
   }, 90_000);
 
-  afterAll(async () => {
-    const exits = await Promise.all([gateway, ...replicas.map((r) => r.process)].filter(Boolean).map((p) => p.stop()));
-    await database?.drop();
-    expect(exits).toEqual(exits.map(() => 0));
-  });
+  afterAll(() => stack?.stop());
 
   it(`answers list calls through the gateway from both replicas, ${CALLS} of them alternating`, async () => {
     const admin = await new SignJWT({ sub: 'alice', tenant: 'acme', perms: ['tokens:admin'] })

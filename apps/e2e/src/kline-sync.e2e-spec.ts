@@ -7,10 +7,10 @@ describe('kline-sync through the gateway', () => {
   let bearer: Record<string, string>;
 
   beforeAll(async () => {
-    stack = await startStack({ klineSync: true });
+    stack = await startStack({ services: ['kline-sync'] });
     const token = await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry'] });
     bearer = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    await fetch(`${stack.simUrl}/__sim/config`, {
+    await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ market: { tokens: [{ token: 'e2e-itick', ratePerSecond: 50 }], unknownStocks: ['SH:699999'] } }),
@@ -61,7 +61,7 @@ describe('kline-sync through the gateway', () => {
 
   it("keeps each job its owner's: listed, cancelled and retried by them, not found by anybody else", async () => {
     const simConfig = (latencyMs: number) =>
-      fetch(`${stack.simUrl}/__sim/config`, {
+      fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ routes: { 'market.kline': { latency: { kind: 'fixed', ms: latencyMs } } } }),
@@ -139,7 +139,7 @@ describe('kline-sync through the gateway', () => {
     const token = await stack.mintToken({ sub: 'carol', tenant: 'initech', perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list'] });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const secrets = Array.from({ length: 12 }, (_, i) => `e2e-enable-${i}-${Date.now().toString(36)}`);
-    const sim = await fetch(`${stack.simUrl}/__sim/market/tokens`, {
+    const sim = await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/market/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(secrets.map((secret) => ({ token: secret, ratePerSecond: 20 }))),

@@ -69,8 +69,8 @@ describe('monitoring against a real Prometheus', () => {
     (await (await fetch(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`)).json()) as QueryAnswer;
 
   beforeAll(async () => {
-    stack = await startStack({ klineSync: true });
-    const database = stack.tokenDatabase.env;
+    stack = await startStack({ services: ['kline-sync'] });
+    const database = stack.services.database('token-manager').env;
     const exporterPort = await freePort();
     mysqlExporter = await startDaemon('prometheus-mysqld-exporter', [`--web.listen-address=127.0.0.1:${exporterPort}`], `http://127.0.0.1:${exporterPort}/metrics`, {
       DATA_SOURCE_NAME: `${database['DB_USER']}:${database['DB_PASSWORD']}@(${database['DB_HOST']}:${database['DB_PORT']})/`,
@@ -78,9 +78,9 @@ describe('monitoring against a real Prometheus', () => {
     const targets: Record<string, string> = {
       mysql: `127.0.0.1:${exporterPort}`,
       gateway: new URL(stack.gatewayUrl).host,
-      'token-manager': new URL(stack.tokenManagerOpsUrl).host,
-      'kline-sync': new URL(stack.klineSyncOpsUrl ?? '').host,
-      'upstream-sim': new URL(stack.simUrl ?? '').host,
+      'token-manager': new URL(stack.services.url('token-manager', 'ops')).host,
+      'kline-sync': new URL(stack.services.url('kline-sync', 'ops') ?? '').host,
+      'upstream-sim': new URL(stack.services.url('upstream-sim', 'http') ?? '').host,
     };
     const config = parse(readFileSync(SCRAPE_CONFIG, 'utf8')) as {
       global: Record<string, string>;
@@ -185,7 +185,7 @@ async function runWorkload(stack: Stack): Promise<void> {
     if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
     return response.json() as Promise<Record<string, unknown>>;
   };
-  await fetch(`${stack.simUrl}/__sim/config`, {
+  await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({

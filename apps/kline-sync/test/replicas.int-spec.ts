@@ -9,6 +9,9 @@ interface SimStats {
 }
 
 /** Two kline-sync replicas, each with its own token-manager replica, sharing one job. */
+// Each case starts its own stack of five processes inside the test.
+jest.setTimeout(120_000);
+
 describe('kline-sync scale-out', () => {
   let stack: KlineStack;
   let queue: string;

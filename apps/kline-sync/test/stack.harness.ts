@@ -5,15 +5,7 @@ import { lastValueFrom } from 'rxjs';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient } from '@batchgate/platform/grpc';
-import {
-  createTestDatabase,
-  freePort,
-  spawnService,
-  type MysqlServer,
-  type ServiceProcess,
-  type TestDatabase,
-  testServiceCredentials,
-} from '@batchgate/testing';
+import { startTestStack, type MysqlServer, type ServiceProcess, type TestDatabase, testServiceCredentials } from '@batchgate/testing';
 
 export interface KlineStack {
   simUrl: string;
@@ -24,9 +16,9 @@ export interface KlineStack {
   klineDatabase: TestDatabase;
   tokenDatabase: TestDatabase;
   nats: NatsConnection;
-  processes: { sim: ServiceProcess; tokenManagers: ServiceProcess[]; klineSync: ServiceProcess[] };
+  processes: { sim: ServiceProcess; tokenManagers: readonly ServiceProcess[]; klineSync: readonly ServiceProcess[] };
   /** `/metrics` of each kline-sync replica. */
-  klineSyncOpsUrls: string[];
+  klineSyncOpsUrls: readonly string[];
   /** Starts one more kline-sync replica against the same databases and queue. */
   addKlineSyncReplica: () => Promise<ServiceProcess>;
   sim: (path: string, body?: unknown) => Promise<unknown>;
@@ -40,70 +32,49 @@ export interface StackInfrastructure {
 }
 
 /**
- * upstream-sim, token-manager and kline-sync as real processes on free loopback ports, each
- * service with a fresh database, on the shared NATS and MySQL unless `infrastructure` names others.
+ * upstream-sim, token-manager and kline-sync as real processes of the test stack (free loopback
+ * ports, each service with a fresh database), on the shared NATS and MySQL unless
+ * `infrastructure` names others; every kline-sync replica balances its calls over the
+ * token-manager replicas.
  */
 export async function startKlineStack(
   klineEnv: Record<string, string> = {},
   tokenManagerReplicas = 1,
   { natsUrl = 'nats://127.0.0.1:4222', mysql }: StackInfrastructure = {},
 ): Promise<KlineStack> {
-  const [simPort, ksGrpc] = [await freePort(), await freePort()];
-  const tokenDatabase = await createTestDatabase('ks_tokens', mysql);
-  const klineDatabase = await createTestDatabase('ks_kline', mysql);
-  const simUrl = `http://127.0.0.1:${simPort}`;
-  const sim = await spawnService({ entry: 'apps/upstream-sim/src/main.ts', env: { SIM_PORT: String(simPort) }, readyUrl: `${simUrl}/readyz` });
-  // token-manager replicas share one database; kline-sync replica i talks to token-manager i mod n.
-  const tokenManagers: Array<{ process: ServiceProcess; grpcPort: number }> = [];
-  for (let i = 0; i < tokenManagerReplicas; i++) {
-    const [grpcPort, opsPort] = [await freePort(), await freePort()];
-    const process = await spawnService({
-      entry: 'apps/token-manager/src/main.ts',
-      env: { ...tokenDatabase.env, NATS_URL: natsUrl, GRPC_PORT: String(grpcPort), OPS_PORT: String(opsPort), OUTBOX_POLL_MS: '50' },
-      readyUrl: `http://127.0.0.1:${opsPort}/readyz`,
-    });
-    tokenManagers.push({ process, grpcPort });
-  }
-  const tmGrpc = tokenManagers[0]?.grpcPort ?? 0;
-  const replicas: ServiceProcess[] = [];
-  const klineSyncOpsUrls: string[] = [];
-  const addKlineSyncReplica = async () => {
-    const ops = await freePort();
-    const grpc = replicas.length === 0 ? ksGrpc : await freePort();
-    const replica = await spawnService({
-      entry: 'apps/kline-sync/src/main.ts',
-      env: {
-        ...klineDatabase.env,
-        NATS_URL: natsUrl,
-        GRPC_PORT: String(grpc),
-        OPS_PORT: String(ops),
-        OUTBOX_POLL_MS: '50',
-        TOKEN_MANAGER_URL: `127.0.0.1:${tokenManagers[replicas.length % tokenManagers.length]?.grpcPort}`,
-        ITICK_BASE_URL: simUrl,
-        ...klineEnv,
-      },
-      readyUrl: `http://127.0.0.1:${ops}/readyz`,
-    });
-    replicas.push(replica);
-    klineSyncOpsUrls.push(`http://127.0.0.1:${ops}/metrics`);
-    return replica;
-  };
-  await addKlineSyncReplica();
+  const stack = await startTestStack({
+    processes: ['kline-sync'],
+    env: { 'kline-sync': klineEnv },
+    replicas: { 'token-manager': tokenManagerReplicas },
+    natsUrl,
+    mysql,
+  });
+  const simUrl = stack.url('upstream-sim', 'http');
   const registry = new Registry();
-  const tm = createGrpcClient<TokenManagerServiceClient>({ proto: 'tokens', service: TOKEN_MANAGER_SERVICE_NAME, url: `127.0.0.1:${tmGrpc}`, deadlineMs: 10_000, registry, credentials: testServiceCredentials });
-  const ks = createGrpcClient<KlineSyncServiceClient>({ proto: 'klinesync', service: KLINE_SYNC_SERVICE_NAME, url: `127.0.0.1:${ksGrpc}`, deadlineMs: 60_000, registry, credentials: testServiceCredentials });
+  const tm = createGrpcClient<TokenManagerServiceClient>({ proto: 'tokens', service: TOKEN_MANAGER_SERVICE_NAME, url: stack.url('token-manager', 'grpc'), deadlineMs: 10_000, registry, credentials: testServiceCredentials });
+  const ks = createGrpcClient<KlineSyncServiceClient>({ proto: 'klinesync', service: KLINE_SYNC_SERVICE_NAME, url: stack.url('kline-sync', 'grpc'), deadlineMs: 60_000, registry, credentials: testServiceCredentials });
   const nats = await connect({ servers: natsUrl, maxReconnectAttempts: -1 });
   return {
     simUrl,
     tokenManager: tm.client,
     klineSync: ks.client,
-    klineSyncUrl: `127.0.0.1:${ksGrpc}`,
-    klineDatabase,
-    tokenDatabase,
+    klineSyncUrl: stack.url('kline-sync', 'grpc'),
+    klineDatabase: stack.database('kline-sync'),
+    tokenDatabase: stack.database('token-manager'),
     nats,
-    processes: { sim, tokenManagers: tokenManagers.map((t) => t.process), klineSync: replicas },
-    klineSyncOpsUrls,
-    addKlineSyncReplica,
+    processes: {
+      sim: stack.process('upstream-sim'),
+      get tokenManagers() {
+        return stack.replicas('token-manager');
+      },
+      get klineSync() {
+        return stack.replicas('kline-sync');
+      },
+    },
+    get klineSyncOpsUrls() {
+      return stack.replicas('kline-sync').map((_, i) => `${stack.url('kline-sync', 'ops', i)}/metrics`);
+    },
+    addKlineSyncReplica: () => stack.addReplica('kline-sync'),
     sim: async (path, body) => {
       const response = await fetch(`${simUrl}${path}`, {
         method: body === undefined ? 'GET' : 'POST',
@@ -117,10 +88,7 @@ export async function startKlineStack(
       tm.close();
       ks.close();
       await nats.close();
-      await Promise.all(replicas.map((r) => r.stop()));
-      await Promise.all(tokenManagers.map((t) => t.process.stop()));
-      await sim.stop();
-      await Promise.all([tokenDatabase.drop(), klineDatabase.drop()]);
+      await stack.stop();
     },
   };
 }

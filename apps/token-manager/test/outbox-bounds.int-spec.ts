@@ -7,16 +7,14 @@ import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@bat
 import { createGrpcClient } from '@batchgate/platform/grpc';
 import { STREAM_LIMIT_DEFAULTS } from '@batchgate/platform/messaging';
 import {
-  createTestDatabase,
-  freePort,
   readMetric,
   readStreamEvents,
-  spawnService,
+  startTestStack,
   streamLastSeq,
   testServiceCredentials,
   waitFor,
-  type ServiceProcess,
   type TestDatabase,
+  type TestStack,
 } from '@batchgate/testing';
 
 /**
@@ -27,24 +25,19 @@ import {
 describe('outbox and stream bounds of token-manager', () => {
   let database: TestDatabase;
   let nats: NatsConnection;
-  let service: ServiceProcess;
+  let stack: TestStack;
   let client: ReturnType<typeof createGrpcClient<TokenManagerServiceClient>>;
   let metricsUrl: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase('outbox_bounds');
     nats = await connect({ servers: 'nats://127.0.0.1:4222' });
-    const [grpcPort, opsPort] = [await freePort(), await freePort()];
-    service = await spawnService({
-      entry: 'apps/token-manager/src/main.ts',
-      env: { ...database.env, GRPC_PORT: String(grpcPort), OPS_PORT: String(opsPort), OUTBOX_POLL_MS: '50', OUTBOX_RETENTION_MS: '0' },
-      readyUrl: `http://127.0.0.1:${opsPort}/readyz`,
-    });
-    metricsUrl = `http://127.0.0.1:${opsPort}/metrics`;
+    stack = await startTestStack({ processes: ['token-manager'], env: { 'token-manager': { OUTBOX_RETENTION_MS: '0' } } });
+    database = stack.database('token-manager');
+    metricsUrl = `${stack.url('token-manager', 'ops')}/metrics`;
     client = createGrpcClient<TokenManagerServiceClient>({
       proto: 'tokens',
       service: TOKEN_MANAGER_SERVICE_NAME,
-      url: `127.0.0.1:${grpcPort}`,
+      url: stack.url('token-manager', 'grpc'),
       deadlineMs: 5_000,
       registry: new Registry(),
       credentials: testServiceCredentials,
@@ -52,9 +45,8 @@ describe('outbox and stream bounds of token-manager', () => {
   }, 60_000);
   afterAll(async () => {
     client.close();
-    expect(await service.stop()).toBe(0);
     await nats.close();
-    await database.drop();
+    await stack.stop();
   });
 
   it('publishes an event, counts it, then deletes its row once the retention has passed', async () => {

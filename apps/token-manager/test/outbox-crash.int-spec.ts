@@ -7,19 +7,16 @@ import type { TokenCreated } from '@batchgate/contracts/events/v1/events';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient } from '@batchgate/platform/grpc';
 import {
-  createTestDatabase,
-  freePort,
   queryTestDatabase,
   readStreamEvents,
-  spawnService,
+  startTestStack,
   streamLastSeq,
   testServiceCredentials,
   waitFor,
-  type TestDatabase,
+  type TestStack,
 } from '@batchgate/testing';
 
 const STREAM = 'TOKENS_EVENTS';
-const ENTRY = 'apps/token-manager/src/main.ts';
 
 /**
  * The outbox's promise, shown with real processes: token-manager is SIGKILLed by its test hook
@@ -27,41 +24,24 @@ const ENTRY = 'apps/token-manager/src/main.ts';
  * marked. After a restart the token.created event is on NATS exactly once in both cases.
  */
 describe('transactional outbox survives a crash of token-manager', () => {
-  let database: TestDatabase;
   let nats: NatsConnection;
-  let grpcPort: number;
-  let opsPort: number;
+  let stack: TestStack | undefined;
 
   beforeAll(async () => {
     nats = await connect({ servers: 'nats://127.0.0.1:4222' });
   });
   afterAll(async () => nats.close());
-  // A fresh database and ports per case: each crash starts from an empty outbox.
-  beforeEach(async () => {
-    database = await createTestDatabase('outbox');
-    [grpcPort, opsPort] = [await freePort(), await freePort()];
-  });
-  afterEach(async () => database.drop());
+  // A fresh stack per case: each crash starts from an empty outbox.
+  afterEach(async () => stack?.stop());
 
-  const start = (crashPoint: 'none' | 'before-publish' | 'after-publish') =>
-    spawnService({
-      entry: ENTRY,
-      env: {
-        ...database.env,
-        GRPC_PORT: String(grpcPort),
-        OPS_PORT: String(opsPort),
-        OUTBOX_POLL_MS: '50',
-        OUTBOX_TEST_CRASH: crashPoint,
-      },
-      readyUrl: `http://127.0.0.1:${opsPort}/readyz`,
-    });
+  const databaseName = () => stack?.database('token-manager').name ?? '';
 
   /** Sends CreateToken; the answer may be lost to the crash, the commit is not. */
   const sendCreateToken = async (provider: string) => {
     const { client, close } = createGrpcClient<TokenManagerServiceClient>({
       proto: 'tokens',
       service: TOKEN_MANAGER_SERVICE_NAME,
-      url: `127.0.0.1:${grpcPort}`,
+      url: stack?.url('token-manager', 'grpc') ?? '',
       deadlineMs: 5_000,
       registry: new Registry(),
       credentials: testServiceCredentials,
@@ -85,25 +65,26 @@ describe('transactional outbox survives a crash of token-manager', () => {
   it.each(['before-publish', 'after-publish'] as const)('crash %s: the event arrives exactly once after restart', async (crashPoint) => {
     const provider = `crash${randomBytes(4).toString('hex')}`;
     const seqBefore = await streamLastSeq(nats, STREAM);
-    const crashing = await start(crashPoint);
+    stack = await startTestStack({ processes: ['token-manager'], env: { 'token-manager': { OUTBOX_TEST_CRASH: crashPoint } } });
+    const crashing = stack.process('token-manager');
 
     await sendCreateToken(provider);
     expect(await crashing.exited).toBe('SIGKILL');
     expect(crashing.output()).toContain(`outbox test hook: killing the process at ${crashPoint}`);
 
     // The state change is committed whatever happened to the event.
-    const rows = await queryTestDatabase<{ id: string }>(database.name, 'SELECT id FROM api_token WHERE provider = ?', [provider]);
+    const rows = await queryTestDatabase<{ id: string }>(databaseName(), 'SELECT id FROM api_token WHERE provider = ?', [provider]);
     expect(rows).toHaveLength(1);
     const tokenId = Number(rows[0]?.id);
     const publishedBeforeRestart = await eventsFor(provider, seqBefore);
     expect(publishedBeforeRestart).toHaveLength(crashPoint === 'before-publish' ? 0 : 1);
 
-    const restarted = await start('none');
-    try {
+    await stack.restart('token-manager', 0, { OUTBOX_TEST_CRASH: 'none' });
+    {
       await waitFor(
         async () => {
           const [pending] = await queryTestDatabase<{ n: number }>(
-            database.name,
+            databaseName(),
             'SELECT COUNT(*) AS n FROM outbox_event WHERE published_at IS NULL',
           );
           return Number(pending?.n) === 0 ? true : undefined;
@@ -113,8 +94,6 @@ describe('transactional outbox survives a crash of token-manager', () => {
       const events = await eventsFor(provider, seqBefore);
       expect(events).toHaveLength(1);
       expect(events[0]?.payload).toMatchObject({ tokenId, provider });
-    } finally {
-      expect(await restarted.stop()).toBe(0);
     }
   });
 });

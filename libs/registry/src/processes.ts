@@ -73,6 +73,13 @@ export interface DeployableProcess {
   containerEnv?: Record<string, string>;
   /** Environment for `npm start` only. */
   localEnv?: Record<string, string>;
+  /** Environment every test stack gives it (faster polling than a deployment wants). */
+  testEnv?: Record<string, string>;
+  /**
+   * Variables naming what must not be shared between stacks that run at once on one NATS
+   * (JetStream work queues): each test stack sets them to names of its own.
+   */
+  perStackEnv?: readonly string[];
   scaling: HorizontalScaling | SingleReplica;
   /** Published on the host by docker-compose (the ports a person opens). */
   publish?: PortRole;
@@ -137,6 +144,7 @@ export const PROCESSES: readonly DeployableProcess[] = [
     nats: true,
     downstream: [],
     secrets: [...SERVICE_SECRETS, 'TOKEN_ENCRYPTION_KEY'],
+    testEnv: { OUTBOX_POLL_MS: '50' },
     scaling: WORKER_SCALING,
     color: 'magenta',
   },
@@ -154,6 +162,8 @@ export const PROCESSES: readonly DeployableProcess[] = [
       { process: 'upstream-sim', env: 'ITICK_BASE_URL', via: 'http' },
     ],
     secrets: SERVICE_SECRETS,
+    testEnv: { OUTBOX_POLL_MS: '50' },
+    perStackEnv: ['SYNC_WORK_QUEUE'],
     // Replicas share one JetStream work queue; CPU tracks the stocks in hand closely enough.
     scaling: WORKER_SCALING,
     color: 'yellow',

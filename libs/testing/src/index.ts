@@ -9,3 +9,4 @@ export * from './mariadb-server';
 export * from './restartable-process';
 export * from './prometheus-text';
 export * from './tcp-proxy';
+export * from './test-stack';
