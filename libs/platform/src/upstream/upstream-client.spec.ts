@@ -173,6 +173,18 @@ describe('UpstreamClient against a real HTTP server', () => {
     await offline.close();
   });
 
+  it('refuses a response body over maxResponseBytes as permanent, having read no more than the bound', async () => {
+    upstream.handler = (_, response) => json(response, 200, { blob: 'x'.repeat(64 * 1024) });
+    const bounded = make({ maxResponseBytes: 16 * 1024 });
+    const error = await bounded.request({ operation: 'x', path: '/big' }).catch((e: unknown) => e);
+    await bounded.close();
+    expect(upstream.requests).toHaveLength(1); // it was sent, and failed on the answer
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(String((error as Error).message)).toMatch(/provider: request failed/);
+    // The same answer within the default bound is read.
+    await expect(client.request({ operation: 'x', path: '/big' })).resolves.toMatchObject({ status: 200 });
+  });
+
   it('opens the breaker after failures in a row, refuses without sending, and closes after a successful probe', async () => {
     client = make({ breaker: { consecutiveFailures: 3, recoveryTimeMs: 200 } });
     upstream.handler = (_, response) => json(response, 500, {});

@@ -24,6 +24,8 @@ import { Pool, type Dispatcher } from 'undici';
 import { currentRequestContext } from '../context';
 import { prometheusConcurrencyListener } from '../observability';
 
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
 /** Options of {@link UpstreamClient}. */
 export interface UpstreamClientOptions {
   /** The outside system (`itick`, `marketplace`): metrics label, breaker name, error messages. */
@@ -34,6 +36,11 @@ export interface UpstreamClientOptions {
   timeoutMs: number;
   /** Keep-alive connections to the upstream (default 128). */
   connections?: number;
+  /**
+   * Largest response body read (default 8 MiB): a bigger one is aborted as it arrives and fails
+   * the call as permanent (repeating it would read as much again), instead of filling the memory.
+   */
+  maxResponseBytes?: number;
   /** The upstream's circuit breaker (defaults: open after 5 failures in a row, probe after 2 s). */
   breaker?: Pick<CircuitBreakerOptions, 'consecutiveFailures' | 'failureRate' | 'recoveryTimeMs' | 'halfOpenProbes'>;
   /** Headers of every request (e.g. `user-agent`). */
@@ -135,7 +142,11 @@ export class UpstreamClient {
   constructor(options: UpstreamClientOptions) {
     this.name = options.name;
     const base = new URL(options.baseUrl);
-    this.pool = new Pool(base.origin, { connections: options.connections ?? 128, keepAliveTimeout: 30_000 });
+    this.pool = new Pool(base.origin, {
+      connections: options.connections ?? 128,
+      keepAliveTimeout: 30_000,
+      maxResponseSize: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    });
     this.pathPrefix = base.pathname.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs;
     this.headers = options.headers ?? {};
@@ -347,7 +358,8 @@ function isUpstreamFailure(error: unknown, classification: ErrorClassification):
 
 function networkError(upstream: string, error: unknown): ConcurrencyError {
   const message = `${upstream}: request failed: ${(error as Error).message}`;
-  return classifyError(error, Date.now()).kind === 'permanent'
+  const tooLarge = (error as { code?: string }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
+  return tooLarge || classifyError(error, Date.now()).kind === 'permanent'
     ? new PermanentError(message, { cause: error })
     : new TransientError(message, { cause: error });
 }
