@@ -9,13 +9,13 @@ import { startStack, type Stack } from './stack';
  * only needs a fixture below (how to make a resource of the owner and read it back), and the
  * test fails until it has one.
  *
- * Who may see what: tokens, stocks, failures and stored bars are their tenant's (every user of it
- * with the permission), jobs their user's. So an id operation answers the owner — and, on a
+ * Who may see what: tokens, stocks, failures, stored bars and personas are their tenant's (every
+ * user of it with the permission), jobs and persona tasks their user's. So an id operation answers the owner — and, on a
  * per-tenant route, a colleague — with success; anybody else gets 404 with the error body, and
  * the owner reads the resource back unchanged. A list never holds a row the caller may not see.
  */
 
-const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry'];
+const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read'];
 const OWNER = { sub: 'alice', tenant: 'acme' };
 const ACTORS = {
   owner: OWNER,
@@ -85,6 +85,24 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     return { status: job['status'] === 'cancelled' ? 'cancelled' : 'not cancelled', finished: job['finishedAt'] !== '', total: (job['progress'] as Json)['total'] };
   };
 
+  /** A persona task of the owner, open for a while (the AI answers slowly); each has its own strategy, so none is deduplicated. */
+  let strategies = 0;
+  const personaTask = async () =>
+    String((await json('owner', 'post', '/api/roles', { tenant_id: OWNER.tenant, task_id: 'matrix-task', strategy_id: `m${++strategies}` }))['request_id']);
+  const ownersPersonaTask = async (id: string) => ({ cancelled: (await json('owner', 'get', `/api/roles/tasks/${id}`))['status'] === 'cancelled' });
+  const persona = async () => {
+    const id = await personaTask();
+    const task = await waitFor(
+      async () => {
+        const current = await json('owner', 'get', `/api/roles/tasks/${id}`);
+        return current['status'] === 'success' ? current : undefined;
+      },
+      { timeoutMs: 20_000, what: `persona task ${id} to succeed` },
+    );
+    return String(task['role_id']);
+  };
+  const ownersPersona = async (id: string) => (await json('owner', 'get', `/api/roles/${id}`))['persona'];
+
   /** Keyed by "METHOD path" as the document names the operation. */
   const ID_FIXTURES: Record<string, IdFixture> = {
     'PATCH /api/tokens/{id}': { scope: 'tenant', create: createToken, body: { dailyLimit: 7 }, ok: 200, observe: ownersToken },
@@ -92,12 +110,16 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /api/stock/sync/jobs/{id}': { scope: 'user', create: runningJob, ok: 200, observe: ownersJob },
     'POST /api/stock/sync/jobs/{id}/cancel': { scope: 'user', create: runningJob, ok: 200, observe: ownersJob },
     'POST /api/stock/sync/jobs/{id}/retry': { scope: 'user', create: cancelledJob, ok: 202, observe: ownersJob },
+    'GET /api/roles/tasks/{request_id}': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
+    'POST /api/roles/tasks/{request_id}/cancel': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
+    'GET /api/roles/{id}': { scope: 'tenant', create: persona, ok: 200, observe: ownersPersona },
   };
   const ids = (list: unknown) => ((list ?? []) as Json[]).map((row) => String(row['id']));
   const LIST_FIXTURES: Record<string, ListFixture> = {
     'GET /api/tokens': { scope: 'tenant', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
     'GET /api/stock/sync/jobs': { scope: 'user', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
     'GET /api/stock/sync/failure/list': { scope: 'tenant', query: '?size=100', rows: (body) => ids(((body as Json)['data'] as Json)['records']) },
+    'GET /api/roles/tasks': { scope: 'user', query: '?size=100', rows: (body) => ((body as Json)['items'] as Json[]).map((t) => String(t['request_id'])) },
     'GET /api/stock/kline': {
       scope: 'tenant',
       query: '?market=SH&code=600000&kType=8',
@@ -109,7 +131,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
   const listOperations: Array<{ key: string; method: string; path: string }> = [];
 
   beforeAll(async () => {
-    stack = await startStack({ services: ['kline-sync'] });
+    stack = await startStack({ services: ['kline-sync', 'role'] });
     for (const [actor, claims] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
 
     const document = (await (await stack.fetch('/api/docs/openapi.json')).json()) as {
@@ -139,11 +161,15 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       timeoutMs: 30_000,
       what: 'the owner\'s first job to finish',
     });
-    // From now on the provider answers slowly: the jobs the fixtures start stay running.
+    // The owner's persona profile, and a persona task (for the lists).
+    await stack.services.database('role').query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', [OWNER.tenant, 'matrix-task', 'Ann', 'analyst']);
+    await personaTask();
+    // From now on the providers answer slowly: the jobs and persona tasks the fixtures start stay
+    // running (a persona still ends within seconds, for the persona fixture).
     await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ routes: { 'market.kline': { latency: { kind: 'fixed', ms: 30_000 } } } }),
+      body: JSON.stringify({ routes: { 'market.kline': { latency: { kind: 'fixed', ms: 30_000 } }, 'chat.completions': { latency: { kind: 'fixed', ms: 1_500 } } } }),
     });
   }, 120_000);
   afterAll(() => stack?.stop());

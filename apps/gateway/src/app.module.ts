@@ -9,6 +9,7 @@ import type { GatewayConfig } from './config/gateway.config';
 import { EventStreamModule } from './http/event-stream';
 import { OpsHttpController } from './http/ops.http.controller';
 import { KlineSyncModule } from './kline-sync/kline-sync.module';
+import { RoleModule } from './role/role.module';
 import { TokensModule } from './tokens/tokens.module';
 
 @Module({})
@@ -23,6 +24,7 @@ export class AppModule {
         // One module per service behind the gateway: its gRPC client(s), routes, DTOs and mappers.
         TokensModule.register(config),
         KlineSyncModule.register(config),
+        RoleModule.register(config),
       ],
       controllers: [OpsHttpController],
       // Global guards run in this order: authenticate first, then count the caller's requests.

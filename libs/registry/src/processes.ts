@@ -169,6 +169,26 @@ export const PROCESSES: readonly DeployableProcess[] = [
     color: 'yellow',
   },
   {
+    name: 'role',
+    entry: 'apps/role/src/main.ts',
+    app: 'role',
+    ports: { grpc: { env: 'GRPC_PORT', port: 50053 }, ops: { env: 'OPS_PORT', port: 9103 } },
+    hostEnv: GRPC_SERVICE_HOSTS,
+    ...OPS_ENDPOINTS,
+    database: { name: 'batchgate_role', env: 'DB_NAME' },
+    nats: true,
+    downstream: [
+      { process: 'upstream-sim', env: 'CHAT_BASE_URL', via: 'http' },
+      { process: 'upstream-sim', env: 'WEBHOOK_BASE_URL', via: 'http' },
+    ],
+    secrets: [...SERVICE_SECRETS, 'CHAT_API_KEY'],
+    testEnv: { OUTBOX_POLL_MS: '20', ROLE_RETRY_DELAY_MS: '100', CHAT_RETRY_BASE_MS: '50' },
+    perStackEnv: ['ROLE_JOBS_QUEUE'],
+    // Replicas share one JetStream work queue of persona tasks; post batches are per request.
+    scaling: WORKER_SCALING,
+    color: 'green',
+  },
+  {
     name: 'gateway',
     entry: 'apps/gateway/src/main.ts',
     app: 'gateway',
@@ -179,6 +199,7 @@ export const PROCESSES: readonly DeployableProcess[] = [
     downstream: [
       { process: 'token-manager', env: 'TOKEN_MANAGER_URL', via: 'grpc' },
       { process: 'kline-sync', env: 'KLINE_SYNC_URL', via: 'grpc' },
+      { process: 'role', env: 'ROLE_URL', via: 'grpc' },
     ],
     secrets: ['JWT_SECRET', 'SERVICE_AUTH_SECRET'],
     scaling: WORKER_SCALING,

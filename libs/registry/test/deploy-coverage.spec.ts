@@ -61,6 +61,7 @@ describe('the service registry', () => {
       HTTP_PORT: '18002',
       TOKEN_MANAGER_URL: '127.0.0.1:19001',
       KLINE_SYNC_URL: '127.0.0.1:19001',
+      ROLE_URL: '127.0.0.1:19001',
     });
   });
 

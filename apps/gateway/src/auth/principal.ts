@@ -11,5 +11,8 @@ export const PERMISSIONS = [
   'stock:sync:run',
   'stock:sync:retry',
   'stock:sync:list',
+  'role:create',
+  'role:read',
+  'post:generate',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];

@@ -20,6 +20,8 @@ export const DEVELOPMENT_SECRETS: Record<string, string> = {
   JWT_SECRET: 'batchgate-local-development-jwt-secret-change-me',
   TOKEN_ENCRYPTION_KEY: 'YmF0Y2hnYXRlLWxvY2FsLWRldmVsb3BtZW50LWtleSE=',
   SERVICE_AUTH_SECRET: 'batchgate-local-development-service-secret-change-me',
+  /** role's chat-completions key; upstream-sim accepts any key unless told its keys. */
+  CHAT_API_KEY: 'batchgate-local-development-chat-api-key',
 };
 
 /** The dev overlay with one generated Secret per process, holding the development values of its keys. */

@@ -5,13 +5,14 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
-import { JobStatus, PageInfo, PageRequest } from '../../common/v1/common';
+import { PageInfo, PageRequest } from '../../common/v1/common';
 
 export const protobufPackage = 'role.v1';
 
 export const protobufFileName = 'role/v1/role.proto';
 
 export interface CreateRoleRequest {
+  /** The tenant the persona is for; the gateway checks it is the caller's. */
   tenantId: string;
   taskId: string;
   strategyId: string;
@@ -21,7 +22,17 @@ export interface CreateRoleRequest {
 export interface CreateRoleResponse {
   success: boolean;
   requestId: string;
+  /**
+   * "accepted" while the task is queued (a new one, or the open one of the same task and strategy);
+   * "running" when the open task it answered has started.
+   */
   status: string;
+}
+
+export interface RoleTaskRef {
+  requestId: string;
+  tenant: string;
+  userId: string;
 }
 
 export interface RoleTask {
@@ -29,34 +40,29 @@ export interface RoleTask {
   tenantId: string;
   taskId: string;
   strategyId: string;
-  status: JobStatus;
+  /** pending | queued | running | success | failed | cancelled */
+  status: string;
+  /** The stored persona (GetRole) once the task succeeded; empty before. */
   roleId: string;
   errorMessage: string;
+  /** Runs of the background job started so far (a crash or a retry makes more than one). */
   attempts: number;
   createdAt: string;
   startedAt: string;
   finishedAt: string;
 }
 
-export interface GetRoleTaskRequest {
-  requestId: string;
-  tenant: string;
-}
-
 export interface ListRoleTasksRequest {
   tenant: string;
-  status: JobStatus;
+  userId: string;
+  /** Empty: every status. */
+  status: string;
   page: PageRequest | undefined;
 }
 
 export interface ListRoleTasksResponse {
   tasks: RoleTask[];
   page: PageInfo | undefined;
-}
-
-export interface CancelRoleTaskRequest {
-  requestId: string;
-  tenant: string;
 }
 
 export interface GetRoleRequest {
@@ -67,13 +73,21 @@ export interface GetRoleRequest {
 export interface Role {
   id: string;
   tenantId: string;
+  taskId: string;
+  strategyId: string;
+  /** The task that created it. */
+  requestId: string;
   name: string;
   persona: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
   createdAt: string;
 }
 
 export interface PostRequest {
-  persona: string;
+  /** A stored persona of the caller's tenant (Role.id). */
+  roleId: string;
   topic: string;
   stock: string;
 }
@@ -81,48 +95,91 @@ export interface PostRequest {
 export interface BatchGeneratePostsRequest {
   posts: PostRequest[];
   tenant: string;
+  userId: string;
 }
 
+/** One post, sent as soon as it finished (completion order; `index` is its place in the request). */
 export interface GeneratedPost {
   index: number;
   success: boolean;
   content: string;
+  /** Why the post failed (empty on success), and its machine code (ROLE.NOT_FOUND, POST.TIMEOUT, ...). */
   error: string;
+  errorCode: string;
   durationMs: number;
+  completionTokens: number;
+}
+
+export interface BatchGeneratePostsSummary {
+  total: number;
+  succeeded: number;
+  failed: number;
+  durationMs: number;
+}
+
+export interface BatchGeneratePostsEvent {
+  post?: GeneratedPost | undefined;
+  /** The last event of a stream that ran to its end. */
+  summary?: BatchGeneratePostsSummary | undefined;
 }
 
 export const ROLE_V1_PACKAGE_NAME = 'role.v1';
 
-/** AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002). */
+/**
+ * AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002).
+ *
+ * Tasks belong to one user of a tenant: every request names the caller's tenant and user, and a
+ * task of another tenant (or user) answers NOT_FOUND. Personas belong to the tenant.
+ */
 
 export interface RoleServiceClient {
-  /** Stores the task and answers at once; the persona is created in the background. */
+  /**
+   * Stores the task and answers at once; the persona is created in the background. While a task
+   * of the tenant with the same task_id and strategy_id is open, answers that task instead.
+   */
 
   createRole(request: CreateRoleRequest, metadata?: Metadata): Observable<CreateRoleResponse>;
 
-  getRoleTask(request: GetRoleTaskRequest, metadata?: Metadata): Observable<RoleTask>;
+  getRoleTask(request: RoleTaskRef, metadata?: Metadata): Observable<RoleTask>;
 
   listRoleTasks(
     request: ListRoleTasksRequest,
     metadata?: Metadata,
   ): Observable<ListRoleTasksResponse>;
 
-  cancelRoleTask(request: CancelRoleTaskRequest, metadata?: Metadata): Observable<RoleTask>;
+  /** A queued task never runs; a running one has its AI call aborted. FAILED_PRECONDITION once ended. */
+
+  cancelRoleTask(request: RoleTaskRef, metadata?: Metadata): Observable<RoleTask>;
+
+  /** Every state change of one task, starting with its current state; ends after the task ends. */
+
+  watchRoleTask(request: RoleTaskRef, metadata?: Metadata): Observable<RoleTask>;
 
   getRole(request: GetRoleRequest, metadata?: Metadata): Observable<Role>;
 
-  /** Generates posts with bounded concurrency and streams each result as it finishes. */
+  /**
+   * Generates posts with bounded concurrency and streams each one as it finishes, then a summary.
+   * Cancelling the call aborts the posts not yet finished.
+   */
 
   batchGeneratePosts(
     request: BatchGeneratePostsRequest,
     metadata?: Metadata,
-  ): Observable<GeneratedPost>;
+  ): Observable<BatchGeneratePostsEvent>;
 }
 
-/** AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002). */
+/**
+ * AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002).
+ *
+ * Tasks belong to one user of a tenant: every request names the caller's tenant and user, and a
+ * task of another tenant (or user) answers NOT_FOUND. Personas belong to the tenant.
+ */
 
 export interface RoleServiceController {
-  /** Stores the task and answers at once; the persona is created in the background. */
+  /**
+   * Stores the task and answers at once; the persona is created in the background. While a task
+   * of the tenant with the same task_id and strategy_id is open, answers that task instead.
+   */
 
   createRole(
     request: CreateRoleRequest,
@@ -130,7 +187,7 @@ export interface RoleServiceController {
   ): Promise<CreateRoleResponse> | Observable<CreateRoleResponse> | CreateRoleResponse;
 
   getRoleTask(
-    request: GetRoleTaskRequest,
+    request: RoleTaskRef,
     metadata?: Metadata,
   ): Promise<RoleTask> | Observable<RoleTask> | RoleTask;
 
@@ -139,19 +196,28 @@ export interface RoleServiceController {
     metadata?: Metadata,
   ): Promise<ListRoleTasksResponse> | Observable<ListRoleTasksResponse> | ListRoleTasksResponse;
 
+  /** A queued task never runs; a running one has its AI call aborted. FAILED_PRECONDITION once ended. */
+
   cancelRoleTask(
-    request: CancelRoleTaskRequest,
+    request: RoleTaskRef,
     metadata?: Metadata,
   ): Promise<RoleTask> | Observable<RoleTask> | RoleTask;
 
+  /** Every state change of one task, starting with its current state; ends after the task ends. */
+
+  watchRoleTask(request: RoleTaskRef, metadata?: Metadata): Observable<RoleTask>;
+
   getRole(request: GetRoleRequest, metadata?: Metadata): Promise<Role> | Observable<Role> | Role;
 
-  /** Generates posts with bounded concurrency and streams each result as it finishes. */
+  /**
+   * Generates posts with bounded concurrency and streams each one as it finishes, then a summary.
+   * Cancelling the call aborts the posts not yet finished.
+   */
 
   batchGeneratePosts(
     request: BatchGeneratePostsRequest,
     metadata?: Metadata,
-  ): Observable<GeneratedPost>;
+  ): Observable<BatchGeneratePostsEvent>;
 }
 
 export function RoleServiceControllerMethods() {
@@ -161,6 +227,7 @@ export function RoleServiceControllerMethods() {
       'getRoleTask',
       'listRoleTasks',
       'cancelRoleTask',
+      'watchRoleTask',
       'getRole',
       'batchGeneratePosts',
     ];

@@ -1,0 +1,82 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiConflictResponse, ApiForbiddenResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { lastValueFrom } from 'rxjs';
+import type { RoleServiceClient } from '@batchgate/contracts/role/v1/role';
+import { DomainError } from '@batchgate/platform/errors';
+import { RequirePermissions } from '../auth/auth.guard';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
+import { pageOf } from '../http/paging.dto';
+import { ROLE_CLIENT } from './role.client';
+import {
+  CreateRoleDto,
+  CreateRoleResultView,
+  RoleTaskListQueryDto,
+  RoleTaskListView,
+  RoleTaskView,
+  RoleView,
+  toRoleTaskView,
+  toRoleView,
+} from './role.dto';
+
+@ApiTags('role')
+@Controller('api/roles')
+export class RoleHttpController {
+  constructor(@Inject(ROLE_CLIENT) private readonly role: RoleServiceClient) {}
+
+  /** Seed 001: stored and queued before the answer; the persona is created in the background. */
+  @Post()
+  @HttpCode(202)
+  @RequirePermissions('role:create')
+  @ApiAcceptedResponse({ type: CreateRoleResultView, description: 'The task, stored and queued: poll GET /api/roles/tasks/{request_id}' })
+  @ApiForbiddenResponse({ description: "Token lacks role:create, or tenant_id is not the caller's tenant (ROLE.TENANT_MISMATCH)" })
+  async create(@Body() body: CreateRoleDto, @CurrentPrincipal() principal: Principal): Promise<CreateRoleResultView> {
+    if (body.tenant_id !== principal.tenant) {
+      throw new DomainError('permission_denied', 'ROLE.TENANT_MISMATCH', "tenant_id must be the caller's tenant", {
+        details: { field: 'tenant_id' },
+      });
+    }
+    const answer = await lastValueFrom(
+      this.role.createRole({ tenantId: principal.tenant, taskId: body.task_id, strategyId: body.strategy_id, userId: principal.sub }),
+    );
+    return { success: answer.success, request_id: answer.requestId, status: answer.status };
+  }
+
+  /** The caller's own tasks, newest first. */
+  @Get('tasks')
+  @RequirePermissions('role:read')
+  @ApiOkResponse({ type: RoleTaskListView })
+  async listTasks(@Query() query: RoleTaskListQueryDto, @CurrentPrincipal() principal: Principal): Promise<RoleTaskListView> {
+    const { page, size } = pageOf(query);
+    const answer = await lastValueFrom(
+      this.role.listRoleTasks({ tenant: principal.tenant, userId: principal.sub, status: query.status ?? '', page: { page, pageSize: size } }),
+    );
+    return { items: answer.tasks.map(toRoleTaskView), page, size, total: Number(answer.page?.total ?? 0) };
+  }
+
+  /** Only the task's owner sees it; anybody else gets 404. */
+  @Get('tasks/:request_id')
+  @RequirePermissions('role:read')
+  @ApiOkResponse({ type: RoleTaskView })
+  async getTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal): Promise<RoleTaskView> {
+    return toRoleTaskView(await lastValueFrom(this.role.getRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub })));
+  }
+
+  /** A queued task never runs; a running one has its AI call aborted (409 once it has ended). */
+  @Post('tasks/:request_id/cancel')
+  @HttpCode(200)
+  @RequirePermissions('role:create')
+  @ApiOkResponse({ type: RoleTaskView, description: 'The task, cancelled' })
+  @ApiConflictResponse({ description: 'The task has already ended (ROLE.JOB_FINISHED)' })
+  async cancelTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal): Promise<RoleTaskView> {
+    return toRoleTaskView(await lastValueFrom(this.role.cancelRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub })));
+  }
+
+  /** A persona of the caller's tenant. */
+  @Get(':id')
+  @RequirePermissions('role:read')
+  @ApiOkResponse({ type: RoleView })
+  async getRole(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<RoleView> {
+    return toRoleView(await lastValueFrom(this.role.getRole({ id, tenant: principal.tenant })));
+  }
+}
