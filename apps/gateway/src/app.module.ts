@@ -11,6 +11,7 @@ import { OpsHttpController } from './http/ops.http.controller';
 import { KlineSyncModule } from './kline-sync/kline-sync.module';
 import { RoleModule } from './role/role.module';
 import { TokensModule } from './tokens/tokens.module';
+// new-service: gateway module imports
 
 @Module({})
 export class AppModule {
@@ -22,6 +23,7 @@ export class AppModule {
         ThrottlerModule.forRoot([{ name: 'user', limit: config.USER_RATE_LIMIT, ttl: config.USER_RATE_WINDOW_MS }]),
         EventStreamModule.register(config),
         // One module per service behind the gateway: its gRPC client(s), routes, DTOs and mappers.
+        // new-service: gateway modules
         TokensModule.register(config),
         KlineSyncModule.register(config),
         RoleModule.register(config),

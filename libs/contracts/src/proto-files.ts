@@ -21,6 +21,7 @@ export function protoDir(): string {
 
 /** Per service: its gRPC package name and proto file (relative to `protoDir()`). */
 export const SERVICE_PROTOS = {
+  // new-service: service protos
   tokens: { package: 'tokens.v1', file: 'tokens/v1/tokens.proto' },
   klinesync: { package: 'klinesync.v1', file: 'klinesync/v1/klinesync.proto' },
   offline: { package: 'offline.v1', file: 'offline/v1/offline.proto' },

@@ -133,6 +133,7 @@ export const PROCESSES: readonly DeployableProcess[] = [
     publish: 'http',
     color: 'gray',
   },
+  // new-service: processes
   {
     name: 'token-manager',
     entry: 'apps/token-manager/src/main.ts',
@@ -197,6 +198,7 @@ export const PROCESSES: readonly DeployableProcess[] = [
     ...HTTP_ENDPOINTS,
     nats: false,
     downstream: [
+      // new-service: gateway downstream
       { process: 'token-manager', env: 'TOKEN_MANAGER_URL', via: 'grpc' },
       { process: 'kline-sync', env: 'KLINE_SYNC_URL', via: 'grpc' },
       { process: 'role', env: 'ROLE_URL', via: 'grpc' },

@@ -7,6 +7,7 @@ export interface Principal {
 
 /** Permissions checked by routes (SPEC §7). */
 export const PERMISSIONS = [
+  // new-service: permissions
   'tokens:admin',
   'stock:sync:run',
   'stock:sync:retry',

@@ -35,6 +35,7 @@ export const gatewayConfigSchema = z
     GRPC_LONG_DEADLINE_MS: env.int(120_000, 1_000, 3_600_000),
     /** Deadline of a server-streaming call behind an event stream; it then ends (EventSource reconnects). */
     GRPC_STREAM_DEADLINE_MS: env.int(600_000, 1_000, 86_400_000),
+    // new-service: downstream addresses
     TOKEN_MANAGER_URL: env.string('127.0.0.1:50051'),
     KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     ROLE_URL: env.string('127.0.0.1:50053'),
