@@ -49,6 +49,7 @@ export class PersonaCreator {
       completion = await this.chat.complete('persona', personaPrompt({ ...sources, baseInfo }, strategyId), this.config.CHAT_MAX_TOKENS, {
         signal: run.signal,
         waitWhileDownMs: this.config.CHAT_OUTAGE_WAIT_MS,
+        stopWaiting: run.stopping,
       });
     } catch (error) {
       if (FINAL_KINDS.has(classifyError(error, Date.now()).kind)) {

@@ -19,6 +19,8 @@ export interface ChatCallOptions {
   signal?: AbortSignal;
   /** Wait this long for the API during its outage before failing (durable work only). */
   waitWhileDownMs?: number;
+  /** Ends that wait (a worker shutting down hands its task back) without aborting a call in flight. */
+  stopWaiting?: AbortSignal;
 }
 
 export interface ChatSettings {
@@ -78,7 +80,7 @@ export class ChatCompletionsClient {
               }),
             options.signal,
           ),
-        { signal: options.signal, waitWhileDownMs: options.waitWhileDownMs },
+        { signal: options.signal, waitWhileDownMs: options.waitWhileDownMs, stopWaiting: options.stopWaiting },
       );
       const completion = {
         content: body.choices?.[0]?.message?.content ?? '',
