@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { PROCESSES } from '@batchgate/registry';
 import { freePort, REPO_ROOT, waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from './stack';
 
@@ -69,7 +70,8 @@ describe('monitoring against a real Prometheus', () => {
     (await (await fetch(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`)).json()) as QueryAnswer;
 
   beforeAll(async () => {
-    stack = await startStack({ services: ['kline-sync'] });
+    // Every process of the registry: the scrape configuration has a job for each.
+    stack = await startStack({ services: PROCESSES.map((p) => p.name).filter((name) => name !== 'gateway') });
     const database = stack.services.database('token-manager').env;
     const exporterPort = await freePort();
     mysqlExporter = await startDaemon('prometheus-mysqld-exporter', [`--web.listen-address=127.0.0.1:${exporterPort}`], `http://127.0.0.1:${exporterPort}/metrics`, {
@@ -77,10 +79,7 @@ describe('monitoring against a real Prometheus', () => {
     });
     const targets: Record<string, string> = {
       mysql: `127.0.0.1:${exporterPort}`,
-      gateway: new URL(stack.gatewayUrl).host,
-      'token-manager': new URL(stack.services.url('token-manager', 'ops')).host,
-      'kline-sync': new URL(stack.services.url('kline-sync', 'ops') ?? '').host,
-      'upstream-sim': new URL(stack.services.url('upstream-sim', 'http') ?? '').host,
+      ...Object.fromEntries(PROCESSES.map((p) => [p.name, new URL(stack.services.url(p.name, p.metrics.port)).host])),
     };
     const config = parse(readFileSync(SCRAPE_CONFIG, 'utf8')) as {
       global: Record<string, string>;
