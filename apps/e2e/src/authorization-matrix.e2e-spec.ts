@@ -15,7 +15,7 @@ import { startStack, type Stack } from './stack';
  * the owner reads the resource back unchanged. A list never holds a row the caller may not see.
  */
 
-const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read'];
+const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'offline:run'];
 const OWNER = { sub: 'alice', tenant: 'acme' };
 const ACTORS = {
   owner: OWNER,
@@ -102,6 +102,20 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     return String(task['role_id']);
   };
   const ownersPersona = async (id: string) => (await json('owner', 'get', `/api/roles/${id}`))['persona'];
+  /** A de-list batch that keeps running (the marketplace answers slowly), so it can still be cancelled. */
+  let products = 910_000;
+  const runningBatch = async () =>
+    String((await json('owner', 'post', '/api/temu/seller/offline?async=true', { productIds: [++products, ++products] }))['batchId']);
+  /** An ended batch with products to retry (cancelled before they were de-listed); its event stream ends at once. */
+  const cancelledBatch = async () => {
+    const id = await runningBatch();
+    await json('owner', 'post', `/api/temu/seller/offline/${id}/cancel`);
+    return id;
+  };
+  const ownersBatch = async (id: string) => {
+    const batch = await json('owner', 'get', `/api/temu/seller/offline/${id}`);
+    return { status: batch['status'] === 'cancelled' ? 'cancelled' : 'not cancelled', finished: batch['finishedAt'] !== '', total: (batch['progress'] as Json)['total'] };
+  };
 
   /** Keyed by "METHOD path" as the document names the operation. */
   const ID_FIXTURES: Record<string, IdFixture> = {
@@ -113,6 +127,10 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /api/roles/tasks/{request_id}': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
     'POST /api/roles/tasks/{request_id}/cancel': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
     'GET /api/roles/{id}': { scope: 'tenant', create: persona, ok: 200, observe: ownersPersona },
+    'GET /api/temu/seller/offline/{batchId}': { scope: 'user', create: runningBatch, ok: 200, observe: ownersBatch },
+    'GET /api/temu/seller/offline/{batchId}/events': { scope: 'user', create: cancelledBatch, ok: 200, observe: ownersBatch },
+    'POST /api/temu/seller/offline/{batchId}/cancel': { scope: 'user', create: runningBatch, ok: 200, observe: ownersBatch },
+    'POST /api/temu/seller/offline/{batchId}/retry': { scope: 'user', create: cancelledBatch, ok: 202, observe: ownersBatch },
   };
   const ids = (list: unknown) => ((list ?? []) as Json[]).map((row) => String(row['id']));
   const LIST_FIXTURES: Record<string, ListFixture> = {
@@ -120,6 +138,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /api/stock/sync/jobs': { scope: 'user', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
     'GET /api/stock/sync/failure/list': { scope: 'tenant', query: '?size=100', rows: (body) => ids(((body as Json)['data'] as Json)['records']) },
     'GET /api/roles/tasks': { scope: 'user', query: '?size=100', rows: (body) => ((body as Json)['items'] as Json[]).map((t) => String(t['request_id'])) },
+    'GET /api/temu/seller/offline': { scope: 'user', query: '?size=100', rows: (body) => ((body as Json)['items'] as Json[]).map((batch) => String(batch['batchId'])) },
     'GET /api/stock/kline': {
       scope: 'tenant',
       query: '?market=SH&code=600000&kType=8',
@@ -132,6 +151,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
 
   beforeAll(async () => {
     stack = await startStack({ services: ['kline-sync', 'role'] });
+    stack = await startStack({ services: ['kline-sync', 'offline'] });
     for (const [actor, claims] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
 
     const document = (await (await stack.fetch('/api/docs/openapi.json')).json()) as {
@@ -161,15 +181,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       timeoutMs: 30_000,
       what: 'the owner\'s first job to finish',
     });
-    // The owner's persona profile, and a persona task (for the lists).
-    await stack.services.database('role').query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', [OWNER.tenant, 'matrix-task', 'Ann', 'analyst']);
-    await personaTask();
-    // From now on the providers answer slowly: the jobs and persona tasks the fixtures start stay
-    // running (a persona still ends within seconds, for the persona fixture).
-    await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ routes: { 'market.kline': { latency: { kind: 'fixed', ms: 30_000 } }, 'chat.completions': { latency: { kind: 'fixed', ms: 1_500 } } } }),
+    stack = await startStack({ services: ['kline-sync', 'role', 'offline'] });
     });
   }, 120_000);
   afterAll(() => stack?.stop());

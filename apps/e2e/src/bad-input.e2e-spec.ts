@@ -12,7 +12,7 @@ import { startStack, type Stack } from './stack';
 const SEED = Number(process.env['FC_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const RUNS_PER_ROUTE = 100;
 const RUNS_PER_PROPERTY = 150;
-const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry'];
+const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'offline:run', 'offline:admin'];
 /** The gateway's limit (apps/gateway/src/http/json-body.ts). */
 const MAX_JSON_DEPTH = 32;
 const SYNC_STATUSES = ['queued', 'running', 'success', 'partial', 'failed', 'cancelled'];
@@ -61,6 +61,12 @@ const PLAUSIBLE: Record<string, fc.Arbitrary<unknown>> = {
   id: fc.string({ maxLength: 110 }),
   priceChangePercent: fc.oneof(fc.double({ min: -1, max: 1_001, noNaN: true }), fc.constantFrom(0, 1_000)),
   bars: int(1, 500),
+  productIds: fc.oneof(
+    fc.array(int(1, Number.MAX_SAFE_INTEGER), { maxLength: 4 }),
+    fc.constantFrom([], [1, 1], [0], ['1'], [1.5], Array.from({ length: 1_001 }, (_, i) => i + 1)),
+  ),
+  max_threads: fc.oneof(int(1, 8), fc.constantFrom('auto', 'AUTO', '8', 0, 9)),
+  async: fc.constantFrom('true', 'false', '1', 'yes', ''),
 };
 /** Some of `fields`, each plausible or of any type, and sometimes a field nobody asked for. */
 const shaped = (fields: string[], anything: fc.Arbitrary<unknown> = anyValue) =>
@@ -127,6 +133,24 @@ const ROUTES: Array<[name: string, probe: fc.Arbitrary<Probe>]> = [
   ['GET /api/stock/sync/failure/list', query(['stockCode', 'status', 'page', 'size']).map((q) => ({ method: 'GET', path: `/api/stock/sync/failure/list${q}` }))],
   ['GET /api/stock/kline', query(['market', 'code', 'kType', 'from', 'to']).map((q) => ({ method: 'GET', path: `/api/stock/kline${q}` }))],
   [
+    'POST /api/temu/seller/offline',
+    fc
+      .tuple(query(['async']), body(shaped(['productIds', 'max_threads'])))
+      .map(([q, b]) => ({ method: 'POST', path: `/api/temu/seller/offline${q}`, body: b })),
+  ],
+  ['GET /api/temu/seller/offline', query(['status', 'page', 'size']).map((q) => ({ method: 'GET', path: `/api/temu/seller/offline${q}` }))],
+  [
+    'GET /api/temu/seller/offline/:batchId',
+    pathId.map((id) => ({ method: 'GET', path: `/api/temu/seller/offline/${encodeURIComponent(id)}` })),
+  ],
+  [
+    'POST /api/temu/seller/offline/:batchId/{cancel,retry}',
+    fc
+      .tuple(pathId, fc.constantFrom('cancel', 'retry'))
+      .map(([id, action]) => ({ method: 'POST', path: `/api/temu/seller/offline/${encodeURIComponent(id)}/${action}`, body: '{}' })),
+  ],
+  ['DELETE /api/temu/seller/offline/session-cache', fc.constant({ method: 'DELETE', path: '/api/temu/seller/offline/session-cache' })],
+  [
     'POST /api/intraday/parallel/execute-multiple',
     body(fc.oneof({ weight: 4, arbitrary: fc.array(shaped(triggerFields), { maxLength: 3 }) }, { weight: 1, arbitrary: anyValue })).map((b) => ({
       method: 'POST',
@@ -152,9 +176,10 @@ describe('bad input, generated', () => {
   /** Rows every request kind could add, in one query: a rejected request must add none. */
   const storedRows = async () => {
     const kline = stack.services.database('kline-sync')?.name ?? '';
+    const offline = stack.services.database('offline').name;
     const [rows] = await stack.services.database('token-manager').query<Record<string, number>>(
       `SELECT (SELECT COUNT(*) FROM api_token) AS tokens, (SELECT COUNT(*) FROM \`${kline}\`.stock_info) AS stocks,
-              (SELECT COUNT(*) FROM \`${kline}\`.sync_job) AS jobs`,
+              (SELECT COUNT(*) FROM \`${kline}\`.sync_job) AS jobs, (SELECT COUNT(*) FROM \`${offline}\`.job) AS batches`,
     );
     return rows;
   };
@@ -181,7 +206,7 @@ describe('bad input, generated', () => {
 
   beforeAll(async () => {
     // No provider token is registered: a request that is valid starts work that fails fast.
-    stack = await startStack({ services: ['kline-sync'], env: { gateway: { USER_RATE_LIMIT: '1000000' } } });
+    stack = await startStack({ services: ['kline-sync', 'offline'], env: { gateway: { USER_RATE_LIMIT: '1000000' } } });
     authorization = `Bearer ${await stack.mintToken({ perms: ALL_PERMISSIONS })}`;
     console.log(`[property] bad input: seed=${SEED} numRuns=${RUNS_PER_ROUTE} per route, ${RUNS_PER_PROPERTY} per property (replay: FC_SEED=${SEED})`);
   }, 120_000);

@@ -10,6 +10,7 @@ import { EventStreamModule } from './http/event-stream';
 import { OpsHttpController } from './http/ops.http.controller';
 import { KlineSyncModule } from './kline-sync/kline-sync.module';
 import { RoleModule } from './role/role.module';
+import { OfflineModule } from './offline/offline.module';
 import { TokensModule } from './tokens/tokens.module';
 // new-service: gateway module imports
 
@@ -27,6 +28,7 @@ export class AppModule {
         TokensModule.register(config),
         KlineSyncModule.register(config),
         RoleModule.register(config),
+        OfflineModule.register(config),
       ],
       controllers: [OpsHttpController],
       // Global guards run in this order: authenticate first, then count the caller's requests.

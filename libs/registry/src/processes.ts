@@ -170,6 +170,23 @@ export const PROCESSES: readonly DeployableProcess[] = [
     color: 'yellow',
   },
   {
+    name: 'offline',
+    entry: 'apps/offline/src/main.ts',
+    app: 'offline',
+    ports: { grpc: { env: 'GRPC_PORT', port: 50052 }, ops: { env: 'OPS_PORT', port: 9102 } },
+    hostEnv: GRPC_SERVICE_HOSTS,
+    ...OPS_ENDPOINTS,
+    database: { name: 'batchgate_offline', env: 'DB_NAME' },
+    nats: true,
+    downstream: [{ process: 'upstream-sim', env: 'MARKETPLACE_BASE_URL', via: 'http' }],
+    secrets: SERVICE_SECRETS,
+    testEnv: { OUTBOX_POLL_MS: '50', OFFLINE_POLL_INTERVAL_MS: '10' },
+    perStackEnv: ['OFFLINE_WORK_QUEUE'],
+    // Replicas share one JetStream work queue (a batch to one replica at a time).
+    scaling: WORKER_SCALING,
+    color: 'blue',
+  },
+  {
     name: 'role',
     entry: 'apps/role/src/main.ts',
     app: 'role',
@@ -201,6 +218,7 @@ export const PROCESSES: readonly DeployableProcess[] = [
       // new-service: gateway downstream
       { process: 'token-manager', env: 'TOKEN_MANAGER_URL', via: 'grpc' },
       { process: 'kline-sync', env: 'KLINE_SYNC_URL', via: 'grpc' },
+      { process: 'offline', env: 'OFFLINE_URL', via: 'grpc' },
       { process: 'role', env: 'ROLE_URL', via: 'grpc' },
     ],
     secrets: ['JWT_SECRET', 'SERVICE_AUTH_SECRET'],

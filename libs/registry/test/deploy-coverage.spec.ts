@@ -62,6 +62,7 @@ describe('the service registry', () => {
       TOKEN_MANAGER_URL: '127.0.0.1:19001',
       KLINE_SYNC_URL: '127.0.0.1:19001',
       ROLE_URL: '127.0.0.1:19001',
+      OFFLINE_URL: '127.0.0.1:19001',
     });
   });
 

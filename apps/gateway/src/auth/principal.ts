@@ -15,5 +15,7 @@ export const PERMISSIONS = [
   'role:create',
   'role:read',
   'post:generate',
+  'offline:run',
+  'offline:admin',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];

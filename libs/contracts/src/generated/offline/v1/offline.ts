@@ -5,6 +5,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
+import { PageInfo, PageRequest } from '../../common/v1/common';
 
 export const protobufPackage = 'offline.v1';
 
@@ -12,10 +13,13 @@ export const protobufFileName = 'offline/v1/offline.proto';
 
 export interface OfflineProductsRequest {
   productIds: number[];
+  /** 1..8; 0 = the default (8). */
   maxThreads: number;
   runAsync: boolean;
   userId: string;
   tenant: string;
+  /** The thread count is found by the service's adaptive limit (max_threads "auto"). */
+  autoThreads: boolean;
 }
 
 export interface ThreadInfo {
@@ -36,12 +40,24 @@ export interface OfflineItemResult {
   success: boolean;
   message: string;
   details: OfflineDetails | undefined;
+  /** pending, queued, running, success, failed, cancelled (the item's state in its batch). */
+  status: string;
+  /** The product was offline before this batch (an earlier batch, or the marketplace said so). */
+  alreadyOffline: boolean;
 }
 
 export interface OfflineSummary {
   total: number;
   success: number;
   failed: number;
+}
+
+export interface OfflineProgress {
+  total: number;
+  done: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
 }
 
 export interface OfflineBatch {
@@ -56,11 +72,31 @@ export interface OfflineBatch {
   summary: OfflineSummary | undefined;
   /** pending, queued, running, success, failed, partial, cancelled */
   status: string;
+  progress: OfflineProgress | undefined;
+  autoThreads: boolean;
+  /** RFC 3339; empty while not set. */
+  createdAt: string;
+  startedAt: string;
+  finishedAt: string;
 }
 
-export interface GetOfflineBatchRequest {
+export interface OfflineBatchRef {
   batchId: string;
   tenant: string;
+  userId: string;
+}
+
+export interface ListOfflineBatchesRequest {
+  tenant: string;
+  userId: string;
+  /** Empty: every status. */
+  status: string;
+  page: PageRequest | undefined;
+}
+
+export interface ListOfflineBatchesResponse {
+  batches: OfflineBatch[];
+  page: PageInfo | undefined;
 }
 
 export interface InvalidateSessionCacheRequest {
@@ -73,18 +109,45 @@ export interface InvalidateSessionCacheResponse {
 
 export const OFFLINE_V1_PACKAGE_NAME = 'offline.v1';
 
-/** Bulk de-listing of marketplace products (SPEC §4, seed 000). */
+/**
+ * Bulk de-listing of marketplace products (SPEC §4, seed 000). Every batch is a durable job:
+ * stored with its products before the answer, run from the service's work queue, readable,
+ * cancellable and retryable by its owner (tenant + user) only.
+ */
 
 export interface OfflineServiceClient {
-  /** De-lists products. Synchronous unless run_async is set (then the batch id comes back at once). */
+  /**
+   * De-lists products. Synchronous unless run_async is set (or the batch is over the service's
+   * async threshold): then the batch comes back at once, queued. A synchronous call answers when
+   * the batch has finished, or with the batch still running when the caller's deadline nears.
+   */
 
   offlineProducts(request: OfflineProductsRequest, metadata?: Metadata): Observable<OfflineBatch>;
 
   /** A stored batch with its progress and item results. */
 
-  getOfflineBatch(request: GetOfflineBatchRequest, metadata?: Metadata): Observable<OfflineBatch>;
+  getOfflineBatch(request: OfflineBatchRef, metadata?: Metadata): Observable<OfflineBatch>;
 
-  /** Drops the cached conversation and tool ids (admin). */
+  /** The caller's batches, newest first, without their item results. */
+
+  listOfflineBatches(
+    request: ListOfflineBatchesRequest,
+    metadata?: Metadata,
+  ): Observable<ListOfflineBatchesResponse>;
+
+  /** The batch now, then after every change, until it has ended. */
+
+  watchOfflineBatch(request: OfflineBatchRef, metadata?: Metadata): Observable<OfflineBatch>;
+
+  /** Stops a queued or running batch: products not de-listed yet are cancelled. */
+
+  cancelOfflineBatch(request: OfflineBatchRef, metadata?: Metadata): Observable<OfflineBatch>;
+
+  /** Runs an ended batch's failed and cancelled products again. */
+
+  retryOfflineBatch(request: OfflineBatchRef, metadata?: Metadata): Observable<OfflineBatch>;
+
+  /** Drops the tenant's cached conversation and tool ids on every replica (admin). */
 
   invalidateSessionCache(
     request: InvalidateSessionCacheRequest,
@@ -92,10 +155,18 @@ export interface OfflineServiceClient {
   ): Observable<InvalidateSessionCacheResponse>;
 }
 
-/** Bulk de-listing of marketplace products (SPEC §4, seed 000). */
+/**
+ * Bulk de-listing of marketplace products (SPEC §4, seed 000). Every batch is a durable job:
+ * stored with its products before the answer, run from the service's work queue, readable,
+ * cancellable and retryable by its owner (tenant + user) only.
+ */
 
 export interface OfflineServiceController {
-  /** De-lists products. Synchronous unless run_async is set (then the batch id comes back at once). */
+  /**
+   * De-lists products. Synchronous unless run_async is set (or the batch is over the service's
+   * async threshold): then the batch comes back at once, queued. A synchronous call answers when
+   * the batch has finished, or with the batch still running when the caller's deadline nears.
+   */
 
   offlineProducts(
     request: OfflineProductsRequest,
@@ -105,11 +176,39 @@ export interface OfflineServiceController {
   /** A stored batch with its progress and item results. */
 
   getOfflineBatch(
-    request: GetOfflineBatchRequest,
+    request: OfflineBatchRef,
     metadata?: Metadata,
   ): Promise<OfflineBatch> | Observable<OfflineBatch> | OfflineBatch;
 
-  /** Drops the cached conversation and tool ids (admin). */
+  /** The caller's batches, newest first, without their item results. */
+
+  listOfflineBatches(
+    request: ListOfflineBatchesRequest,
+    metadata?: Metadata,
+  ):
+    | Promise<ListOfflineBatchesResponse>
+    | Observable<ListOfflineBatchesResponse>
+    | ListOfflineBatchesResponse;
+
+  /** The batch now, then after every change, until it has ended. */
+
+  watchOfflineBatch(request: OfflineBatchRef, metadata?: Metadata): Observable<OfflineBatch>;
+
+  /** Stops a queued or running batch: products not de-listed yet are cancelled. */
+
+  cancelOfflineBatch(
+    request: OfflineBatchRef,
+    metadata?: Metadata,
+  ): Promise<OfflineBatch> | Observable<OfflineBatch> | OfflineBatch;
+
+  /** Runs an ended batch's failed and cancelled products again. */
+
+  retryOfflineBatch(
+    request: OfflineBatchRef,
+    metadata?: Metadata,
+  ): Promise<OfflineBatch> | Observable<OfflineBatch> | OfflineBatch;
+
+  /** Drops the tenant's cached conversation and tool ids on every replica (admin). */
 
   invalidateSessionCache(
     request: InvalidateSessionCacheRequest,
@@ -122,7 +221,15 @@ export interface OfflineServiceController {
 
 export function OfflineServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ['offlineProducts', 'getOfflineBatch', 'invalidateSessionCache'];
+    const grpcMethods: string[] = [
+      'offlineProducts',
+      'getOfflineBatch',
+      'listOfflineBatches',
+      'watchOfflineBatch',
+      'cancelOfflineBatch',
+      'retryOfflineBatch',
+      'invalidateSessionCache',
+    ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod('OfflineService', method)(constructor.prototype[method], method, descriptor);

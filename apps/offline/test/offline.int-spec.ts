@@ -1,0 +1,67 @@
+import { lastValueFrom } from 'rxjs';
+import { queryTestDatabase } from '@batchgate/testing';
+import { owner, startOfflineStack, TENANT, type OfflineStack } from './offline.harness';
+
+/** Synchronous batches against the simulated marketplace over HTTP, with real MySQL and NATS. */
+describe('offline: synchronous batches', () => {
+  let stack: OfflineStack;
+  beforeAll(async () => {
+    stack = await startOfflineStack();
+  }, 60_000);
+  afterAll(() => stack.stop());
+
+  it('de-lists every product, polls until the outcome, isolates a refused one, and stores the batch and its items', async () => {
+    await stack.sim('/__sim/config', { marketplace: { pollsByProduct: { '1002': 3 }, failingProducts: [1003] } });
+    const batch = await lastValueFrom(stack.offline.offlineProducts({ productIds: [1001, 1002, 1003], maxThreads: 0, runAsync: false, autoThreads: false, ...owner() }));
+
+    expect(batch).toMatchObject({
+      success: true,
+      status: 'partial',
+      threadInfo: { maxThreads: 8, actualThreads: 3, productCount: 3 },
+      summary: { total: 3, success: 2, failed: 1 },
+      cacheUsed: false,
+    });
+    expect(batch.parentMsgId).toMatch(/^\d{15}$/);
+    expect(batch.toolId).toBe('2406230000031');
+    expect(batch.results.map((r) => [r.productId, r.success, r.details?.retryCount])).toEqual([
+      [1001, true, 2],
+      [1002, true, 3],
+      [1003, false, 2],
+    ]);
+    expect(batch.results[0]?.details).toMatchObject({ productName: 'Product 1001', productImg: expect.stringContaining('1001'), offlineMsgId: expect.any(String) });
+    expect(batch.results[2]?.message).toContain('promotion');
+    expect(await stack.effects()).toMatchObject({ '1001': { effects: 1 }, '1002': { effects: 1 } });
+
+    // Stored: the batch and its products, and the tenant's record of the two de-listed ones.
+    const [job] = await queryTestDatabase<{ status: string; total: number }>(stack.database.name, 'SELECT status, total FROM job WHERE id = ?', [batch.batchId]);
+    expect(job).toEqual({ status: 'partial', total: 3 });
+    const offline = await queryTestDatabase<{ product_id: number | string }>(stack.database.name, 'SELECT product_id FROM offline_product WHERE tenant = ? ORDER BY product_id', [TENANT]);
+    expect(offline.map((row) => Number(row.product_id))).toEqual([1001, 1002]);
+    const read = await lastValueFrom(stack.offline.getOfflineBatch({ batchId: batch.batchId, ...owner() }));
+    expect(read).toEqual(batch);
+  });
+
+  it('reports a product de-listed by an earlier batch as offline without de-listing it again, and reuses the cached session', async () => {
+    const before = await stack.requests('marketplace.conversation');
+    const batch = await lastValueFrom(stack.offline.offlineProducts({ productIds: [1001, 1004], maxThreads: 2, runAsync: false, autoThreads: false, ...owner() }));
+    expect(batch).toMatchObject({ status: 'success', cacheUsed: true, summary: { total: 2, success: 2, failed: 0 }, threadInfo: { maxThreads: 2, actualThreads: 2 } });
+    expect(batch.results[0]).toMatchObject({ productId: 1001, success: true, alreadyOffline: true, details: { retryCount: 0, productName: 'Product 1001' } });
+    expect(await stack.requests('marketplace.conversation')).toBe(before);
+    expect((await stack.effects())['1001']).toEqual({ effects: 1, repeats: 0 });
+  });
+
+  it('refuses bad input with the field named and stores nothing', async () => {
+    const countJobs = async () => Number((await queryTestDatabase<{ n: number }>(stack.database.name, 'SELECT COUNT(*) AS n FROM job'))[0]?.n);
+    const before = await countJobs();
+    const refuse = async (productIds: number[], maxThreads: number) => {
+      const call = lastValueFrom(stack.offline.offlineProducts({ productIds, maxThreads, runAsync: false, autoThreads: false, ...owner() }));
+      await expect(call).rejects.toMatchObject({ code: 3 });
+      return call.catch((error: { metadata: { get: (key: string) => unknown[] } }) => String(error.metadata.get('x-error-details')[0]));
+    };
+    expect(await refuse([], 8)).toContain('productIds');
+    expect(await refuse([1, 1], 8)).toContain('productIds');
+    expect(await refuse([0], 8)).toContain('productIds');
+    expect(await refuse([1], 9)).toContain('max_threads');
+    expect(await countJobs()).toBe(before);
+  });
+});
