@@ -1,5 +1,4 @@
 import { lastValueFrom } from 'rxjs';
-import { queryTestDatabase } from '@batchgate/testing';
 import { owner, startOfflineStack, TENANT, type OfflineStack } from './offline.harness';
 
 /** Synchronous batches against the simulated marketplace over HTTP, with real MySQL and NATS. */
@@ -33,9 +32,9 @@ describe('offline: synchronous batches', () => {
     expect(await stack.effects()).toMatchObject({ '1001': { effects: 1 }, '1002': { effects: 1 } });
 
     // Stored: the batch and its products, and the tenant's record of the two de-listed ones.
-    const [job] = await queryTestDatabase<{ status: string; total: number }>(stack.database.name, 'SELECT status, total FROM job WHERE id = ?', [batch.batchId]);
+    const [job] = await stack.database.query<{ status: string; total: number }>('SELECT status, total FROM job WHERE id = ?', [batch.batchId]);
     expect(job).toEqual({ status: 'partial', total: 3 });
-    const offline = await queryTestDatabase<{ product_id: number | string }>(stack.database.name, 'SELECT product_id FROM offline_product WHERE tenant = ? ORDER BY product_id', [TENANT]);
+    const offline = await stack.database.query<{ product_id: number | string }>('SELECT product_id FROM offline_product WHERE tenant = ? ORDER BY product_id', [TENANT]);
     expect(offline.map((row) => Number(row.product_id))).toEqual([1001, 1002]);
     const read = await lastValueFrom(stack.offline.getOfflineBatch({ batchId: batch.batchId, ...owner() }));
     expect(read).toEqual(batch);
@@ -51,7 +50,7 @@ describe('offline: synchronous batches', () => {
   });
 
   it('refuses bad input with the field named and stores nothing', async () => {
-    const countJobs = async () => Number((await queryTestDatabase<{ n: number }>(stack.database.name, 'SELECT COUNT(*) AS n FROM job'))[0]?.n);
+    const countJobs = async () => Number((await stack.database.query<{ n: number }>('SELECT COUNT(*) AS n FROM job'))[0]?.n);
     const before = await countJobs();
     const refuse = async (productIds: number[], maxThreads: number) => {
       const call = lastValueFrom(stack.offline.offlineProducts({ productIds, maxThreads, runAsync: false, autoThreads: false, ...owner() }));
