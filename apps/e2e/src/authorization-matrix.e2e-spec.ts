@@ -150,8 +150,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
   const listOperations: Array<{ key: string; method: string; path: string }> = [];
 
   beforeAll(async () => {
-    stack = await startStack({ services: ['kline-sync', 'role'] });
-    stack = await startStack({ services: ['kline-sync', 'offline'] });
+    stack = await startStack({ services: ['kline-sync', 'role', 'offline'] });
     for (const [actor, claims] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
 
     const document = (await (await stack.fetch('/api/docs/openapi.json')).json()) as {
@@ -181,7 +180,23 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       timeoutMs: 30_000,
       what: 'the owner\'s first job to finish',
     });
-    stack = await startStack({ services: ['kline-sync', 'role', 'offline'] });
+    // The owner's persona profile, and a persona task (for the lists).
+    await stack.services.database('role').query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', [OWNER.tenant, 'matrix-task', 'Ann', 'analyst']);
+    await personaTask();
+    // A de-list batch of the owner's, ended (synchronous).
+    await json('owner', 'post', '/api/temu/seller/offline', { productIds: [900_001] });
+    // From now on the providers answer slowly: the jobs, persona tasks and batches the fixtures
+    // start stay running (a persona still ends within seconds, for the persona fixture).
+    await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        routes: {
+          'market.kline': { latency: { kind: 'fixed', ms: 30_000 } },
+          'chat.completions': { latency: { kind: 'fixed', ms: 1_500 } },
+          'marketplace.invoke': { latency: { kind: 'fixed', ms: 30_000 } },
+        },
+      }),
     });
   }, 120_000);
   afterAll(async () => {
