@@ -16,17 +16,20 @@
 //     test/<name>.int-spec.ts                  create / get / list over gRPC and MySQL, a foreign
 //                                              tenant's id NOT_FOUND, the paging rule
 //   apps/gateway/src/<name>/                   module, HTTP controller, DTOs of its routes
+//   apps/e2e/src/<name>.e2e-spec.ts            the routes through the gateway: statuses, tenant
+//                                              scoping, paging, bad input, permissions
 // and inserts one entry each below the `// new-service: <anchor>` comments of
 // libs/contracts/src/proto-files.ts (SERVICE_PROTOS), libs/registry/src/processes.ts (the process,
 // and the gateway's downstream), apps/gateway/src/app.module.ts, apps/gateway/src/config/gateway.config.ts
-// (<NAME>_URL) and apps/gateway/src/auth/principal.ts (its permissions). Then it runs
-// `npm run gen:proto` and `npm run gen:deploy`, so `bash tools/check-generated.sh` stays green.
+// (<NAME>_URL) and apps/gateway/src/auth/principal.ts (its permissions), and the app into the
+// implicitDependencies of apps/e2e/project.json. Then it runs `npm run gen:proto` and
+// `npm run gen:deploy`, so `bash tools/check-generated.sh` stays green.
 //
 // It refuses a name, key, port, permission or file that exists already, and checks every anchor
 // before it writes anything: a missing or repeated anchor fails the run with nothing changed.
 // CI (`tools/check-scaffold.sh`, from .ci/run) scaffolds a throw-away service into a copy of the
-// tree, then type-checks, lints, builds it and runs its integration test, so this template cannot
-// fall behind the code it copies.
+// tree, then type-checks, lints and builds it and runs its integration and e2e specs, so this
+// template cannot fall behind the code it copies.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -63,11 +66,14 @@ if (!KEBAB.test(name) || name.length > 32) {
   fail(`${name}: a service name is 1-32 lower-case letters and digits in dash-separated words`);
 }
 if (!KEBAB.test(resource) || resource.length > 32) {
-  fail(`--resource ${resource}: a resource is 1-32 lower-case letters and digits in dash-separated words`);
+  fail(
+    `--resource ${resource}: a resource is 1-32 lower-case letters and digits in dash-separated words`,
+  );
 }
 const port = (flag, value) => {
   const number = Number(value);
-  if (!/^\d+$/.test(value) || number < 1024 || number > 65535) fail(`--${flag} ${value}: a port is 1024-65535`);
+  if (!/^\d+$/.test(value) || number < 1024 || number > 65535)
+    fail(`--${flag} ${value}: a port is 1024-65535`);
   return number;
 };
 const grpcPort = port('grpc-port', grpcArg);
@@ -75,11 +81,18 @@ const opsPort = port('ops-port', opsArg);
 if (grpcPort === opsPort) fail('--grpc-port and --ops-port must differ');
 
 const words = (kebab) => kebab.split('-');
-const pascal = (kebab) => words(kebab).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+const pascal = (kebab) =>
+  words(kebab)
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join('');
 const camel = (kebab) => pascal(kebab)[0].toLowerCase() + pascal(kebab).slice(1);
 const upper = (kebab) => words(kebab).join('_').toUpperCase();
 const plural = (word) =>
-  /(s|x|z|ch|sh)$/.test(word) ? `${word}es` : /[^aeiou]y$/.test(word) ? `${word.slice(0, -1)}ies` : `${word}s`;
+  /(s|x|z|ch|sh)$/.test(word)
+    ? `${word}es`
+    : /[^aeiou]y$/.test(word)
+      ? `${word.slice(0, -1)}ies`
+      : `${word}s`;
 const resources = plural(resource);
 
 /** Every name the templates use, derived from the service name and the resource. */
@@ -196,7 +209,10 @@ app(
           executor: 'nx:run-commands',
           options: { command: `node -r @swc-node/register apps/${name}/src/main.ts` },
         },
-        test: { executor: 'nx:run-commands', options: { command: `jest -c apps/${name}/jest.config.js` } },
+        test: {
+          executor: 'nx:run-commands',
+          options: { command: `jest -c apps/${name}/jest.config.js` },
+        },
         lint: { executor: 'nx:run-commands', options: { command: `eslint apps/${name}` } },
       },
     },
@@ -715,17 +731,119 @@ export class ${n.Name}HttpController {
 `,
 );
 
-// --- What it inserts into existing files, below their `// new-service: <anchor>` comments -------
+files.set(
+  `apps/e2e/src/${name}.e2e-spec.ts`,
+  `import { startStack, type Stack } from './stack';
 
+/** Black-box: HTTP → gateway → gRPC → ${name} → MySQL, all real processes. */
+describe('/api/${name}/${resources} through the gateway', () => {
+  let stack: Stack;
+  /** Bearer tokens of a user of each tenant, with both permissions. */
+  const bearer: Record<string, string> = {};
+
+  beforeAll(async () => {
+    stack = await startStack({ services: ['${name}'] });
+    for (const tenant of ['acme', 'globex', 'initech', 'umbrella']) {
+      bearer[tenant] = await stack.mintToken({ tenant, perms: ['${n.writePermission}', '${n.readPermission}'] });
+    }
+  }, 60_000);
+  afterAll(() => stack?.stop());
+
+  const call = (token: string | undefined, path: string, body?: unknown) =>
+    stack.fetch(\`/api/${name}/${resources}\${path}\`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        ...(token === undefined ? {} : { authorization: \`Bearer \${token}\` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const create = async (tenant: string, name: string) => {
+    const response = await call(bearer[tenant], '', { name });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: number; name: string; createdAt: string };
+  };
+
+  it('stores ${n.aOne} for the caller\\'s tenant (201) and answers it by id', async () => {
+    const created = await create('acme', 'first');
+    expect(created.name).toBe('first');
+    const read = await call(bearer['acme'], \`/\${created.id}\`);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toEqual(created);
+  });
+
+  it('answers 404 for another tenant\\'s ${n.one} and never lists it', async () => {
+    const created = await create('acme', 'private');
+    const foreign = await call(bearer['globex'], \`/\${created.id}\`);
+    expect(foreign.status).toBe(404);
+    expect(await foreign.json()).toMatchObject({
+      error: { code: '${n.NAME}.${n.ONE}_NOT_FOUND', status: 'NOT_FOUND' },
+    });
+    expect(await (await call(bearer['globex'], '?size=100')).json()).toMatchObject({ items: [], total: 0 });
+  });
+
+  it('pages the tenant\\'s ${n.many}, newest first, with the total', async () => {
+    const first = await create('initech', 'one');
+    const second = await create('initech', 'two');
+    const third = await create('initech', 'three');
+    const page1 = await call(bearer['initech'], '?page=1&size=2');
+    expect(page1.status).toBe(200);
+    expect(await page1.json()).toEqual({ items: [third, second], page: 1, size: 2, total: 3 });
+    expect(await (await call(bearer['initech'], '?page=2&size=2')).json()).toMatchObject({ items: [first] });
+  });
+
+  it('refuses bad input with 400 and stores nothing', async () => {
+    for (const body of [{}, { name: '' }, { name: 'x'.repeat(101) }, { name: 'ok', owner: 'someone' }]) {
+      const response = await call(bearer['umbrella'], '', body);
+      expect({ body, status: response.status }).toEqual({ body, status: 400 });
+    }
+    expect((await call(bearer['umbrella'], '?size=101')).status).toBe(400);
+    expect((await call(bearer['umbrella'], '/0')).status).toBe(400);
+    expect(await (await call(bearer['umbrella'], '?size=100')).json()).toMatchObject({ total: 0 });
+  });
+
+  it('refuses a caller without a token (401) or without the route\\'s permission (403)', async () => {
+    expect((await call(undefined, '', { name: 'x' })).status).toBe(401);
+    const reader = await stack.mintToken({ tenant: 'acme', perms: ['${n.readPermission}'] });
+    expect((await call(reader, '', { name: 'x' })).status).toBe(403);
+    expect((await call(reader, '?size=1')).status).toBe(200);
+  });
+});
+`,
+);
+
+// --- What it inserts into existing files: right after each anchor -----------------------------
+
+const read = (path) => readFileSync(join(root, path), 'utf8');
+const registry = read('libs/registry/src/processes.ts');
+const gatewayConfig = read('apps/gateway/src/config/gateway.config.ts');
+const protos = read('libs/contracts/src/proto-files.ts');
+const permissions = read('apps/gateway/src/auth/principal.ts');
+/** `npm start`'s prefix colour: the first of these no process of the registry uses yet. */
+const logColour =
+  [
+    'blue',
+    'green',
+    'red',
+    'white',
+    'blueBright',
+    'greenBright',
+    'redBright',
+    'magentaBright',
+    'cyanBright',
+  ].find((colour) => !registry.includes(`color: '${colour}'`)) ?? 'white';
+
+/** The anchor comment `// new-service: <id>` on its own line: the insertion goes on the next line. */
+const below = (id) => `// new-service: ${id}\n`;
 const insertions = [
   {
     file: 'libs/contracts/src/proto-files.ts',
-    anchor: 'service protos',
+    anchor: below('service protos'),
     text: `  ${n.key}: { package: '${n.key}.v1', file: '${n.key}/v1/${n.key}.proto' },\n`,
   },
   {
     file: 'libs/registry/src/processes.ts',
-    anchor: 'processes',
+    anchor: below('processes'),
     text: `  {
     name: '${name}',
     entry: 'apps/${name}/src/main.ts',
@@ -738,66 +856,67 @@ const insertions = [
     downstream: [],
     secrets: SERVICE_SECRETS,
     scaling: WORKER_SCALING,
-    color: '${logColour()}',
+    color: '${logColour}',
   },
 `,
   },
   {
     file: 'libs/registry/src/processes.ts',
-    anchor: 'gateway downstream',
+    anchor: below('gateway downstream'),
     text: `      { process: '${name}', env: '${urlEnv}', via: 'grpc' },\n`,
   },
   {
     file: 'apps/gateway/src/app.module.ts',
-    anchor: 'gateway module imports',
+    anchor: below('gateway module imports'),
     text: `import { ${n.Name}Module } from './${name}/${name}.module';\n`,
   },
   {
     file: 'apps/gateway/src/app.module.ts',
-    anchor: 'gateway modules',
+    anchor: below('gateway modules'),
     text: `        ${n.Name}Module.register(config),\n`,
   },
   {
     file: 'apps/gateway/src/config/gateway.config.ts',
-    anchor: 'downstream addresses',
+    anchor: below('downstream addresses'),
     text: `    ${urlEnv}: env.string('127.0.0.1:${grpcPort}'),\n`,
   },
   {
     file: 'apps/gateway/src/auth/principal.ts',
-    anchor: 'permissions',
+    anchor: below('permissions'),
     text: `  '${n.writePermission}',\n  '${n.readPermission}',\n`,
   },
+  {
+    // JSON has no comments: the list itself is the anchor. The e2e project depends on every app
+    // its specs start, so \`nx affected\` runs them when the app changes.
+    file: 'apps/e2e/project.json',
+    anchor: '"implicitDependencies": [',
+    text: `"${name}", `,
+  },
 ];
-
-/** `npm start`'s prefix colour: the first of these no process of the registry uses yet. */
-function logColour() {
-  const registry = read('libs/registry/src/processes.ts');
-  const colours = ['blue', 'green', 'red', 'white', 'blueBright', 'greenBright', 'redBright', 'magentaBright', 'cyanBright', 'yellowBright'];
-  return colours.find((colour) => !registry.includes(`color: '${colour}'`)) ?? 'white';
-}
-
-function read(path) {
-  return readFileSync(join(root, path), 'utf8');
-}
 
 // --- Refuse what exists or collides, check every anchor, then write ---------------------------
 
 const problems = [];
-const registry = read('libs/registry/src/processes.ts');
-const gatewayConfig = read('apps/gateway/src/config/gateway.config.ts');
-const protos = read('libs/contracts/src/proto-files.ts');
-const permissions = read('apps/gateway/src/auth/principal.ts');
 
-// Every file it writes is inside one of these folders.
-for (const path of [`apps/${name}`, `apps/gateway/src/${name}`, `proto/${n.key}`, `libs/contracts/src/generated/${n.key}`]) {
+// Every file it writes is one of these or inside one of them.
+for (const path of [
+  `apps/${name}`,
+  `apps/gateway/src/${name}`,
+  `apps/e2e/src/${name}.e2e-spec.ts`,
+  `proto/${n.key}`,
+  `libs/contracts/src/generated/${n.key}`,
+]) {
   if (existsSync(join(root, path))) problems.push(`${path} exists already`);
 }
-if (new RegExp(`^\\s*${n.key}: \\{`, 'm').test(protos)) problems.push(`SERVICE_PROTOS has a proto named ${n.key}`);
+if (new RegExp(`^\\s*${n.key}: \\{`, 'm').test(protos))
+  problems.push(`SERVICE_PROTOS has a proto named ${n.key}`);
 if (registry.includes(`name: '${name}'`)) problems.push(`the registry has a process named ${name}`);
-if (registry.includes(`'${n.database}'`)) problems.push(`the registry has a database named ${n.database}`);
+if (registry.includes(`'${n.database}'`))
+  problems.push(`the registry has a database named ${n.database}`);
 if (gatewayConfig.includes(`${urlEnv}:`)) problems.push(`the gateway's config has ${urlEnv}`);
 for (const permission of [n.writePermission, n.readPermission]) {
-  if (permissions.includes(`'${permission}'`)) problems.push(`the gateway has a permission ${permission}`);
+  if (permissions.includes(`'${permission}'`))
+    problems.push(`the gateway has a permission ${permission}`);
 }
 // Ports of the registry's processes, and the default addresses of the gateway's services (a
 // service that is not in the registry yet may already have its address).
@@ -805,26 +924,27 @@ const taken = new Set([
   ...[...registry.matchAll(/\bport: (\d+)/g)].map((m) => Number(m[1])),
   ...[...gatewayConfig.matchAll(/'127\.0\.0\.1:(\d+)'/g)].map((m) => Number(m[1])),
 ]);
-for (const [flag, value] of [['grpc-port', grpcPort], ['ops-port', opsPort]]) {
+for (const [flag, value] of [
+  ['grpc-port', grpcPort],
+  ['ops-port', opsPort],
+]) {
   if (taken.has(value)) problems.push(`--${flag} ${value} is taken by another process`);
 }
 
 const edited = new Map();
 for (const { file, anchor, text } of insertions) {
   const current = edited.get(file) ?? read(file);
-  const marker = `// new-service: ${anchor}\n`;
-  const lines = current.split('\n').filter((line) => line.trim() === marker.trim());
-  if (lines.length !== 1) {
-    problems.push(`${file}: needs exactly one line '${marker.trim()}' (found ${lines.length})`);
+  const found = current.split(anchor).length - 1;
+  if (found !== 1) {
+    problems.push(`${file}: needs ${JSON.stringify(anchor.trim())} exactly once (found ${found})`);
     continue;
   }
   if (current.includes(text)) {
     problems.push(`${file}: already has ${JSON.stringify(text.trim().split('\n')[0])}`);
     continue;
   }
-  const at = current.indexOf(marker.trim());
-  const lineEnd = current.indexOf('\n', at) + 1;
-  edited.set(file, current.slice(0, lineEnd) + text + current.slice(lineEnd));
+  const at = current.indexOf(anchor) + anchor.length;
+  edited.set(file, current.slice(0, at) + text + current.slice(at));
 }
 
 if (problems.length > 0) fail(`Nothing was written:\n  ${problems.join('\n  ')}`);
@@ -835,7 +955,14 @@ for (const [path, content] of files) {
 }
 for (const [path, content] of edited) writeFileSync(join(root, path), content);
 
-const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: 'inherit' });
+const run = (command, args) => {
+  try {
+    execFileSync(command, args, { cwd: root, stdio: 'inherit' });
+  } catch {
+    fail(`${name} is written, but '${command} ${args.join(' ')}' failed: fix what it says, then run
+'npm run gen:proto && npm run gen:deploy'.`);
+  }
+};
 const written = [...files.keys()].filter((path) => path.endsWith('.ts'));
 run('npx', ['--no-install', 'prettier', '--log-level', 'warn', '--write', ...written]);
 run('npm', ['run', '--silent', 'gen:proto']);
@@ -845,11 +972,13 @@ console.log(`
 ${name} is scaffolded: proto/${n.key}, apps/${name}, apps/gateway/src/${name}, its registry entry and
 the generated contracts and deployment files. See it work:
   npx jest apps/${name}
+  npx jest -c apps/e2e/jest.config.js apps/e2e/src/${name}.e2e-spec.ts
 What is left to you:
   - the service's real use cases in place of ${n.many} (proto, apps/${name}/src, the gateway module),
     with a new migration for every schema change;
   - README.md: its routes (API overview), ${urlEnv} and its GRPC_PORT/OPS_PORT/DB_NAME
     (${grpcPort}/${opsPort}/${n.database}) in the configuration table;
-  - apps/e2e/src/authorization-matrix.e2e-spec.ts: a fixture for its routes, and an e2e spec;
+  - apps/e2e/src/authorization-matrix.e2e-spec.ts: a fixture for each of its routes (the matrix
+    fails until every documented route has one);
   - what it calls: the registry entry's downstream (keep it after them in PROCESSES), and the
     messaging module with an outbox if it announces changes (see apps/token-manager).`);
