@@ -15,7 +15,7 @@ import { startStack, type Stack } from './stack';
  * the owner reads the resource back unchanged. A list never holds a row the caller may not see.
  */
 
-const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'offline:run'];
+const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'offline:run', 'publish:run', 'publish:list'];
 const OWNER = { sub: 'alice', tenant: 'acme' };
 const ACTORS = {
   owner: OWNER,
@@ -116,6 +116,20 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     const batch = await json('owner', 'get', `/api/temu/seller/offline/${id}`);
     return { status: batch['status'] === 'cancelled' ? 'cancelled' : 'not cancelled', finished: batch['finishedAt'] !== '', total: (batch['progress'] as Json)['total'] };
   };
+  /** A task that waits for a running slot (the owner's two slots are held by slow publishes), so it can be cancelled. */
+  let articles = 0;
+  const pendingTask = async () =>
+    String((await json('owner', 'post', '/api/publish_zhihu', { title: `matrix ${++articles}`, content: 'body', article_id: articles }))['task_id']);
+  /** A task that has ended (cancelled), so it can be retried and its event stream ends at once. */
+  const cancelledTask = async () => {
+    const id = await pendingTask();
+    await json('owner', 'post', `/api/publish_task/${id}/cancel`);
+    return id;
+  };
+  const ownersTask = async (id: string) => {
+    const { task } = (await json('owner', 'get', `/api/publish_task/${id}`)) as { task: Json };
+    return { status: task['status'], attempts: task['attempts'] };
+  };
 
   /** Keyed by "METHOD path" as the document names the operation. */
   const ID_FIXTURES: Record<string, IdFixture> = {
@@ -131,10 +145,19 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /api/temu/seller/offline/{batchId}/events': { scope: 'user', create: cancelledBatch, ok: 200, observe: ownersBatch },
     'POST /api/temu/seller/offline/{batchId}/cancel': { scope: 'user', create: runningBatch, ok: 200, observe: ownersBatch },
     'POST /api/temu/seller/offline/{batchId}/retry': { scope: 'user', create: cancelledBatch, ok: 202, observe: ownersBatch },
+    'GET /api/publish_task/{task_id}': { scope: 'user', create: pendingTask, ok: 200, observe: ownersTask },
+    'POST /api/publish_task/{task_id}/cancel': { scope: 'user', create: pendingTask, ok: 200, observe: ownersTask },
+    'POST /api/publish_task/{task_id}/retry': { scope: 'user', create: cancelledTask, ok: 202, observe: ownersTask },
+    'GET /api/publish_task/{task_id}/events': { scope: 'user', create: cancelledTask, ok: 200, observe: ownersTask },
   };
   const ids = (list: unknown) => ((list ?? []) as Json[]).map((row) => String(row['id']));
   const LIST_FIXTURES: Record<string, ListFixture> = {
     'GET /api/tokens': { scope: 'tenant', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
+    'GET /api/publish_tasks': {
+      scope: 'user',
+      query: '?size=100',
+      rows: (body) => ((body as Json)['tasks'] as Json[]).map((task) => String(task['task_id'])),
+    },
     'GET /api/stock/sync/jobs': { scope: 'user', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
     'GET /api/stock/sync/failure/list': { scope: 'tenant', query: '?size=100', rows: (body) => ids(((body as Json)['data'] as Json)['records']) },
     'GET /api/roles/tasks': { scope: 'user', query: '?size=100', rows: (body) => ((body as Json)['items'] as Json[]).map((t) => String(t['request_id'])) },
@@ -150,7 +173,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
   const listOperations: Array<{ key: string; method: string; path: string }> = [];
 
   beforeAll(async () => {
-    stack = await startStack({ services: ['kline-sync', 'role', 'offline'] });
+    stack = await startStack({ services: ['kline-sync', 'role', 'offline', 'publish'], env: { publish: { PUBLISH_USER_RATE_LIMIT: '1000' } } });
     for (const [actor, claims] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
 
     const document = (await (await stack.fetch('/api/docs/openapi.json')).json()) as {
@@ -195,9 +218,12 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
           'market.kline': { latency: { kind: 'fixed', ms: 30_000 } },
           'chat.completions': { latency: { kind: 'fixed', ms: 1_500 } },
           'marketplace.invoke': { latency: { kind: 'fixed', ms: 30_000 } },
+          'publish.article': { latency: { kind: 'fixed', ms: 30_000 } },
         },
       }),
     });
+    // Two slow publishes hold the owner's two running slots: the fixtures' tasks wait, pending.
+    for (let n = 0; n < 2; n++) await pendingTask();
   }, 120_000);
   afterAll(async () => {
     if (!stack) return;

@@ -11,6 +11,7 @@ import { OpsHttpController } from './http/ops.http.controller';
 import { KlineSyncModule } from './kline-sync/kline-sync.module';
 import { RoleModule } from './role/role.module';
 import { OfflineModule } from './offline/offline.module';
+import { PublishModule } from './publish/publish.module';
 import { TokensModule } from './tokens/tokens.module';
 // new-service: gateway module imports
 
@@ -29,6 +30,7 @@ export class AppModule {
         KlineSyncModule.register(config),
         RoleModule.register(config),
         OfflineModule.register(config),
+        PublishModule.register(config),
       ],
       controllers: [OpsHttpController],
       // Global guards run in this order: authenticate first, then count the caller's requests.

@@ -53,6 +53,17 @@ describe('upstream-sim publishing platform (seed 003)', () => {
     expect(Object.keys(await effects())).toEqual(['task-1', 'task-2']);
   });
 
+  it('answers whether an article exists for an idempotency key, without publishing', async () => {
+    const lookup = (key: string) => fetch(`${sim.url}/publishing/articles?idempotencyKey=${key}`);
+    expect((await lookup('task-lookup')).status).toBe(404);
+    const article = (await json(publish('task-lookup'))) as Published;
+    const found = await lookup('task-lookup');
+    expect(found.status).toBe(200);
+    expect(await found.json()).toMatchObject({ success: true, articleId: article.articleId, url: article.url });
+    expect((await effects())['task-lookup']).toEqual({ effects: 1, repeats: 0 });
+    expect((await fetch(`${sim.url}/publishing/articles`)).status).toBe(400);
+  });
+
   it('refuses a key reused for other content (409), and requires a key (400)', async () => {
     await publish('task-3');
     expect(await json(publish('task-3', { title: 'Other', content: 'World' }))).toMatchObject({

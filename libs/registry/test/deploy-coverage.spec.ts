@@ -64,6 +64,7 @@ describe('the service registry', () => {
       KLINE_SYNC_URL: '127.0.0.1:19001',
       ROLE_URL: '127.0.0.1:19001',
       OFFLINE_URL: '127.0.0.1:19001',
+      PUBLISH_URL: '127.0.0.1:19001',
     });
   });
 

@@ -17,5 +17,7 @@ export const PERMISSIONS = [
   'post:generate',
   'offline:run',
   'offline:admin',
+  'publish:run',
+  'publish:list',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];

@@ -40,6 +40,7 @@ export const gatewayConfigSchema = z
     KLINE_SYNC_URL: env.string('127.0.0.1:50055'),
     ROLE_URL: env.string('127.0.0.1:50053'),
     OFFLINE_URL: env.string('127.0.0.1:50052'),
+    PUBLISH_URL: env.string('127.0.0.1:50054'),
     SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
     /** Time in-flight requests get to finish at shutdown; connections still open then are closed. */
     SHUTDOWN_TIMEOUT_MS: env.int(25_000, 1_000, 600_000),

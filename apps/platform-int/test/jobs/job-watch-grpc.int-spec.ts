@@ -70,6 +70,7 @@ describe('watchJob over gRPC', () => {
             createdAt: job.createdAt.toISOString(),
             startedAt: job.startedAt?.toISOString() ?? '',
             finishedAt: job.finishedAt?.toISOString() ?? '',
+            articleId: '',
           }),
         );
       }
@@ -116,7 +117,7 @@ describe('watchJob over gRPC', () => {
     const seen: PublishTask[] = [];
     const ended = new Promise<void>((resolve, reject) => {
       client
-        .watchPublishTask({ taskId: job.id, userId: 'alice' })
+        .watchPublishTask({ taskId: job.id, userId: 'alice', tenant: TENANT })
         .subscribe({ next: (task) => seen.push(task), error: reject, complete: resolve });
     });
     // Released once the stream has its first message, so the release is its first change.
@@ -146,7 +147,7 @@ describe('watchJob over gRPC', () => {
       { params: { label: 'private' }, items: [{ payload: { value: 1 } }], hold: true },
     );
     await expect(
-      lastValueFrom(client.watchPublishTask({ taskId: job.id, userId: 'mallory' })),
+      lastValueFrom(client.watchPublishTask({ taskId: job.id, userId: 'mallory', tenant: TENANT })),
     ).rejects.toMatchObject({ code: 5 });
   });
 });

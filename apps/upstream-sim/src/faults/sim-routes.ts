@@ -11,6 +11,7 @@ export const SIM_ROUTES = [
   'marketplace.poll',
   'publish.article',
   'publish.status',
+  'publish.lookup',
   'publish.page',
   'publish.interactions',
   'webhook.notify',

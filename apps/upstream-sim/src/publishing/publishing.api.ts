@@ -98,6 +98,12 @@ export class PublishingApi {
       '/publishing/articles',
       faults.wrap('publish.article', (request) => this.publish(request), { errorBody }),
     );
+    // What a publisher asks before it repeats a publish whose answer it never got (a worker that
+    // died mid-call): whether the platform has an article for its idempotency key.
+    app.get(
+      '/publishing/articles',
+      faults.wrap('publish.lookup', (request) => this.lookup(request), { errorBody }),
+    );
     app.get(
       '/publishing/articles/:articleId',
       faults.wrap('publish.status', (request) => this.status(request), { errorBody }),
@@ -200,6 +206,16 @@ export class PublishingApi {
   private status(request: FastifyRequest): SimAnswer {
     const article = this.article(request);
     if (!article) return fail(404, 'ARTICLE_NOT_FOUND', 'article does not exist');
+    return { status: 200, body: { success: true, ...this.view(request, article) } };
+  }
+
+  private lookup(request: FastifyRequest): SimAnswer {
+    const key = (request.query as { idempotencyKey?: unknown }).idempotencyKey;
+    if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
+      return fail(400, 'INVALID_REQUEST', 'idempotencyKey (1-200 characters) is required');
+    }
+    const article = this.byKey.get(key);
+    if (!article) return fail(404, 'ARTICLE_NOT_FOUND', `no article for idempotency key ${key}`);
     return { status: 200, body: { success: true, ...this.view(request, article) } };
   }
 

@@ -11,6 +11,7 @@ export const protobufPackage = 'publish.v1';
 
 export const protobufFileName = 'publish/v1/publish.proto';
 
+/** An article to publish; article_id is the caller's own id of it (seed 003: its article table). */
 export interface Article {
   title: string;
   content: string;
@@ -23,6 +24,10 @@ export interface SubmitArticleRequest {
   tenant: string;
 }
 
+/**
+ * status: "queued" when one of the user's running slots took the task at once, "pending" when it
+ * waits for one (the per-user limit of tasks running at once).
+ */
 export interface SubmitArticleResponse {
   success: boolean;
   taskId: string;
@@ -36,9 +41,16 @@ export interface SubmitArticleBatchRequest {
   tenant: string;
 }
 
+/**
+ * One article of a batch: its task_id, or why it was not accepted (error, error_code: the
+ * machine code, e.g. PUBLISH.RATE_LIMITED, and retry_after_seconds for a rate limit).
+ */
 export interface SubmitArticleResult {
   taskId: string;
   error: string;
+  status: string;
+  errorCode: string;
+  retryAfterSeconds: number;
 }
 
 export interface SubmitArticleBatchResponse {
@@ -60,22 +72,26 @@ export interface PublishTask {
   createdAt: string;
   startedAt: string;
   finishedAt: string;
+  articleId: string;
 }
 
 export interface GetPublishTaskRequest {
   taskId: string;
   userId: string;
+  tenant: string;
 }
 
 export interface PublishTaskRef {
   taskId: string;
   userId: string;
+  tenant: string;
 }
 
 export interface ListPublishTasksRequest {
   userId: string;
   status: string;
   page: PageRequest | undefined;
+  tenant: string;
 }
 
 export interface ListPublishTasksResponse {
@@ -83,41 +99,12 @@ export interface ListPublishTasksResponse {
   page: PageInfo | undefined;
 }
 
-export interface FetchInteractionsRequest {
-  userId: string;
-}
-
-export interface ArticleInteractions {
-  taskId: string;
-  resultUrl: string;
-  likes: number;
-  comments: number;
-  shares: number;
-  success: boolean;
-  error: string;
-}
-
-export interface FetchInteractionsResponse {
-  articles: ArticleInteractions[];
-}
-
-export interface GetPublishStatsRequest {
-  userId: string;
-}
-
-export interface PublishStats {
-  total: number;
-  succeeded: number;
-  failed: number;
-  successRate: number;
-  durationP50Ms: number;
-  durationP95Ms: number;
-  durationP99Ms: number;
-}
-
 export const PUBLISH_V1_PACKAGE_NAME = 'publish.v1';
 
-/** Article publishing through a durable task queue (SPEC §6, seed 003) and interaction fetching (seed 002). */
+/**
+ * Article publishing through a durable task queue (SPEC §6, seed 003). Every request names its
+ * owner (tenant and user): a task is only ever its owner's, another's id is NOT_FOUND.
+ */
 
 export interface PublishServiceClient {
   submitArticle(
@@ -144,16 +131,12 @@ export interface PublishServiceClient {
   /** Every state or progress change of one task, starting with its current state. */
 
   watchPublishTask(request: PublishTaskRef, metadata?: Metadata): Observable<PublishTask>;
-
-  fetchInteractions(
-    request: FetchInteractionsRequest,
-    metadata?: Metadata,
-  ): Observable<FetchInteractionsResponse>;
-
-  getPublishStats(request: GetPublishStatsRequest, metadata?: Metadata): Observable<PublishStats>;
 }
 
-/** Article publishing through a durable task queue (SPEC §6, seed 003) and interaction fetching (seed 002). */
+/**
+ * Article publishing through a durable task queue (SPEC §6, seed 003). Every request names its
+ * owner (tenant and user): a task is only ever its owner's, another's id is NOT_FOUND.
+ */
 
 export interface PublishServiceController {
   submitArticle(
@@ -195,19 +178,6 @@ export interface PublishServiceController {
   /** Every state or progress change of one task, starting with its current state. */
 
   watchPublishTask(request: PublishTaskRef, metadata?: Metadata): Observable<PublishTask>;
-
-  fetchInteractions(
-    request: FetchInteractionsRequest,
-    metadata?: Metadata,
-  ):
-    | Promise<FetchInteractionsResponse>
-    | Observable<FetchInteractionsResponse>
-    | FetchInteractionsResponse;
-
-  getPublishStats(
-    request: GetPublishStatsRequest,
-    metadata?: Metadata,
-  ): Promise<PublishStats> | Observable<PublishStats> | PublishStats;
 }
 
 export function PublishServiceControllerMethods() {
@@ -220,8 +190,6 @@ export function PublishServiceControllerMethods() {
       'cancelPublishTask',
       'retryPublishTask',
       'watchPublishTask',
-      'fetchInteractions',
-      'getPublishStats',
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);

@@ -1,0 +1,4 @@
+/** Injection tokens of the gateway's publish gRPC clients (`PublishServiceClient`). */
+export const PUBLISH_CLIENT = Symbol('PUBLISH_CLIENT');
+/** publish with GRPC_STREAM_DEADLINE_MS, for the watch streams behind the event-stream routes. */
+export const PUBLISH_STREAM_CLIENT = Symbol('PUBLISH_STREAM_CLIENT');

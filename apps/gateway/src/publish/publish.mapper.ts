@@ -1,0 +1,35 @@
+import type { PublishTask, SubmitArticleBatchResponse } from '@batchgate/contracts/publish/v1/publish';
+import type { BatchSubmittedView, PublishTaskView } from './publish.dto';
+
+/** proto3 leaves unset strings empty; the seed's shape says null. */
+const orNull = (value: string): string | null => (value === '' ? null : value);
+
+export function toTaskView(task: PublishTask): PublishTaskView {
+  return {
+    task_id: task.taskId,
+    status: task.status,
+    progress: task.progress,
+    article_title: task.articleTitle,
+    article_id: task.articleId === '' ? null : Number(task.articleId),
+    result_url: orNull(task.resultUrl),
+    error_message: orNull(task.errorMessage),
+    attempts: task.attempts,
+    created_at: task.createdAt,
+    started_at: orNull(task.startedAt),
+    finished_at: orNull(task.finishedAt),
+  };
+}
+
+export function toBatchView(answer: SubmitArticleBatchResponse): BatchSubmittedView {
+  return {
+    success: answer.success,
+    total: answer.total,
+    success_count: answer.successCount,
+    failed_count: answer.failedCount,
+    results: answer.results.map((result) =>
+      result.taskId !== ''
+        ? { task_id: result.taskId, status: result.status }
+        : { error: result.error, error_code: result.errorCode, ...(result.retryAfterSeconds > 0 ? { retry_after: result.retryAfterSeconds } : {}) },
+    ),
+  };
+}

@@ -1,0 +1,3 @@
+const { projectPreset } = require('../../jest.preset');
+
+module.exports = projectPreset(__dirname, { displayName: 'publish'});
