@@ -140,6 +140,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'POST /api/stock/sync/jobs/{id}/retry': { scope: 'user', create: cancelledJob, ok: 202, observe: ownersJob },
     'GET /api/roles/tasks/{request_id}': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
     'POST /api/roles/tasks/{request_id}/cancel': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
+    'GET /api/roles/tasks/{request_id}/events': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
     'GET /api/roles/{id}': { scope: 'tenant', create: persona, ok: 200, observe: ownersPersona },
     'GET /api/temu/seller/offline/{batchId}': { scope: 'user', create: runningBatch, ok: 200, observe: ownersBatch },
     'GET /api/temu/seller/offline/{batchId}/events': { scope: 'user', create: cancelledBatch, ok: 200, observe: ownersBatch },

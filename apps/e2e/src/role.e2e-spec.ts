@@ -44,6 +44,23 @@ describe('role through the gateway', () => {
     expect(listed.items.map((t) => t.request_id)).toContain(answer.request_id);
   });
 
+  it('streams the task as server-sent events until it ends; another user gets 404', async () => {
+    const accepted = (await (await post('/api/roles', { tenant_id: 'acme', task_id: 'e2e-task', strategy_id: 'events' })).json()) as { request_id: string };
+    const stream = await get(`/api/roles/tasks/${accepted.request_id}/events`);
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const events = (await stream.text())
+      .split('\n\n')
+      .filter((frame) => frame.startsWith('event: task'))
+      .map((frame) => JSON.parse(frame.split('\ndata: ')[1] ?? '{}') as TaskView);
+    expect(events.map((e) => e.request_id)).toEqual(events.map(() => accepted.request_id));
+    expect(events.at(-1)).toMatchObject({ status: 'success', role_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+
+    const bob = await stack.mintToken({ perms: ['role:read'], sub: 'bob', tenant: 'acme' });
+    const refused = await get(`/api/roles/tasks/${accepted.request_id}/events`, { authorization: `Bearer ${bob}` });
+    expect(refused.status).toBe(404);
+  });
+
   it("refuses a tenant_id that is not the caller's with 403, and stores nothing", async () => {
     const refused = await post('/api/roles', { tenant_id: 'globex', task_id: 'e2e-task', strategy_id: 'other' });
     expect(refused.status).toBe(403);

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, Matches } from 'class-validator';
-import type { Role, RoleTask } from '@batchgate/contracts/role/v1/role';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, IsUUID, Length, Matches, ValidateNested } from 'class-validator';
+import type { BatchGeneratePostsEvent, Role, RoleTask } from '@batchgate/contracts/role/v1/role';
 import { PageQueryDto, PageView } from '../http/paging.dto';
 
 /** Ids of the caller's own systems (task, strategy), as role stores them. */
@@ -95,5 +96,63 @@ export function toRoleView(role: Role): RoleView {
     prompt_tokens: role.promptTokens,
     completion_tokens: role.completionTokens,
     created_at: role.createdAt,
+  };
+}
+
+/** Seed 002's bound on one batch request (role refuses more as well). */
+export const MAX_POSTS_PER_BATCH = 50;
+
+export class PostRequestDto {
+  @ApiProperty({ format: 'uuid', description: 'A persona of the caller\'s tenant (GET /api/roles/{id})' }) @IsUUID() role_id!: string;
+  @ApiProperty({ example: 'Q3 earnings', minLength: 1, maxLength: 500 }) @IsString() @Length(1, 500) topic!: string;
+  @ApiProperty({ example: '600000', minLength: 1, maxLength: 500 }) @IsString() @Length(1, 500) stock!: string;
+}
+
+export class BatchGeneratePostsDto {
+  @ApiProperty({ type: [PostRequestDto], minItems: 1, maxItems: MAX_POSTS_PER_BATCH })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_POSTS_PER_BATCH)
+  @ValidateNested({ each: true })
+  @Type(() => PostRequestDto)
+  posts!: PostRequestDto[];
+}
+
+/** One line of the post stream: a post as it finished (`type: post`), or the summary after the last (`type: summary`). */
+export class PostStreamLineView {
+  @ApiProperty({ enum: ['post', 'summary'] }) type!: 'post' | 'summary';
+  @ApiPropertyOptional({ type: 'integer', description: "post: its place in the request's `posts`" }) index?: number;
+  @ApiPropertyOptional({ description: 'post: whether it was generated' }) success?: boolean;
+  @ApiPropertyOptional({ description: 'post: the text; empty when it failed' }) content?: string;
+  @ApiPropertyOptional({ description: 'post: why it failed; empty on success' }) error?: string;
+  @ApiPropertyOptional({ description: 'post: the machine code of the failure (ROLE.NOT_FOUND, POST.TIMEOUT, …)' }) error_code?: string;
+  @ApiPropertyOptional({ type: 'integer', description: 'post: its completion tokens' }) completion_tokens?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'summary: posts asked for' }) total?: number;
+  @ApiPropertyOptional({ type: 'integer' }) succeeded?: number;
+  @ApiPropertyOptional({ type: 'integer' }) failed?: number;
+  @ApiProperty({ type: 'integer', description: 'post: its generation time; summary: the whole batch' }) duration_ms!: number;
+}
+
+export function toPostStreamLine(event: BatchGeneratePostsEvent): PostStreamLineView {
+  if (event.post) {
+    const { post } = event;
+    return {
+      type: 'post',
+      index: post.index,
+      success: post.success,
+      content: post.content,
+      error: post.error,
+      error_code: post.errorCode,
+      completion_tokens: post.completionTokens,
+      duration_ms: Number(post.durationMs),
+    };
+  }
+  const summary = event.summary;
+  return {
+    type: 'summary',
+    total: summary?.total ?? 0,
+    succeeded: summary?.succeeded ?? 0,
+    failed: summary?.failed ?? 0,
+    duration_ms: Number(summary?.durationMs ?? 0),
   };
 }

@@ -1,13 +1,15 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiConflictResponse, ApiForbiddenResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { lastValueFrom } from 'rxjs';
 import type { RoleServiceClient } from '@batchgate/contracts/role/v1/role';
 import { DomainError } from '@batchgate/platform/errors';
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
+import { ApiEventStream, EventStreams } from '../http/event-stream';
 import { pageOf } from '../http/paging.dto';
-import { ROLE_CLIENT } from './role.client';
+import { ROLE_CLIENT, ROLE_STREAM_CLIENT } from './role.client';
 import {
   CreateRoleDto,
   CreateRoleResultView,
@@ -22,7 +24,11 @@ import {
 @ApiTags('role')
 @Controller('api/roles')
 export class RoleHttpController {
-  constructor(@Inject(ROLE_CLIENT) private readonly role: RoleServiceClient) {}
+  constructor(
+    @Inject(ROLE_CLIENT) private readonly role: RoleServiceClient,
+    @Inject(ROLE_STREAM_CLIENT) private readonly roleStream: RoleServiceClient,
+    @Inject(EventStreams) private readonly streams: EventStreams,
+  ) {}
 
   /** Seed 001: stored and queued before the answer; the persona is created in the background. */
   @Post()
@@ -70,6 +76,20 @@ export class RoleHttpController {
   @ApiConflictResponse({ description: 'The task has already ended (ROLE.JOB_FINISHED)' })
   async cancelTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal): Promise<RoleTaskView> {
     return toRoleTaskView(await lastValueFrom(this.role.cancelRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub })));
+  }
+
+  /** Server-sent events: the task now, then after every state change, until it ends (404 for another owner's). */
+  @Get('tasks/:request_id/events')
+  @RequirePermissions('role:read')
+  @ApiEventStream(RoleTaskView, 'The task as it is, then after each change (event `task`); the stream ends after the task ends')
+  taskEvents(
+    @Param('request_id', new ParseUUIDPipe()) requestId: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const changes = this.roleStream.watchRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub });
+    return this.streams.send(request, reply, changes, { event: () => 'task', data: toRoleTaskView });
   }
 
   /** A persona of the caller's tenant. */
