@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { CreateJobTables1764547200000, jobStreams } from '@batchgate/platform/jobs';
+import { CreateJobTables1764547200000 } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { PersistenceModule } from '@batchgate/platform/persistence';
@@ -13,6 +13,8 @@ import { MarketplaceClient } from './marketplace/marketplace.client';
 import { CreateOfflineSchema1765152000000 } from './migrations/1765152000000-create-offline-schema';
 import { OfflineGrpcController } from './offline.grpc.controller';
 import { OfflineMetrics } from './offline.metrics';
+import { OFFLINE_STREAMS } from './offline.streams';
+import { SellerConfigListener } from './session/seller-config.listener';
 import { SessionCache } from './session/session-cache';
 
 export const OFFLINE_SCHEMA = {
@@ -25,7 +27,7 @@ export class AppModule {
   static register(config: OfflineConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [PersistenceModule.forRoot(config, OFFLINE_SCHEMA), MessagingModule.forService('offline', config, jobStreams('offline'))],
+      imports: [PersistenceModule.forRoot(config, OFFLINE_SCHEMA), MessagingModule.forService('offline', config, OFFLINE_STREAMS)],
       controllers: [OfflineGrpcController],
       providers: [
         OfflineMetrics,
@@ -42,6 +44,7 @@ export class AppModule {
         SessionCache,
         OfflineBatchesService,
         DelistWorker,
+        SellerConfigListener,
       ],
     };
   }

@@ -1,4 +1,6 @@
+import { connect, JSONCodec } from 'nats';
 import { lastValueFrom } from 'rxjs';
+import { waitFor } from '@batchgate/testing';
 import { owner, startOfflineStack, TENANT, type OfflineStack } from './offline.harness';
 
 /** Synchronous batches against the simulated marketplace over HTTP, with real MySQL and NATS. */
@@ -47,6 +49,24 @@ describe('offline: synchronous batches', () => {
     expect(batch.results[0]).toMatchObject({ productId: 1001, success: true, alreadyOffline: true, details: { retryCount: 0, productName: 'Product 1001' } });
     expect(await stack.requests('marketplace.conversation')).toBe(before);
     expect((await stack.effects())['1001']).toEqual({ effects: 1, repeats: 0 });
+  });
+
+  it("drops the cached session when the seller's configuration changes (a NATS event): the next batch fetches new ids", async () => {
+    const cached = await lastValueFrom(stack.offline.offlineProducts({ productIds: [1101], maxThreads: 0, runAsync: false, autoThreads: false, ...owner() }));
+    expect(cached.cacheUsed).toBe(true);
+    const nats = await connect({ servers: 'nats://127.0.0.1:4222' });
+    try {
+      await nats.jetstream().publish('offline.seller.config_changed', JSONCodec().encode({ tenant: TENANT, occurredAt: new Date().toISOString() }));
+    } finally {
+      await nats.close();
+    }
+    await waitFor(async () => ((await stack.database.query('SELECT tenant FROM offline_session WHERE tenant = ?', [TENANT])).length === 0 ? true : undefined), {
+      what: "the tenant's cached session to be dropped",
+    });
+    const conversations = await stack.requests('marketplace.conversation');
+    const refetched = await lastValueFrom(stack.offline.offlineProducts({ productIds: [1102], maxThreads: 0, runAsync: false, autoThreads: false, ...owner() }));
+    expect(refetched).toMatchObject({ cacheUsed: false, status: 'success' });
+    expect(await stack.requests('marketplace.conversation')).toBe(conversations + 1);
   });
 
   it('refuses bad input with the field named and stores nothing', async () => {

@@ -1,5 +1,5 @@
 import type { JobChanges, JobWork } from './generated/common/v1/common';
-import type { StockSyncRequested, TokenChanged, TokenCreated, TokenExhausted, TokenRetired } from './generated/events/v1/events';
+import type { SellerConfigChanged, StockSyncRequested, TokenChanged, TokenCreated, TokenExhausted, TokenRetired } from './generated/events/v1/events';
 
 /**
  * Every domain event: its NATS subject and payload type (payloads are declared in
@@ -11,6 +11,7 @@ export type DomainEvents = {
   'tokens.token.changed': TokenChanged;
   'tokens.token.retired': TokenRetired;
   'tokens.token.exhausted': TokenExhausted;
+  'offline.seller.config_changed': SellerConfigChanged;
 } & {
   /** Work items of one sync work queue (`SYNC_WORK_QUEUE`); see klineSyncWorkSubject. */
   [subject: `klinesync.work.${string}.stock`]: StockSyncRequested;
@@ -32,7 +33,10 @@ export function klineSyncWorkSubject(queue: string): `klinesync.work.${string}.s
 }
 
 /** The JetStream stream of each subject prefix: events survive a subscriber's restart. */
-export const EVENT_STREAMS = [{ name: 'TOKENS_EVENTS', subjects: ['tokens.>'], retention: 'limits' }] as const;
+export const EVENT_STREAMS = [
+  { name: 'TOKENS_EVENTS', subjects: ['tokens.>'], retention: 'limits' },
+  { name: 'OFFLINE_EVENTS', subjects: ['offline.>'], retention: 'limits' },
+] as const;
 
 /**
  * Work queues: each message is delivered to one consumer of the group and removed once acked,

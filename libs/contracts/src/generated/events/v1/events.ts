@@ -57,4 +57,14 @@ export interface StockSyncRequested {
   kType: number;
 }
 
+/**
+ * Subject: offline.seller.config_changed (stream OFFLINE_EVENTS): a seller's (tenant's)
+ * marketplace configuration changed, so its cached conversation and de-list tool ids are stale.
+ * Published by whatever owns the seller's settings; offline drops the tenant's cached ids.
+ */
+export interface SellerConfigChanged {
+  tenant: string;
+  occurredAt: string;
+}
+
 export const EVENTS_V1_PACKAGE_NAME = 'events.v1';

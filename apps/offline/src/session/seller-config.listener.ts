@@ -1,0 +1,48 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { NATS_CONNECTION, subscribeEvents } from '@batchgate/platform/messaging';
+import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
+import type { OfflineConfig } from '../config/offline.config';
+import { OFFLINE_EVENTS_STREAM } from '../offline.streams';
+import { SessionCache } from './session-cache';
+
+/**
+ * A seller's configuration changed (`offline.seller.config_changed`): its cached conversation and
+ * tool ids are dropped, so its next batch fetches new ones. The cache is one MySQL row per tenant
+ * shared by every replica, so one replica handling the event (a durable consumer the replicas
+ * share, which also catches up on events published while none ran) invalidates it for all.
+ */
+@Injectable()
+export class SellerConfigListener implements OnApplicationBootstrap, OnModuleDestroy {
+  private subscription: { stop: () => Promise<void> } | undefined;
+
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
+    @Inject(SessionCache) private readonly sessions: SessionCache,
+    @Inject(SERVICE_CONFIG) private readonly config: OfflineConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.subscription = await subscribeEvents(
+      this.nats,
+      {
+        stream: OFFLINE_EVENTS_STREAM.name,
+        // Per work queue: deployments (and test stacks) sharing a NATS each hear every change.
+        durable: `offline-seller-config-${this.config.OFFLINE_WORK_QUEUE}`,
+        subject: 'offline.seller.config_changed',
+        handler: async ({ tenant }) => {
+          if (tenant === '') return;
+          const dropped = await this.sessions.invalidate(tenant);
+          this.logger.info({ tenant, dropped }, 'seller configuration changed: cached session ids dropped');
+        },
+      },
+      this.logger,
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.subscription?.stop();
+  }
+}
