@@ -140,6 +140,52 @@ const WORKLOADS: DashboardDefinition = {
       ],
     },
     {
+      title: 'role (persona tasks, seed 001; post generation, seed 002)',
+      panels: [
+        {
+          title: 'Persona submit p50 / p99',
+          unit: 's',
+          description: 'Storing and queueing a task in role (the seed\'s bar: the whole request under 100 ms).',
+          queries: [
+            q(`histogram_quantile(0.5, sum by (le) (rate(${m('role_submit_duration_seconds_bucket')}[5m])))`, 'p50'),
+            q(`histogram_quantile(0.99, sum by (le) (rate(${m('role_submit_duration_seconds_bucket')}[5m])))`, 'p99'),
+          ],
+        },
+        {
+          title: 'Persona tasks waiting / running',
+          unit: 'short',
+          description: 'Waiting: on the work queue, not yet taken by a replica; running: taken, not yet ended.',
+          queries: [
+            q(`sum(${m('jetstream_consumer_pending', 'consumer=~"jobs-role-.+-persona"')})`, 'waiting'),
+            q(`sum(${m('jetstream_consumer_ack_pending', 'consumer=~"jobs-role-.+-persona"')})`, 'running'),
+          ],
+        },
+        {
+          title: 'Persona tasks ended/s by status',
+          unit: 'ops',
+          queries: [q(`sum by (status) (rate(${m('jobs_job_duration_seconds_count', 'kind="persona"')}[5m]))`, '{{status}}')],
+        },
+        {
+          title: 'AI call p95 by purpose and outcome',
+          unit: 's',
+          description: 'One chat-completions call with its retries and outage waits.',
+          queries: [q(p95('role_chat_duration_seconds', 'purpose, outcome'), '{{purpose}} {{outcome}}')],
+        },
+        {
+          title: 'AI tokens/s by purpose',
+          unit: 'short',
+          queries: [q(`sum by (purpose, type) (rate(${m('role_chat_tokens_total')}[5m]))`, '{{purpose}} {{type}}')],
+        },
+        {
+          title: 'Webhook notifications/s by outcome',
+          unit: 'ops',
+          description: 'delivered; skipped: a rerun found it recorded; failed: the run is tried again.',
+          queries: [q(`sum by (outcome) (rate(${m('role_webhook_deliveries_total')}[5m]))`, '{{outcome}}')],
+        },
+        { title: 'Posts generated/s by outcome', unit: 'ops', queries: [q(`sum by (outcome) (rate(${m('role_posts_total')}[5m]))`, '{{outcome}}')] },
+      ],
+    },
+    {
       title: 'market-data tokens',
       panels: [
         { title: 'Provider calls/s per token', unit: 'ops', queries: [q(`sum by (token_id) (rate(${m('kline_sync_token_calls_total')}[5m]))`, 'token {{token_id}}')] },

@@ -172,11 +172,11 @@ describe('monitoring against a real Prometheus', () => {
 
 /**
  * A little of everything the dashboards show: tokens, a sync job whose provider fails now and
- * then (retries), intraday triggers, refused requests.
+ * then (retries), intraday triggers, a persona task and a post batch, refused requests.
  */
 async function runWorkload(stack: Stack): Promise<void> {
   const bearer = {
-    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry'] })}`,
+    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'post:generate'] })}`,
     'content-type': 'application/json',
   };
   const post = async (path: string, body: unknown) => {
@@ -204,6 +204,22 @@ async function runWorkload(stack: Stack): Promise<void> {
     { timeoutMs: 60_000, what: 'the sync job finished' },
   );
   await post('/api/intraday/parallel/execute-multiple', [{ id: 't1', market: 'SH', code: '600100', kType: 1, priceChangePercent: 1, bars: 5 }]);
+  // A persona (the role panels), then a post batch with it.
+  await stack.services.database('role').query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', ['acme', 'prom', 'Ann', 'analyst']);
+  const task = (await post('/api/roles', { tenant_id: 'acme', task_id: 'prom', strategy_id: 's' })) as { request_id: string };
+  const persona = await waitFor(
+    async () => {
+      const current = (await (await stack.fetch(`/api/roles/tasks/${task.request_id}`, { headers: bearer })).json()) as { status: string; role_id: string };
+      return current.status === 'success' ? current : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the persona task finished' },
+  );
+  const posts = await stack.fetch('/api/post/batch-generate-stream', {
+    method: 'POST',
+    headers: bearer,
+    body: JSON.stringify({ posts: [{ role_id: persona.role_id, topic: 'prom', stock: '600100' }] }),
+  });
+  if (!(await posts.text()).includes('"type":"summary"')) throw new Error('the post batch did not finish');
   // Refused requests, for the error panels.
   await stack.fetch(`/api/stock/sync/jobs/999999999`, { headers: bearer });
   await stack.fetch(`/api/tokens`, { method: 'POST', headers: bearer, body: '{"provider": 1}' });
