@@ -1,6 +1,6 @@
 import { connect, JSONCodec } from 'nats';
 import { lastValueFrom } from 'rxjs';
-import { waitFor } from '@batchgate/testing';
+import { readMetric, waitFor } from '@batchgate/testing';
 import { owner, startOfflineStack, TENANT, type OfflineStack } from './offline.harness';
 
 /** Synchronous batches against the simulated marketplace over HTTP, with real MySQL and NATS. */
@@ -67,6 +67,15 @@ describe('offline: synchronous batches', () => {
     const refetched = await lastValueFrom(stack.offline.offlineProducts({ productIds: [1102], maxThreads: 0, runAsync: false, autoThreads: false, ...owner() }));
     expect(refetched).toMatchObject({ cacheUsed: false, status: 'success' });
     expect(await stack.requests('marketplace.conversation')).toBe(conversations + 1);
+  });
+
+  it('finds the thread count itself for max_threads "auto", inside the configured maximum, and reports the limit it settled on', async () => {
+    const productIds = Array.from({ length: 30 }, (_, i) => 1201 + i);
+    const batch = await lastValueFrom(stack.offline.offlineProducts({ productIds, maxThreads: 0, runAsync: false, autoThreads: true, ...owner() }));
+    expect(batch).toMatchObject({ status: 'success', autoThreads: true, summary: { total: 30, success: 30 } });
+    const limit = await readMetric(stack.metricsUrl(), 'offline_adaptive_limit');
+    expect(limit).toBeGreaterThanOrEqual(1);
+    expect(batch.threadInfo).toEqual({ maxThreads: 8, actualThreads: limit, productCount: 30 });
   });
 
   it('refuses bad input with the field named and stores nothing', async () => {

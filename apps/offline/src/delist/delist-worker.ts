@@ -2,14 +2,14 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { classifyError, sleep } from '@batchgate/concurrency';
+import { AimdLimit, classifyError, sleep, type AdaptiveLimit } from '@batchgate/concurrency';
 import { ItemFailure, JobWorker, type JobItemRun } from '@batchgate/platform/jobs';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { OfflineConfig } from '../config/offline.config';
 import { findOfflineProduct } from '../batches/offline-products';
 import type { OfflineOutcome, OfflineParams, OfflineProduct } from '../batches/offline-jobs';
 import { OFFLINE_JOB_STORE, type OfflineJobStore } from '../batches/offline-store';
-import { MarketplaceClient, StaleSessionError, UnknownProductError, type MarketplaceSession } from '../marketplace/marketplace.client';
+import { MarketplaceClient, StaleSessionError, UnknownProductError, type CallObserver, type MarketplaceSession } from '../marketplace/marketplace.client';
 import { OfflineMetrics } from '../offline.metrics';
 import { SessionCache, type ResolvedSession } from '../session/session-cache';
 import { ThreadGate } from './thread-gate';
@@ -20,6 +20,8 @@ export const ALREADY_OFFLINE_MESSAGE = '商品已下架，无需重复下架';
 /** One batch as this replica runs it: its threads and the session its products use. */
 interface BatchRun {
   gate: ThreadGate;
+  /** max_threads "auto": the replica's adaptive gate as well, and the calls feed its limit. */
+  auto: boolean;
   session?: Promise<ResolvedSession>;
   /** The session recorded for the batch's answer by this replica. */
   recorded?: MarketplaceSession;
@@ -42,6 +44,14 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly batches = new Map<string, BatchRun>();
   /** Every de-list of this replica, over all batches. */
   private readonly replicaGate: ThreadGate;
+  /**
+   * The marketplace's capacity as this replica finds it (max_threads "auto"): one limit over all
+   * auto batches, since they share the marketplace, fed by every call they make (its latency
+   * against the no-load baseline, timeouts and rate limits).
+   */
+  private readonly adaptive: AdaptiveLimit;
+  private readonly autoGate: ThreadGate;
+  private readonly observeAuto: CallObserver;
   private readonly stopping = new AbortController();
 
   constructor(
@@ -55,6 +65,23 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.replicaGate = new ThreadGate(() => config.OFFLINE_MAX_IN_FLIGHT);
+    this.adaptive = new AimdLimit({ initial: 1, min: 1, max: config.OFFLINE_AUTO_MAX_THREADS, baselineWindowMs: 60_000 });
+    this.autoGate = new ThreadGate(() => this.adaptive.current);
+    metrics.adaptiveLimit.set(this.adaptive.current);
+    this.adaptive.onChange((limit) => {
+      metrics.adaptiveLimit.set(limit);
+      this.autoGate.admitWaiting();
+    });
+    this.observeAuto = ({ startedAt, latencyMs, error }) => {
+      const kind = error === undefined ? undefined : classifyError(error, Date.now()).kind;
+      this.adaptive.onSample({
+        startedAt,
+        latencyMs,
+        inFlight: this.autoGate.inFlight,
+        dropped: kind === 'timeout' || kind === 'rate-limited',
+        now: performance.now(),
+      });
+    };
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -100,10 +127,8 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const batch = this.enter(run.jobId, run.params);
     try {
       const releaseThread = await batch.gate.acquire(signal);
-      const releaseReplica = await this.replicaGate.acquire(signal).catch((error: unknown) => {
-        releaseThread();
-        throw error;
-      });
+      const releaseAuto = batch.auto ? await this.acquireOrRelease(this.autoGate, signal, [releaseThread]) : () => undefined;
+      const releaseReplica = await this.acquireOrRelease(this.replicaGate, signal, [releaseAuto, releaseThread]);
       const startedAt = performance.now();
       try {
         const outcome = await this.marketplace.whileAvailable(() => this.delist(run, batch, signal), {
@@ -123,10 +148,21 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
         throw error;
       } finally {
         releaseReplica();
+        releaseAuto();
         releaseThread();
       }
     } finally {
-      this.leave(run.jobId);
+      await this.leave(run.jobId);
+    }
+  }
+
+  /** A place in `gate`; if the wait fails (cancelled), the places already held are given back. */
+  private async acquireOrRelease(gate: ThreadGate, signal: AbortSignal, held: Array<() => void>): Promise<() => void> {
+    try {
+      return await gate.acquire(signal);
+    } catch (error) {
+      for (const release of held) release();
+      throw error;
     }
   }
 
@@ -136,21 +172,21 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     let { session } = await this.session(run, batch, signal);
     let answer;
     try {
-      answer = await this.invoke(run, session, signal);
+      answer = await this.invoke(run, batch, session, signal);
     } catch (error) {
       if (!(error instanceof StaleSessionError)) throw error;
       // The cached ids went stale (the seller's configuration changed): fetch new ones, once.
       const stale = session;
       batch.session = this.sessions.refresh(tenant, stale, signal);
       ({ session } = await this.session(run, batch, signal));
-      answer = await this.invoke(run, session, signal);
+      answer = await this.invoke(run, batch, session, signal);
     }
     if (answer.state === 'already-offline') {
       return { productName: answer.productName, productImg: answer.productImg, offlineMsgId: '', retryCount: 0, message: ALREADY_OFFLINE_MESSAGE, alreadyOffline: true };
     }
     for (let polls = 1; ; polls++) {
       if (polls > 1 || this.config.OFFLINE_POLL_INTERVAL_MS > 0) await sleep(this.config.OFFLINE_POLL_INTERVAL_MS, { signal });
-      const poll = await this.marketplace.poll(answer.offlineMsgId, signal);
+      const poll = await this.marketplace.poll(answer.offlineMsgId, signal, batch.auto ? this.observeAuto : undefined);
       const facts = {
         productName: poll.productName || answer.productName,
         productImg: poll.productImg || answer.productImg,
@@ -171,10 +207,10 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async invoke(run: JobItemRun<OfflineParams, OfflineProduct>, session: MarketplaceSession, signal: AbortSignal) {
+  private async invoke(run: JobItemRun<OfflineParams, OfflineProduct>, batch: BatchRun, session: MarketplaceSession, signal: AbortSignal) {
     const { productId } = run.payload;
     try {
-      return await this.marketplace.invoke(session, productId, run.idempotencyKey, signal);
+      return await this.marketplace.invoke(session, productId, run.idempotencyKey, signal, batch.auto ? this.observeAuto : undefined);
     } catch (error) {
       if (error instanceof UnknownProductError) {
         const message = `商品不存在 (product ${productId} is unknown to the marketplace)`;
@@ -220,15 +256,22 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private enter(jobId: string, params: OfflineParams): BatchRun {
     let batch = this.batches.get(jobId);
     if (!batch) {
-      batch = { gate: new ThreadGate(() => params.actualThreads), products: 0 };
+      batch = { gate: new ThreadGate(() => params.actualThreads), auto: params.autoThreads, products: 0 };
       this.batches.set(jobId, batch);
     }
     batch.products++;
     return batch;
   }
 
-  private leave(jobId: string): void {
+  /** The batch's last product here: an auto batch records the limit it ended with (its threadInfo). */
+  private async leave(jobId: string): Promise<void> {
     const batch = this.batches.get(jobId);
-    if (batch && --batch.products === 0) this.batches.delete(jobId);
+    if (!batch || --batch.products > 0) return;
+    this.batches.delete(jobId);
+    if (batch.auto) {
+      await this.dataSource.query('UPDATE offline_batch SET threads_used = ? WHERE job_id = ?', [this.adaptive.current, jobId]).catch((error: unknown) => {
+        this.logger.warn({ err: error, jobId }, 'could not record the thread count of an auto batch');
+      });
+    }
   }
 }

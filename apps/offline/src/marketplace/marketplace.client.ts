@@ -39,6 +39,9 @@ export class UnknownProductError extends PermanentError {
   }
 }
 
+/** Sees every attempt of a call (its start, duration and failure), e.g. to feed an adaptive limit. */
+export type CallObserver = (attempt: { startedAt: number; latencyMs: number; error?: unknown }) => void;
+
 interface ErrorAnswer {
   code?: string;
   message?: string;
@@ -71,23 +74,23 @@ export class MarketplaceClient {
   }
 
   async openConversation(signal?: AbortSignal): Promise<string> {
-    const { body } = await this.call<{ parentMsgId?: unknown }>(signal, (attemptSignal) =>
+    const { body } = await this.call<{ parentMsgId?: unknown }>(signal, undefined, (attemptSignal) =>
       this.upstream.request({ operation: 'conversation', method: 'POST', path: '/marketplace/conversations', json: {}, signal: attemptSignal }),
     );
     return requiredString(body.parentMsgId, 'parentMsgId');
   }
 
   async offlineToolId(signal?: AbortSignal): Promise<string> {
-    const { body } = await this.call<{ toolId?: unknown }>(signal, (attemptSignal) =>
+    const { body } = await this.call<{ toolId?: unknown }>(signal, undefined, (attemptSignal) =>
       this.upstream.request({ operation: 'tool', path: '/marketplace/tools/offline', signal: attemptSignal }),
     );
     return requiredString(body.toolId, 'toolId');
   }
 
-  async invoke(session: MarketplaceSession, productId: number, idempotencyKey: string, signal?: AbortSignal): Promise<InvokeAnswer> {
+  async invoke(session: MarketplaceSession, productId: number, idempotencyKey: string, signal?: AbortSignal, observe?: CallObserver): Promise<InvokeAnswer> {
     let body: Record<string, unknown>;
     try {
-      ({ body } = await this.call<Record<string, unknown>>(signal, (attemptSignal) =>
+      ({ body } = await this.call<Record<string, unknown>>(signal, observe, (attemptSignal) =>
         this.upstream.request({
           operation: 'invoke-tool',
           method: 'POST',
@@ -111,8 +114,8 @@ export class MarketplaceClient {
     return { state: 'started', offlineMsgId: requiredString(body['offlineMsgId'], 'offlineMsgId'), repeat: body['repeat'] === true, ...facts };
   }
 
-  async poll(offlineMsgId: string, signal?: AbortSignal): Promise<PollAnswer> {
-    const { body } = await this.call<Record<string, unknown>>(signal, (attemptSignal) =>
+  async poll(offlineMsgId: string, signal?: AbortSignal, observe?: CallObserver): Promise<PollAnswer> {
+    const { body } = await this.call<Record<string, unknown>>(signal, observe, (attemptSignal) =>
       this.upstream.request({ operation: 'poll', path: `/marketplace/messages/${encodeURIComponent(offlineMsgId)}`, signal: attemptSignal }),
     );
     const status = body['status'];
@@ -120,9 +123,21 @@ export class MarketplaceClient {
     return { status, final: body['final'] === true, message: typeof body['message'] === 'string' ? body['message'] : '', ...productFacts(body) };
   }
 
-  private call<T>(signal: AbortSignal | undefined, request: (signal: AbortSignal) => Promise<{ body: unknown }>): Promise<{ body: T }> {
+  private call<T>(
+    signal: AbortSignal | undefined,
+    observe: CallObserver | undefined,
+    request: (signal: AbortSignal) => Promise<{ body: unknown }>,
+  ): Promise<{ body: T }> {
     return this.retryPolicy.execute(async ({ signal: attemptSignal }) => {
-      const answer = await request(attemptSignal);
+      const startedAt = performance.now();
+      let answer: { body: unknown };
+      try {
+        answer = await request(attemptSignal);
+      } catch (error) {
+        observe?.({ startedAt, latencyMs: performance.now() - startedAt, error });
+        throw error;
+      }
+      observe?.({ startedAt, latencyMs: performance.now() - startedAt });
       if (typeof answer.body !== 'object' || answer.body === null) throw new PermanentError('marketplace: answer is not a JSON object');
       return answer as { body: T };
     }, signal);
