@@ -115,20 +115,33 @@ const WORKLOADS: DashboardDefinition = {
     {
       title: 'kline-sync jobs',
       panels: [
-        { title: 'Stocks finished/s by outcome', unit: 'ops', queries: [q(`sum by (outcome) (rate(${m('kline_sync_stocks_total')}[5m]))`, '{{outcome}}')] },
+        {
+          title: 'Stocks finished/s by outcome',
+          unit: 'ops',
+          queries: [q(`sum by (outcome) (rate(${m('jobs_items_total', 'kind="sync"')}[5m]))`, '{{outcome}}')],
+        },
         {
           title: 'Stock failure rate',
           unit: 'percentunit',
-          queries: [q(`sum(rate(${m('kline_sync_stocks_total', 'outcome="failure"')}[5m])) / sum(rate(${m('kline_sync_stocks_total')}[5m]))`, 'failed share')],
+          queries: [
+            q(
+              `sum(rate(${m('jobs_items_total', 'kind="sync", outcome="failed"')}[5m])) / sum(rate(${m('jobs_items_total', 'kind="sync", outcome=~"success|failed"')}[5m]))`,
+              'failed share',
+            ),
+          ],
         },
-        { title: 'Stock pull+store p95 by outcome', unit: 's', queries: [q(p95('kline_sync_stock_duration_seconds', 'outcome'), '{{outcome}}')] },
-        { title: 'Work queue (stocks)', unit: 'short', queries: [q(`max by (state) (${m('kline_sync_queue_stocks')})`, '{{state}}')] },
+        { title: 'Stock pull+store p95 by outcome', unit: 's', queries: [q(p95('jobs_item_duration_seconds', 'outcome', 'kind="sync"'), '{{outcome}}')] },
+        {
+          title: 'Stock runs started/s by replica',
+          unit: 'ops',
+          queries: [q(`sum by (instance) (rate(${m('jobs_item_runs_started_total', 'kind="sync"')}[5m]))`, '{{instance}}')],
+        },
         {
           title: 'Job run time p50 / p95',
           unit: 's',
           queries: [
-            q(`histogram_quantile(0.5, sum by (le) (rate(${m('kline_sync_job_duration_seconds_bucket')}[1h])))`, 'p50'),
-            q(`histogram_quantile(0.95, sum by (le) (rate(${m('kline_sync_job_duration_seconds_bucket')}[1h])))`, 'p95'),
+            q(`histogram_quantile(0.5, sum by (le) (rate(${m('jobs_job_duration_seconds_bucket', 'kind="sync"')}[1h])))`, 'p50'),
+            q(`histogram_quantile(0.95, sum by (le) (rate(${m('jobs_job_duration_seconds_bucket', 'kind="sync"')}[1h])))`, 'p95'),
           ],
         },
         {

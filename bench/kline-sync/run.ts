@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { lastValueFrom } from 'rxjs';
 import { waitFor } from '@batchgate/testing';
-import { provideTokens, startKlineStack } from '../../apps/kline-sync/test/stack.harness';
+import { deleteSyncWorkConsumer, provideTokens, startKlineStack } from '../../apps/kline-sync/test/stack.harness';
 
 const STOCKS = Number(process.env['BENCH_STOCKS'] ?? 1_000);
 const LATENCY_MS = Number(process.env['BENCH_LATENCY_MS'] ?? 50);
@@ -117,7 +117,7 @@ async function run(scenario: Scenario): Promise<{ cpu: string; seconds: number; 
       rateLimited: stats.routes['market.kline']?.rateLimited ?? 0,
     };
   } finally {
-    await (await stack.nats.jetstreamManager()).consumers.delete('KLINE_SYNC_WORK', `kline-sync-workers-${queue}`).catch(() => undefined);
+    await deleteSyncWorkConsumer(stack.nats, queue);
     await stack.stop();
   }
 }

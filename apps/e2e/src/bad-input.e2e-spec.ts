@@ -179,7 +179,7 @@ describe('bad input, generated', () => {
     const offline = stack.services.database('offline').name;
     const [rows] = await stack.services.database('token-manager').query<Record<string, number>>(
       `SELECT (SELECT COUNT(*) FROM api_token) AS tokens, (SELECT COUNT(*) FROM \`${kline}\`.stock_info) AS stocks,
-              (SELECT COUNT(*) FROM \`${kline}\`.sync_job) AS jobs, (SELECT COUNT(*) FROM \`${offline}\`.job) AS batches`,
+              (SELECT COUNT(*) FROM \`${kline}\`.job) AS jobs, (SELECT COUNT(*) FROM \`${offline}\`.job) AS batches`,
     );
     return rows;
   };
@@ -268,7 +268,7 @@ describe('bad input, generated', () => {
         if (job.status === 202) {
           outcomes.stored++;
           const { id } = job.json() as { id: string };
-          const rows = await stack.services.database('kline-sync')?.query('SELECT tenant, user_id AS sub FROM sync_job WHERE id = ?', [id]);
+          const rows = await stack.services.database('kline-sync')?.query('SELECT tenant, user_id AS sub FROM job WHERE id = ?', [id]);
           expect(rows).toEqual([{ tenant, sub }]);
         }
       }),

@@ -38,11 +38,14 @@ describe('kline-sync through the gateway', () => {
 
     const accepted = await post('/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' });
     expect(accepted.status).toBe(202);
-    const job = (await accepted.json()) as { id: string; plan: { threads: number; tokensPerThread: number[] } };
-    expect(job.plan).toEqual({ threads: 1, tokensPerThread: [1], tokenCount: 1 });
+    // Stored and answered; planned (on the tenant's tokens) after the answer.
+    const job = (await accepted.json()) as { id: string; status: string };
+    expect(job.status).toBe('queued');
 
-    const finished = await finishedJob<{ finishedAt: string; status: string; progress: { done: number; failed: number } }>(job.id);
+    type Planned = { finishedAt: string; status: string; plan: { threads: number; tokensPerThread: number[] }; progress: { done: number; failed: number } };
+    const finished = await finishedJob<Planned>(job.id);
     expect(finished).toMatchObject({ status: 'partial', progress: { done: 3, failed: 1 } });
+    expect(finished.plan).toEqual({ threads: 1, tokensPerThread: [1], tokenCount: 1 });
 
     const failures = (await (await get('/api/stock/sync/failure/list?status=0&page=1&size=10')).json()) as {
       code: number;
@@ -164,11 +167,10 @@ describe('kline-sync through the gateway', () => {
     expect((await patchAll('active')).map((r) => r.status)).toEqual(ids.map(() => 200));
     const accepted = await post('/api/stock/sync/batch', { market: 'SH', startDate: '2026-01-05', endDate: '2026-01-09' }, headers);
     expect(accepted.status).toBe(202);
-    const job = (await accepted.json()) as { id: string; plan: { tokenCount: number; threads: number } };
-    expect(job.plan).toMatchObject({ tokenCount: 12, threads: 2 });
-    type Progress = { status: string; finishedAt: string; progress: { total: number; succeeded: number; failed: number } };
+    const job = (await accepted.json()) as { id: string };
+    type Progress = { status: string; finishedAt: string; plan: { tokenCount: number; threads: number }; progress: { total: number; succeeded: number; failed: number } };
     const finished = await finishedJob<Progress>(job.id, headers);
-    expect(finished).toMatchObject({ status: 'success', progress: { total: 24, succeeded: 24, failed: 0 } });
+    expect(finished).toMatchObject({ status: 'success', plan: { tokenCount: 12, threads: 2 }, progress: { total: 24, succeeded: 24, failed: 0 } });
     const failures = (await (await get('/api/stock/sync/failure/list', headers)).json()) as { data: { total: number } };
     expect(failures.data.total).toBe(0);
   });

@@ -1,9 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import type { NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
-import { EVENT_STREAMS, WORK_STREAMS } from '@batchgate/contracts';
+import { DataSource } from 'typeorm';
+import { EVENT_STREAMS } from '@batchgate/contracts';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient, ServiceCredentials } from '@batchgate/platform/grpc';
-import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
+import { CreateJobTables1764547200000, JobStore, jobStreams, type CountedOutcome } from '@batchgate/platform/jobs';
+import { CreateOutboxEvent1763856000000, MessagingModule, NATS_CONNECTION, Outbox, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { PersistenceModule } from '@batchgate/platform/persistence';
 import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
@@ -11,17 +14,18 @@ import type { KlineSyncConfig } from './config/kline-sync.config';
 import { RetryFailedService } from './failures/retry-failed.service';
 import { SyncFailureEntity } from './failures/sync-failure.entity';
 import { SyncFailuresService } from './failures/sync-failures.service';
-import { SyncJobEntity } from './jobs/sync-job.entity';
-import { SyncJobsRepository } from './jobs/sync-jobs.repository';
+import { SYNC_JOBS, SYNC_STOCKS_PER_MESSAGE, type SyncJobStore, type SyncParams, type SyncStock, type SyncStockResult } from './jobs/sync-job-kind';
 import { SyncJobsService } from './jobs/sync-jobs.service';
+import { SyncPlanner } from './jobs/sync-planner';
 import { KlineSyncGrpcController } from './kline-sync.grpc.controller';
 import { KlineSyncMetrics } from './kline-sync.metrics';
-import { TOKEN_MANAGER_CLIENT } from './kline-sync.tokens';
+import { SYNC_JOB_STORE, TOKEN_MANAGER_CLIENT } from './kline-sync.tokens';
 import { KlineBarEntity } from './klines/kline-bar.entity';
 import { KlinesService } from './klines/klines.service';
 import { CreateKlineSyncSchema1763856001000 } from './migrations/1763856001000-create-kline-sync-schema';
 import { SyncJobLifecycle1763942400000 } from './migrations/1763942400000-sync-job-lifecycle';
 import { TenantOwnedRows1764979200100 } from './migrations/1764979200100-tenant-owned-rows';
+import { SyncJobsOnJobKit1765065600000 } from './migrations/1765065600000-sync-jobs-on-job-kit';
 import { StockInfoEntity } from './stocks/stock-info.entity';
 import { StocksService } from './stocks/stocks.service';
 import { StockPuller } from './sync/stock-puller';
@@ -31,8 +35,15 @@ import { TriggersService } from './triggers/triggers.service';
 import { ItickClient } from './upstream/itick.client';
 
 export const KLINE_SYNC_SCHEMA = {
-  entities: [OutboxEventEntity, StockInfoEntity, KlineBarEntity, SyncJobEntity, SyncFailureEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateKlineSyncSchema1763856001000, SyncJobLifecycle1763942400000, TenantOwnedRows1764979200100],
+  entities: [OutboxEventEntity, StockInfoEntity, KlineBarEntity, SyncFailureEntity],
+  migrations: [
+    CreateOutboxEvent1763856000000,
+    CreateKlineSyncSchema1763856001000,
+    SyncJobLifecycle1763942400000,
+    CreateJobTables1764547200000,
+    TenantOwnedRows1764979200100,
+    SyncJobsOnJobKit1765065600000,
+  ],
 };
 
 @Module({})
@@ -42,7 +53,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PersistenceModule.forRoot(config, KLINE_SYNC_SCHEMA),
-        MessagingModule.forService('kline-sync', config, [...EVENT_STREAMS, ...WORK_STREAMS]),
+        MessagingModule.forService('kline-sync', config, [...EVENT_STREAMS, ...jobStreams(SYNC_JOBS.service)]),
       ],
       controllers: [KlineSyncGrpcController],
       providers: [
@@ -69,7 +80,23 @@ export class AppModule {
         StocksService,
         KlinesService,
         SyncFailuresService,
-        SyncJobsRepository,
+        {
+          provide: SYNC_JOB_STORE,
+          inject: [SERVICE_CONFIG, DataSource, Outbox, NATS_CONNECTION, SyncFailuresService],
+          useFactory: (settings: KlineSyncConfig, dataSource: DataSource, outbox: Outbox, nats: NatsConnection, failures: SyncFailuresService): SyncJobStore =>
+            new JobStore(
+              SYNC_JOBS,
+              { dataSource, outbox, nats },
+              {
+                queue: settings.SYNC_WORK_QUEUE,
+                itemsPerMessage: SYNC_STOCKS_PER_MESSAGE,
+                // The failure rows commit with the outcomes they record.
+                onOutcomes: (manager, outcomes) =>
+                  failures.recordOutcomes(manager, outcomes as Array<CountedOutcome<SyncParams, SyncStock, SyncStockResult>>),
+              },
+            ),
+        },
+        SyncPlanner,
         SyncJobsService,
         RetryFailedService,
         TokenSupply,

@@ -3,7 +3,10 @@ import { defineErrors, domainError } from '@batchgate/platform/errors';
 type Details = Record<string, unknown>;
 const withDetails = (message: string, details?: Details) => ({ message, details });
 
-/** Every error kline-sync answers with (besides the platform's), each code defined once. */
+/**
+ * Every error kline-sync answers with (besides the platform's), each code defined once; the job
+ * errors (SYNC.JOB_NOT_FOUND, .JOB_FINISHED, .NOTHING_TO_RETRY) are the job kit's, from SYNC_JOBS.
+ */
 export const klineSyncErrors = defineErrors({
   invalidSyncArgument: domainError('invalid_argument', 'SYNC.INVALID_ARGUMENT', withDetails),
   rangeTooLong: domainError(
@@ -17,19 +20,6 @@ export const klineSyncErrors = defineErrors({
   noStocks: domainError('failed_precondition', 'SYNC.NO_STOCKS', (market: string | null) => ({
     message: 'No stocks to sync; import stocks first',
     details: { market },
-  })),
-  noTokens: domainError('failed_precondition', 'SYNC.NO_TOKENS', (provider: string) => `No usable ${provider} token`),
-  jobNotFound: domainError('not_found', 'SYNC.JOB_NOT_FOUND', (id: string) => ({
-    message: `Sync job ${id} does not exist`,
-    details: { id },
-  })),
-  jobFinished: domainError('failed_precondition', 'SYNC.JOB_FINISHED', (id: string, status: string) => ({
-    message: `Sync job ${id} has already finished (${status})`,
-    details: { id, status },
-  })),
-  nothingToRetry: domainError('failed_precondition', 'SYNC.NOTHING_TO_RETRY', (id: string, status: string) => ({
-    message: `Sync job ${id} has no failed or cancelled stocks to retry, or is still running`,
-    details: { id, status },
   })),
   invalidStock: domainError('invalid_argument', 'STOCK.INVALID_ARGUMENT', withDetails),
   invalidKlineQuery: domainError('invalid_argument', 'KLINE.INVALID_ARGUMENT', (message: string) => message),

@@ -6,7 +6,7 @@ import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate
 import { createGrpcClient } from '@batchgate/platform/grpc';
 import { testServiceCredentials, waitFor, waitForBatchStopped } from '@batchgate/testing';
 import { TRIGGER_BATCH_NAME } from '../src/triggers/triggers.service';
-import { provideTokens, startKlineStack, type KlineStack } from './stack.harness';
+import { deleteSyncWorkConsumer, provideTokens, startKlineStack, type KlineStack } from './stack.harness';
 
 /**
  * SPEC §2.5: work for a caller that stopped waiting is not done. Triggers pull from a slow
@@ -22,7 +22,7 @@ describe('kline-sync when the caller gives up', () => {
   }, 90_000);
 
   afterAll(async () => {
-    await (await stack.nats.jetstreamManager()).consumers.delete('KLINE_SYNC_WORK', `kline-sync-workers-${queue}`).catch(() => undefined);
+    await deleteSyncWorkConsumer(stack.nats, queue);
     await stack.stop();
   });
 

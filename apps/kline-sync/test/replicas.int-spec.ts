@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
 import type { SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { queryTestDatabase, waitFor } from '@batchgate/testing';
-import { startKlineStack, type KlineStack } from './stack.harness';
+import { deleteSyncWorkConsumer, startKlineStack, type KlineStack } from './stack.harness';
 
 interface SimStats {
   market: { tokens: Array<{ token: string; usage: { calls: number; served: number; rateLimited: number } }> };
@@ -48,7 +48,7 @@ describe('kline-sync scale-out', () => {
   };
 
   afterEach(async () => {
-    await (await stack.nats.jetstreamManager()).consumers.delete('KLINE_SYNC_WORK', `kline-sync-workers-${queue}`).catch(() => undefined);
+    await deleteSyncWorkConsumer(stack.nats, queue);
     await stack.stop();
   });
 

@@ -3,7 +3,7 @@ import { lastValueFrom } from 'rxjs';
 import type { SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TokenStatus } from '@batchgate/contracts/tokens/v1/tokens';
 import { queryTestDatabase, waitFor } from '@batchgate/testing';
-import { startKlineStack, type KlineStack } from './stack.harness';
+import { deleteSyncWorkConsumer, startKlineStack, type KlineStack } from './stack.harness';
 
 const STOCKS = Array.from({ length: 300 }, (_, i) => ({ code: String(600000 + i), market: 'SH', name: `Stock ${i}` }));
 const BAD_STOCK = { code: '699999', market: 'SH', name: 'Delisted' };
@@ -43,7 +43,7 @@ describe('kline-sync: the seed scenario', () => {
   }, 90_000);
 
   afterAll(async () => {
-    await (await stack.nats.jetstreamManager()).consumers.delete('KLINE_SYNC_WORK', `kline-sync-workers-${queue}`).catch(() => undefined);
+    await deleteSyncWorkConsumer(stack.nats, queue);
     await stack.stop();
   });
 
@@ -53,8 +53,12 @@ describe('kline-sync: the seed scenario', () => {
     const started = await lastValueFrom(
       stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-01-01', endDate: '2026-01-31', kType: 8, userId: 'alice', tenant: 'acme' }),
     );
-    expect(started.plan).toEqual({ threads: 2, tokensPerThread: [6, 6], tokenCount: 12 });
-    expect(started.progress?.total).toBe(301);
+    // Stored and answered before its planning (which asks token-manager for the tenant's tokens).
+    expect(started).toMatchObject({ status: 'queued', progress: { total: 301, done: 0 }, plan: { threads: 0, tokensPerThread: [], tokenCount: 0 } });
+    const planned = await waitFor(async () => ((await job(started.id)).plan?.tokenCount ? (await job(started.id)).plan : undefined), {
+      what: 'the job to be planned',
+    });
+    expect(planned).toEqual({ threads: 2, tokensPerThread: [6, 6], tokenCount: 12 });
 
     // Mid-run, the provider revokes two tokens.
     await waitFor(async () => ((await job(started.id)).progress?.done ?? 0) >= 60 ? true : undefined, { timeoutMs: 60_000 });
@@ -107,8 +111,8 @@ describe('kline-sync: the seed scenario', () => {
 
     // The seed's monitoring list, on the replica's /metrics.
     const metrics = await (await fetch(stack.klineSyncOpsUrls[0] ?? '')).text();
-    expect(metrics).toMatch(/kline_sync_job_duration_seconds_count\{service="kline-sync"\} 1/);
-    expect(metrics).toMatch(/kline_sync_stocks_total\{outcome="failure",service="kline-sync"\} \d+/);
+    expect(metrics).toContain('jobs_job_duration_seconds_count{service="kline-sync",kind="sync",status="partial"} 1');
+    expect(metrics).toContain(`jobs_items_total{kind="sync",outcome="failed",service="kline-sync"} ${finished.progress?.failed}`);
     expect(metrics).toMatch(/kline_sync_token_calls_total\{token_id="\d+",service="kline-sync"\} \d+/);
     expect(metrics).toContain('kline_sync_plan_tokens_per_thread{thread="1",service="kline-sync"} 6');
     expect(metrics).toMatch(/concurrency_in_flight\{name="itick-tokens",service="kline-sync"\}/);
@@ -185,7 +189,6 @@ describe('kline-sync: the seed scenario', () => {
     expect(acmeJob.progress?.total).toBe(301);
     await lastValueFrom(stack.klineSync.cancelSyncJob({ id: acmeJob.id, userId: 'alice', tenant: 'acme' }));
 
-    // Its jobs use its own token pool, which is empty: acme's twelve tokens are not lent to it.
     const errorCode = (call: Promise<unknown>) =>
       call.then(
         () => undefined,
@@ -193,7 +196,19 @@ describe('kline-sync: the seed scenario', () => {
       );
     const start = (tenant: string, userId = 'alice') =>
       lastValueFrom(stack.klineSync.startSyncJob({ market: 'SH', startDate: '2026-02-02', endDate: '2026-02-03', kType: 8, userId, tenant }));
-    expect(await errorCode(start(other))).toBe('SYNC.NO_TOKENS');
+    // Its jobs use its own token pool, which is empty: acme's twelve tokens are not lent to it. The
+    // job is planned on no token and each stock fails for want of one (a failure row to re-pull).
+    const tokenless = await start(other);
+    const tokenlessEnd = await waitFor(
+      async () => {
+        const current = await lastValueFrom(stack.klineSync.getSyncJob({ id: tokenless.id, userId: 'alice', tenant: other }));
+        return current.finishedAt ? current : undefined;
+      },
+      { what: 'the tokenless job to end' },
+    );
+    expect(tokenlessEnd).toMatchObject({ status: 'failed', plan: { tokenCount: 0 }, progress: { total: 4, failed: 4 } });
+    const tokenlessFailures = (await failuresOf(other)).failures;
+    expect(tokenlessFailures.map((f) => f.failureReason)).toEqual(Array.from({ length: 4 }, () => expect.stringMatching(/no usable credential/)));
     // An owner that cannot be stored is refused, never a row of nobody's (or a 500).
     expect(await errorCode(start(''))).toBe('REQUEST.INVALID_TENANT');
     expect(await errorCode(start('acme', 'u'.repeat(129)))).toBe('REQUEST.INVALID_USER');

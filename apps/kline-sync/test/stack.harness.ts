@@ -5,7 +5,9 @@ import { lastValueFrom } from 'rxjs';
 import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient } from '@batchgate/platform/grpc';
+import { jobSubjects, jobWorkStream } from '@batchgate/platform/jobs';
 import { startTestStack, type MysqlServer, type ServiceProcess, type TestDatabase, testServiceCredentials } from '@batchgate/testing';
+import { SYNC_JOBS } from '../src/jobs/sync-job-kind';
 
 export interface KlineStack {
   simUrl: string;
@@ -123,4 +125,10 @@ export async function provideTokens(
     );
   }
   return secrets;
+}
+
+/** Deletes the shared NATS's durable consumer of a test's work queue (its stream outlives the test). */
+export async function deleteSyncWorkConsumer(nats: NatsConnection, queue: string): Promise<void> {
+  const manager = await nats.jetstreamManager();
+  await manager.consumers.delete(jobWorkStream(SYNC_JOBS.service), jobSubjects(SYNC_JOBS, queue).durable).catch(() => undefined);
 }

@@ -1,8 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { CountedOutcome } from '@batchgate/platform/jobs';
 import type { PageWindow } from '@batchgate/platform/paging';
-import { ItemStatus } from '../jobs/sync-jobs.repository';
+import { SYNC_JOBS, type SyncParams, type SyncStock, type SyncStockResult } from '../jobs/sync-job-kind';
 import { SyncFailureEntity, SyncFailureStatus } from './sync-failure.entity';
+
+const MAX_REASON = 500;
 
 /**
  * `stk_sync_failure`: one row per stock pull that failed after its retries, re-pulled on demand.
@@ -12,6 +15,42 @@ import { SyncFailureEntity, SyncFailureStatus } from './sync-failure.entity';
 @Injectable()
 export class SyncFailuresService {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /**
+   * The failure rows of stocks whose outcome the job kit records, in its transaction (its
+   * `onOutcomes`): a failed stock gets its row; a stock of a retried job (run before its job's
+   * retry queued it again) counts one more retry on the tenant's pending row instead, or closes
+   * it as retried OK when it succeeds.
+   */
+  async recordOutcomes(manager: EntityManager, outcomes: ReadonlyArray<CountedOutcome<SyncParams, SyncStock, SyncStockResult>>): Promise<void> {
+    const newRows: unknown[][] = [];
+    for (const { owner, params, payload, outcome, attempt, tries } of outcomes) {
+      const reason = outcome.ok ? null : outcome.reason.slice(0, MAX_REASON);
+      if (attempt > tries) {
+        const retried = (await manager.query(
+          `UPDATE stk_sync_failure
+              SET status = ?, retry_count = retry_count + 1, last_retry_time = CURRENT_TIMESTAMP(3), failure_reason = COALESCE(?, failure_reason)
+            WHERE tenant = ? AND stock_code = ? AND start_date = ? AND end_date = ? AND status = ?`,
+          [
+            outcome.ok ? SyncFailureStatus.RetriedOk : SyncFailureStatus.Pending,
+            reason,
+            owner.tenant,
+            payload.code,
+            params.startDate,
+            params.endDate,
+            SyncFailureStatus.Pending,
+          ],
+        )) as { affectedRows: number };
+        if (retried.affectedRows > 0) continue;
+      }
+      if (!outcome.ok) newRows.push([owner.tenant, payload.code, params.startDate, params.endDate, reason ?? '']);
+    }
+    if (newRows.length === 0) return;
+    await manager.query(
+      `INSERT INTO stk_sync_failure (tenant, stock_code, start_date, end_date, failure_reason) VALUES ${newRows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+      newRows.flat(),
+    );
+  }
 
   /** The tenant's pending failures that still have retries left, oldest first. */
   async listPendingRetry(tenant: string, stockCode: string | undefined, maxRetryCount: number): Promise<SyncFailureEntity[]> {
@@ -50,12 +89,14 @@ export class SyncFailuresService {
    */
   async kTypeOf(failure: SyncFailureEntity): Promise<number> {
     const [row] = (await this.dataSource.query(
-      `SELECT j.k_type AS kType FROM sync_job_item i JOIN sync_job j ON j.id = i.job_id
-        WHERE j.tenant = ? AND i.stock_code = ? AND i.status = ${ItemStatus.Failed} AND j.start_date = ? AND j.end_date = ?
+      `SELECT JSON_EXTRACT(j.params, '$.kType') AS kType FROM job_item i JOIN job j ON j.id = i.job_id
+        WHERE j.kind = ? AND j.tenant = ? AND i.tenant = j.tenant AND i.status = 'failed'
+          AND JSON_UNQUOTE(JSON_EXTRACT(i.payload, '$.code')) = ?
+          AND JSON_UNQUOTE(JSON_EXTRACT(j.params, '$.startDate')) = ? AND JSON_UNQUOTE(JSON_EXTRACT(j.params, '$.endDate')) = ?
         ORDER BY i.finished_at DESC LIMIT 1`,
-      [failure.tenant, failure.stockCode, failure.startDate, failure.endDate],
-    )) as Array<{ kType: number }>;
-    return row?.kType ?? 8;
+      [SYNC_JOBS.name, failure.tenant, failure.stockCode, failure.startDate, failure.endDate],
+    )) as Array<{ kType: number | string }>;
+    return row ? Number(row.kType) : 8;
   }
 
   /** The tenant's failures, newest first, as the seed's list endpoint. */

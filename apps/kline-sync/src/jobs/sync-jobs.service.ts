@@ -1,156 +1,91 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
-import { klineSyncWorkSubject } from '@batchgate/contracts';
 import type { StartSyncJobRequest, SyncJob } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { callerTenant, callerUser } from '@batchgate/platform/errors';
-import { Outbox } from '@batchgate/platform/messaging';
+import type { JobOwner } from '@batchgate/platform/jobs';
 import type { PageWindow } from '@batchgate/platform/paging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { klineSyncErrors } from '../kline-sync.errors';
-import { KlineSyncMetrics } from '../kline-sync.metrics';
+import { SYNC_JOB_STORE } from '../kline-sync.tokens';
 import { StocksService } from '../stocks/stocks.service';
 import { barRange } from '../sync/bar-range';
-import { TokenSupply } from '../sync/token-supply';
-import { jobTiming, SYNC_JOB_STATUSES, SyncJobEntity, type SyncJobStatus, type SyncPlanRecord } from './sync-job.entity';
-import { SyncJobsRepository, type JobOwner } from './sync-jobs.repository';
+import type { SyncJobStore } from './sync-job-kind';
+import { kitStatusesOf, SYNC_JOB_STATUSES, toSyncJobMessage, type SyncJobStatus } from './sync-job.view';
+import { SyncPlanner } from './sync-planner';
 
-/** Starts sync jobs (stored first, then queued as one work item per stock) and reports on them. */
+/**
+ * Sync jobs on the job kit: a submission stores the job with one item per stock, in (market,
+ * code) order, and answers; the planner plans and queues it after the answer. Every read and
+ * change goes through the owner (another owner's job is SYNC.JOB_NOT_FOUND).
+ */
 @Injectable()
 export class SyncJobsService {
   constructor(
-    @Inject(Outbox) private readonly outbox: Outbox,
+    @Inject(SYNC_JOB_STORE) private readonly jobs: SyncJobStore,
+    @Inject(SyncPlanner) private readonly planner: SyncPlanner,
     @Inject(StocksService) private readonly stocks: StocksService,
-    @Inject(SyncJobsRepository) private readonly jobs: SyncJobsRepository,
-    @Inject(TokenSupply) private readonly tokenSupply: TokenSupply,
     @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
-    @Inject(KlineSyncMetrics) private readonly metrics: KlineSyncMetrics,
   ) {}
 
-
-  /**
-   * Plans as seed 004 does (threads from the token count, tokens split evenly, stocks round-robin
-   * per market) and queues the stocks on the JetStream work queue through the outbox, so the job
-   * and its work are committed together and any replica may run it. The plan counts the tenant's
-   * tokens as token-manager has them now, read into the pool the stocks are then pulled with.
-   */
+  /** Stores the job (held for its planning) in one transaction and answers; nothing else is awaited. */
   async start(request: StartSyncJobRequest): Promise<SyncJob> {
-    const tenant = callerTenant(request.tenant);
-    const userId = callerUser(request.userId);
+    const owner = ownerOf(request);
     const kType = request.kType || 8;
     barRange(request.startDate, request.endDate, kType, this.config.SYNC_MAX_BARS_PER_STOCK);
-    const stocks = await this.stocks.list(tenant, request.market || undefined);
+    const stocks = await this.stocks.list(owner.tenant, request.market || undefined);
     if (stocks.length === 0) {
       throw klineSyncErrors.noStocks(request.market || null);
     }
-    const usable = (await this.tokenSupply.fresh(tenant)).credentials().filter((token) => token.status === 'active');
-    if (usable.length === 0) {
-      throw klineSyncErrors.noTokens(this.config.ITICK_PROVIDER);
-    }
-    const threads = calculateThreadCount(usable.length, this.config.SYNC_TOKENS_PER_THREAD, this.config.SYNC_MAX_THREADS);
-    const plan: SyncPlanRecord = {
-      threads,
-      tokensPerThread: distributeTokens(usable, threads).map((lane) => lane.length),
-      tokenCount: usable.length,
-    };
-    // Seed order: grouped by market, each market's stocks dealt round-robin over the threads.
-    const byMarket = new Map<string, typeof stocks>();
-    for (const stock of stocks) byMarket.set(stock.market, [...(byMarket.get(stock.market) ?? []), stock]);
-    const ordered = [...byMarket.values()].flatMap((group) => distributeStocks(group, threads).flat());
-
-    this.metrics.planTokensPerThread.reset();
-    plan.tokensPerThread.forEach((tokens, thread) => this.metrics.planTokensPerThread.set({ thread: String(thread) }, tokens));
-    const id = randomUUID();
-    await this.outbox.transaction(async ({ manager, emitAll }) => {
-      await manager.insert(SyncJobEntity, {
-        id,
-        tenant,
-        userId,
-        market: request.market || null,
-        startDate: request.startDate,
-        endDate: request.endDate,
-        kType,
-        status: 'queued',
-        plan,
-        total: ordered.length,
-      });
-      for (let offset = 0; offset < ordered.length; offset += 500) {
-        const chunk = ordered.slice(offset, offset + 500);
-        await manager.query(
-          `INSERT INTO sync_job_item (job_id, market, stock_code) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}`,
-          chunk.flatMap((s) => [id, s.market, s.stockCode]),
-        );
-      }
-      await emitAll(
-        klineSyncWorkSubject(this.config.SYNC_WORK_QUEUE),
-        ordered.map((s) => ({ jobId: id, market: s.market, code: s.stockCode, startDate: request.startDate, endDate: request.endDate, kType })),
-      );
+    const job = await this.jobs.submit(owner, {
+      params: { market: request.market || null, startDate: request.startDate, endDate: request.endDate, kType },
+      items: stocks.map((stock) => ({ payload: { market: stock.market, code: stock.stockCode } })),
+      hold: true,
     });
-    return this.get(id, { tenant, userId });
+    this.planner.planSoon(job.id, owner);
+    return toSyncJobMessage(job, undefined, new Date());
   }
 
   /** The owner's job; anybody else's is not found (its existence is not disclosed). */
-  async get(id: string, owner: JobOwner): Promise<SyncJob> {
-    return toSyncJobMessage(await this.owned(id, owner), new Date());
+  async get(id: string, caller: JobOwner): Promise<SyncJob> {
+    const owner = ownerOf(caller);
+    const [job, plans] = await Promise.all([this.jobs.get(owner, id), this.planner.plansOf(owner, [id])]);
+    return toSyncJobMessage(job, plans.get(id), new Date());
   }
 
-  async list(owner: JobOwner, status: string | undefined, window: PageWindow): Promise<{ jobs: SyncJob[]; total: number }> {
+  async list(caller: JobOwner, status: string | undefined, window: PageWindow): Promise<{ jobs: SyncJob[]; total: number }> {
+    const owner = ownerOf(caller);
     if (status !== undefined && !SYNC_JOB_STATUSES.includes(status as SyncJobStatus)) {
       throw klineSyncErrors.invalidSyncArgument(`status must be one of ${SYNC_JOB_STATUSES.join(', ')}`, { field: 'status' });
     }
-    const now = new Date();
-    const result = await this.jobs.list(owner, status, window);
-    return { jobs: result.jobs.map((job) => toSyncJobMessage(job, now)), total: result.total };
-  }
-
-  async cancel(id: string, owner: JobOwner): Promise<SyncJob> {
-    const job = await this.owned(id, owner);
-    if (!(await this.jobs.cancel(id))) {
-      throw klineSyncErrors.jobFinished(id, job.status);
-    }
-    return this.get(id, owner);
-  }
-
-  /** Queues the failed and cancelled stocks of a finished job again, in one transaction with the job's reopening. */
-  async retry(id: string, owner: JobOwner): Promise<SyncJob> {
-    const job = await this.owned(id, owner);
-    const queued = await this.outbox.transaction(async ({ manager, emitAll }) => {
-      const items = await this.jobs.reopen(manager, id);
-      await emitAll(
-        klineSyncWorkSubject(this.config.SYNC_WORK_QUEUE),
-        items.map((item) => ({ ...item, startDate: job.startDate, endDate: job.endDate, kType: job.kType })),
-      );
-      return items.length;
+    const result = await this.jobs.list(owner, {
+      page: window.page,
+      size: window.size,
+      ...(status ? { status: kitStatusesOf(status as SyncJobStatus) } : {}),
     });
-    if (queued === 0) {
-      throw klineSyncErrors.nothingToRetry(id, job.status);
-    }
+    const plans = await this.planner.plansOf(
+      owner,
+      result.jobs.map((job) => job.id),
+    );
+    const now = new Date();
+    return { jobs: result.jobs.map((job) => toSyncJobMessage(job, plans.get(job.id), now)), total: result.total };
+  }
+
+  /** Ends an open job: its queued stocks are cancelled, its running ones aborted. */
+  async cancel(id: string, caller: JobOwner): Promise<SyncJob> {
+    const owner = ownerOf(caller);
+    await this.jobs.cancel(owner, id);
     return this.get(id, owner);
   }
 
-  private async owned(id: string, owner: JobOwner): Promise<SyncJobEntity> {
-    const job = await this.jobs.find(id, owner);
-    if (!job) throw klineSyncErrors.jobNotFound(id);
-    return job;
+  /** Queues the failed and cancelled stocks of a finished job again. */
+  async retry(id: string, caller: JobOwner): Promise<SyncJob> {
+    const owner = ownerOf(caller);
+    await this.jobs.retry(owner, id);
+    return this.get(id, owner);
   }
 }
 
-export function toSyncJobMessage(job: SyncJobEntity, now: Date): SyncJob {
-  const { elapsedMs, etaMs } = jobTiming(job, now);
-  return {
-    id: job.id,
-    status: job.status,
-    progress: { total: job.total, done: job.succeeded + job.failed + job.cancelled, succeeded: job.succeeded, failed: job.failed },
-    cancelled: job.cancelled,
-    plan: job.plan ?? undefined,
-    elapsedMs,
-    etaMs,
-    market: job.market ?? '',
-    startDate: job.startDate,
-    endDate: job.endDate,
-    kType: job.kType,
-    createdAt: job.createdAt.toISOString(),
-    finishedAt: job.finishedAt ? job.finishedAt.toISOString() : '',
-  };
+/** The caller as the job kit's owner: a tenant or user that cannot be stored is refused (REQUEST.INVALID_TENANT / _USER). */
+function ownerOf(caller: { tenant: string; userId: string }): JobOwner {
+  return { tenant: callerTenant(caller.tenant), userId: callerUser(caller.userId) };
 }

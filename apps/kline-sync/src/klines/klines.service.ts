@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { GetKlineRequest, GetKlineResponse, KlineBar } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { callerTenant } from '@batchgate/platform/errors';
 import { klineSyncErrors } from '../kline-sync.errors';
@@ -19,15 +19,12 @@ export interface BarSeries {
 export class KlinesService {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  /**
-   * Upserts bars: re-pulling a range (a retry, a redelivered work item) rewrites the same rows.
-   * Pass `manager` to write inside a caller's transaction.
-   */
-  async upsert(series: BarSeries, bars: readonly KlineBar[], manager: EntityManager = this.dataSource.manager): Promise<void> {
+  /** Upserts bars: re-pulling a range (a retry, a stock run again after a crash) rewrites the same rows. */
+  async upsert(series: BarSeries, bars: readonly KlineBar[]): Promise<void> {
     const { tenant, market, stockCode, kType } = series;
     for (let offset = 0; offset < bars.length; offset += 500) {
       const chunk = bars.slice(offset, offset + 500);
-      await manager.query(
+      await this.dataSource.query(
         `INSERT INTO kline_bar (tenant, market, stock_code, k_type, t, o, h, l, c, v, tu)
          VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
          ON DUPLICATE KEY UPDATE o = VALUES(o), h = VALUES(h), l = VALUES(l), c = VALUES(c), v = VALUES(v), tu = VALUES(tu)`,

@@ -80,9 +80,8 @@ export interface JobWorkerSettings {
  * again here after `retryDelayMs`, up to `maxDeliveries` runs; cancels heard from any replica
  * abort running items.
  *
- * Hand-written rather than on consumeWorkQueue (one message, one handler call) because a message
- * carries several items: per-item messages cost a JetStream publish, delivery and ack per item,
- * most of the kit's time per job.
+ * A message carries several items: per-item messages cost a JetStream publish, delivery and ack
+ * per item, most of the kit's time per job.
  */
 export class JobWorker<P, I, R> {
   private consumer: Consumer | undefined;
@@ -92,11 +91,14 @@ export class JobWorker<P, I, R> {
   private pulling: ConsumerMessages | undefined;
   private readonly stopped = new AbortController();
   private free: number;
+  /** Items in hand still waiting for a slot: the next message is pulled only for slots they leave. */
+  private waiting = 0;
   private slotWaiters: Array<() => void> = [];
   private readonly inHand = new Set<Promise<void>>();
   /** Running items per job, to abort on cancel. */
   private readonly running = new Map<string, Set<AbortController>>();
   private readonly items: Counter<'kind' | 'outcome'>;
+  private readonly runsStarted: Counter<'kind' | 'consumer'>;
   private readonly duration: Histogram<'kind' | 'outcome'>;
   private readonly jobDuration: Histogram<'kind' | 'status'>;
 
@@ -119,6 +121,19 @@ export class JobWorker<P, I, R> {
           name: 'jobs_items_total',
           help: 'Job item runs ended on this replica, by kind and outcome (success, failed, cancelled, retried, superseded)',
           labelNames: ['kind', 'outcome'],
+          registers: registry ? [registry] : [],
+        }),
+    );
+    // By durable consumer too: an alert on a consumer holding messages asks whether its worker
+    // still starts anything (deploy/prometheus/rules, BatchgateJobStuckRunning).
+    this.runsStarted = singleMetric(
+      registry,
+      'jobs_item_runs_started_total',
+      () =>
+        new Counter({
+          name: 'jobs_item_runs_started_total',
+          help: 'Job item runs started (claimed) on this replica, by kind and durable work-queue consumer',
+          labelNames: ['kind', 'consumer'],
           registers: registry ? [registry] : [],
         }),
     );
@@ -185,7 +200,9 @@ export class JobWorker<P, I, R> {
 
   private async pull(consumer: Consumer): Promise<void> {
     while (!this.stopping) {
-      await this.slotFree();
+      // A slot no item in hand is waiting for: pulling more would hoard messages (and their
+      // items) that another replica could run now.
+      while (this.free <= this.waiting && !this.stopping) await this.slotChange();
       if (this.stopping) return;
       try {
         const messages = await consumer.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
@@ -205,21 +222,27 @@ export class JobWorker<P, I, R> {
     }
   }
 
-  private slotFree(): Promise<void> {
-    if (this.free > 0 || this.stopping) return Promise.resolve();
+  /** Resolves at the next release of a slot (or the stop); waiters check again what they wait for. */
+  private slotChange(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => this.slotWaiters.push(resolve));
   }
 
   private async takeSlot(): Promise<boolean> {
-    while (this.free === 0 && !this.stopping) await this.slotFree();
-    if (this.stopping) return false;
-    this.free--;
-    return true;
+    this.waiting++;
+    try {
+      while (this.free === 0 && !this.stopping) await this.slotChange();
+      if (this.stopping) return false;
+      this.free--;
+      return true;
+    } finally {
+      this.waiting--;
+    }
   }
 
   private releaseSlot(): void {
     this.free++;
-    this.slotWaiters.shift()?.();
+    for (const wake of this.slotWaiters.splice(0)) wake();
   }
 
   /** One message: its items through the slots; acked when all have an outcome, else handed back. */
@@ -261,6 +284,7 @@ export class JobWorker<P, I, R> {
       if (item === STOPPED) return false;
       // Ended, cancelled, or already run by another replica.
       if (!item) return true;
+      this.runsStarted.inc({ kind, consumer: this.store.subjects.durable });
       if (item.tries > this.settings.maxDeliveries) {
         // The previous runs never recorded an outcome: their worker died or stalled each time.
         const reason = `gave up after ${this.settings.maxDeliveries} runs: the worker stopped during each (crash or timeout)`;
