@@ -362,4 +362,37 @@ describe('durable-job kit', () => {
     const fresh = await store.submit(alice, submission);
     expect(fresh.id).not.toBe(first.id);
   });
+
+  it('deduplicates a burst of submissions committed together: one job per key, the same key answered with it, another user refused', async () => {
+    const { store, dataSource } = await kit();
+    const submission = (key: string) => ({ params: { label: 'burst' }, items: [{ payload: { value: 1 } }], hold: true, dedupeKey: key });
+    // Submitted in the same tick: they join one group commit.
+    const answers = await Promise.allSettled([
+      store.submit(alice, submission('burst-a')),
+      store.submit(alice, submission('burst-a')),
+      store.submit(alice, submission('burst-b')),
+      store.submit({ tenant: alice.tenant, userId: 'bob' }, submission('burst-a')),
+      store.submit({ tenant: 'globex', userId: 'alice' }, submission('burst-a')),
+    ]);
+    const [a1, a2, b, bob, otherTenant] = answers.map((answer) => (answer.status === 'fulfilled' ? answer.value.id : answer.reason));
+    expect(a2).toBe(a1);
+    expect(b).not.toBe(a1);
+    expect(bob).toMatchObject({ code: 'TEST.JOB_EXISTS' });
+    // Keys are the tenant's: another tenant's same key is its own job.
+    expect(typeof otherTenant).toBe('string');
+    expect(otherTenant).not.toBe(a1);
+    const rows = (await dataSource.query("SELECT active_key, COUNT(*) AS n FROM job WHERE active_key LIKE 'burst-%' GROUP BY tenant, active_key ORDER BY tenant, active_key")) as Array<{ active_key: string; n: string }>;
+    expect(rows.map((row) => [row.active_key, Number(row.n)])).toEqual([
+      ['burst-a', 1],
+      ['burst-b', 1],
+      ['burst-a', 1],
+    ]);
+  });
+
+  it('deduplicates one key submitted through two stores at once (two replicas): every submission answers the same job', async () => {
+    const [first, second] = [await kit(), await kit()];
+    const submission = { params: { label: 'race' }, items: [{ payload: { value: 1 } }], hold: true, dedupeKey: 'race-1' };
+    const jobs = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? first : second).store.submit(alice, submission)));
+    expect(new Set(jobs.map((job) => job.id)).size).toBe(1);
+  });
 });

@@ -69,6 +69,13 @@ export interface SubmitJob<P, I> {
   dedupeKey?: string;
 }
 
+/** What a deduplicated submission found: its new job (`created`), or the open job of its key and that job's user. */
+interface DedupedSubmission<P> {
+  id: string;
+  userId: string;
+  created?: JobSnapshot<P>;
+}
+
 export interface Page {
   page: number;
   size: number;
@@ -191,6 +198,8 @@ const JOB_COLUMNS =
 export class JobStore<P, I, R> {
   readonly subjects: ReturnType<typeof jobSubjects>;
   private readonly submits: GroupCommit<{ owner: JobOwner; job: SubmitJob<P, I> }, JobSnapshot<P>>;
+  /** Submissions with a dedupe key, group-committed apart from the others (their transaction locks the keys first). */
+  private readonly dedupedSubmits: GroupCommit<{ owner: JobOwner; job: SubmitJob<P, I> }, DedupedSubmission<P>>;
   /** Claims and outcomes of the workers, written together. */
   private readonly work: GroupCommit<
     WorkWrite<R>,
@@ -216,6 +225,7 @@ export class JobStore<P, I, R> {
       maxInFlight: settings.groupsInFlight ?? 2,
     };
     this.submits = new GroupCommit((inputs) => this.insertJobs(inputs), group);
+    this.dedupedSubmits = new GroupCommit((inputs) => this.insertDeduplicated(inputs), group);
     this.work = new GroupCommit((inputs) => this.applyWork(inputs), group);
   }
 
@@ -262,7 +272,16 @@ export class JobStore<P, I, R> {
         'A job needs at least one item',
       );
     if (job.dedupeKey === undefined) return this.submits.submit({ owner, job });
-    return this.get(owner, await this.submitDeduplicated(owner, job));
+    const submitted = await this.dedupedSubmits.submit({ owner, job });
+    if (submitted.created) return submitted.created;
+    if (submitted.userId !== owner.userId) {
+      throw new DomainError(
+        'already_exists',
+        `${this.kind.errorPrefix}.JOB_EXISTS`,
+        `Another user of the tenant runs this ${this.kind.label.toLowerCase()} already`,
+      );
+    }
+    return this.get(owner, submitted.id);
   }
 
   async get(owner: JobOwner, id: string): Promise<JobSnapshot<P>> {
@@ -567,9 +586,13 @@ export class JobStore<P, I, R> {
     await retryOnDeadlock(() =>
       this.deps.outbox.transaction((tx) => this.insertRows(tx, inputs, ids, now)),
     );
-    // As stored: no read back.
-    return inputs.map(({ owner, job }, index) => ({
-      id: ids[index] as string,
+    return inputs.map((input, index) => this.storedSnapshot(input, ids[index] as string, now));
+  }
+
+  /** A job as its submission stored it: no read back. */
+  private storedSnapshot({ owner, job }: { owner: JobOwner; job: SubmitJob<P, I> }, id: string, now: Date): JobSnapshot<P> {
+    return {
+      id,
       kind: this.kind.name,
       owner: { tenant: owner.tenant, userId: owner.userId },
       status: job.hold ? 'pending' : 'queued',
@@ -585,7 +608,7 @@ export class JobStore<P, I, R> {
       startedAt: null,
       finishedAt: null,
       updatedAt: now,
-    }));
+    };
   }
 
   private async insertRows(
@@ -661,34 +684,54 @@ export class JobStore<P, I, R> {
     await tx.emitAll(this.subjects.work, messages);
   }
 
-  /** A deduplicated submission alone in its transaction: the unique key decides who was first. */
-  private async submitDeduplicated(owner: JobOwner, job: SubmitJob<P, I>): Promise<string> {
-    const id = randomUUID();
-    try {
-      await this.deps.outbox.transaction((tx) =>
-        this.insertRows(tx, [{ owner, job }], [id], new Date()),
-      );
-      return id;
-    } catch (error) {
-      if (
-        (error as { code?: string }).code !== 'ER_DUP_ENTRY' &&
-        (error as { driverError?: { code?: string } }).driverError?.code !== 'ER_DUP_ENTRY'
-      )
-        throw error;
-      const [open] = (await this.deps.dataSource.query(
-        'SELECT id, user_id FROM job WHERE kind = ? AND tenant = ? AND active_key = ?',
-        [this.kind.name, owner.tenant, job.dedupeKey],
-      )) as Array<{ id: string; user_id: string }>;
-      // It ended in between: this submission is new after all.
-      if (!open) return this.submitDeduplicated(owner, job);
-      if (open.user_id !== owner.userId) {
-        throw new DomainError(
-          'already_exists',
-          `${this.kind.errorPrefix}.JOB_EXISTS`,
-          `Another user of the tenant runs this ${this.kind.label.toLowerCase()} already`,
+  /**
+   * A group of submissions with dedupe keys in one transaction: the open jobs of their keys are
+   * read under lock, a key without one gets a new job (the first submission of the key in the
+   * group; later ones answer it), and the others answer the open job. Two replicas' groups racing
+   * for a new key: the unique key lets one insert; the other's transaction fails on it, or as a
+   * deadlock victim, and runs again, finding the winner's job.
+   */
+  private async insertDeduplicated(
+    inputs: Array<{ owner: JobOwner; job: SubmitJob<P, I> }>,
+  ): Promise<Array<DedupedSubmission<P>>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await retryOnDeadlock(() =>
+          this.deps.outbox.transaction(async (tx) => {
+            const keyOf = (owner: JobOwner, dedupeKey: string) => `${owner.tenant}\u0000${dedupeKey}`;
+            const pairs = [...new Map(inputs.map(({ owner, job }) => [keyOf(owner, job.dedupeKey ?? ''), [owner.tenant, job.dedupeKey]])).values()];
+            const rows = (await tx.manager.query(
+              `SELECT id, tenant, user_id, active_key FROM job WHERE kind = ? AND (tenant, active_key) IN (${pairs.map(() => '(?, ?)').join(', ')}) FOR UPDATE`,
+              [this.kind.name, ...pairs.flat()],
+            )) as Array<{ id: string; tenant: string; user_id: string; active_key: string }>;
+            const open = new Map(rows.map((row) => [`${row.tenant}\u0000${row.active_key}`, { id: row.id, userId: row.user_id }]));
+            const fresh: Array<{ owner: JobOwner; job: SubmitJob<P, I> }> = [];
+            const freshIds: string[] = [];
+            const answers = inputs.map(({ owner, job }) => {
+              const key = keyOf(owner, job.dedupeKey ?? '');
+              const existing = open.get(key);
+              if (existing) return { id: existing.id, userId: existing.userId, fresh: false };
+              const id = randomUUID();
+              open.set(key, { id, userId: owner.userId });
+              fresh.push({ owner, job });
+              freshIds.push(id);
+              return { id, userId: owner.userId, fresh: true };
+            });
+            const now = new Date();
+            if (fresh.length > 0) await this.insertRows(tx, fresh, freshIds, now);
+            return answers.map((answer, index) => ({
+              id: answer.id,
+              userId: answer.userId,
+              ...(answer.fresh ? { created: this.storedSnapshot(inputs[index] as (typeof inputs)[number], answer.id, now) } : {}),
+            }));
+          }),
         );
+      } catch (error) {
+        const duplicate =
+          (error as { code?: string }).code === 'ER_DUP_ENTRY' ||
+          (error as { driverError?: { code?: string } }).driverError?.code === 'ER_DUP_ENTRY';
+        if (!duplicate || attempt >= 5) throw error;
       }
-      return open.id;
     }
   }
 
