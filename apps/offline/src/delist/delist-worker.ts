@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { AimdLimit, classifyError, sleep, type AdaptiveLimit } from '@batchgate/concurrency';
+import { AimdLimit, classifyError, sleep, type AdaptiveLimit, type LimitSample } from '@batchgate/concurrency';
 import { ItemFailure, JobWorker, type JobItemRun } from '@batchgate/platform/jobs';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { OfflineConfig } from '../config/offline.config';
@@ -46,12 +46,13 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly replicaGate: ThreadGate;
   /**
    * The marketplace's capacity as this replica finds it (max_threads "auto"): one limit over all
-   * auto batches, since they share the marketplace, fed by every call they make (its latency
-   * against the no-load baseline, timeouts and rate limits).
+   * auto batches, since they share the marketplace, fed one sample per product: the mean
+   * latency of its calls (invoke and polls, not the waits between polls) against the no-load
+   * baseline, and whether one timed out or was rate-limited. Per product rather than per call,
+   * because a fast poll and a slow invoke in one round would read as noise.
    */
   private readonly adaptive: AdaptiveLimit;
   private readonly autoGate: ThreadGate;
-  private readonly observeAuto: CallObserver;
   private readonly stopping = new AbortController();
 
   constructor(
@@ -65,23 +66,20 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.replicaGate = new ThreadGate(() => config.OFFLINE_MAX_IN_FLIGHT);
-    this.adaptive = new AimdLimit({ initial: 1, min: 1, max: config.OFFLINE_AUTO_MAX_THREADS, baselineWindowMs: 60_000 });
+    // Slow start from half the maximum; a round 1.3 × the baseline is overload (above the jitter
+    // of a loaded machine, below what one call over a knee adds).
+    this.adaptive = new AimdLimit({
+      initial: Math.max(1, Math.floor(config.OFFLINE_AUTO_MAX_THREADS / 2)),
+      max: config.OFFLINE_AUTO_MAX_THREADS,
+      tolerance: 1.3,
+      baselineWindowMs: 60_000,
+    });
     this.autoGate = new ThreadGate(() => this.adaptive.current);
     metrics.adaptiveLimit.set(this.adaptive.current);
     this.adaptive.onChange((limit) => {
       metrics.adaptiveLimit.set(limit);
       this.autoGate.admitWaiting();
     });
-    this.observeAuto = ({ startedAt, latencyMs, error }) => {
-      const kind = error === undefined ? undefined : classifyError(error, Date.now()).kind;
-      this.adaptive.onSample({
-        startedAt,
-        latencyMs,
-        inFlight: this.autoGate.inFlight,
-        dropped: kind === 'timeout' || kind === 'rate-limited',
-        now: performance.now(),
-      });
-    };
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -130,8 +128,9 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const releaseAuto = batch.auto ? await this.acquireOrRelease(this.autoGate, signal, [releaseThread]) : () => undefined;
       const releaseReplica = await this.acquireOrRelease(this.replicaGate, signal, [releaseAuto, releaseThread]);
       const startedAt = performance.now();
+      const calls = batch.auto ? new CallSample(startedAt, this.autoGate.inFlight) : undefined;
       try {
-        const outcome = await this.marketplace.whileAvailable(() => this.delist(run, batch, signal), {
+        const outcome = await this.marketplace.whileAvailable(() => this.delist(run, batch, signal, calls?.observe), {
           signal,
           waitWhileDownMs: this.config.MARKETPLACE_OUTAGE_WAIT_MS,
           stopWaiting: this.stopping.signal,
@@ -147,6 +146,8 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
         }
         throw error;
       } finally {
+        const sample = calls?.sample(performance.now());
+        if (sample) this.adaptive.onSample(sample);
         releaseReplica();
         releaseAuto();
         releaseThread();
@@ -167,26 +168,26 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Invoke, then poll until the marketplace reports the outcome. */
-  private async delist(run: JobItemRun<OfflineParams, OfflineProduct>, batch: BatchRun, signal: AbortSignal): Promise<OfflineOutcome> {
+  private async delist(run: JobItemRun<OfflineParams, OfflineProduct>, batch: BatchRun, signal: AbortSignal, observe?: CallObserver): Promise<OfflineOutcome> {
     const tenant = run.owner.tenant;
     let { session } = await this.session(run, batch, signal);
     let answer;
     try {
-      answer = await this.invoke(run, batch, session, signal);
+      answer = await this.invoke(run, session, signal, observe);
     } catch (error) {
       if (!(error instanceof StaleSessionError)) throw error;
       // The cached ids went stale (the seller's configuration changed): fetch new ones, once.
       const stale = session;
       batch.session = this.sessions.refresh(tenant, stale, signal);
       ({ session } = await this.session(run, batch, signal));
-      answer = await this.invoke(run, batch, session, signal);
+      answer = await this.invoke(run, session, signal, observe);
     }
     if (answer.state === 'already-offline') {
       return { productName: answer.productName, productImg: answer.productImg, offlineMsgId: '', retryCount: 0, message: ALREADY_OFFLINE_MESSAGE, alreadyOffline: true };
     }
     for (let polls = 1; ; polls++) {
       if (polls > 1 || this.config.OFFLINE_POLL_INTERVAL_MS > 0) await sleep(this.config.OFFLINE_POLL_INTERVAL_MS, { signal });
-      const poll = await this.marketplace.poll(answer.offlineMsgId, signal, batch.auto ? this.observeAuto : undefined);
+      const poll = await this.marketplace.poll(answer.offlineMsgId, signal, observe);
       const facts = {
         productName: poll.productName || answer.productName,
         productImg: poll.productImg || answer.productImg,
@@ -207,10 +208,10 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async invoke(run: JobItemRun<OfflineParams, OfflineProduct>, batch: BatchRun, session: MarketplaceSession, signal: AbortSignal) {
+  private async invoke(run: JobItemRun<OfflineParams, OfflineProduct>, session: MarketplaceSession, signal: AbortSignal, observe?: CallObserver) {
     const { productId } = run.payload;
     try {
-      return await this.marketplace.invoke(session, productId, run.idempotencyKey, signal, batch.auto ? this.observeAuto : undefined);
+      return await this.marketplace.invoke(session, productId, run.idempotencyKey, signal, observe);
     } catch (error) {
       if (error instanceof UnknownProductError) {
         const message = `商品不存在 (product ${productId} is unknown to the marketplace)`;
@@ -273,5 +274,32 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.warn({ err: error, jobId }, 'could not record the thread count of an auto batch');
       });
     }
+  }
+}
+
+/** One product's marketplace calls, as one sample of the adaptive limit. */
+class CallSample {
+  private calls = 0;
+  private totalMs = 0;
+  private dropped = false;
+
+  constructor(
+    private readonly startedAt: number,
+    /** Products of auto batches de-listing when this one started, itself included. */
+    private readonly inFlight: number,
+  ) {}
+
+  readonly observe: CallObserver = ({ latencyMs, error }) => {
+    this.calls++;
+    this.totalMs += latencyMs;
+    if (error === undefined) return;
+    const kind = classifyError(error, Date.now()).kind;
+    if (kind === 'timeout' || kind === 'rate-limited') this.dropped = true;
+  };
+
+  /** Undefined when the product made no call (cancelled first). */
+  sample(now: number): LimitSample | undefined {
+    if (this.calls === 0) return undefined;
+    return { startedAt: this.startedAt, latencyMs: this.totalMs / this.calls, inFlight: this.inFlight, dropped: this.dropped, now };
   }
 }
