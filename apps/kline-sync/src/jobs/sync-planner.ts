@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { calculateThreadCount, distributeTokens } from '@batchgate/concurrency';
+import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { runOutsideRequest } from '@batchgate/platform/context';
 import { DomainError } from '@batchgate/platform/errors';
 import type { JobOwner } from '@batchgate/platform/jobs';
@@ -102,13 +102,29 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       }
       // With no usable token the stocks are still queued: each fails for want of one (a failure
       // row to re-pull once the tenant has tokens), as when its tokens go away mid-job.
-      await this.jobs.release(owner, id).catch((error: unknown) => {
+      await this.jobs.release(owner, id, { order: await this.seedOrder(id, owner, threads) }).catch((error: unknown) => {
         // Cancelled, or released by another replica's sweep: nothing left to do.
         if (!(error instanceof DomainError && error.code === 'SYNC.JOB_NOT_PENDING')) throw error;
       });
     } finally {
       this.planning.delete(id);
     }
+  }
+
+  /**
+   * The order the job's stocks are queued in, as the seed deals them: grouped by market (items
+   * are stored in (market, code) order), each market's stocks round-robin over the threads.
+   */
+  private async seedOrder(id: string, owner: JobOwner, threads: number): Promise<number[]> {
+    const job = await this.jobs.get(owner, id);
+    const { items } = await this.jobs.items(owner, id, { page: 1, size: Math.max(1, job.total) });
+    const byMarket = new Map<string, number[]>();
+    for (const item of items) {
+      const seqs = byMarket.get(item.payload.market) ?? [];
+      byMarket.set(item.payload.market, seqs);
+      seqs.push(item.seq);
+    }
+    return [...byMarket.values()].flatMap((seqs) => distributeStocks(seqs, threads).flat());
   }
 
   private async planOrphans(): Promise<void> {

@@ -181,6 +181,22 @@ describe('durable-job kit', () => {
     expect(await store.held(0, 10)).toEqual([]);
   });
 
+  it('queues a released job in the order asked for, the seqs left out after', async () => {
+    const { store, worker } = await kit();
+    const job = await store.submit(alice, {
+      params: { label: 'order' },
+      items: [1, 2, 3, 4].map((value) => ({ payload: { value } })),
+      hold: true,
+    });
+    await store.release(alice, job.id, { order: [3, 1] });
+    const runs: string[] = [];
+    await worker({ concurrency: 1, maxDeliveries: 1, ackWaitMs: 5_000 }, (line) => runs.push(line));
+    await waitFor(async () =>
+      (await store.get(alice, job.id)).status === 'success' ? true : undefined,
+    );
+    expect(runs).toEqual([3, 1, 0, 2].map((seq) => `run ${job.id}:${seq} 1`));
+  });
+
   it('hands an item back unrecorded when its handler gives up because the worker stops', async () => {
     const { store, worker } = await kit();
     const job = await store.submit(alice, {
@@ -247,23 +263,35 @@ describe('durable-job kit', () => {
       params: { label: 'held retry' },
       items: [{ payload: { value: 1, refuse: true } }],
     });
-    const other = await store.submit(alice, { params: { label: 'other' }, items: [{ payload: { value: 5 } }] });
+    const other = await store.submit(alice, {
+      params: { label: 'other' },
+      items: [{ payload: { value: 5 } }],
+    });
     await worker({ concurrency: 2, maxDeliveries: 2, ackWaitMs: 5_000, retryDelayMs: 50 });
-    await waitFor(async () => ((await store.get(alice, job.id)).status === 'failed' ? true : undefined));
+    await waitFor(async () =>
+      (await store.get(alice, job.id)).status === 'failed' ? true : undefined,
+    );
 
-    expect(await store.retry(alice, job.id, { hold: true })).toMatchObject({ status: 'pending', failed: 0 });
+    expect(await store.retry(alice, job.id, { hold: true })).toMatchObject({
+      status: 'pending',
+      failed: 0,
+    });
     const { items: held } = await store.items(alice, job.id, { page: 1, size: 1 });
     expect(held.map((item) => [item.status, item.errorMessage])).toEqual([['pending', null]]);
     const released = await store.release(alice, job.id);
     expect(released.status).toBe('queued');
-    await waitFor(async () => ((await store.get(alice, job.id)).status === 'failed' ? true : undefined));
-    await waitFor(async () => ((await store.get(alice, other.id)).status === 'success' ? true : undefined));
+    await waitFor(async () =>
+      (await store.get(alice, job.id)).status === 'failed' ? true : undefined,
+    );
+    await waitFor(async () =>
+      (await store.get(alice, other.id)).status === 'success' ? true : undefined,
+    );
 
     const items = await store.itemsOf(alice, [job.id, other.id]);
-    expect([items.get(job.id)?.map((i) => [i.status, i.attempts]), items.get(other.id)?.map((i) => i.result)]).toEqual([
-      [['failed', 2]],
-      [{ doubled: 10, pid: process.pid }],
-    ]);
+    expect([
+      items.get(job.id)?.map((i) => [i.status, i.attempts]),
+      items.get(other.id)?.map((i) => i.result),
+    ]).toEqual([[['failed', 2]], [{ doubled: 10, pid: process.pid }]]);
     expect((await store.itemsOf({ tenant: 'acme', userId: 'mallory' }, [job.id])).size).toBe(0);
   });
 
@@ -365,7 +393,12 @@ describe('durable-job kit', () => {
 
   it('deduplicates a burst of submissions committed together: one job per key, the same key answered with it, another user refused', async () => {
     const { store, dataSource } = await kit();
-    const submission = (key: string) => ({ params: { label: 'burst' }, items: [{ payload: { value: 1 } }], hold: true, dedupeKey: key });
+    const submission = (key: string) => ({
+      params: { label: 'burst' },
+      items: [{ payload: { value: 1 } }],
+      hold: true,
+      dedupeKey: key,
+    });
     // Submitted in the same tick: they join one group commit.
     const answers = await Promise.allSettled([
       store.submit(alice, submission('burst-a')),
@@ -374,14 +407,18 @@ describe('durable-job kit', () => {
       store.submit({ tenant: alice.tenant, userId: 'bob' }, submission('burst-a')),
       store.submit({ tenant: 'globex', userId: 'alice' }, submission('burst-a')),
     ]);
-    const [a1, a2, b, bob, otherTenant] = answers.map((answer) => (answer.status === 'fulfilled' ? answer.value.id : answer.reason));
+    const [a1, a2, b, bob, otherTenant] = answers.map((answer) =>
+      answer.status === 'fulfilled' ? answer.value.id : answer.reason,
+    );
     expect(a2).toBe(a1);
     expect(b).not.toBe(a1);
     expect(bob).toMatchObject({ code: 'TEST.JOB_EXISTS' });
     // Keys are the tenant's: another tenant's same key is its own job.
     expect(typeof otherTenant).toBe('string');
     expect(otherTenant).not.toBe(a1);
-    const rows = (await dataSource.query("SELECT active_key, COUNT(*) AS n FROM job WHERE active_key LIKE 'burst-%' GROUP BY tenant, active_key ORDER BY tenant, active_key")) as Array<{ active_key: string; n: string }>;
+    const rows = (await dataSource.query(
+      "SELECT active_key, COUNT(*) AS n FROM job WHERE active_key LIKE 'burst-%' GROUP BY tenant, active_key ORDER BY tenant, active_key",
+    )) as Array<{ active_key: string; n: string }>;
     expect(rows.map((row) => [row.active_key, Number(row.n)])).toEqual([
       ['burst-a', 1],
       ['burst-b', 1],
@@ -391,8 +428,17 @@ describe('durable-job kit', () => {
 
   it('deduplicates one key submitted through two stores at once (two replicas): every submission answers the same job', async () => {
     const [first, second] = [await kit(), await kit()];
-    const submission = { params: { label: 'race' }, items: [{ payload: { value: 1 } }], hold: true, dedupeKey: 'race-1' };
-    const jobs = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? first : second).store.submit(alice, submission)));
+    const submission = {
+      params: { label: 'race' },
+      items: [{ payload: { value: 1 } }],
+      hold: true,
+      dedupeKey: 'race-1',
+    };
+    const jobs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 === 0 ? first : second).store.submit(alice, submission),
+      ),
+    );
     expect(new Set(jobs.map((job) => job.id)).size).toBe(1);
   });
 });

@@ -487,7 +487,11 @@ export class JobStore<P, I, R> {
   }
 
   /** Queues a held (`pending`) job; JOB_NOT_PENDING when it is not pending. */
-  async release(owner: JobOwner, id: string): Promise<JobSnapshot<P>> {
+  /**
+   * `order`: the items' seqs in the order their work is queued (kline-sync's plan deals stocks
+   * over its threads); seqs it leaves out follow in seq order.
+   */
+  async release(owner: JobOwner, id: string, options: { order?: readonly number[] } = {}): Promise<JobSnapshot<P>> {
     checkOwner(owner);
     await this.changeJob(owner, id, async (tx, job, items) => {
       if (!(JOB_TRANSITIONS.release.from as readonly string[]).includes(job.status)) {
@@ -511,7 +515,7 @@ export class JobStore<P, I, R> {
         "UPDATE job SET status = 'queued', version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?",
         [id],
       );
-      return this.requeue(tx, id, held);
+      return this.requeue(tx, id, options.order ? inOrder(held, options.order) : held);
     });
     return this.get(owner, id);
   }
@@ -1119,6 +1123,17 @@ export function toChange(
     items,
     occurredAt,
   };
+}
+
+/** `items` with the seqs of `order` first, in that order, then the rest as they were. */
+function inOrder<T extends { seq: number }>(items: readonly T[], order: readonly number[]): T[] {
+  const bySeq = new Map(items.map((item) => [item.seq, item]));
+  const first = order.flatMap((seq) => {
+    const item = bySeq.get(seq);
+    bySeq.delete(seq);
+    return item ? [item] : [];
+  });
+  return [...first, ...items.filter((item) => bySeq.has(item.seq))];
 }
 
 /** A JobStore refuses to run without an owner: there is no unscoped read or write. */

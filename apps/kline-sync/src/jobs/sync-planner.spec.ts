@@ -1,0 +1,56 @@
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+import type { KlineSyncConfig } from '../config/kline-sync.config';
+import { KlineSyncMetrics } from '../kline-sync.metrics';
+import type { TokenSupply } from '../sync/token-supply';
+import type { SyncJobStore } from './sync-job-kind';
+import { SyncPlanner } from './sync-planner';
+
+const owner = { tenant: 'acme', userId: 'alice' };
+// Stored in (market, code) order, as a submission stores them: 7 SH stocks, then 3 SZ.
+const stocks = [...Array.from({ length: 7 }, (_, i) => ({ market: 'SH', code: `60000${i}` })), ...['000001', '000002', '000003'].map((code) => ({ market: 'SZ', code }))];
+
+function planner(tokens: number) {
+  const stored: unknown[][] = [];
+  let released: (order: readonly number[] | undefined) => void = () => undefined;
+  const release = new Promise<readonly number[] | undefined>((resolve) => (released = resolve));
+  const jobs = {
+    get: async () => ({ total: stocks.length }),
+    items: async () => ({ items: stocks.map((payload, seq) => ({ seq, payload })), total: stocks.length }),
+    release: async (_owner: unknown, _id: string, options?: { order?: readonly number[] }) => released(options?.order),
+    held: async () => [],
+  } as unknown as SyncJobStore;
+  const dataSource = {
+    query: async (_sql: string, params: unknown[]) => {
+      stored.push(params);
+      return { affectedRows: 1 };
+    },
+  } as unknown as DataSource;
+  const supply = {
+    fresh: async () => ({ credentials: () => Array.from({ length: tokens }, (_, i) => ({ id: i, status: 'active' })) }),
+  } as unknown as TokenSupply;
+  const registry = new Registry();
+  const config = { SYNC_TOKENS_PER_THREAD: 6, SYNC_MAX_THREADS: 10 } as KlineSyncConfig;
+  const subject = new SyncPlanner(dataSource, jobs, supply, config, new KlineSyncMetrics(registry), pino({ level: 'silent' }));
+  return { subject, stored, release, registry };
+}
+
+describe('SyncPlanner', () => {
+  it("plans as seed 004 after the answer and queues the stocks in the seed's order: by market, round-robin over the threads", async () => {
+    const { subject, stored, release, registry } = planner(14);
+    subject.planSoon('job-1', owner);
+    const order = await release;
+    expect(stored).toEqual([['job-1', 'acme', 'alice', JSON.stringify({ threads: 2, tokensPerThread: [7, 7], tokenCount: 14 })]]);
+    // SH: seqs 0-6 over 2 threads → [0, 2, 4, 6], [1, 3, 5]; SZ: seqs 7-9 → [7, 9], [8].
+    expect(order).toEqual([0, 2, 4, 6, 1, 3, 5, 7, 9, 8]);
+    expect(await registry.getSingleMetricAsString('kline_sync_plan_tokens_per_thread')).toContain('kline_sync_plan_tokens_per_thread{thread="1"} 7');
+  });
+
+  it('still queues a job planned on no token: one thread, its stocks in their order', async () => {
+    const { subject, stored, release } = planner(0);
+    subject.planSoon('job-2', owner);
+    expect(await release).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(stored[0]?.[3]).toBe(JSON.stringify({ threads: 1, tokensPerThread: [0], tokenCount: 0 }));
+  });
+});
