@@ -199,6 +199,54 @@ const WORKLOADS: DashboardDefinition = {
       ],
     },
     {
+      title: 'offline (bulk de-listing, seed 000)',
+      panels: [
+        {
+          title: 'Products/s by outcome',
+          unit: 'ops',
+          description: 'delisted; already_offline: de-listed before (by any batch of the tenant) or found offline at the marketplace; failed.',
+          queries: [q(`sum by (outcome) (rate(${m('offline_products_total')}[5m]))`, '{{outcome}}')],
+        },
+        {
+          title: 'Batches/s: submitted by mode, ended by status',
+          unit: 'ops',
+          queries: [
+            q(`sum by (mode) (rate(${m('offline_batches_total')}[5m]))`, 'submitted {{mode}}'),
+            q(`sum by (status) (rate(${m('jobs_job_duration_seconds_count', 'kind="delist"')}[5m]))`, 'ended {{status}}'),
+          ],
+        },
+        {
+          title: 'Product de-list p95 by outcome',
+          unit: 's',
+          description: 'Invoking the de-list tool and polling until the outcome, outage waits included.',
+          queries: [q(p95('offline_delist_duration_seconds', 'outcome'), '{{outcome}}')],
+        },
+        {
+          title: 'Polls per product p50 / p95',
+          unit: 'short',
+          queries: [
+            q(`histogram_quantile(0.5, sum by (le) (rate(${m('offline_polls_per_product_bucket')}[5m])))`, 'p50'),
+            q(`histogram_quantile(0.95, sum by (le) (rate(${m('offline_polls_per_product_bucket')}[5m])))`, 'p95'),
+          ],
+        },
+        {
+          title: 'Session cache look-ups/s by result',
+          unit: 'ops',
+          description: 'hit: the conversation and tool ids came from the cache (MySQL, shared by the replicas); miss: fetched; stale: the marketplace refused cached ids (404).',
+          queries: [q(`sum by (result) (rate(${m('offline_session_cache_total')}[5m]))`, '{{result}}')],
+        },
+        {
+          title: 'Marketplace breaker state / adaptive limit',
+          unit: 'short',
+          description: 'Breaker: 0 closed, 1 half-open, 2 open. Limit: products one replica de-lists at once for max_threads "auto".',
+          queries: [
+            q(`max by (instance) (${m('concurrency_breaker_state', 'name="marketplace-upstream"')})`, 'breaker {{instance}}'),
+            q(`max by (instance) (${m('offline_adaptive_limit')})`, 'limit {{instance}}'),
+          ],
+        },
+      ],
+    },
+    {
       title: 'market-data tokens',
       panels: [
         { title: 'Provider calls/s per token', unit: 'ops', queries: [q(`sum by (token_id) (rate(${m('kline_sync_token_calls_total')}[5m]))`, 'token {{token_id}}')] },

@@ -176,7 +176,7 @@ describe('monitoring against a real Prometheus', () => {
  */
 async function runWorkload(stack: Stack): Promise<void> {
   const bearer = {
-    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'post:generate'] })}`,
+    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'post:generate', 'offline:run'] })}`,
     'content-type': 'application/json',
   };
   const post = async (path: string, body: unknown) => {
@@ -220,6 +220,14 @@ async function runWorkload(stack: Stack): Promise<void> {
     body: JSON.stringify({ posts: [{ role_id: persona.role_id, topic: 'prom', stock: '600100' }] }),
   });
   if (!(await posts.text()).includes('"type":"summary"')) throw new Error('the post batch did not finish');
+  // De-list batches (the offline panels): one synchronous with a refused product, one auto.
+  await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ marketplace: { failingProducts: [700003] } }),
+  });
+  await post('/api/temu/seller/offline', { productIds: [700001, 700002, 700003] });
+  await post('/api/temu/seller/offline', { productIds: [700004, 700005], max_threads: 'auto' });
   // Refused requests, for the error panels.
   await stack.fetch(`/api/stock/sync/jobs/999999999`, { headers: bearer });
   await stack.fetch(`/api/tokens`, { method: 'POST', headers: bearer, body: '{"provider": 1}' });

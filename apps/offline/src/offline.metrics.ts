@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
  */
 @Injectable()
 export class OfflineMetrics {
-  readonly batches: Counter<'mode' | 'status'>;
+  readonly batches: Counter<'mode'>;
   readonly products: Counter<'outcome'>;
   readonly delistDuration: Histogram<'outcome'>;
   readonly pollsPerProduct: Histogram;
@@ -17,12 +17,14 @@ export class OfflineMetrics {
 
   constructor(@Inject(Registry) registry: Registry) {
     const registers = [registry];
+    // Batches by how they ended: the job kit's jobs_job_duration_seconds_count{kind="delist", status}.
     this.batches = new Counter({
       name: 'offline_batches_total',
-      help: 'Batches ended, by mode (sync, async) and final status',
-      labelNames: ['mode', 'status'],
+      help: 'Batches submitted, by mode (sync: answered when done; async: answered at once)',
+      labelNames: ['mode'],
       registers,
     });
+    for (const mode of ['sync', 'async']) this.batches.inc({ mode }, 0);
     this.products = new Counter({
       name: 'offline_products_total',
       help: 'Products handled by this replica, by outcome (delisted, already_offline, failed)',

@@ -43,11 +43,10 @@ export class OfflineBatchesService {
     const productIds = checkedProductIds(request.productIds);
     const params = this.paramsOf(request, productIds.length);
     const job = await this.store.submit(owner, { params, items: productIds.map((productId) => ({ payload: { productId } })) });
+    this.metrics.batches.inc({ mode: params.async ? 'async' : 'sync' });
     if (params.async) return this.toBatch(job);
     const waitMs = remainingDeadlineMs(DEFAULT_WAIT_MS) - ANSWER_MARGIN_MS;
-    const ended = await this.waitForEnd(owner, job.id, waitMs, currentRequestSignal());
-    if (isTerminalJobStatus(ended.status)) this.metrics.batches.inc({ mode: 'sync', status: ended.status });
-    return this.toBatch(ended);
+    return this.toBatch(await this.waitForEnd(owner, job.id, waitMs, currentRequestSignal()));
   }
 
   async get(ref: { batchId: string; tenant: string; userId: string }): Promise<OfflineBatch> {
