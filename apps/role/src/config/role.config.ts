@@ -7,6 +7,11 @@ import { upstreamEnv } from '@batchgate/platform/upstream';
 export const roleConfigSchema = z.object({
   ...grpcServiceEnv({ grpcPort: 50053, opsPort: 9103 }),
   ...mysqlEnv('batchgate_role'),
+  /**
+   * More connections than the platform's 10: a persona task holds four at once while it reads its
+   * sources, so 16 tasks starting together would otherwise queue the submissions behind their reads.
+   */
+  DB_POOL_SIZE: env.int(32, 1, 200),
   /** The OpenAI-compatible chat-completions API (upstream-sim locally): scheme, host and port (the API is under `/v1`), per-call timeout, breaker. */
   ...upstreamEnv('CHAT', { baseUrl: 'http://127.0.0.1:4100', timeoutMs: 60_000 }),
   /** Sent as `Authorization: Bearer …`; empty sends none (upstream-sim accepts any by default). */
