@@ -53,7 +53,7 @@ export class KlineSyncHttpController {
   @HttpCode(202)
   @RequirePermissions('stock:sync:run')
   @ApiAcceptedResponse({ type: SyncJobView, description: 'The job, stored and queued: poll GET /api/stock/sync/jobs/{id}' })
-  @ApiConflictResponse({ description: 'No stocks to sync (SYNC.NO_STOCKS) or no usable provider token (SYNC.NO_TOKENS)' })
+  @ApiConflictResponse({ description: 'No stocks to sync (SYNC.NO_STOCKS)' })
   startSync(@Body() body: StartSyncJobDto, @CurrentPrincipal() principal: Principal): Promise<SyncJob> {
     return lastValueFrom(
       this.klineSync.startSyncJob({

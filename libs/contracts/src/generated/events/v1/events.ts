@@ -47,7 +47,12 @@ export interface TokenExhausted {
   tenant: string;
 }
 
-/** Subject: klinesync.work.<queue>.stock (work queue KLINE_SYNC_WORK): pull one stock's bars for a job. */
+/**
+ * No longer published: kline-sync's stocks travel as job-kit work (JobWork on jobwork.kline-sync.*).
+ * Kept so the contract stays wire-compatible for a deployment still draining the old queue.
+ *
+ * @deprecated
+ */
 export interface StockSyncRequested {
   jobId: string;
   market: string;
