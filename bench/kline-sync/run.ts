@@ -44,6 +44,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'batchgate: 12 tokens', tokens: 12 },
   { name: 'batchgate: 30 tokens', tokens: 30 },
   { name: 'batchgate: 12 tokens, log-normal latency (median 40 ms)', tokens: 12, latency: demoLatency(40) },
+  // The demo profile's own latency (apps/upstream-sim DEMO_SETTINGS: median 40 ms) on 30 tokens.
+  { name: 'batchgate: 30 tokens, log-normal latency (median 40 ms)', tokens: 30, latency: demoLatency(40) },
   { name: 'batchgate: 30 tokens, log-normal latency (median 50 ms)', tokens: 30, latency: demoLatency(50) },
   // A stock waits for its token's window holding a worker: 64 workers over 30 tokens run dry.
   { name: 'batchgate: 30 tokens, log-normal latency (median 50 ms), 160 stocks in flight', tokens: 30, latency: demoLatency(50), workerConcurrency: 160 },
