@@ -87,6 +87,44 @@ describe('offline through the gateway', () => {
     expect(await batches()).toBe(before);
   });
 
+  it('streams a batch as server-sent events until it ends, and cancels and retries it', async () => {
+    await sim({ routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 150 } } } });
+    try {
+      const accepted = (await (await post('/api/temu/seller/offline?async=true', { productIds: [300201, 300202, 300203], max_threads: 1 })).json()) as { batchId: string };
+      const stream = await get(`/api/temu/seller/offline/${accepted.batchId}/events`, { authorization: bearer['authorization'] ?? '' });
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toContain('text/event-stream');
+      const events = (await stream.text())
+        .split('\n\n')
+        .filter((frame) => frame.startsWith('event: batch'))
+        .map((frame) => JSON.parse(frame.slice(frame.indexOf('data: ') + 6)) as { status: string; progress: { done: number } });
+      expect(events.length).toBeGreaterThan(1);
+      expect(events.at(-1)).toMatchObject({ status: 'success', progress: { done: 3 } });
+      const done = events.map((event) => event.progress.done);
+      expect(done).toEqual([...done].sort((a, b) => a - b));
+
+      // A running batch is cancelled; its cancelled products run again on retry.
+      await sim({ routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 2_000 } } } });
+      const slow = (await (await post('/api/temu/seller/offline?async=true', { productIds: [300211, 300212, 300213], max_threads: 1 })).json()) as { batchId: string };
+      const cancelled = await post(`/api/temu/seller/offline/${slow.batchId}/cancel`, {});
+      expect(cancelled.status).toBe(200);
+      expect(await cancelled.json()).toMatchObject({ status: 'cancelled' });
+      expect((await post(`/api/temu/seller/offline/${slow.batchId}/cancel`, {})).status).toBe(409);
+      await sim({ routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 0 } } } });
+      expect((await post(`/api/temu/seller/offline/${slow.batchId}/retry`, {})).status).toBe(202);
+      const retried = await waitFor(
+        async () => {
+          const now = (await (await get(`/api/temu/seller/offline/${slow.batchId}`)).json()) as { finishedAt: string; status: string; summary: unknown };
+          return now.finishedAt ? now : undefined;
+        },
+        { timeoutMs: 30_000, what: 'the retried batch to end' },
+      );
+      expect(retried).toMatchObject({ status: 'success', summary: { total: 3, success: 3, failed: 0 } });
+    } finally {
+      await sim({ routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 0 } } } });
+    }
+  });
+
   it('runs a batch asynchronously: 202 with the batch at once, then its progress until it ends; only its owner sees it', async () => {
     const accepted = await post('/api/temu/seller/offline?async=true', { productIds: [300101, 300102], max_threads: 2 });
     expect(accepted.status).toBe(202);

@@ -10,6 +10,8 @@ export interface OfflineStack {
   offline: OfflineServiceClient;
   /** A client of one replica only. */
   replicaClient: (replica: number) => OfflineServiceClient;
+  /** A client of the first replica whose calls have this deadline. */
+  clientWithDeadline: (deadlineMs: number) => OfflineServiceClient;
   database: TestDatabase;
   /** `/metrics` of a replica. */
   metricsUrl: (replica?: number) => string;
@@ -29,12 +31,12 @@ export async function startOfflineStack(env: Record<string, string> = {}, replic
   const simUrl = services.url('upstream-sim', 'http');
   const registry = new Registry();
   const closers: Array<() => void> = [];
-  const clientOf = (url: string) => {
+  const clientOf = (url: string, deadlineMs = 60_000) => {
     const { client, close } = createGrpcClient<OfflineServiceClient>({
       proto: 'offline',
       service: OFFLINE_SERVICE_NAME,
       url,
-      deadlineMs: 60_000,
+      deadlineMs,
       registry,
       credentials: testServiceCredentials,
     });
@@ -55,6 +57,7 @@ export async function startOfflineStack(env: Record<string, string> = {}, replic
     simUrl,
     offline: clientOf(services.url('offline', 'grpc')),
     replicaClient: (replica) => clientOf(services.url('offline', 'grpc', replica)),
+    clientWithDeadline: (deadlineMs) => clientOf(services.url('offline', 'grpc'), deadlineMs),
     database: services.database('offline'),
     metricsUrl: (replica = 0) => `${services.url('offline', 'ops', replica)}/metrics`,
     sim,

@@ -78,6 +78,43 @@ describe('offline: synchronous batches', () => {
     expect(batch.threadInfo).toEqual({ maxThreads: 8, actualThreads: limit, productCount: 30 });
   });
 
+  it('reports a product the marketplace already has offline (de-listed elsewhere) as offline, without a second effect', async () => {
+    // De-listed at the marketplace directly, not by any batch of ours.
+    const { parentMsgId } = await stack.sim<{ parentMsgId: string }>('/marketplace/conversations', {});
+    const { offlineMsgId } = await stack.sim<{ offlineMsgId: string }>('/marketplace/tools/2406230000031/invoke', { parentMsgId, productId: 1301 });
+    await stack.sim(`/marketplace/messages/${offlineMsgId}`);
+    await stack.sim(`/marketplace/messages/${offlineMsgId}`);
+    expect((await stack.effects())['1301']).toEqual({ effects: 1, repeats: 0 });
+    const batch = await lastValueFrom(stack.offline.offlineProducts({ productIds: [1301], maxThreads: 0, runAsync: false, autoThreads: false, ...owner() }));
+    expect(batch.results[0]).toMatchObject({ productId: 1301, success: true, alreadyOffline: true, details: { retryCount: 0, productName: 'Product 1301' } });
+    expect((await stack.effects())['1301']).toEqual({ effects: 1, repeats: 1 });
+    // Recorded: the next batch knows without asking the marketplace.
+    const again = await lastValueFrom(stack.offline.offlineProducts({ productIds: [1301], maxThreads: 0, runAsync: false, autoThreads: false, ...owner() }));
+    expect(again.results[0]).toMatchObject({ alreadyOffline: true });
+    expect((await stack.effects())['1301']).toEqual({ effects: 1, repeats: 1 });
+  });
+
+  it('answers a synchronous batch that outlasts the caller\'s deadline with the batch still running, and the batch goes on', async () => {
+    await stack.sim('/__sim/config', { routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 400 } } } });
+    try {
+      const client = stack.clientWithDeadline(2_500);
+      const productIds = Array.from({ length: 6 }, (_, i) => 1401 + i);
+      const answer = await lastValueFrom(client.offlineProducts({ productIds, maxThreads: 1, runAsync: false, autoThreads: false, ...owner() }));
+      expect(answer.finishedAt).toBe('');
+      expect(['queued', 'running']).toContain(answer.status);
+      const done = await waitFor(
+        async () => {
+          const batch = await lastValueFrom(stack.offline.getOfflineBatch({ batchId: answer.batchId, ...owner() }));
+          return batch.finishedAt ? batch : undefined;
+        },
+        { timeoutMs: 20_000, what: 'the batch to end' },
+      );
+      expect(done).toMatchObject({ status: 'success', summary: { success: 6 } });
+    } finally {
+      await stack.sim('/__sim/config', { routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 0 } } } });
+    }
+  });
+
   it('refuses bad input with the field named and stores nothing', async () => {
     const countJobs = async () => Number((await stack.database.query<{ n: number }>('SELECT COUNT(*) AS n FROM job'))[0]?.n);
     const before = await countJobs();
