@@ -4,3 +4,4 @@ export * from './job.migration';
 export * from './job-store';
 export * from './job-worker';
 export * from './job-watch';
+export { retryOnDeadlock } from './group-commit';
