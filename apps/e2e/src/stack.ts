@@ -35,10 +35,16 @@ export interface Stack {
  * as separate processes of the one test stack (`startTestStack`); `env` per process name.
  */
 export async function startStack(
-  options: { services?: readonly string[]; env?: Record<string, Record<string, string>> } = {},
+  options: {
+    services?: readonly string[];
+    env?: Record<string, Record<string, string>>;
+    /** Replicas per process name (the gateway's too; `fetch` goes to the first). */
+    replicas?: Record<string, number>;
+  } = {},
 ): Promise<Stack> {
   const services = await startTestStack({
     processes: [...(options.services ?? ['token-manager']), 'gateway'],
+    replicas: options.replicas,
     env: {
       ...options.env,
       gateway: { JWT_SECRET, BODY_LIMIT_BYTES: '16384', ...options.env?.['gateway'] },

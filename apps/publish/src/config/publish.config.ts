@@ -28,6 +28,8 @@ export const publishConfigSchema = z.object({
   PUBLISH_USER_RATE_WINDOW_MS: env.int(60_000, 1_000, 86_400_000),
   /** How often a replica looks for waiting tasks no event announced a free slot for (a crash in between). */
   PUBLISH_ADMISSION_SWEEP_MS: env.int(5_000, 100, 600_000),
+  /** Test hook only: a task whose title contains this kills its worker's process each time it runs (the poison-task test). */
+  PUBLISH_TEST_CRASH_TITLE: z.string().max(200).default(''),
   /** Name of this deployment's work queue; replicas sharing it share the tasks. */
   PUBLISH_WORK_QUEUE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"').default('default'),
 });

@@ -1,11 +1,14 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { runBatch } from '@batchgate/concurrency';
 import { isTerminalJobStatus, JobStore, type JobOwner } from '@batchgate/platform/jobs';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { PublishConfig } from '../config/publish.config';
 import { PUBLISH_JOB_STORE, type ArticlePayload, type PublishParams, type Published } from '../tasks/publish-jobs';
 import { UserLimits } from './user-limits';
 
+/** Releases written at once by one admission (each is a transaction on its own connection). */
+const RELEASES_AT_ONCE = 8;
 /** Users admitted per sweep: the rest wait for the next one (their events admit them sooner). */
 const SWEEP_USERS = 200;
 
@@ -47,16 +50,18 @@ export class RunAdmission implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Admits what the user's free slots allow; answers the tasks it queued. */
   async admit(owner: JobOwner): Promise<Set<string>> {
+    const ids = await this.limits.admit(owner);
+    // Each release is its own transaction: a batch's hundred are written a few at a time.
+    const report = await runBatch(ids, (id) => this.jobs.release(owner, id), { concurrency: RELEASES_AT_ONCE, name: 'publish-admission' });
     const queued = new Set<string>();
-    for (const id of await this.limits.admit(owner)) {
-      try {
-        await this.jobs.release(owner, id);
-        queued.add(id);
-      } catch (error) {
-        // Another replica's admission released it first, or the owner cancelled it meanwhile.
-        const code = (error as { code?: string }).code;
-        if (code !== 'PUBLISH.JOB_NOT_PENDING' && code !== 'PUBLISH.JOB_NOT_FOUND') throw error;
+    for (const result of report.results) {
+      if (result.ok) {
+        queued.add(result.item);
+        continue;
       }
+      // Another replica's admission released it first, or the owner cancelled it meanwhile.
+      const code = (result.error as { code?: string }).code;
+      if (code !== 'PUBLISH.JOB_NOT_PENDING' && code !== 'PUBLISH.JOB_NOT_FOUND') throw result.error;
     }
     return queued;
   }

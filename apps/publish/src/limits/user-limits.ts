@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { JobOwner } from '@batchgate/platform/jobs';
+import { DataSource, type EntityManager } from 'typeorm';
+import { retryOnDeadlock, type JobOwner } from '@batchgate/platform/jobs';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { PublishConfig } from '../config/publish.config';
 import { PUBLISH_JOBS } from '../tasks/publish-jobs';
@@ -37,9 +37,11 @@ export class UserLimits {
   async reserve(owner: JobOwner, wanted: number): Promise<RateGrant> {
     const { PUBLISH_USER_RATE_LIMIT: limit, PUBLISH_USER_RATE_WINDOW_MS: windowMs } = this.config;
     const reservation = randomUUID();
-    return this.dataSource.transaction(async (manager) => {
-      const user = [owner.tenant, owner.userId];
-      await manager.query('INSERT IGNORE INTO publish_user_rate (tenant, user_id) VALUES (?, ?)', user);
+    const user = [owner.tenant, owner.userId];
+    // The lock row exists before the transaction: two first submissions inserting it inside
+    // their transactions would deadlock on it (each waits for the other's insert).
+    await this.dataSource.query('INSERT IGNORE INTO publish_user_rate (tenant, user_id) VALUES (?, ?)', user);
+    return this.transaction(async (manager) => {
       await manager.query('SELECT tenant FROM publish_user_rate WHERE tenant = ? AND user_id = ? FOR UPDATE', user);
       await manager.query(
         'DELETE FROM publish_accept WHERE tenant = ? AND user_id = ? AND accepted_at <= NOW(3) - INTERVAL ? MICROSECOND',
@@ -78,12 +80,12 @@ export class UserLimits {
    */
   async admit(owner: JobOwner): Promise<string[]> {
     const slots = this.config.PUBLISH_USER_MAX_RUNNING;
-    return this.dataSource.transaction(async (manager) => {
-      const user = [owner.tenant, owner.userId];
-      await manager.query(
-        `INSERT IGNORE INTO publish_run_slot (tenant, user_id, slot) VALUES ${Array(slots).fill('(?, ?, ?)').join(', ')}`,
-        Array.from({ length: slots }, (_, slot) => [...user, slot]).flat(),
-      );
+    const user = [owner.tenant, owner.userId];
+    await this.dataSource.query(
+      `INSERT IGNORE INTO publish_run_slot (tenant, user_id, slot) VALUES ${Array(slots).fill('(?, ?, ?)').join(', ')}`,
+      Array.from({ length: slots }, (_, slot) => [...user, slot]).flat(),
+    );
+    return this.transaction(async (manager) => {
       const held = (await manager.query(
         'SELECT slot, job_id FROM publish_run_slot WHERE tenant = ? AND user_id = ? AND slot < ? ORDER BY slot FOR UPDATE',
         [...user, slots],
@@ -114,6 +116,14 @@ export class UserLimits {
       }
       return [...waiting, ...next.map((job) => job.id)];
     });
+  }
+
+  /**
+   * One transaction under a user's lock row; a deadlock with another user's (adjacent index gaps
+   * of publish_accept) is tried again.
+   */
+  private transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return retryOnDeadlock(() => this.dataSource.transaction(work));
   }
 
   /** Users with tasks waiting for a slot, for the sweep that admits what no event announced. */

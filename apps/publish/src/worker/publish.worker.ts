@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -55,6 +56,12 @@ export class PublishWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async publish(run: JobItemRun<PublishParams, ArticlePayload>): Promise<Published> {
+    const crashOn = this.config.PUBLISH_TEST_CRASH_TITLE;
+    if (crashOn !== '' && run.payload.title.includes(crashOn)) {
+      // Written synchronously: the asynchronous logger would lose the line to the SIGKILL.
+      writeSync(2, `PUBLISH_TEST_CRASH_TITLE: task ${run.jobId} (attempt ${run.attempt}) kills its worker\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
     const key = run.jobId;
     // A stopping worker gives its publishes up rather than holding the shutdown for them: the task
     // goes back to the queue, and the next run asks the platform for its article before publishing.
