@@ -79,6 +79,25 @@ describe('role: persona tasks through crashes and outages', () => {
     expect(Number(roles[0]?.n)).toBe(1);
   });
 
+  it('the webhook failing now and then, then down: the notice is retried with the same key and waits the outage out, one notification', async () => {
+    const client = stack.clientOf(live);
+    await stack.sim('/__sim/config', {
+      routes: {
+        'webhook.notify': { errorRate: 0.5, errorKind: '5xx', errorStatus: 502, outages: [{ startMs: 0, endMs: 2_000, relative: true, kind: '503' }] },
+      },
+    });
+    const outageEnd = Date.now() + 2_000;
+    const { tenant, taskId } = await seedProfile(stack.database);
+    const answer = await lastValueFrom(client.createRole({ tenantId: tenant, taskId, strategyId: 's', userId: USER }));
+    const done = await ended(client, tenant, answer.requestId);
+    // One run: the outage was waited out, not failed through the task's runs.
+    expect(done).toMatchObject({ status: 'success', attempts: 1 });
+    expect(Date.parse(done.finishedAt)).toBeGreaterThanOrEqual(outageEnd);
+    const seen = await stats();
+    expect(seen.routes['webhook.notify']?.requests).toBeGreaterThan(1);
+    expect(seen.effects['webhook.delivery']?.[answer.requestId]).toEqual({ effects: 1, repeats: 0 });
+  });
+
   it('an outage of the chat API opens its breaker; the tasks wait it out and finish after it', async () => {
     const client = stack.clientOf(live);
     const metricsUrl = stack.metricsUrl(live);

@@ -33,6 +33,8 @@ export const roleConfigSchema = z.object({
   /** Path of the notification under WEBHOOK_BASE_URL. */
   WEBHOOK_PATH: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be a path such as /webhook/notify').default('/webhook/notify'),
   WEBHOOK_MAX_ATTEMPTS: env.int(5, 1, 20),
+  /** How long a notification waits out the receiver's outage (breaker open, or 503 + Retry-After) before the run fails. */
+  WEBHOOK_OUTAGE_WAIT_MS: env.int(300_000, 0, 86_400_000),
   /** Name of this deployment's work queue; replicas sharing it share the persona tasks. */
   ROLE_JOBS_QUEUE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"').default('default'),
   /** Persona tasks one replica runs at once. */

@@ -35,7 +35,7 @@ export class PersonaCreator {
   async run(run: JobItemRun<PersonaParams, PersonaParams>): Promise<PersonaResult> {
     const tenant = run.owner.tenant;
     const role = (await this.roles.findByRequest(tenant, run.jobId)) ?? (await this.createPersona(run));
-    await this.notifyOnce(role, run.signal);
+    await this.notifyOnce(role, run);
     return { roleId: role.id };
   }
 
@@ -70,7 +70,7 @@ export class PersonaCreator {
     });
   }
 
-  private async notifyOnce(role: StoredRole, signal: AbortSignal): Promise<void> {
+  private async notifyOnce(role: StoredRole, run: JobItemRun<PersonaParams, PersonaParams>): Promise<void> {
     if (await this.roles.notified(role.requestId)) {
       this.metrics.webhookDeliveries.inc({ outcome: 'skipped' });
       return;
@@ -86,7 +86,7 @@ export class PersonaCreator {
           strategyId: role.strategyId,
           roleId: role.id,
         },
-        signal,
+        { signal: run.signal, waitWhileDownMs: this.config.WEBHOOK_OUTAGE_WAIT_MS, stopWaiting: run.stopping },
       );
     } catch (error) {
       this.metrics.webhookDeliveries.inc({ outcome: 'failed' });

@@ -26,20 +26,31 @@ export class NotificationWebhookClient {
     this.retry = retry({ maxAttempts, backoff: { initialDelayMs: 200, maxDelayMs: 10_000 }, name: 'notification-webhook' });
   }
 
-  /** Resolves with the attempts it took once the receiver accepted the notice. */
-  async notify(notice: PersonaCreatedNotice, signal?: AbortSignal): Promise<number> {
+  /**
+   * Resolves with the attempts it took once the receiver accepted the notice. While the receiver
+   * is down (its breaker open, or 503 + Retry-After) the notice waits up to `options.waitWhileDownMs`
+   * for it, rather than failing the task's run over and over.
+   */
+  async notify(
+    notice: PersonaCreatedNotice,
+    options: { signal?: AbortSignal; waitWhileDownMs?: number; stopWaiting?: AbortSignal } = {},
+  ): Promise<number> {
     let attempts = 0;
-    await this.retry.execute(({ signal: attemptSignal }) => {
-      attempts++;
-      return this.upstream.request({
-        operation: 'notify',
-        method: 'POST',
-        path: this.path,
-        json: notice,
-        idempotencyKey: notice.requestId,
-        signal: attemptSignal,
-      });
-    }, signal);
+    await this.upstream.run(
+      () =>
+        this.retry.execute(({ signal }) => {
+          attempts++;
+          return this.upstream.request({
+            operation: 'notify',
+            method: 'POST',
+            path: this.path,
+            json: notice,
+            idempotencyKey: notice.requestId,
+            signal,
+          });
+        }, options.signal),
+      options,
+    );
     return attempts;
   }
 }
