@@ -9,8 +9,8 @@ import { startStack, type Stack } from './stack';
  * only needs a fixture below (how to make a resource of the owner and read it back), and the
  * test fails until it has one.
  *
- * Who may see what: tokens, stocks, failures, stored bars and personas are their tenant's (every
- * user of it with the permission), jobs and persona tasks their user's. So an id operation answers the owner — and, on a
+ * Who may see what: tokens, stocks, failures, stored bars, persona tasks and personas are their
+ * tenant's (every user of it with the permission), jobs their user's. So an id operation answers the owner — and, on a
  * per-tenant route, a colleague — with success; anybody else gets 404 with the error body, and
  * the owner reads the resource back unchanged. A list never holds a row the caller may not see.
  */
@@ -138,9 +138,9 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /api/stock/sync/jobs/{id}': { scope: 'user', create: runningJob, ok: 200, observe: ownersJob },
     'POST /api/stock/sync/jobs/{id}/cancel': { scope: 'user', create: runningJob, ok: 200, observe: ownersJob },
     'POST /api/stock/sync/jobs/{id}/retry': { scope: 'user', create: cancelledJob, ok: 202, observe: ownersJob },
-    'GET /api/roles/tasks/{request_id}': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
-    'POST /api/roles/tasks/{request_id}/cancel': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
-    'GET /api/roles/tasks/{request_id}/events': { scope: 'user', create: personaTask, ok: 200, observe: ownersPersonaTask },
+    'GET /api/roles/tasks/{request_id}': { scope: 'tenant', create: personaTask, ok: 200, observe: ownersPersonaTask },
+    'POST /api/roles/tasks/{request_id}/cancel': { scope: 'tenant', create: personaTask, ok: 200, observe: ownersPersonaTask },
+    'GET /api/roles/tasks/{request_id}/events': { scope: 'tenant', create: personaTask, ok: 200, observe: ownersPersonaTask },
     'GET /api/roles/{id}': { scope: 'tenant', create: persona, ok: 200, observe: ownersPersona },
     'GET /api/temu/seller/offline/{batchId}': { scope: 'user', create: runningBatch, ok: 200, observe: ownersBatch },
     'GET /api/temu/seller/offline/{batchId}/events': { scope: 'user', create: cancelledBatch, ok: 200, observe: ownersBatch },
@@ -161,7 +161,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     },
     'GET /api/stock/sync/jobs': { scope: 'user', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
     'GET /api/stock/sync/failure/list': { scope: 'tenant', query: '?size=100', rows: (body) => ids(((body as Json)['data'] as Json)['records']) },
-    'GET /api/roles/tasks': { scope: 'user', query: '?size=100', rows: (body) => ((body as Json)['items'] as Json[]).map((t) => String(t['request_id'])) },
+    'GET /api/roles/tasks': { scope: 'tenant', query: '?size=100', rows: (body) => ((body as Json)['items'] as Json[]).map((t) => String(t['request_id'])) },
     'GET /api/temu/seller/offline': { scope: 'user', query: '?size=100', rows: (body) => ((body as Json)['items'] as Json[]).map((batch) => String(batch['batchId'])) },
     'GET /api/stock/kline': {
       scope: 'tenant',

@@ -44,7 +44,7 @@ describe('role through the gateway', () => {
     expect(listed.items.map((t) => t.request_id)).toContain(answer.request_id);
   });
 
-  it('streams the task as server-sent events until it ends; another user gets 404', async () => {
+  it('streams the task as server-sent events until it ends; another tenant gets 404', async () => {
     const accepted = (await (await post('/api/roles', { tenant_id: 'acme', task_id: 'e2e-task', strategy_id: 'events' })).json()) as { request_id: string };
     const stream = await get(`/api/roles/tasks/${accepted.request_id}/events`);
     expect(stream.status).toBe(200);
@@ -56,8 +56,8 @@ describe('role through the gateway', () => {
     expect(events.map((e) => e.request_id)).toEqual(events.map(() => accepted.request_id));
     expect(events.at(-1)).toMatchObject({ status: 'success', role_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
 
-    const bob = await stack.mintToken({ perms: ['role:read'], sub: 'bob', tenant: 'acme' });
-    const refused = await get(`/api/roles/tasks/${accepted.request_id}/events`, { authorization: `Bearer ${bob}` });
+    const stranger = await stack.mintToken({ perms: ['role:read'], sub: 'alice', tenant: 'globex' });
+    const refused = await get(`/api/roles/tasks/${accepted.request_id}/events`, { authorization: `Bearer ${stranger}` });
     expect(refused.status).toBe(404);
   });
 

@@ -131,22 +131,25 @@ describe('role: persona tasks (seed 001) over real MySQL, NATS and the simulator
     });
   });
 
-  it('shows a task only to its owner: another tenant or user gets NOT_FOUND and changes nothing', async () => {
+  it("shares a tenant's tasks among its users (a colleague's repeat finds the open task); another tenant gets NOT_FOUND and changes nothing", async () => {
     const { tenant, taskId } = await seedProfile(stack.database);
+    await stack.sim('/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'fixed', ms: 500 } } } });
     const answer = await lastValueFrom(stack.role.createRole({ tenantId: tenant, taskId, strategyId: 's', userId: USER }));
+    const colleague = { tenant, userId: 'bob' };
+    const repeat = await lastValueFrom(stack.role.createRole({ tenantId: tenant, taskId, strategyId: 's', userId: colleague.userId }));
+    expect(repeat.requestId).toBe(answer.requestId);
     const done = await ended(tenant, answer.requestId);
-    for (const stranger of [
-      { tenant: 'other-tenant', userId: USER },
-      { tenant, userId: 'mallory' },
-    ]) {
-      await expect(lastValueFrom(stack.role.getRoleTask({ requestId: answer.requestId, ...stranger }))).rejects.toMatchObject({ code: 5 });
-      await expect(lastValueFrom(stack.role.cancelRoleTask({ requestId: answer.requestId, ...stranger }))).rejects.toMatchObject({ code: 5 });
-    }
-    await expect(lastValueFrom(stack.role.getRole({ id: done.roleId, tenant: 'other-tenant' }))).rejects.toMatchObject({ code: 5 });
-    const listed = await lastValueFrom(stack.role.listRoleTasks({ tenant: 'other-tenant', userId: USER, status: '', page: { page: 1, pageSize: 10 } }));
+    expect(done.submittedBy).toBe(USER);
+    expect(await lastValueFrom(stack.role.getRoleTask({ requestId: answer.requestId, ...colleague }))).toMatchObject({ status: 'success', roleId: done.roleId });
+    const stranger = { tenant: 'other-tenant', userId: USER };
+    await expect(lastValueFrom(stack.role.getRoleTask({ requestId: answer.requestId, ...stranger }))).rejects.toMatchObject({ code: 5 });
+    await expect(lastValueFrom(stack.role.cancelRoleTask({ requestId: answer.requestId, ...stranger }))).rejects.toMatchObject({ code: 5 });
+    await expect(lastValueFrom(stack.role.getRole({ id: done.roleId, tenant: stranger.tenant }))).rejects.toMatchObject({ code: 5 });
+    const listed = await lastValueFrom(stack.role.listRoleTasks({ ...stranger, status: '', page: { page: 1, pageSize: 10 } }));
     expect(listed.tasks).toEqual([]);
-    const own = await lastValueFrom(stack.role.listRoleTasks({ tenant, userId: USER, status: 'success', page: { page: 1, pageSize: 10 } }));
+    const own = await lastValueFrom(stack.role.listRoleTasks({ ...colleague, status: 'success', page: { page: 1, pageSize: 10 } }));
     expect(own.tasks.map((t: RoleTask) => [t.requestId, t.roleId])).toEqual([[answer.requestId, done.roleId]]);
+    expect((await ended(tenant, answer.requestId)).status).toBe('success');
   });
 
   it('streams every state change of a task until it ends', async () => {

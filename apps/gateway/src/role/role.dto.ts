@@ -40,6 +40,7 @@ export class RoleTaskView {
   @ApiProperty() tenant_id!: string;
   @ApiProperty() task_id!: string;
   @ApiProperty() strategy_id!: string;
+  @ApiProperty({ description: 'The user who submitted it (the task is the tenant\'s)' }) submitted_by!: string;
   @ApiProperty({ enum: ROLE_TASK_STATUSES }) status!: string;
   @ApiProperty({ description: 'The persona (GET /api/roles/{id}) once the task succeeded; empty before' }) role_id!: string;
   @ApiProperty({ description: 'Why the task failed; empty otherwise' }) error_message!: string;
@@ -73,6 +74,7 @@ export function toRoleTaskView(task: RoleTask): RoleTaskView {
     tenant_id: task.tenantId,
     task_id: task.taskId,
     strategy_id: task.strategyId,
+    submitted_by: task.submittedBy,
     status: task.status,
     role_id: task.roleId,
     error_message: task.errorMessage,

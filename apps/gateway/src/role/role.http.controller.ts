@@ -48,7 +48,7 @@ export class RoleHttpController {
     return { success: answer.success, request_id: answer.requestId, status: answer.status };
   }
 
-  /** The caller's own tasks, newest first. */
+  /** The tasks of the caller's tenant, newest first. */
   @Get('tasks')
   @RequirePermissions('role:read')
   @ApiOkResponse({ type: RoleTaskListView })
@@ -60,7 +60,7 @@ export class RoleHttpController {
     return { items: answer.tasks.map(toRoleTaskView), page, size, total: Number(answer.page?.total ?? 0) };
   }
 
-  /** Only the task's owner sees it; anybody else gets 404. */
+  /** A task of the caller's tenant; another tenant's id is 404. */
   @Get('tasks/:request_id')
   @RequirePermissions('role:read')
   @ApiOkResponse({ type: RoleTaskView })
@@ -78,7 +78,7 @@ export class RoleHttpController {
     return toRoleTaskView(await lastValueFrom(this.role.cancelRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub })));
   }
 
-  /** Server-sent events: the task now, then after every state change, until it ends (404 for another owner's). */
+  /** Server-sent events: the task now, then after every state change, until it ends (404 for another tenant's). */
   @Get('tasks/:request_id/events')
   @RequirePermissions('role:read')
   @ApiEventStream(RoleTaskView, 'The task as it is, then after each change (event `task`); the stream ends after the task ends')

@@ -4,6 +4,8 @@ import { defineJobKind, type JobStore } from '@batchgate/platform/jobs';
 export interface PersonaParams {
   taskId: string;
   strategyId: string;
+  /** The user who submitted it (the JWT's `sub`), for the record: the task is the tenant's. */
+  submittedBy: string;
 }
 
 /** What a finished persona task made: the stored persona. */
@@ -27,7 +29,15 @@ export type PersonaJobStore = JobStore<PersonaParams, PersonaParams, PersonaResu
 /** Injection token of the persona job store. */
 export const PERSONA_JOB_STORE = Symbol('PERSONA_JOB_STORE');
 
+/**
+ * Persona tasks are their tenant's, as in seed 001 (which knows tenants, not users): every user of
+ * the tenant reads, lists and cancels the same tasks, and a repeated submission finds the open
+ * one whoever sent it. The kit's owner is the tenant with this user id, which no caller can be
+ * (`*` is not among the characters the gateway allows in a JWT `sub`).
+ */
+export const TENANT_TASKS_USER = '*';
+
 /** One open task per (tenant, task_id, strategy_id): the kit's dedupe key within the tenant. */
-export function personaDedupeKey(params: PersonaParams): string {
+export function personaDedupeKey(params: Pick<PersonaParams, 'taskId' | 'strategyId'>): string {
   return `${params.taskId}/${params.strategyId}`;
 }

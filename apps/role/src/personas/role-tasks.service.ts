@@ -7,7 +7,7 @@ import { JOB_STATUSES, watchJob, type JobItemSnapshot, type JobOwner, type JobSn
 import type { PageWindow } from '@batchgate/platform/paging';
 import { roleErrors } from '../role.errors';
 import { RoleMetrics } from '../role.metrics';
-import { PERSONA_JOB_STORE, personaDedupeKey, type PersonaJobStore, type PersonaParams, type PersonaResult } from './persona-jobs';
+import { PERSONA_JOB_STORE, personaDedupeKey, TENANT_TASKS_USER, type PersonaJobStore, type PersonaParams, type PersonaResult } from './persona-jobs';
 import { RolesRepository } from './roles.repository';
 
 /** task_id and strategy_id: ids of the caller's own systems, stored and used as a dedupe key. */
@@ -34,8 +34,12 @@ export class RoleTasksService {
     const observe = (outcome: string) => this.metrics.submitDuration.observe({ outcome }, (performance.now() - startedAt) / 1000);
     let job: JobSnapshot<PersonaParams>;
     try {
-      const owner = { tenant: callerTenant(request.tenantId), userId: callerUser(request.userId) };
-      const params = { taskId: externalId('task_id', request.taskId), strategyId: externalId('strategy_id', request.strategyId) };
+      const owner = tenantOwner(request.tenantId);
+      const params = {
+        taskId: externalId('task_id', request.taskId),
+        strategyId: externalId('strategy_id', request.strategyId),
+        submittedBy: callerUser(request.userId),
+      };
       job = await this.jobs.submit(owner, { params, items: [{ payload: params }], dedupeKey: personaDedupeKey(params) });
     } catch (error) {
       observe('refused');
@@ -104,8 +108,14 @@ export class RoleTasksService {
   }
 }
 
+/** The caller's tenant's tasks (the caller's user id is checked, though the tasks are the tenant's). */
 function ownerOf(ref: { tenant: string; userId: string }): JobOwner {
-  return { tenant: callerTenant(ref.tenant), userId: callerUser(ref.userId) };
+  callerUser(ref.userId);
+  return tenantOwner(ref.tenant);
+}
+
+function tenantOwner(tenant: string): JobOwner {
+  return { tenant: callerTenant(tenant), userId: TENANT_TASKS_USER };
 }
 
 function externalId(field: string, value: string): string {
@@ -123,6 +133,7 @@ function taskView(job: JobSnapshot<PersonaParams>, item: ItemView | undefined): 
     tenantId: job.owner.tenant,
     taskId: job.params.taskId,
     strategyId: job.params.strategyId,
+    submittedBy: job.params.submittedBy,
     status: job.status,
     roleId: item?.roleId ?? '',
     errorMessage: item?.errorMessage ?? '',

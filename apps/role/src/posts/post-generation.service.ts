@@ -91,7 +91,7 @@ function validate(posts: readonly PostRequest[]): void {
   if (posts.length < 1 || posts.length > MAX_POSTS_PER_BATCH)
     throw roleErrors.invalidPosts('posts', `posts must hold 1-${MAX_POSTS_PER_BATCH} post requests`);
   for (const [i, post] of posts.entries()) {
-    if (!/^[0-9a-f-]{36}$/.test(post.roleId)) throw roleErrors.invalidPosts(`posts[${i}].role_id`, 'role_id must be a persona id (UUID)');
+    if (!/^[0-9a-f-]{36}$/i.test(post.roleId)) throw roleErrors.invalidPosts(`posts[${i}].role_id`, 'role_id must be a persona id (UUID)');
     for (const field of ['topic', 'stock'] as const) {
       if (post[field].length < 1 || post[field].length > MAX_TEXT)
         throw roleErrors.invalidPosts(`posts[${i}].${field}`, `${field} must be 1-${MAX_TEXT} characters`);

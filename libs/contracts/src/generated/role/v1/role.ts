@@ -50,6 +50,8 @@ export interface RoleTask {
   createdAt: string;
   startedAt: string;
   finishedAt: string;
+  /** The user who submitted it. */
+  submittedBy: string;
 }
 
 export interface ListRoleTasksRequest {
@@ -128,8 +130,9 @@ export const ROLE_V1_PACKAGE_NAME = 'role.v1';
 /**
  * AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002).
  *
- * Tasks belong to one user of a tenant: every request names the caller's tenant and user, and a
- * task of another tenant (or user) answers NOT_FOUND. Personas belong to the tenant.
+ * Persona tasks and personas belong to a tenant (seed 001 knows tenants only) and are shared by its
+ * users: every request names the caller's tenant (and user), and another tenant's id answers
+ * NOT_FOUND.
  */
 
 export interface RoleServiceClient {
@@ -171,8 +174,9 @@ export interface RoleServiceClient {
 /**
  * AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002).
  *
- * Tasks belong to one user of a tenant: every request names the caller's tenant and user, and a
- * task of another tenant (or user) answers NOT_FOUND. Personas belong to the tenant.
+ * Persona tasks and personas belong to a tenant (seed 001 knows tenants only) and are shared by its
+ * users: every request names the caller's tenant (and user), and another tenant's id answers
+ * NOT_FOUND.
  */
 
 export interface RoleServiceController {
