@@ -51,6 +51,6 @@ export class OfflineGrpcController implements OfflineServiceController {
   }
 
   async invalidateSessionCache(request: InvalidateSessionCacheRequest): Promise<InvalidateSessionCacheResponse> {
-    return { invalidated: await this.sessions.invalidate(callerTenant(request.tenant)) };
+    return { invalidated: await this.sessions.invalidateEverywhere(callerTenant(request.tenant)) };
   }
 }

@@ -87,6 +87,31 @@ describe('offline: replicas, session cache and faults', () => {
     expect(await effectsOf(productIds)).toEqual(productIds.map(() => 1));
   });
 
+  it("makes a running batch fetch new ids for its remaining products when the admin invalidates the tenant's session", async () => {
+    const tenant = 'switching-seller';
+    await stack.sim('/__sim/config', { routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 150 } } } });
+    try {
+      const batch = await lastValueFrom(
+        stack.offline.offlineProducts({ productIds: [6001, 6002, 6003, 6004, 6005, 6006], maxThreads: 1, runAsync: true, autoThreads: false, ...owner(tenant) }),
+      );
+      const started = await waitFor(
+        async () => {
+          const now = await lastValueFrom(stack.offline.getOfflineBatch({ batchId: batch.batchId, ...owner(tenant) }));
+          return (now.progress?.done ?? 0) >= 1 ? now : undefined;
+        },
+        { what: 'the first product de-listed' },
+      );
+      const conversations = await stack.requests('marketplace.conversation');
+      expect(await lastValueFrom(stack.offline.invalidateSessionCache({ tenant }))).toEqual({ invalidated: true });
+      const done = await ended(batch.batchId, tenant);
+      expect(done).toMatchObject({ status: 'success', summary: { success: 6 } });
+      expect(await stack.requests('marketplace.conversation')).toBe(conversations + 1);
+      expect(done.parentMsgId).not.toBe(started.parentMsgId);
+    } finally {
+      await stack.sim('/__sim/config', { routes: { 'marketplace.poll': { latency: { kind: 'fixed', ms: 0 } } } });
+    }
+  });
+
   it('finishes a batch whose replica was killed mid-batch on the other replica, de-listing every product once', async () => {
     const tenant = 'crash-seller';
     const productIds = Array.from({ length: 24 }, (_, i) => 4001 + i);

@@ -19,6 +19,7 @@ export const ALREADY_OFFLINE_MESSAGE = '商品已下架，无需重复下架';
 
 /** One batch as this replica runs it: its threads and the session its products use. */
 interface BatchRun {
+  tenant: string;
   gate: ThreadGate;
   /** max_threads "auto": the replica's adaptive gate as well, and the calls feed its limit. */
   auto: boolean;
@@ -122,7 +123,7 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     // At shutdown the product's calls stop too: it runs again on another replica, where the
     // marketplace answers the repeated de-list as the one in progress.
     const signal = AbortSignal.any([run.signal, this.stopping.signal]);
-    const batch = this.enter(run.jobId, run.params);
+    const batch = this.enter(run.jobId, run.owner.tenant, run.params);
     try {
       const releaseThread = await batch.gate.acquire(signal);
       const releaseAuto = batch.auto ? await this.acquireOrRelease(this.autoGate, signal, [releaseThread]) : () => undefined;
@@ -153,7 +154,7 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
         releaseThread();
       }
     } finally {
-      await this.leave(run.jobId);
+      await this.leave(run.jobId, run.owner.tenant);
     }
   }
 
@@ -254,10 +255,15 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
-  private enter(jobId: string, params: OfflineParams): BatchRun {
+  /** The tenant's configuration changed: its running batches here fetch their session again. */
+  forgetSessions(tenant: string): void {
+    for (const batch of this.batches.values()) if (batch.tenant === tenant) batch.session = undefined;
+  }
+
+  private enter(jobId: string, tenant: string, params: OfflineParams): BatchRun {
     let batch = this.batches.get(jobId);
     if (!batch) {
-      batch = { gate: new ThreadGate(() => params.actualThreads), auto: params.autoThreads, products: 0 };
+      batch = { tenant, gate: new ThreadGate(() => params.actualThreads), auto: params.autoThreads, products: 0 };
       this.batches.set(jobId, batch);
     }
     batch.products++;
@@ -265,12 +271,12 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** The batch's last product here: an auto batch records the limit it ended with (its threadInfo). */
-  private async leave(jobId: string): Promise<void> {
+  private async leave(jobId: string, tenant: string): Promise<void> {
     const batch = this.batches.get(jobId);
     if (!batch || --batch.products > 0) return;
     this.batches.delete(jobId);
     if (batch.auto) {
-      await this.dataSource.query('UPDATE offline_batch SET threads_used = ? WHERE job_id = ?', [this.adaptive.current, jobId]).catch((error: unknown) => {
+      await this.dataSource.query('UPDATE offline_batch SET threads_used = ? WHERE job_id = ? AND tenant = ?', [this.adaptive.current, jobId, tenant]).catch((error: unknown) => {
         this.logger.warn({ err: error, jobId }, 'could not record the thread count of an auto batch');
       });
     }

@@ -1,25 +1,30 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { NATS_CONNECTION, subscribeEvents } from '@batchgate/platform/messaging';
+import { NATS_CONNECTION, subscribeEvents, watchEvents } from '@batchgate/platform/messaging';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { OfflineConfig } from '../config/offline.config';
+import { DelistWorker } from '../delist/delist-worker';
 import { OFFLINE_EVENTS_STREAM } from '../offline.streams';
 import { SessionCache } from './session-cache';
 
 /**
- * A seller's configuration changed (`offline.seller.config_changed`): its cached conversation and
- * tool ids are dropped, so its next batch fetches new ones. The cache is one MySQL row per tenant
- * shared by every replica, so one replica handling the event (a durable consumer the replicas
- * share, which also catches up on events published while none ran) invalidates it for all.
+ * A seller's configuration changed (`offline.seller.config_changed`, from whatever owns the
+ * seller's settings, or offline's own admin invalidation): its cached conversation and tool ids
+ * are dropped, so its next products fetch new ones. The cache is one MySQL row per tenant shared
+ * by every replica, so one replica handling the event (a durable consumer the replicas share,
+ * which also catches up on events published while none ran) drops it for all; and every replica
+ * watches the event as well, so its running batches of the tenant let go of the ids they hold.
  */
 @Injectable()
 export class SellerConfigListener implements OnApplicationBootstrap, OnModuleDestroy {
   private subscription: { stop: () => Promise<void> } | undefined;
+  private watch: { stop: () => Promise<void> } | undefined;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nats: NatsConnection,
     @Inject(SessionCache) private readonly sessions: SessionCache,
+    @Inject(DelistWorker) private readonly worker: DelistWorker,
     @Inject(SERVICE_CONFIG) private readonly config: OfflineConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -40,9 +45,19 @@ export class SellerConfigListener implements OnApplicationBootstrap, OnModuleDes
       },
       this.logger,
     );
+    this.watch = await watchEvents<'offline.seller.config_changed'>(
+      this.nats,
+      {
+        stream: OFFLINE_EVENTS_STREAM.name,
+        filter: 'offline.seller.config_changed',
+        handler: ({ payload }) => this.worker.forgetSessions(payload.tenant),
+      },
+      this.logger,
+    );
   }
 
   async onModuleDestroy(): Promise<void> {
+    await this.watch?.stop();
     await this.subscription?.stop();
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Outbox } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { OfflineConfig } from '../config/offline.config';
 import { MarketplaceClient, type MarketplaceSession } from '../marketplace/marketplace.client';
@@ -30,6 +31,7 @@ interface SessionRow {
 export class SessionCache {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(Outbox) private readonly outbox: Outbox,
     @Inject(MarketplaceClient) private readonly marketplace: MarketplaceClient,
     @Inject(SERVICE_CONFIG) private readonly config: OfflineConfig,
     @Inject(OfflineMetrics) private readonly metrics: OfflineMetrics,
@@ -57,6 +59,18 @@ export class SessionCache {
   async invalidate(tenant: string): Promise<boolean> {
     const result = (await this.dataSource.query('DELETE FROM offline_session WHERE tenant = ?', [tenant])) as { affectedRows?: number };
     return (result.affectedRows ?? 0) > 0;
+  }
+
+  /**
+   * The admin's invalidation: drops the ids and announces it as a configuration change, in one
+   * transaction, so every replica's running batches let go of the ids they hold as well.
+   */
+  async invalidateEverywhere(tenant: string): Promise<boolean> {
+    return this.outbox.transaction(async (tx) => {
+      const result = (await tx.manager.query('DELETE FROM offline_session WHERE tenant = ?', [tenant])) as { affectedRows?: number };
+      await tx.emit('offline.seller.config_changed', { tenant, occurredAt: new Date().toISOString() });
+      return (result.affectedRows ?? 0) > 0;
+    });
   }
 
   private async read(tenant: string, manager = this.dataSource.manager): Promise<MarketplaceSession | undefined> {
