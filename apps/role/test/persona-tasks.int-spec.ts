@@ -109,6 +109,17 @@ describe('role: persona tasks (seed 001) over real MySQL, NATS and the simulator
     expect((await stats()).effects['webhook.delivery']?.[answer.requestId]).toBeUndefined();
   });
 
+  it('fails a task at once when the chat API refuses it (401): not retried, not run again', async () => {
+    const { tenant, taskId } = await seedProfile(stack.database);
+    // The simulator now wants a key role does not send.
+    await stack.sim('/__sim/config', { chat: { apiKeys: ['sk-someone-else'] } });
+    const answer = await lastValueFrom(stack.role.createRole({ tenantId: tenant, taskId, strategyId: 's', userId: USER }));
+    const done = await ended(tenant, answer.requestId);
+    expect(done).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(done.errorMessage).toContain('refused the persona');
+    expect((await stats()).routes['chat.completions']?.requests).toBe(1);
+  });
+
   it('cancels a running task by aborting its AI call; the task never notifies', async () => {
     const { tenant, taskId } = await seedProfile(stack.database);
     await stack.sim('/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'fixed', ms: 20_000 } } } });
