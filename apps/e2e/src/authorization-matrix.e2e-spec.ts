@@ -41,6 +41,11 @@ interface ListFixture {
   query: string;
   /** The keys of the rows of an answer. */
   rows: (body: unknown) => string[];
+  /**
+   * A live list (server-sent events that go on while the client listens): its rows are those of
+   * its first event, read and checked against the document before the client disconnects.
+   */
+  stream?: true;
 }
 
 type Json = Record<string, unknown>;
@@ -63,6 +68,13 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     const response = await call(actor, method, path, body);
     if (response.status >= 300) throw new Error(`${method} ${path} as ${actor}: ${response.status} ${await response.text()}`);
     return (await response.json()) as Json;
+  };
+
+  /** The data of a live list's first event (the stream goes on while the client listens). */
+  const firstEvent = async (actor: Actor, path: string): Promise<unknown> => {
+    const { status, data } = await stack.firstEvent(path, { headers: { authorization: `Bearer ${bearer[actor]}` } });
+    expect({ case: `${path} as ${actor}`, status }).toEqual({ case: `${path} as ${actor}`, status: 200 });
+    return data;
   };
 
   const createToken = async () =>
@@ -154,6 +166,12 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
   const ids = (list: unknown) => ((list ?? []) as Json[]).map((row) => String(row['id']));
   const LIST_FIXTURES: Record<string, ListFixture> = {
     'GET /api/tokens': { scope: 'tenant', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
+    'GET /api/publish_tasks/events': {
+      scope: 'user',
+      query: '?size=100',
+      stream: true,
+      rows: (body) => ((body as Json)['tasks'] as Json[]).map((task) => String(task['task_id'])),
+    },
     'GET /api/publish_tasks': {
       scope: 'user',
       query: '?size=100',
@@ -277,6 +295,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       if (!fixture) continue;
       const path = `${operation.path}${fixture.query}`;
       const rowsOf = async (actor: Actor) => {
+        if (fixture.stream) return fixture.rows(await firstEvent(actor, path));
         const response = await call(actor, 'get', path);
         expect({ case: `${operation.key} as ${actor}`, status: response.status }).toEqual({ case: `${operation.key} as ${actor}`, status: 200 });
         return fixture.rows(await response.json());

@@ -181,6 +181,12 @@ export interface CheckedFetch {
   responses: OpenApiResponses;
   /** How many answers have been checked. */
   checked: () => number;
+  /**
+   * The data of the first event of a server-sent event stream that goes on while the client
+   * listens (a live list), read, checked against the document, then the client disconnects; the
+   * status when the answer is not a 200 stream.
+   */
+  firstEvent: (path: string, init?: RequestInit) => Promise<{ status: number; data?: unknown }>;
 }
 
 /**
@@ -206,6 +212,30 @@ export async function checkedFetchFor(gatewayUrl: string): Promise<CheckedFetch>
       // The body was read for the check; the caller gets an unread copy.
       const empty = response.status === 204 || response.status === 304;
       return new Response(empty ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    },
+    firstEvent: async (path, init = {}) => {
+      const stop = new AbortController();
+      const response = await fetch(`${gatewayUrl}${path}`, { ...init, signal: stop.signal });
+      let text = '';
+      if (response.status === 200 && response.body) {
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        while (!text.includes('\n\n')) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+        }
+        stop.abort();
+        text = text.slice(0, text.indexOf('\n\n') + 2);
+      } else {
+        text = await response.text();
+      }
+      const problems = responses.problemsWith({ method: init.method ?? 'GET', url: path, status: response.status, headers: response.headers, body: text });
+      if (problems.length > 0) throw new Error(`The answer is not what the OpenAPI document says:\n${problems.join('\n')}`);
+      checked++;
+      if (response.status !== 200) return { status: response.status };
+      const data = text.split('\n').find((line) => line.startsWith('data: '))?.slice(6);
+      return { status: 200, data: data === undefined ? undefined : (JSON.parse(data) as unknown) };
     },
   };
 }

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { connect, type NatsConnection } from 'nats';
 import { startTestStack, type TestStack } from '@batchgate/testing';
-import { checkedFetchFor, type OpenApiResponses } from './openapi-responses';
+import { checkedFetchFor, type CheckedFetch, type OpenApiResponses } from './openapi-responses';
 
 /** Must match the gateway's local default (apps/gateway/src/config/gateway.config.ts). */
 const JWT_SECRET = 'e2e-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -15,6 +15,8 @@ export interface Stack {
    * through it.
    */
   fetch: (path: string, init?: RequestInit) => Promise<Response>;
+  /** The first event of a live event stream, checked like `fetch`'s answers (CheckedFetch.firstEvent). */
+  firstEvent: CheckedFetch['firstEvent'];
   /** The checker behind `fetch`, and how many answers it has checked. */
   openApi: { responses: OpenApiResponses; checked: () => number };
   /** The processes behind the gateway: their addresses, databases and processes. */
@@ -57,6 +59,7 @@ export async function startStack(
     return {
       gatewayUrl,
       fetch: checked.fetch,
+      firstEvent: checked.firstEvent,
       openApi: { responses: checked.responses, checked: checked.checked },
       services,
       nats,

@@ -7,11 +7,13 @@ import {
   type ListPublishTasksResponse,
   type PublishServiceController,
   type PublishTask,
+  type PublishTaskList,
   type PublishTaskRef,
   type SubmitArticleBatchRequest,
   type SubmitArticleBatchResponse,
   type SubmitArticleRequest,
   type SubmitArticleResponse,
+  type WatchPublishTasksRequest,
 } from '@batchgate/contracts/publish/v1/publish';
 import { callerTenant, callerUser } from '@batchgate/platform/errors';
 import type { JobOwner } from '@batchgate/platform/jobs';
@@ -51,6 +53,12 @@ export class PublishGrpcController implements PublishServiceController {
 
   watchPublishTask(request: PublishTaskRef): Observable<PublishTask> {
     return this.tasks.watch(ownerOf(request), request.taskId);
+  }
+
+  watchPublishTasks(request: WatchPublishTasksRequest): Observable<PublishTaskList> {
+    // The first message is a page of the list: the list's bounds.
+    const { size } = pageWindow({ page: 1, pageSize: request.size });
+    return this.tasks.watchAll(ownerOf(request), size);
   }
 }
 

@@ -135,6 +135,31 @@ describe('publish service', () => {
     expect(page?.total).toBe(8);
   });
 
+  it("streams the caller's newest tasks, then every change of the caller's tasks and none of another's", async () => {
+    const alice = newUser();
+    const bob = newUser();
+    const before = await lastValueFrom(stack.publish.submitArticle({ article: article(70, 'before'), ...owner(alice) }));
+    await ended(alice, before.taskId);
+    const seen: PublishTask[][] = [];
+    const subscription = stack.publish.watchPublishTasks({ size: 10, ...owner(alice) }).subscribe({ next: (list) => seen.push(list.tasks) });
+    try {
+      await waitFor(() => (seen.length > 0 ? true : undefined), { what: 'the first message' });
+      expect(seen[0]?.map((task) => [task.taskId, task.status])).toEqual([[before.taskId, 'success']]);
+      const bobs = await lastValueFrom(stack.publish.submitArticle({ article: article(71), ...owner(bob) }));
+      const mine = await lastValueFrom(stack.publish.submitArticle({ article: article(72, 'live'), ...owner(alice) }));
+      await ended(bob, bobs.taskId);
+      await waitFor(() => (seen.flat().some((task) => task.taskId === mine.taskId && task.status === 'success') ? true : undefined), {
+        what: "alice's new task to end on her stream",
+      });
+      const later = seen.slice(1).flat();
+      expect(later.every((task) => task.taskId === mine.taskId)).toBe(true);
+      expect(later.map((task) => task.status)).toEqual(expect.arrayContaining(['queued', 'running', 'success']));
+      expect(later.at(-1)).toMatchObject({ status: 'success', progress: 100, articleTitle: 'live', resultUrl: expect.stringMatching(/\/p\//) });
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
   it("lists only the caller's own tasks, newest first, filtered by status; another owner's id is NOT_FOUND", async () => {
     const alice = newUser();
     const first = await lastValueFrom(stack.publish.submitArticle({ article: article(60), ...owner(alice) }));

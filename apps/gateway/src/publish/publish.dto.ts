@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '@batchgate/platform/paging';
 import { PageQueryDto, PageView } from '../http/paging.dto';
 
 /** The service refuses the same bounds (apps/publish/src/tasks/publish-tasks.service.ts ARTICLE_LIMITS). */
@@ -45,6 +46,16 @@ export class ArticleBatchDto {
 
 export class TaskListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: PUBLISH_TASK_STATUSES }) @IsOptional() @IsIn(PUBLISH_TASK_STATUSES) status?: string;
+}
+
+export class TaskEventsQueryDto {
+  @ApiPropertyOptional({ type: 'integer', default: DEFAULT_PAGE_SIZE, minimum: 1, maximum: MAX_PAGE_SIZE, description: 'Tasks in the first event' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  size?: number;
 }
 
 // Answers, in the seed's snake_case.
@@ -95,4 +106,9 @@ export class PublishTaskAnswerView {
 export class PublishTaskListView extends PageView {
   @ApiProperty({ enum: [true] }) success!: true;
   @ApiProperty({ type: [PublishTaskView], description: 'Newest first' }) tasks!: PublishTaskView[];
+}
+
+/** One event of the live list: the first holds the newest tasks, each later one a task that changed. */
+export class PublishTaskListEventView {
+  @ApiProperty({ type: [PublishTaskView] }) tasks!: PublishTaskView[];
 }

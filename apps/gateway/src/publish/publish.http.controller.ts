@@ -14,9 +14,11 @@ import {
   ArticleDto,
   BatchSubmittedView,
   PublishTaskAnswerView,
+  PublishTaskListEventView,
   PublishTaskListView,
   PublishTaskView,
   SubmittedView,
+  TaskEventsQueryDto,
   TaskListQueryDto,
   type PublishTaskAnswerView as TaskAnswer,
 } from './publish.dto';
@@ -87,6 +89,25 @@ export class PublishHttpController {
       this.publish.listPublishTasks({ userId: principal.sub, tenant: principal.tenant, status: query.status ?? '', page: { page, pageSize: size } }),
     );
     return { success: true, tasks: answer.tasks.map(toTaskView), page, size, total: answer.page?.total ?? 0 };
+  }
+
+  /**
+   * Server-sent events of the caller's tasks (the task monitor's live list): first the newest
+   * `size`, then each task that changes, for as long as the client listens.
+   */
+  @Get('publish_tasks/events')
+  @RequirePermissions('publish:list')
+  @ApiEventStream(PublishTaskListEventView, 'First event: the newest tasks; then one event per change of any of the caller\'s tasks, until the client disconnects')
+  listEvents(
+    @Query() query: TaskEventsQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    return this.streams.send(request, reply, this.publishStream.watchPublishTasks({ userId: principal.sub, tenant: principal.tenant, size: query.size ?? 0 }), {
+      event: () => 'tasks',
+      data: (list) => ({ tasks: list.tasks.map(toTaskView) }),
+    });
   }
 
   @Post('publish_task/:task_id/cancel')

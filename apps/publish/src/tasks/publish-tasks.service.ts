@@ -3,6 +3,7 @@ import type { JobChanged } from '@batchgate/contracts/common/v1/common';
 import type {
   Article,
   PublishTask,
+  PublishTaskList,
   SubmitArticleBatchResponse,
   SubmitArticleResponse,
   SubmitArticleResult,
@@ -21,7 +22,7 @@ import {
 } from '@batchgate/platform/jobs';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { PageWindow } from '@batchgate/platform/paging';
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { PublishConfig } from '../config/publish.config';
 import { RunAdmission } from '../limits/run-admission';
 import { UserLimits } from '../limits/user-limits';
@@ -35,6 +36,8 @@ export const ARTICLE_LIMITS = { title: 200, content: 200_000, articleId: 64, bat
 type Store = JobStore<PublishParams, ArticlePayload, Published>;
 type Item = JobItemSnapshot<ArticlePayload, Published>;
 
+/** Other owners' task ids a live list remembers, so their changes are not read again (cleared when full). */
+const FOREIGN_REMEMBERED = 10_000;
 const RETRYABLE: readonly JobStatus[] = ['failed', 'cancelled'];
 const QUEUED_MESSAGE = 'Publish task created; it runs in the background';
 const PENDING_MESSAGE = 'Publish task created; it runs when one of your running tasks has finished';
@@ -154,6 +157,65 @@ export class PublishTasksService {
   /** The task now, then after every committed change, until it ends. */
   watch(owner: JobOwner, taskId: string): Observable<PublishTask> {
     return watchJob(this.jobs, owner, taskId, (job, change) => this.snapshot(owner, job, change));
+  }
+
+  /**
+   * The owner's newest `size` tasks now, then each committed change of any of the owner's tasks,
+   * until the caller stops listening. Every replica's changes arrive on the kit's change events,
+   * which name only the task: a task's owner is read once (and remembered), so another owner's
+   * changes cost one read each, not one per change. A task is read in full when first seen and
+   * when it ends (for its URL); in between its changes patch the view they carry.
+   */
+  watchAll(owner: JobOwner, size: number): Observable<PublishTaskList> {
+    return new Observable<PublishTaskList>((subscriber) => {
+      const views = new Map<string, PublishTask>();
+      const foreign = new Set<string>();
+      const early: JobChanged[] = [];
+      let listed = false;
+      let emitting: Promise<void> = Promise.resolve();
+      const follow = (change: JobChanged) => {
+        emitting = emitting
+          .then(async () => {
+            if (subscriber.closed || foreign.has(change.jobId)) return;
+            const known = views.get(change.jobId);
+            const item = change.items[0];
+            let view: PublishTask | undefined;
+            if (known && item && !isTerminalJobStatus(change.status)) {
+              view = { ...known, status: change.status, progress: item.progress, attempts: item.attempts, errorMessage: item.errorMessage };
+            } else {
+              view = await this.find(owner, change.jobId);
+              if (!view) {
+                if (foreign.size >= FOREIGN_REMEMBERED) foreign.clear();
+                foreign.add(change.jobId);
+                return;
+              }
+            }
+            views.set(change.jobId, view);
+            subscriber.next({ tasks: [view] });
+          })
+          .catch((error: unknown) => subscriber.error(error));
+      };
+      // Entered before the first read, so no change falls between the list and the stream.
+      const unsubscribe = this.jobs.onChange((change) => (listed ? follow(change) : early.push(change)));
+      this.list(owner, '', { page: 1, size, offset: 0, limit: size }).then(
+        ({ tasks }) => {
+          for (const task of tasks) views.set(task.taskId, task);
+          subscriber.next({ tasks });
+          listed = true;
+          for (const change of early.splice(0)) follow(change);
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+      return unsubscribe;
+    });
+  }
+
+  /** The owner's task, or undefined (also for another owner's id). */
+  private async find(owner: JobOwner, taskId: string): Promise<PublishTask | undefined> {
+    const job = await this.jobs.find(owner, taskId);
+    if (!job) return undefined;
+    const items = await this.jobs.itemsOf(owner, [job.id]);
+    return toPublishTask(job, items.get(job.id)?.[0]);
   }
 
   private async snapshot(owner: JobOwner, job: JobSnapshot<PublishParams>, change: JobChanged | undefined): Promise<PublishTask> {

@@ -99,6 +99,17 @@ export interface ListPublishTasksResponse {
   page: PageInfo | undefined;
 }
 
+export interface WatchPublishTasksRequest {
+  userId: string;
+  tenant: string;
+  /** Tasks in the first message (newest first); 0 = the default page size. */
+  size: number;
+}
+
+export interface PublishTaskList {
+  tasks: PublishTask[];
+}
+
 export const PUBLISH_V1_PACKAGE_NAME = 'publish.v1';
 
 /**
@@ -131,6 +142,16 @@ export interface PublishServiceClient {
   /** Every state or progress change of one task, starting with its current state. */
 
   watchPublishTask(request: PublishTaskRef, metadata?: Metadata): Observable<PublishTask>;
+
+  /**
+   * The user's newest tasks now (one message), then each change of any of the user's tasks (a
+   * message per change), for as long as the caller listens: the task monitor's live list.
+   */
+
+  watchPublishTasks(
+    request: WatchPublishTasksRequest,
+    metadata?: Metadata,
+  ): Observable<PublishTaskList>;
 }
 
 /**
@@ -178,6 +199,16 @@ export interface PublishServiceController {
   /** Every state or progress change of one task, starting with its current state. */
 
   watchPublishTask(request: PublishTaskRef, metadata?: Metadata): Observable<PublishTask>;
+
+  /**
+   * The user's newest tasks now (one message), then each change of any of the user's tasks (a
+   * message per change), for as long as the caller listens: the task monitor's live list.
+   */
+
+  watchPublishTasks(
+    request: WatchPublishTasksRequest,
+    metadata?: Metadata,
+  ): Observable<PublishTaskList>;
 }
 
 export function PublishServiceControllerMethods() {
@@ -190,6 +221,7 @@ export function PublishServiceControllerMethods() {
       'cancelPublishTask',
       'retryPublishTask',
       'watchPublishTask',
+      'watchPublishTasks',
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
