@@ -21,9 +21,10 @@
 // and inserts one entry each below the `// new-service: <anchor>` comments of
 // libs/contracts/src/proto-files.ts (SERVICE_PROTOS), libs/registry/src/processes.ts (the process,
 // and the gateway's downstream), apps/gateway/src/app.module.ts, apps/gateway/src/config/gateway.config.ts
-// (<NAME>_URL) and apps/gateway/src/auth/principal.ts (its permissions), and the app into the
-// implicitDependencies of apps/e2e/project.json. Then it runs `npm run gen:proto` and
-// `npm run gen:deploy`, so `bash tools/check-generated.sh` stays green.
+// (<NAME>_URL) and apps/gateway/src/auth/principal.ts (its permissions), the app into the
+// implicitDependencies of apps/e2e/project.json, and its routes' fixtures, permissions and process
+// into apps/e2e/src/authorization-matrix.e2e-spec.ts. Then it runs `npm run gen:proto` and
+// `npm run gen:deploy`, so `bash tools/check-generated.sh` and `npm test` stay green.
 //
 // It refuses a name, key, port, permission or file that exists already, and checks every anchor
 // before it writes anything: a missing or repeated anchor fails the run with nothing changed.
@@ -893,6 +894,34 @@ const insertions = [
     anchor: '"implicitDependencies": [',
     text: `"${name}", `,
   },
+  // The authorization matrix (generated from the OpenAPI document) fails until each route of
+  // the document has a fixture: its own lines are the anchors.
+  {
+    file: 'apps/e2e/src/authorization-matrix.e2e-spec.ts',
+    anchor: 'const PERMS = [',
+    text: `'${n.writePermission}', '${n.readPermission}', `,
+  },
+  {
+    file: 'apps/e2e/src/authorization-matrix.e2e-spec.ts',
+    anchor: 'await startStack({ services: [',
+    text: `'${name}', `,
+  },
+  {
+    file: 'apps/e2e/src/authorization-matrix.e2e-spec.ts',
+    anchor: 'const ID_FIXTURES: Record<string, IdFixture> = {\n',
+    text: `    'GET /api/${name}/${resources}/{id}': {
+      scope: 'tenant',
+      create: async () => String((await json('owner', 'post', '/api/${name}/${resources}', { name: 'matrix' }))['id']),
+      ok: 200,
+      observe: (id) => json('owner', 'get', \`/api/${name}/${resources}/\${id}\`),
+    },
+`,
+  },
+  {
+    file: 'apps/e2e/src/authorization-matrix.e2e-spec.ts',
+    anchor: 'const LIST_FIXTURES: Record<string, ListFixture> = {\n',
+    text: `    'GET /api/${name}/${resources}': { scope: 'tenant', query: '?size=100', rows: (body) => ids((body as Json)['items']) },\n`,
+  },
 ];
 
 // --- Refuse what exists or collides, check every anchor, then write ---------------------------
@@ -979,7 +1008,7 @@ What is left to you:
     with a new migration for every schema change;
   - README.md: its routes (API overview), ${urlEnv} and its GRPC_PORT/OPS_PORT/DB_NAME
     (${grpcPort}/${opsPort}/${n.database}) in the configuration table;
-  - apps/e2e/src/authorization-matrix.e2e-spec.ts: a fixture for each of its routes (the matrix
-    fails until every documented route has one);
+  - apps/e2e/src/authorization-matrix.e2e-spec.ts: a fixture for each route you add (the matrix
+    fails until every documented route has one; the example's routes have theirs);
   - what it calls: the registry entry's downstream (keep it after them in PROCESSES), and the
     messaging module with an outbox if it announces changes (see apps/token-manager).`);
