@@ -12,7 +12,7 @@ import { startStack, type Stack } from './stack';
 const SEED = Number(process.env['FC_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const RUNS_PER_ROUTE = 100;
 const RUNS_PER_PROPERTY = 150;
-const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'offline:run', 'offline:admin'];
+const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'offline:run', 'offline:admin', 'role:create', 'role:read', 'post:generate'];
 /** The gateway's limit (apps/gateway/src/http/json-body.ts). */
 const MAX_JSON_DEPTH = 32;
 const SYNC_STATUSES = ['queued', 'running', 'success', 'partial', 'failed', 'cancelled'];
@@ -67,6 +67,13 @@ const PLAUSIBLE: Record<string, fc.Arbitrary<unknown>> = {
   ),
   max_threads: fc.oneof(int(1, 8), fc.constantFrom('auto', 'AUTO', '8', 0, 9)),
   async: fc.constantFrom('true', 'false', '1', 'yes', ''),
+  // role: the token's tenant is acme (another one is 403).
+  tenant_id: fc.oneof(fc.constantFrom('acme', 'acme', 'globex', '', 'x'.repeat(65)), fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/)),
+  task_id: fc.oneof(fc.constantFrom('demo-task', 'x'.repeat(64), 'x'.repeat(65), 'a b', '租户'), fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/)),
+  strategy_id: fc.oneof(fc.constantFrom('growth', 'x'.repeat(65), ''), fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/)),
+  role_id: fc.oneof(fc.uuid(), fc.string({ maxLength: 40 })),
+  topic: fc.oneof(fc.constantFrom('', 'x'.repeat(500), 'x'.repeat(501)), fc.string({ maxLength: 40 })),
+  stock: fc.oneof(fc.constantFrom('600000', '', 'x'.repeat(501)), fc.string({ maxLength: 40 })),
 };
 /** Some of `fields`, each plausible or of any type, and sometimes a field nobody asked for. */
 const shaped = (fields: string[], anything: fc.Arbitrary<unknown> = anyValue) =>
@@ -102,6 +109,7 @@ interface Probe {
 }
 const stockFields = ['code', 'market', 'name'];
 const triggerFields = ['id', 'market', 'code', 'kType', 'priceChangePercent', 'bars'];
+const postFields = ['role_id', 'topic', 'stock'];
 const ROUTES: Array<[name: string, probe: fc.Arbitrary<Probe>]> = [
   ['POST /api/tokens', body(shaped(['provider', 'name', 'secret', 'dailyLimit', 'rateLimitPerSecond', 'expireTime'])).map((b) => ({ method: 'POST', path: '/api/tokens', body: b }))],
   ['GET /api/tokens', query(['provider', 'status', 'page', 'size']).map((q) => ({ method: 'GET', path: `/api/tokens${q}` }))],
@@ -150,6 +158,29 @@ const ROUTES: Array<[name: string, probe: fc.Arbitrary<Probe>]> = [
       .map(([id, action]) => ({ method: 'POST', path: `/api/temu/seller/offline/${encodeURIComponent(id)}/${action}`, body: '{}' })),
   ],
   ['DELETE /api/temu/seller/offline/session-cache', fc.constant({ method: 'DELETE', path: '/api/temu/seller/offline/session-cache' })],
+  ['POST /api/roles', body(shaped(['tenant_id', 'task_id', 'strategy_id'])).map((b) => ({ method: 'POST', path: '/api/roles', body: b }))],
+  ['GET /api/roles/tasks', query(['status', 'page', 'size']).map((q) => ({ method: 'GET', path: `/api/roles/tasks${q}` }))],
+  [
+    'GET /api/roles/tasks/:request_id{,/events}',
+    fc
+      .tuple(pathId, fc.constantFrom('', '/events'))
+      .map(([id, events]) => ({ method: 'GET', path: `/api/roles/tasks/${encodeURIComponent(id)}${events}` })),
+  ],
+  ['POST /api/roles/tasks/:request_id/cancel', pathId.map((id) => ({ method: 'POST', path: `/api/roles/tasks/${encodeURIComponent(id)}/cancel`, body: '{}' }))],
+  ['GET /api/roles/:id', pathId.map((id) => ({ method: 'GET', path: `/api/roles/${encodeURIComponent(id)}` }))],
+  [
+    'POST /api/post/batch-generate-stream',
+    body(
+      shaped(
+        ['posts'],
+        fc.oneof(
+          { weight: 4, arbitrary: fc.array(shaped(postFields), { maxLength: 3 }) },
+          { weight: 1, arbitrary: fc.constantFrom([], Array.from({ length: 51 }, () => ({ role_id: '00000000-0000-4000-8000-000000000000', topic: 't', stock: 's' }))) },
+          { weight: 1, arbitrary: anyValue },
+        ),
+      ),
+    ).map((b) => ({ method: 'POST', path: '/api/post/batch-generate-stream', body: b })),
+  ],
   [
     'POST /api/intraday/parallel/execute-multiple',
     body(fc.oneof({ weight: 4, arbitrary: fc.array(shaped(triggerFields), { maxLength: 3 }) }, { weight: 1, arbitrary: anyValue })).map((b) => ({
@@ -177,9 +208,11 @@ describe('bad input, generated', () => {
   const storedRows = async () => {
     const kline = stack.services.database('kline-sync')?.name ?? '';
     const offline = stack.services.database('offline').name;
+    const role = stack.services.database('role').name;
     const [rows] = await stack.services.database('token-manager').query<Record<string, number>>(
       `SELECT (SELECT COUNT(*) FROM api_token) AS tokens, (SELECT COUNT(*) FROM \`${kline}\`.stock_info) AS stocks,
-              (SELECT COUNT(*) FROM \`${kline}\`.job) AS jobs, (SELECT COUNT(*) FROM \`${offline}\`.job) AS batches`,
+              (SELECT COUNT(*) FROM \`${kline}\`.job) AS jobs, (SELECT COUNT(*) FROM \`${offline}\`.job) AS batches,
+              (SELECT COUNT(*) FROM \`${role}\`.job) AS personaTasks`,
     );
     return rows;
   };
@@ -206,7 +239,7 @@ describe('bad input, generated', () => {
 
   beforeAll(async () => {
     // No provider token is registered: a request that is valid starts work that fails fast.
-    stack = await startStack({ services: ['kline-sync', 'offline'], env: { gateway: { USER_RATE_LIMIT: '1000000' } } });
+    stack = await startStack({ services: ['kline-sync', 'offline', 'role'], env: { gateway: { USER_RATE_LIMIT: '1000000' } } });
     authorization = `Bearer ${await stack.mintToken({ perms: ALL_PERMISSIONS })}`;
     console.log(`[property] bad input: seed=${SEED} numRuns=${RUNS_PER_ROUTE} per route, ${RUNS_PER_PROPERTY} per property (replay: FC_SEED=${SEED})`);
   }, 120_000);
