@@ -28,7 +28,8 @@ describe('publish through the gateway', () => {
 
   const sim = (path: string, body: unknown) =>
     fetch(`${stack.services.url('upstream-sim', 'http')}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const post = (path: string, body: unknown, headers = bearer) => stack.fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown, headers = bearer) =>
+    stack.fetch(path, { method: 'POST', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const get = (path: string, headers = bearer) => stack.fetch(path, { headers });
   const ended = (taskId: string) =>
     waitFor(
@@ -62,6 +63,17 @@ describe('publish through the gateway', () => {
     expect((await fetch(task.result_url ?? '')).status).toBe(200);
     const list = (await (await get('/api/publish_tasks?status=success')).json()) as { success: boolean; tasks: TaskView[]; total: number };
     expect(list.tasks.map((t) => t.task_id)).toContain(answer.task_id);
+  });
+
+  it("fetches the interaction counts of the caller's published articles (seed 002's route)", async () => {
+    // No body: the gateway takes a POST without one (and without a Content-Type).
+    const answer = await post('/api/interactions/fetch-all-interactions', undefined, { authorization: bearer['authorization'] ?? '' });
+    expect(answer.status).toBe(200);
+    const body = (await answer.json()) as { success: boolean; total: number; success_count: number; failed_count: number; results: Array<Record<string, unknown>> };
+    expect(body).toMatchObject({ success: true, failed_count: 0 });
+    expect(body.total).toBeGreaterThan(0);
+    expect(body.success_count).toBe(body.total);
+    expect(body.results[0]).toMatchObject({ success: true, article_id: 123, likes: expect.any(Number), error: null });
   });
 
   it('answers 409 to a cancel of an ended task and to a retry of a successful one, 404 to a stranger, 403 without the permission', async () => {

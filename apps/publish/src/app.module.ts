@@ -11,7 +11,9 @@ import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
 import type { PublishConfig } from './config/publish.config';
 import { RunAdmission } from './limits/run-admission';
 import { UserLimits } from './limits/user-limits';
+import { InteractionsService } from './interactions/interactions.service';
 import { PublishUserLimits1765000000000 } from './migrations/1765000000000-publish-user-limits';
+import { PublishInteractions1765000001000 } from './migrations/1765000001000-publish-interactions';
 import { PublishingPlatformClient } from './platform/publishing-platform.client';
 import { PublishGrpcController } from './publish.grpc.controller';
 import { PublishMetrics } from './publish.metrics';
@@ -21,7 +23,7 @@ import { PublishWorker } from './worker/publish.worker';
 
 export const PUBLISH_SCHEMA = {
   entities: [OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, PublishUserLimits1765000000000],
+  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, PublishUserLimits1765000000000, PublishInteractions1765000001000],
 };
 
 @Module({})
@@ -53,6 +55,7 @@ export class AppModule {
         RunAdmission,
         PublishTasksService,
         PublishWorker,
+        InteractionsService,
       ],
     };
   }

@@ -2,6 +2,8 @@ import { Controller, Inject } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import {
   PublishServiceControllerMethods,
+  type FetchInteractionsRequest,
+  type FetchInteractionsResponse,
   type GetPublishTaskRequest,
   type ListPublishTasksRequest,
   type ListPublishTasksResponse,
@@ -18,12 +20,16 @@ import {
 import { callerTenant, callerUser } from '@batchgate/platform/errors';
 import type { JobOwner } from '@batchgate/platform/jobs';
 import { pageInfo, pageWindow } from '@batchgate/platform/paging';
+import { InteractionsService } from './interactions/interactions.service';
 import { PublishTasksService } from './tasks/publish-tasks.service';
 
 @Controller()
 @PublishServiceControllerMethods()
 export class PublishGrpcController implements PublishServiceController {
-  constructor(@Inject(PublishTasksService) private readonly tasks: PublishTasksService) {}
+  constructor(
+    @Inject(PublishTasksService) private readonly tasks: PublishTasksService,
+    @Inject(InteractionsService) private readonly interactions: InteractionsService,
+  ) {}
 
   submitArticle(request: SubmitArticleRequest): Promise<SubmitArticleResponse> {
     return this.tasks.submit(ownerOf(request), request.article);
@@ -53,6 +59,10 @@ export class PublishGrpcController implements PublishServiceController {
 
   watchPublishTask(request: PublishTaskRef): Observable<PublishTask> {
     return this.tasks.watch(ownerOf(request), request.taskId);
+  }
+
+  async fetchInteractions(request: FetchInteractionsRequest): Promise<FetchInteractionsResponse> {
+    return { articles: await this.interactions.fetchAll(ownerOf(request)) };
   }
 
   watchPublishTasks(request: WatchPublishTasksRequest): Observable<PublishTaskList> {

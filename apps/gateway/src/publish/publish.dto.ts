@@ -112,3 +112,23 @@ export class PublishTaskListView extends PageView {
 export class PublishTaskListEventView {
   @ApiProperty({ type: [PublishTaskView] }) tasks!: PublishTaskView[];
 }
+
+export class ArticleInteractionsView {
+  @ApiProperty({ format: 'uuid' }) task_id!: string;
+  @ApiProperty({ type: 'integer', nullable: true }) article_id!: number | null;
+  @ApiProperty() article_url!: string;
+  @ApiProperty({ description: 'Whether the counts were fetched' }) success!: boolean;
+  @ApiProperty({ type: 'integer' }) likes!: number;
+  @ApiProperty({ type: 'integer' }) comments!: number;
+  @ApiProperty({ type: 'integer' }) shares!: number;
+  @ApiProperty({ type: 'string', nullable: true, description: 'Why the fetch failed' }) error!: string | null;
+  @ApiProperty({ description: 'RFC 3339' }) fetched_at!: string;
+}
+
+export class InteractionsView {
+  @ApiProperty({ enum: [true] }) success!: true;
+  @ApiProperty({ type: 'integer' }) total!: number;
+  @ApiProperty({ type: 'integer' }) success_count!: number;
+  @ApiProperty({ type: 'integer' }) failed_count!: number;
+  @ApiProperty({ type: [ArticleInteractionsView], description: 'One per published article, newest first' }) results!: ArticleInteractionsView[];
+}

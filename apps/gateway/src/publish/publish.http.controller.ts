@@ -8,11 +8,12 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { ApiEventStream, EventStreams } from '../http/event-stream';
 import { pageOf } from '../http/paging.dto';
-import { PUBLISH_CLIENT, PUBLISH_STREAM_CLIENT } from './publish.client';
+import { PUBLISH_CLIENT, PUBLISH_LONG_CLIENT, PUBLISH_STREAM_CLIENT } from './publish.client';
 import {
   ArticleBatchDto,
   ArticleDto,
   BatchSubmittedView,
+  InteractionsView,
   PublishTaskAnswerView,
   PublishTaskListEventView,
   PublishTaskListView,
@@ -22,7 +23,7 @@ import {
   TaskListQueryDto,
   type PublishTaskAnswerView as TaskAnswer,
 } from './publish.dto';
-import { toBatchView, toTaskView } from './publish.mapper';
+import { toBatchView, toInteractionsView, toTaskView } from './publish.mapper';
 
 const RATE_LIMITED = 'Over the per-user limit of accepted tasks per minute (PUBLISH.RATE_LIMITED; Retry-After)';
 
@@ -32,6 +33,7 @@ const RATE_LIMITED = 'Over the per-user limit of accepted tasks per minute (PUBL
 export class PublishHttpController {
   constructor(
     @Inject(PUBLISH_CLIENT) private readonly publish: PublishServiceClient,
+    @Inject(PUBLISH_LONG_CLIENT) private readonly publishLong: PublishServiceClient,
     @Inject(PUBLISH_STREAM_CLIENT) private readonly publishStream: PublishServiceClient,
     @Inject(EventStreams) private readonly streams: EventStreams,
   ) {}
@@ -145,5 +147,15 @@ export class PublishHttpController {
       event: () => 'task',
       data: toTaskView,
     });
+  }
+
+  /** Seed 002: the like / comment / share counts of the caller's published articles, 3 at once, 30 s each; a failed fetch is an article's result. */
+  @Post('interactions/fetch-all-interactions')
+  @HttpCode(200)
+  @RequirePermissions('publish:list')
+  @ApiOkResponse({ type: InteractionsView })
+  async fetchInteractions(@CurrentPrincipal() principal: Principal): Promise<InteractionsView> {
+    const answer = await lastValueFrom(this.publishLong.fetchInteractions({ userId: principal.sub, tenant: principal.tenant }));
+    return toInteractionsView(answer);
   }
 }

@@ -1,5 +1,5 @@
-import type { PublishTask, SubmitArticleBatchResponse } from '@batchgate/contracts/publish/v1/publish';
-import type { BatchSubmittedView, PublishTaskView } from './publish.dto';
+import type { FetchInteractionsResponse, PublishTask, SubmitArticleBatchResponse } from '@batchgate/contracts/publish/v1/publish';
+import type { BatchSubmittedView, InteractionsView, PublishTaskView } from './publish.dto';
 
 /** proto3 leaves unset strings empty; the seed's shape says null. */
 const orNull = (value: string): string | null => (value === '' ? null : value);
@@ -32,4 +32,20 @@ export function toBatchView(answer: SubmitArticleBatchResponse): BatchSubmittedV
         : { error: result.error, error_code: result.errorCode, ...(result.retryAfterSeconds > 0 ? { retry_after: result.retryAfterSeconds } : {}) },
     ),
   };
+}
+
+export function toInteractionsView(answer: FetchInteractionsResponse): InteractionsView {
+  const results = answer.articles.map((article) => ({
+    task_id: article.taskId,
+    article_id: article.articleId === '' ? null : Number(article.articleId),
+    article_url: article.resultUrl,
+    success: article.success,
+    likes: article.likes,
+    comments: article.comments,
+    shares: article.shares,
+    error: orNull(article.error),
+    fetched_at: article.fetchedAt,
+  }));
+  const successCount = results.filter((result) => result.success).length;
+  return { success: true, total: results.length, success_count: successCount, failed_count: results.length - successCount, results };
 }

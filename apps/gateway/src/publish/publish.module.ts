@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { PUBLISH_SERVICE_NAME } from '@batchgate/contracts/publish/v1/publish';
 import type { GatewayConfig } from '../config/gateway.config';
 import { downstreamClientProvider, GrpcChannels } from '../downstream/downstream-client';
-import { PUBLISH_CLIENT, PUBLISH_STREAM_CLIENT } from './publish.client';
+import { PUBLISH_CLIENT, PUBLISH_LONG_CLIENT, PUBLISH_STREAM_CLIENT } from './publish.client';
 import { TaskMonitorHttpController } from './monitor/task-monitor.http.controller';
 import { PublishHttpController } from './publish.http.controller';
 
@@ -17,6 +17,7 @@ export class PublishModule {
       providers: [
         GrpcChannels,
         downstreamClientProvider(PUBLISH_CLIENT, { ...publish, deadlineMs: config.GRPC_DEADLINE_MS }),
+        downstreamClientProvider(PUBLISH_LONG_CLIENT, { ...publish, deadlineMs: config.GRPC_LONG_DEADLINE_MS }),
         downstreamClientProvider(PUBLISH_STREAM_CLIENT, { ...publish, deadlineMs: config.GRPC_STREAM_DEADLINE_MS }),
       ],
     };

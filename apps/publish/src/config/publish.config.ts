@@ -28,6 +28,11 @@ export const publishConfigSchema = z.object({
   PUBLISH_USER_RATE_WINDOW_MS: env.int(60_000, 1_000, 86_400_000),
   /** How often a replica looks for waiting tasks no event announced a free slot for (a crash in between). */
   PUBLISH_ADMISSION_SWEEP_MS: env.int(5_000, 100, 600_000),
+  /** Seed 002's interaction fetching: articles asked at once, and the longest time one may take (its call is aborted). */
+  PUBLISH_INTERACTIONS_CONCURRENCY: env.int(3, 1, 64),
+  PUBLISH_INTERACTIONS_TIMEOUT_MS: env.int(30_000, 100, 600_000),
+  /** Newest published articles one fetch covers. */
+  PUBLISH_INTERACTIONS_MAX_ARTICLES: env.int(500, 1, 10_000),
   /** Test hook only: a task whose title contains this kills its worker's process each time it runs (the poison-task test). */
   PUBLISH_TEST_CRASH_TITLE: z.string().max(200).default(''),
   /** Name of this deployment's work queue; replicas sharing it share the tasks. */

@@ -7,6 +7,12 @@ export interface PlatformArticle {
   url: string;
 }
 
+export interface Interactions {
+  likes: number;
+  comments: number;
+  shares: number;
+}
+
 interface PlatformAnswer {
   success?: boolean;
   articleId?: string;
@@ -83,6 +89,20 @@ export class PublishingPlatformClient {
       if (upstreamResponseOf(error)?.status === 404) return undefined;
       throw error;
     }
+  }
+
+  /** Like / comment / share counts of a published article (seed 002). */
+  async interactions(platformArticleId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Interactions> {
+    const { body } = await this.upstream.request<Partial<Interactions> | undefined>({
+      operation: 'interactions',
+      path: `/publishing/articles/${encodeURIComponent(platformArticleId)}/interactions`,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    });
+    const count = (value: unknown) => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined);
+    const [likes, comments, shares] = [count(body?.likes), count(body?.comments), count(body?.shares)];
+    if (likes === undefined || comments === undefined || shares === undefined) throw new Error('the platform answered without interaction counts');
+    return { likes, comments, shares };
   }
 
   /**

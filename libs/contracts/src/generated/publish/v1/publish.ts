@@ -110,6 +110,28 @@ export interface PublishTaskList {
   tasks: PublishTask[];
 }
 
+export interface FetchInteractionsRequest {
+  userId: string;
+  tenant: string;
+}
+
+export interface ArticleInteractions {
+  taskId: string;
+  resultUrl: string;
+  likes: number;
+  comments: number;
+  shares: number;
+  success: boolean;
+  error: string;
+  articleId: string;
+  /** RFC 3339; when the counts were read. */
+  fetchedAt: string;
+}
+
+export interface FetchInteractionsResponse {
+  articles: ArticleInteractions[];
+}
+
 export const PUBLISH_V1_PACKAGE_NAME = 'publish.v1';
 
 /**
@@ -152,6 +174,16 @@ export interface PublishServiceClient {
     request: WatchPublishTasksRequest,
     metadata?: Metadata,
   ): Observable<PublishTaskList>;
+
+  /**
+   * Seed 002: like / comment / share counts of the user's published articles, fetched now and
+   * stored; a failed fetch is one article's result, not the call's error.
+   */
+
+  fetchInteractions(
+    request: FetchInteractionsRequest,
+    metadata?: Metadata,
+  ): Observable<FetchInteractionsResponse>;
 }
 
 /**
@@ -209,6 +241,19 @@ export interface PublishServiceController {
     request: WatchPublishTasksRequest,
     metadata?: Metadata,
   ): Observable<PublishTaskList>;
+
+  /**
+   * Seed 002: like / comment / share counts of the user's published articles, fetched now and
+   * stored; a failed fetch is one article's result, not the call's error.
+   */
+
+  fetchInteractions(
+    request: FetchInteractionsRequest,
+    metadata?: Metadata,
+  ):
+    | Promise<FetchInteractionsResponse>
+    | Observable<FetchInteractionsResponse>
+    | FetchInteractionsResponse;
 }
 
 export function PublishServiceControllerMethods() {
@@ -222,6 +267,7 @@ export function PublishServiceControllerMethods() {
       'retryPublishTask',
       'watchPublishTask',
       'watchPublishTasks',
+      'fetchInteractions',
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
