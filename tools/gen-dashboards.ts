@@ -247,6 +247,59 @@ const WORKLOADS: DashboardDefinition = {
       ],
     },
     {
+      title: 'publish (article publishing, seed 003; interactions, seed 002)',
+      panels: [
+        {
+          title: 'Publish success rate',
+          unit: 'percentunit',
+          description: "Seed 003's statistics report: tasks ended success over tasks ended success or failed (per user: GET /api/publish_stats).",
+          queries: [
+            q(
+              `sum(rate(${m('jobs_job_duration_seconds_count', 'kind="article", status="success"')}[5m])) / sum(rate(${m('jobs_job_duration_seconds_count', 'kind="article", status=~"success|failed"')}[5m]))`,
+              'success rate',
+            ),
+          ],
+        },
+        {
+          title: 'Publish task run time p50 / p95 / p99',
+          unit: 's',
+          description: 'First run started to the task ended: the publish, its verification, and any reruns.',
+          queries: [0.5, 0.95, 0.99].map((quantile) =>
+            q(`histogram_quantile(${quantile}, sum by (le) (rate(${m('jobs_job_duration_seconds_bucket', 'kind="article"')}[5m])))`, `p${quantile * 100}`),
+          ),
+        },
+        {
+          title: 'Articles submitted/s by outcome, tasks ended/s by status',
+          unit: 'ops',
+          description: 'rate_limited: over the per-user limit of accepted tasks per minute (429).',
+          queries: [
+            q(`sum by (outcome) (rate(${m('publish_submissions_total')}[5m]))`, 'submitted {{outcome}}'),
+            q(`sum by (status) (rate(${m('jobs_job_duration_seconds_count', 'kind="article"')}[5m]))`, 'ended {{status}}'),
+          ],
+        },
+        {
+          title: 'Publish runs/s by outcome',
+          unit: 'ops',
+          description: 'published (page verified), refused (the platform\'s message), unverified (page never answered), error (run again).',
+          queries: [q(`sum by (outcome) (rate(${m('publish_runs_total')}[5m]))`, '{{outcome}}')],
+        },
+        {
+          title: 'Article page verification p95 by outcome',
+          unit: 's',
+          queries: [q(p95('publish_verify_duration_seconds', 'outcome'), '{{outcome}}')],
+        },
+        {
+          title: 'Publish tasks waiting / running',
+          unit: 'short',
+          description: 'Waiting: on the work queue; running: taken by a replica (tasks waiting for a user\'s running slot are not on the queue yet).',
+          queries: [
+            q(`sum(${m('jetstream_consumer_pending', 'consumer=~"jobs-publish-.+-article"')})`, 'waiting'),
+            q(`sum(${m('jetstream_consumer_ack_pending', 'consumer=~"jobs-publish-.+-article"')})`, 'running'),
+          ],
+        },
+      ],
+    },
+    {
       title: 'market-data tokens',
       panels: [
         { title: 'Provider calls/s per token', unit: 'ops', queries: [q(`sum by (token_id) (rate(${m('kline_sync_token_calls_total')}[5m]))`, 'token {{token_id}}')] },

@@ -166,6 +166,8 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
   const ids = (list: unknown) => ((list ?? []) as Json[]).map((row) => String(row['id']));
   const LIST_FIXTURES: Record<string, ListFixture> = {
     'GET /api/tokens': { scope: 'tenant', query: '?size=100', rows: (body) => ids((body as Json)['items']) },
+    // The statistics hold no rows: the owner's count of ended tasks stands for them (a colleague's and another tenant's own count is 0).
+    'GET /api/publish_stats': { scope: 'user', query: '', rows: (body) => { const ended = ((body as Json)['user'] as Json)['total']; return ended ? [`ended tasks: ${String(ended)}`] : []; } },
     'GET /api/publish_tasks/events': {
       scope: 'user',
       query: '?size=100',
@@ -225,6 +227,11 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     // The owner's persona profile, and a persona task (for the lists).
     await stack.services.database('role').query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', [OWNER.tenant, 'matrix-task', 'Ann', 'analyst']);
     await personaTask();
+    // A published article of the owner's (the publish statistics).
+    const published = await pendingTask();
+    await waitFor(async () => (((await json('owner', 'get', `/api/publish_task/${published}`))['task'] as Json)['status'] === 'success' ? true : undefined), {
+      what: "the owner's first publish to succeed",
+    });
     // A de-list batch of the owner's, ended (synchronous).
     await json('owner', 'post', '/api/temu/seller/offline', { productIds: [900_001] });
     // From now on the providers answer slowly: the jobs, persona tasks and batches the fixtures

@@ -176,7 +176,7 @@ describe('monitoring against a real Prometheus', () => {
  */
 async function runWorkload(stack: Stack): Promise<void> {
   const bearer = {
-    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'post:generate', 'offline:run'] })}`,
+    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'post:generate', 'offline:run', 'publish:run', 'publish:list'] })}`,
     'content-type': 'application/json',
   };
   const post = async (path: string, body: unknown) => {
@@ -228,6 +228,23 @@ async function runWorkload(stack: Stack): Promise<void> {
   });
   await post('/api/temu/seller/offline', { productIds: [700001, 700002, 700003] });
   await post('/api/temu/seller/offline', { productIds: [700004, 700005], max_threads: 'auto' });
+  // Published articles (the publish panels): two verified, one refused by the platform.
+  await fetch(`${stack.services.url('upstream-sim', 'http')}/__sim/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ publishing: { failingTitles: ['refused'] } }),
+  });
+  const articles = ['prom one', 'prom two', 'prom refused'].map((title, n) => ({ title, content: 'c', article_id: n + 1 }));
+  const submitted = (await post('/api/publish_zhihu_batch', { articles })) as { results: Array<{ task_id: string }> };
+  for (const { task_id } of submitted.results) {
+    await waitFor(
+      async () => {
+        const { task } = (await (await stack.fetch(`/api/publish_task/${task_id}`, { headers: bearer })).json()) as { task: { finished_at: string | null } };
+        return task.finished_at ? true : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the publish task finished' },
+    );
+  }
   // Refused requests, for the error panels.
   await stack.fetch(`/api/stock/sync/jobs/999999999`, { headers: bearer });
   await stack.fetch(`/api/tokens`, { method: 'POST', headers: bearer, body: '{"provider": 1}' });

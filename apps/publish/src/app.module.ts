@@ -15,6 +15,7 @@ import { InteractionsService } from './interactions/interactions.service';
 import { PublishUserLimits1765000000000 } from './migrations/1765000000000-publish-user-limits';
 import { PublishInteractions1765000001000 } from './migrations/1765000001000-publish-interactions';
 import { PublishingPlatformClient } from './platform/publishing-platform.client';
+import { PublishStatsService } from './stats/publish-stats.service';
 import { PublishGrpcController } from './publish.grpc.controller';
 import { PublishMetrics } from './publish.metrics';
 import { PUBLISH_JOB_STORE, PUBLISH_JOBS } from './tasks/publish-jobs';
@@ -56,6 +57,7 @@ export class AppModule {
         PublishTasksService,
         PublishWorker,
         InteractionsService,
+        PublishStatsService,
       ],
     };
   }

@@ -4,12 +4,14 @@ import {
   PublishServiceControllerMethods,
   type FetchInteractionsRequest,
   type FetchInteractionsResponse,
+  type GetPublishStatsRequest,
   type GetPublishTaskRequest,
   type ListPublishTasksRequest,
   type ListPublishTasksResponse,
   type PublishServiceController,
   type PublishTask,
   type PublishTaskList,
+  type PublishStatsResponse,
   type PublishTaskRef,
   type SubmitArticleBatchRequest,
   type SubmitArticleBatchResponse,
@@ -21,6 +23,7 @@ import { callerTenant, callerUser } from '@batchgate/platform/errors';
 import type { JobOwner } from '@batchgate/platform/jobs';
 import { pageInfo, pageWindow } from '@batchgate/platform/paging';
 import { InteractionsService } from './interactions/interactions.service';
+import { PublishStatsService } from './stats/publish-stats.service';
 import { PublishTasksService } from './tasks/publish-tasks.service';
 
 @Controller()
@@ -29,6 +32,7 @@ export class PublishGrpcController implements PublishServiceController {
   constructor(
     @Inject(PublishTasksService) private readonly tasks: PublishTasksService,
     @Inject(InteractionsService) private readonly interactions: InteractionsService,
+    @Inject(PublishStatsService) private readonly statistics: PublishStatsService,
   ) {}
 
   submitArticle(request: SubmitArticleRequest): Promise<SubmitArticleResponse> {
@@ -63,6 +67,10 @@ export class PublishGrpcController implements PublishServiceController {
 
   async fetchInteractions(request: FetchInteractionsRequest): Promise<FetchInteractionsResponse> {
     return { articles: await this.interactions.fetchAll(ownerOf(request)) };
+  }
+
+  getPublishStats(request: GetPublishStatsRequest): Promise<PublishStatsResponse> {
+    return this.statistics.stats(ownerOf(request));
   }
 
   watchPublishTasks(request: WatchPublishTasksRequest): Observable<PublishTaskList> {

@@ -160,6 +160,24 @@ describe('publish service', () => {
     }
   });
 
+  it("reports the user's and the tenant's success rate and run-time percentiles of ended tasks", async () => {
+    const alice = newUser();
+    await stack.sim('/__sim/config', { publishing: { failingTitles: ['refused'] } });
+    const tasks = [];
+    for (const title of ['one', 'two', 'a refused one']) tasks.push(await lastValueFrom(stack.publish.submitArticle({ article: article(80, title), ...owner(alice) })));
+    for (const task of tasks) await ended(alice, task.taskId);
+    const stats = await lastValueFrom(stack.publish.getPublishStats(owner(alice)));
+    expect(stats.user).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
+    expect(stats.user?.successRate).toBeCloseTo(2 / 3);
+    const { durationP50Ms: p50 = 0, durationP95Ms: p95 = 0, durationP99Ms: p99 = 0 } = stats.user ?? {};
+    expect(p50).toBeGreaterThan(0);
+    expect(p50 <= p95 && p95 <= p99).toBe(true);
+    // The tenant's figures hold every user's ended tasks (earlier tests' too), another tenant's none of them.
+    expect(stats.tenant?.total).toBeGreaterThan(3);
+    const elsewhere = await lastValueFrom(stack.publish.getPublishStats({ userId: alice, tenant: 'globex' }));
+    expect([elsewhere.user?.total, elsewhere.tenant?.total]).toEqual([0, 0]);
+  });
+
   it("lists only the caller's own tasks, newest first, filtered by status; another owner's id is NOT_FOUND", async () => {
     const alice = newUser();
     const first = await lastValueFrom(stack.publish.submitArticle({ article: article(60), ...owner(alice) }));

@@ -132,3 +132,19 @@ export class InteractionsView {
   @ApiProperty({ type: 'integer' }) failed_count!: number;
   @ApiProperty({ type: [ArticleInteractionsView], description: 'One per published article, newest first' }) results!: ArticleInteractionsView[];
 }
+
+export class PublishStatsView {
+  @ApiProperty({ type: 'integer', description: 'Ended tasks counted (success or failed; the newest PUBLISH_STATS_WINDOW)' }) total!: number;
+  @ApiProperty({ type: 'integer' }) succeeded!: number;
+  @ApiProperty({ type: 'integer' }) failed!: number;
+  @ApiProperty({ description: 'succeeded / total; 0 without ended tasks', minimum: 0, maximum: 1 }) success_rate!: number;
+  @ApiProperty({ description: "Run time (first run's start to the end), ms" }) duration_p50_ms!: number;
+  @ApiProperty() duration_p95_ms!: number;
+  @ApiProperty() duration_p99_ms!: number;
+}
+
+export class PublishStatsAnswerView {
+  @ApiProperty({ enum: [true] }) success!: true;
+  @ApiProperty({ type: PublishStatsView, description: "The caller's tasks" }) user!: PublishStatsView;
+  @ApiProperty({ type: PublishStatsView, description: "Every task of the caller's tenant" }) overall!: PublishStatsView;
+}

@@ -14,6 +14,7 @@ import {
   ArticleDto,
   BatchSubmittedView,
   InteractionsView,
+  PublishStatsAnswerView,
   PublishTaskAnswerView,
   PublishTaskListEventView,
   PublishTaskListView,
@@ -23,7 +24,7 @@ import {
   TaskListQueryDto,
   type PublishTaskAnswerView as TaskAnswer,
 } from './publish.dto';
-import { toBatchView, toInteractionsView, toTaskView } from './publish.mapper';
+import { toBatchView, toInteractionsView, toStatsAnswerView, toTaskView } from './publish.mapper';
 
 const RATE_LIMITED = 'Over the per-user limit of accepted tasks per minute (PUBLISH.RATE_LIMITED; Retry-After)';
 
@@ -157,5 +158,13 @@ export class PublishHttpController {
   async fetchInteractions(@CurrentPrincipal() principal: Principal): Promise<InteractionsView> {
     const answer = await lastValueFrom(this.publishLong.fetchInteractions({ userId: principal.sub, tenant: principal.tenant }));
     return toInteractionsView(answer);
+  }
+
+  /** Seed 003's statistics report: success rate and run-time percentiles, the caller's and the tenant's. */
+  @Get('publish_stats')
+  @RequirePermissions('publish:list')
+  @ApiOkResponse({ type: PublishStatsAnswerView })
+  async stats(@CurrentPrincipal() principal: Principal): Promise<PublishStatsAnswerView> {
+    return toStatsAnswerView(await lastValueFrom(this.publish.getPublishStats({ userId: principal.sub, tenant: principal.tenant })));
   }
 }

@@ -1,5 +1,5 @@
-import type { FetchInteractionsResponse, PublishTask, SubmitArticleBatchResponse } from '@batchgate/contracts/publish/v1/publish';
-import type { BatchSubmittedView, InteractionsView, PublishTaskView } from './publish.dto';
+import type { FetchInteractionsResponse, PublishStats, PublishStatsResponse, PublishTask, SubmitArticleBatchResponse } from '@batchgate/contracts/publish/v1/publish';
+import type { BatchSubmittedView, InteractionsView, PublishStatsAnswerView, PublishStatsView, PublishTaskView } from './publish.dto';
 
 /** proto3 leaves unset strings empty; the seed's shape says null. */
 const orNull = (value: string): string | null => (value === '' ? null : value);
@@ -48,4 +48,20 @@ export function toInteractionsView(answer: FetchInteractionsResponse): Interacti
   }));
   const successCount = results.filter((result) => result.success).length;
   return { success: true, total: results.length, success_count: successCount, failed_count: results.length - successCount, results };
+}
+
+function toStatsView(stats: PublishStats | undefined): PublishStatsView {
+  return {
+    total: stats?.total ?? 0,
+    succeeded: stats?.succeeded ?? 0,
+    failed: stats?.failed ?? 0,
+    success_rate: stats?.successRate ?? 0,
+    duration_p50_ms: stats?.durationP50Ms ?? 0,
+    duration_p95_ms: stats?.durationP95Ms ?? 0,
+    duration_p99_ms: stats?.durationP99Ms ?? 0,
+  };
+}
+
+export function toStatsAnswerView(answer: PublishStatsResponse): PublishStatsAnswerView {
+  return { success: true, user: toStatsView(answer.user), overall: toStatsView(answer.tenant) };
 }

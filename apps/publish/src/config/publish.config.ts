@@ -33,6 +33,8 @@ export const publishConfigSchema = z.object({
   PUBLISH_INTERACTIONS_TIMEOUT_MS: env.int(30_000, 100, 600_000),
   /** Newest published articles one fetch covers. */
   PUBLISH_INTERACTIONS_MAX_ARTICLES: env.int(500, 1, 10_000),
+  /** Ended tasks (newest first) the statistics report covers, per user and per tenant. */
+  PUBLISH_STATS_WINDOW: env.int(10_000, 1, 1_000_000),
   /** Test hook only: a task whose title contains this kills its worker's process each time it runs (the poison-task test). */
   PUBLISH_TEST_CRASH_TITLE: z.string().max(200).default(''),
   /** Name of this deployment's work queue; replicas sharing it share the tasks. */

@@ -132,6 +132,31 @@ export interface FetchInteractionsResponse {
   articles: ArticleInteractions[];
 }
 
+export interface GetPublishStatsRequest {
+  userId: string;
+  tenant: string;
+}
+
+/**
+ * Over the newest ended tasks (success or failed; at most a configured number). Durations from
+ * the task's first run starting to its end.
+ */
+export interface PublishStats {
+  total: number;
+  succeeded: number;
+  failed: number;
+  /** succeeded / total; 0 without ended tasks. */
+  successRate: number;
+  durationP50Ms: number;
+  durationP95Ms: number;
+  durationP99Ms: number;
+}
+
+export interface PublishStatsResponse {
+  user: PublishStats | undefined;
+  tenant: PublishStats | undefined;
+}
+
 export const PUBLISH_V1_PACKAGE_NAME = 'publish.v1';
 
 /**
@@ -184,6 +209,16 @@ export interface PublishServiceClient {
     request: FetchInteractionsRequest,
     metadata?: Metadata,
   ): Observable<FetchInteractionsResponse>;
+
+  /**
+   * Seed 003's "statistics report": success rate and run-time percentiles of ended tasks, the
+   * user's and their tenant's.
+   */
+
+  getPublishStats(
+    request: GetPublishStatsRequest,
+    metadata?: Metadata,
+  ): Observable<PublishStatsResponse>;
 }
 
 /**
@@ -254,6 +289,16 @@ export interface PublishServiceController {
     | Promise<FetchInteractionsResponse>
     | Observable<FetchInteractionsResponse>
     | FetchInteractionsResponse;
+
+  /**
+   * Seed 003's "statistics report": success rate and run-time percentiles of ended tasks, the
+   * user's and their tenant's.
+   */
+
+  getPublishStats(
+    request: GetPublishStatsRequest,
+    metadata?: Metadata,
+  ): Promise<PublishStatsResponse> | Observable<PublishStatsResponse> | PublishStatsResponse;
 }
 
 export function PublishServiceControllerMethods() {
@@ -268,6 +313,7 @@ export function PublishServiceControllerMethods() {
       'watchPublishTask',
       'watchPublishTasks',
       'fetchInteractions',
+      'getPublishStats',
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
