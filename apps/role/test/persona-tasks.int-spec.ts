@@ -36,7 +36,7 @@ describe('role: persona tasks (seed 001) over real MySQL, NATS and the simulator
 
   it('answers at once, creates the persona in the background, and notifies once with the request id as the key', async () => {
     const { tenant, taskId } = await seedProfile(stack.database);
-    await stack.sim('/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'fixed', ms: 500 } } } });
+    await stack.sim('/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'fixed', ms: 1_500 } } } });
 
     const answer = await lastValueFrom(stack.role.createRole({ tenantId: tenant, taskId, strategyId: 'growth', userId: USER }));
     expect(answer).toEqual({ success: true, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'accepted' });

@@ -12,7 +12,7 @@ describe('role: batch post generation', () => {
   let roleId: string;
 
   beforeAll(async () => {
-    stack = await startRoleStack({ env: { POST_TIMEOUT_MS: '300' } });
+    stack = await startRoleStack({ env: { POST_TIMEOUT_MS: '1000' } });
     const profile = await seedProfile(stack.database);
     tenant = profile.tenant;
     const answer = await lastValueFrom(stack.role.createRole({ tenantId: tenant, taskId: profile.taskId, strategyId: 's', userId: USER }));
@@ -28,8 +28,8 @@ describe('role: batch post generation', () => {
 
   it('ends a post that runs past POST_TIMEOUT_MS as a failed line (its AI call aborted), and the others still arrive', async () => {
     await stack.sim('/__sim/reset', {});
-    // Some posts answer within the 300 ms limit, some do not.
-    await stack.sim('/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'uniform', minMs: 50, maxMs: 700 }, seed: 3 } } });
+    // Some posts answer within the 1 s limit, some do not.
+    await stack.sim('/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'uniform', minMs: 50, maxMs: 2_000 }, seed: 3 } } });
     const posts = Array.from({ length: 10 }, (_, i) => ({ roleId, topic: `t${i}`, stock: '600000' }));
     const events: BatchGeneratePostsEvent[] = await lastValueFrom(stack.role.batchGeneratePosts({ posts, tenant, userId: USER }).pipe(toArray()));
     const lines = events.flatMap((e) => (e.post ? [e.post] : []));
