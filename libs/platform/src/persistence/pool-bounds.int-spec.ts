@@ -1,3 +1,4 @@
+import { createConnection } from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
 import { isDependencyUnreachable } from '../errors';
 import { openDataSource } from './data-source';
@@ -10,15 +11,19 @@ import { preparedRows } from './prepared-reads';
  * the real MySQL, with `SELECT SLEEP` standing in for a server that stopped answering.
  */
 describe('MySQL pool bounds', () => {
-  const config = mysqlTestConfig({ DB_POOL_SIZE: 1, DB_QUERY_TIMEOUT_MS: 400, DB_ACQUIRE_TIMEOUT_MS: 150 });
+  // Bounds far apart, so a busy machine (other suites on the same MySQL) cannot blur them.
+  const config = mysqlTestConfig({ DB_POOL_SIZE: 1, DB_QUERY_TIMEOUT_MS: 1_500, DB_ACQUIRE_TIMEOUT_MS: 150 });
   let dataSource: DataSource;
 
   beforeAll(async () => {
     dataSource = await openDataSource(config, { entities: [], migrations: [] });
   });
   afterAll(async () => {
-    await dataSource?.query(`DROP DATABASE \`${config.DB_NAME}\``);
     await dataSource?.destroy();
+    // Not through the pool under test: its query timeout would bound the DROP too.
+    const admin = await createConnection({ host: config.DB_HOST, port: config.DB_PORT, user: config.DB_USER, password: config.DB_PASSWORD });
+    await admin.query(`DROP DATABASE IF EXISTS \`${config.DB_NAME}\``);
+    await admin.end();
   });
 
   const failureOf = async (work: Promise<unknown>) => {
@@ -31,25 +36,25 @@ describe('MySQL pool bounds', () => {
   };
 
   it('fails a query MySQL does not answer in DB_QUERY_TIMEOUT_MS, through TypeORM and prepared', async () => {
-    for (const query of [() => dataSource.query('SELECT SLEEP(3)'), () => preparedRows(dataSource, 'SELECT SLEEP(?)', [3])]) {
+    for (const query of [() => dataSource.query('SELECT SLEEP(6)'), () => preparedRows(dataSource, 'SELECT SLEEP(?)', [6])]) {
       const { error, ms } = await failureOf(query());
       expect(error).toBeDefined();
       expect(isDependencyUnreachable(error)).toBe(true);
-      expect(ms).toBeGreaterThanOrEqual(350);
-      expect(ms).toBeLessThan(2_000);
+      expect(ms).toBeGreaterThanOrEqual(1_400);
+      expect(ms).toBeLessThan(5_000); // long before MySQL would have answered
     }
     // The pool serves again once MySQL answers.
     expect(await dataSource.query('SELECT 1 AS one')).toHaveLength(1);
   });
 
   it('fails a query that waits DB_ACQUIRE_TIMEOUT_MS for a connection, and hands the late connection back', async () => {
-    // The only connection is busy for 300 ms (within the query timeout).
-    const holder = dataSource.query('SELECT SLEEP(0.3) AS slept');
+    // The only connection is busy for 1 s (within the query timeout).
+    const holder = dataSource.query('SELECT SLEEP(1) AS slept');
     const { error, ms } = await failureOf(dataSource.query('SELECT 2 AS two'));
     expect(error).toMatchObject({ code: 'ETIMEDOUT' });
     expect(isDependencyUnreachable(error)).toBe(true);
     expect(ms).toBeGreaterThanOrEqual(140);
-    expect(ms).toBeLessThan(300);
+    expect(ms).toBeLessThan(1_000); // it did not wait for the connection to come free
     expect(await holder).toHaveLength(1);
     // The connection the abandoned caller would have got went back to the pool.
     expect(await dataSource.query('SELECT 3 AS three')).toHaveLength(1);
