@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** The tenant and task of the demo profile, so `npm start` and a fresh `local` token can try the API. */
-export const DEMO_PROFILE = { tenant: 'local', taskId: 'demo-task' } as const;
+const DEMO_PROFILE = { tenant: 'local', taskId: 'demo-task' } as const;
 
 /**
  * Seed 001's four sources of a persona (`base_info`, `talk_style`, `knowledge`, `product`, each

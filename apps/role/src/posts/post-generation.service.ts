@@ -11,8 +11,8 @@ import { RoleMetrics } from '../role.metrics';
 import { ChatCompletionsClient } from '../upstream/chat-completions.client';
 import { postPrompt } from './post-prompt';
 
-/** Seed 002's bound on one batch request. */
-export const MAX_POSTS_PER_BATCH = 50;
+/** Seed 002's bound on one batch request (the gateway refuses more too). */
+const MAX_POSTS_PER_BATCH = 50;
 const MAX_TEXT = 500;
 
 interface GeneratedText {

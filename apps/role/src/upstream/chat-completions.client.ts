@@ -58,10 +58,6 @@ export class ChatCompletionsClient {
     this.headers = settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {};
   }
 
-  get breaker(): UpstreamClient['breaker'] {
-    return this.upstream.breaker;
-  }
-
   async complete(purpose: ChatPurpose, messages: ChatMessage[], maxTokens: number, options: ChatCallOptions = {}): Promise<ChatCompletion> {
     const startedAt = performance.now();
     const observe = (outcome: string) => this.metrics.chatDuration.observe({ purpose, outcome }, (performance.now() - startedAt) / 1000);
