@@ -206,7 +206,7 @@ async function withStack<T>(run: (stack: Stack, authorization: string) => Promis
     env: { gateway: { USER_RATE_LIMIT: '1000000', USER_RATE_WINDOW_MS: '1000' }, role: { LOG_LEVEL: 'warn' } },
   });
   try {
-    const authorization = `Bearer ${await stack.mintToken({ perms: ['role:create', 'role:read'], sub: 'bench', tenant: TENANT, expiresIn: '2h' })}`;
+    const authorization = `Bearer ${await stack.mintToken({ perms: ['role:create', 'role:list'], sub: 'bench', tenant: TENANT, expiresIn: '2h' })}`;
     const database = stack.services.database('role');
     await database.query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', [TENANT, TASK_ID, 'Ann', 'analyst']);
     await database.query('INSERT INTO talk_style (tenant, task_id, style) VALUES (?, ?, ?)', [TENANT, TASK_ID, 'plain']);

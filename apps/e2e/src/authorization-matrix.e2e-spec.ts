@@ -15,7 +15,7 @@ import { startStack, type Stack } from './stack';
  * the owner reads the resource back unchanged. A list never holds a row the caller may not see.
  */
 
-const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'offline:run', 'publish:run', 'publish:list'];
+const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:list', 'offline:run', 'publish:run', 'publish:list'];
 const OWNER = { sub: 'alice', tenant: 'acme' };
 const ACTORS = {
   owner: OWNER,

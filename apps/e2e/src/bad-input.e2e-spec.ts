@@ -12,7 +12,7 @@ import { startStack, type Stack } from './stack';
 const SEED = Number(process.env['FC_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const RUNS_PER_ROUTE = 100;
 const RUNS_PER_PROPERTY = 150;
-const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'offline:run', 'offline:admin', 'role:create', 'role:read', 'post:generate'];
+const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'offline:run', 'offline:admin', 'role:create', 'role:list', 'post:generate'];
 /** The gateway's limit (apps/gateway/src/http/json-body.ts). */
 const MAX_JSON_DEPTH = 32;
 const SYNC_STATUSES = ['queued', 'running', 'success', 'partial', 'failed', 'cancelled'];

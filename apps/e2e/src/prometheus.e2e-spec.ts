@@ -176,7 +176,7 @@ describe('monitoring against a real Prometheus', () => {
  */
 async function runWorkload(stack: Stack): Promise<void> {
   const bearer = {
-    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:read', 'post:generate', 'offline:run', 'publish:run', 'publish:list'] })}`,
+    authorization: `Bearer ${await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:list', 'post:generate', 'offline:run', 'publish:run', 'publish:list'] })}`,
     'content-type': 'application/json',
   };
   const post = async (path: string, body: unknown) => {

@@ -82,7 +82,7 @@ describe('role: batch post generation stream through the gateway', () => {
 
   beforeAll(async () => {
     stack = await startStack({ services: ['role'] });
-    const token = await stack.mintToken({ perms: ['role:create', 'role:read', 'post:generate'], sub: 'alice', tenant: 'acme' });
+    const token = await stack.mintToken({ perms: ['role:create', 'role:list', 'post:generate'], sub: 'alice', tenant: 'acme' });
     headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     await stack.services.database('role').query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', ['acme', 'posts', 'Ann', 'analyst']);
     const accepted = (await (await stack.fetch('/api/roles', { method: 'POST', headers, body: JSON.stringify({ tenant_id: 'acme', task_id: 'posts', strategy_id: 's' }) })).json()) as { request_id: string };

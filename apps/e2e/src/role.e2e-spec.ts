@@ -14,7 +14,7 @@ describe('role through the gateway', () => {
 
   beforeAll(async () => {
     stack = await startStack({ services: ['role'] });
-    const token = await stack.mintToken({ perms: ['role:create', 'role:read'], sub: 'alice', tenant: 'acme' });
+    const token = await stack.mintToken({ perms: ['role:create', 'role:list'], sub: 'alice', tenant: 'acme' });
     bearer = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     await stack.services.database('role').query('INSERT INTO base_info (tenant, task_id, name, description) VALUES (?, ?, ?, ?)', ['acme', 'e2e-task', 'Ann', 'analyst']);
   }, 90_000);
@@ -56,7 +56,7 @@ describe('role through the gateway', () => {
     expect(events.map((e) => e.request_id)).toEqual(events.map(() => accepted.request_id));
     expect(events.at(-1)).toMatchObject({ status: 'success', role_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
 
-    const stranger = await stack.mintToken({ perms: ['role:read'], sub: 'alice', tenant: 'globex' });
+    const stranger = await stack.mintToken({ perms: ['role:list'], sub: 'alice', tenant: 'globex' });
     const refused = await get(`/api/roles/tasks/${accepted.request_id}/events`, { authorization: `Bearer ${stranger}` });
     expect(refused.status).toBe(404);
   });

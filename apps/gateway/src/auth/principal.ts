@@ -13,7 +13,7 @@ export const PERMISSIONS = [
   'stock:sync:retry',
   'stock:sync:list',
   'role:create',
-  'role:read',
+  'role:list',
   'post:generate',
   'offline:run',
   'offline:admin',

@@ -50,7 +50,7 @@ export class RoleHttpController {
 
   /** The tasks of the caller's tenant, newest first. */
   @Get('tasks')
-  @RequirePermissions('role:read')
+  @RequirePermissions('role:list')
   @ApiOkResponse({ type: RoleTaskListView })
   async listTasks(@Query() query: RoleTaskListQueryDto, @CurrentPrincipal() principal: Principal): Promise<RoleTaskListView> {
     const { page, size } = pageOf(query);
@@ -62,7 +62,7 @@ export class RoleHttpController {
 
   /** A task of the caller's tenant; another tenant's id is 404. */
   @Get('tasks/:request_id')
-  @RequirePermissions('role:read')
+  @RequirePermissions('role:list')
   @ApiOkResponse({ type: RoleTaskView })
   async getTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal): Promise<RoleTaskView> {
     return toRoleTaskView(await lastValueFrom(this.role.getRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub })));
@@ -80,7 +80,7 @@ export class RoleHttpController {
 
   /** Server-sent events: the task now, then after every state change, until it ends (404 for another tenant's). */
   @Get('tasks/:request_id/events')
-  @RequirePermissions('role:read')
+  @RequirePermissions('role:list')
   @ApiEventStream(RoleTaskView, 'The task as it is, then after each change (event `task`); the stream ends after the task ends')
   taskEvents(
     @Param('request_id', new ParseUUIDPipe()) requestId: string,
@@ -94,7 +94,7 @@ export class RoleHttpController {
 
   /** A persona of the caller's tenant. */
   @Get(':id')
-  @RequirePermissions('role:read')
+  @RequirePermissions('role:list')
   @ApiOkResponse({ type: RoleView })
   async getRole(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<RoleView> {
     return toRoleView(await lastValueFrom(this.role.getRole({ id, tenant: principal.tenant })));
