@@ -12,7 +12,7 @@ import { startStack, type Stack } from './stack';
 const SEED = Number(process.env['FC_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const RUNS_PER_ROUTE = 100;
 const RUNS_PER_PROPERTY = 150;
-const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'offline:run', 'offline:admin', 'role:create', 'role:list', 'post:generate'];
+const ALL_PERMISSIONS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'offline:run', 'offline:admin', 'role:create', 'role:list', 'post:generate', 'publish:run', 'publish:list'];
 /** The gateway's limit (apps/gateway/src/http/json-body.ts). */
 const MAX_JSON_DEPTH = 32;
 const SYNC_STATUSES = ['queued', 'running', 'success', 'partial', 'failed', 'cancelled'];
@@ -40,6 +40,9 @@ const market = fc.oneof(fc.constantFrom('SH', 'SZ', 'HK', 'sh', 'S', 'ABCDEFGHIJ
 const code = fc.oneof(fc.constantFrom('600000', '000001', '699999', 'A.B'), fc.stringMatching(/^[A-Za-z0-9.]{1,20}$/));
 const date = fc.oneof(dates.map((d) => d.toISOString().slice(0, 10)), dates.map((d) => d.toISOString()), fc.constantFrom('2026-02-30', '2026-13-01', '20260101'));
 const PLAUSIBLE: Record<string, fc.Arbitrary<unknown>> = {
+  title: fc.oneof(fc.constantFrom('标题', ' ', '', 'x'.repeat(200), 'x'.repeat(201)), fc.string({ maxLength: 210 })),
+  content: fc.oneof(fc.constantFrom('内容', ' ', ''), fc.string({ maxLength: 50 })),
+  article_id: int(1, Number.MAX_SAFE_INTEGER),
   provider: fc.oneof(fc.constantFrom('itick', 'x'.repeat(64), 'x'.repeat(65)), fc.string({ maxLength: 70 })),
   name: fc.string({ maxLength: 120 }),
   secret: fc.string({ minLength: 0, maxLength: 600 }),
@@ -108,6 +111,7 @@ interface Probe {
   body?: string;
 }
 const stockFields = ['code', 'market', 'name'];
+const articleFields = ['title', 'content', 'article_id'];
 const triggerFields = ['id', 'market', 'code', 'kType', 'priceChangePercent', 'bars'];
 const postFields = ['role_id', 'topic', 'stock'];
 const ROUTES: Array<[name: string, probe: fc.Arbitrary<Probe>]> = [
@@ -181,6 +185,26 @@ const ROUTES: Array<[name: string, probe: fc.Arbitrary<Probe>]> = [
       ),
     ).map((b) => ({ method: 'POST', path: '/api/post/batch-generate-stream', body: b })),
   ],
+  ['POST /api/publish_zhihu', body(shaped(articleFields)).map((b) => ({ method: 'POST', path: '/api/publish_zhihu', body: b }))],
+  [
+    'POST /api/publish_zhihu_batch',
+    body(shaped(['articles'], fc.oneof({ weight: 4, arbitrary: fc.array(shaped(articleFields), { maxLength: 3 }) }, { weight: 1, arbitrary: anyValue }))).map((b) => ({
+      method: 'POST',
+      path: '/api/publish_zhihu_batch',
+      body: b,
+    })),
+  ],
+  ['GET /api/publish_tasks', query(['status', 'page', 'size']).map((q) => ({ method: 'GET', path: `/api/publish_tasks${q}` }))],
+  [
+    'GET /api/publish_task/:task_id{,/events}',
+    fc.tuple(pathId, fc.constantFrom('', '/events')).map(([id, events]) => ({ method: 'GET', path: `/api/publish_task/${encodeURIComponent(id)}${events}` })),
+  ],
+  [
+    'POST /api/publish_task/:task_id/{cancel,retry}',
+    fc
+      .tuple(pathId, fc.constantFrom('cancel', 'retry'))
+      .map(([id, action]) => ({ method: 'POST', path: `/api/publish_task/${encodeURIComponent(id)}/${action}`, body: '{}' })),
+  ],
   [
     'POST /api/intraday/parallel/execute-multiple',
     body(fc.oneof({ weight: 4, arbitrary: fc.array(shaped(triggerFields), { maxLength: 3 }) }, { weight: 1, arbitrary: anyValue })).map((b) => ({
@@ -209,10 +233,11 @@ describe('bad input, generated', () => {
     const kline = stack.services.database('kline-sync')?.name ?? '';
     const offline = stack.services.database('offline').name;
     const role = stack.services.database('role').name;
+    const publish = stack.services.database('publish').name;
     const [rows] = await stack.services.database('token-manager').query<Record<string, number>>(
       `SELECT (SELECT COUNT(*) FROM api_token) AS tokens, (SELECT COUNT(*) FROM \`${kline}\`.stock_info) AS stocks,
               (SELECT COUNT(*) FROM \`${kline}\`.job) AS jobs, (SELECT COUNT(*) FROM \`${offline}\`.job) AS batches,
-              (SELECT COUNT(*) FROM \`${role}\`.job) AS personaTasks`,
+              (SELECT COUNT(*) FROM \`${role}\`.job) AS personaTasks, (SELECT COUNT(*) FROM \`${publish}\`.job) AS publishTasks`,
     );
     return rows;
   };
@@ -239,7 +264,7 @@ describe('bad input, generated', () => {
 
   beforeAll(async () => {
     // No provider token is registered: a request that is valid starts work that fails fast.
-    stack = await startStack({ services: ['kline-sync', 'offline', 'role'], env: { gateway: { USER_RATE_LIMIT: '1000000' } } });
+    stack = await startStack({ services: ['kline-sync', 'offline', 'role', 'publish'], env: { gateway: { USER_RATE_LIMIT: '1000000' } } });
     authorization = `Bearer ${await stack.mintToken({ perms: ALL_PERMISSIONS })}`;
     console.log(`[property] bad input: seed=${SEED} numRuns=${RUNS_PER_ROUTE} per route, ${RUNS_PER_PROPERTY} per property (replay: FC_SEED=${SEED})`);
   }, 120_000);
