@@ -94,6 +94,10 @@ describe('POST/GET /api/tokens through the whole stack', () => {
     const malformed = await post('{"provider":', admin);
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { code: 'REQUEST.INVALID', requestId: expect.any(String) } });
+    // An empty JSON body is no body: a route that needs one names what is missing.
+    const empty = await post('', admin);
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ error: { code: 'REQUEST.INVALID' } });
     const huge = await post({ provider: 'itick', secret: 'x'.repeat(20_000) }, admin);
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ error: { code: 'REQUEST.TOO_LARGE' } });
