@@ -785,8 +785,11 @@ export class JobStore<P, I, R> {
         for (const row of rows)
           if (!jobs.has(row.job_id)) jobs.set(row.job_id, toSnapshot<P>(jobRowOf(row)));
         const changed = new Map<string, JobItemChanged[]>();
-        const note = (jobId: string, item: JobItemChanged) =>
-          changed.set(jobId, [...(changed.get(jobId) ?? []), item]);
+        const note = (jobId: string, item: JobItemChanged) => {
+          const items = changed.get(jobId);
+          if (items) items.push(item);
+          else changed.set(jobId, [item]);
+        };
         const results = new Map<WorkWrite<R>, ClaimedItem<P, I> | CompletionResult | undefined>();
         const counted: Array<CountedOutcome<P, I, R>> = [];
 
@@ -1076,10 +1079,12 @@ interface ItemWrite {
   finishedAt: Date | null;
 }
 
+const JOB_COLUMN_NAMES = JOB_COLUMNS.split(', ') as Array<keyof JobRow>;
+
 function jobRowOf(row: WorkRow): JobRow {
-  return Object.fromEntries(
-    JOB_COLUMNS.split(', ').map((column) => [column, row[`job_${column}` as keyof WorkRow]]),
-  ) as unknown as JobRow;
+  const job: Record<string, unknown> = {};
+  for (const column of JOB_COLUMN_NAMES) job[column] = row[`job_${column}`];
+  return job as unknown as JobRow;
 }
 
 interface ItemLock {
