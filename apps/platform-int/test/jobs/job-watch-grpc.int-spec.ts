@@ -102,8 +102,10 @@ describe('watchJob over gRPC', () => {
   afterAll(async () => {
     closeClient();
     await app.close();
+    // Before the kit closes its NATS connection: deleting through a closed one failed silently and
+    // left the streams (each reserving its byte limit, until JetStream refused new ones).
+    await deleteStreams(kit.nats, kit.store.kind.service);
     await kit.close();
-    await deleteStreams(kit.nats, kit.store.kind.service).catch(() => undefined);
     await database.drop();
   });
 
