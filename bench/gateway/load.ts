@@ -9,6 +9,9 @@ export interface HttpRequestSpec {
   body?: string;
 }
 
+/** An open loop's requests: one spec for all, or a spec per request (e.g. each a new task). */
+export type OpenLoopRequests = HttpRequestSpec | ((index: number) => HttpRequestSpec);
+
 export interface LoadResult {
   /** Answers received in the measured window. */
   answered: number;
@@ -43,14 +46,16 @@ export async function closedLoop(origin: string, spec: HttpRequestSpec, connecti
  * Hand-written because autocannon has no open-loop mode; undici keeps up to `maxConnections`
  * keep-alive connections so the client itself never queues at these rates.
  */
-export async function openLoop(origin: string, spec: HttpRequestSpec, ratePerSecond: number, durationS: number, maxConnections = 512): Promise<LoadResult> {
+export async function openLoop(origin: string, requests: OpenLoopRequests, ratePerSecond: number, durationS: number, maxConnections = 512): Promise<LoadResult> {
+  const specOf = typeof requests === 'function' ? requests : () => requests;
   const pool = new Pool(origin, { connections: maxConnections, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const total = Math.round(ratePerSecond * durationS);
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const pending: Array<Promise<void>> = [];
   const startedAt = performance.now();
-  const send = async (dueAt: number): Promise<void> => {
+  const send = async (index: number, dueAt: number): Promise<void> => {
+    const spec = specOf(index);
     try {
       const response = await pool.request({ path: spec.path, method: spec.method ?? 'GET', headers: spec.headers, body: spec.body });
       await response.body.text();
@@ -62,7 +67,7 @@ export async function openLoop(origin: string, spec: HttpRequestSpec, ratePerSec
   };
   for (let sent = 0; sent < total; ) {
     const due = Math.min(total, Math.floor(((performance.now() - startedAt) * ratePerSecond) / 1000) + 1);
-    for (; sent < due; sent++) pending.push(send(startedAt + (sent * 1000) / ratePerSecond));
+    for (; sent < due; sent++) pending.push(send(sent, startedAt + (sent * 1000) / ratePerSecond));
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(pending);

@@ -17,9 +17,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createConnection } from 'mysql2/promise';
-import { Pool } from 'undici';
 import { readMetric, waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from '../../apps/e2e/src/stack';
+import { openLoop } from '../gateway/load';
 
 const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
@@ -66,42 +66,22 @@ function pidOf(name: string): number {
 let strategies = 0;
 
 /**
- * Open loop: submissions start at `rate` whether or not earlier ones were answered; each latency
- * counts from when its request was due (a server that falls behind shows its queue). Each
- * request is a new task (its own strategy_id), so none is answered by deduplication.
+ * Submissions in an open loop (bench/gateway/load.ts): each latency counts from when its request
+ * was due. Each request is a new task (its own strategy_id), so none is answered by deduplication.
  */
 async function submitOpenLoop(origin: string, authorization: string, rate: number, durationS: number): Promise<Omit<SubmitResult, 'openTasksAtEnd' | 'serviceMeanMs' | 'cpu'>> {
-  const pool = new Pool(origin, { connections: 512, headersTimeout: 30_000, bodyTimeout: 30_000 });
-  const total = Math.round(rate * durationS);
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  const pending: Array<Promise<void>> = [];
-  const startedAt = performance.now();
-  const send = async (dueAt: number): Promise<void> => {
-    try {
-      const response = await pool.request({
-        path: '/api/roles',
-        method: 'POST',
-        headers: { authorization, 'content-type': 'application/json' },
-        body: JSON.stringify({ tenant_id: TENANT, task_id: TASK_ID, strategy_id: `b${++strategies}` }),
-      });
-      await response.body.text();
-      latencies.push(performance.now() - dueAt);
-      statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
-    } catch {
-      statuses['error'] = (statuses['error'] ?? 0) + 1;
-    }
-  };
-  for (let sent = 0; sent < total; ) {
-    const due = Math.min(total, Math.floor(((performance.now() - startedAt) * rate) / 1000) + 1);
-    for (; sent < due; sent++) pending.push(send(startedAt + (sent * 1000) / rate));
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  await Promise.all(pending);
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { rate, answered: latencies.length, p50Ms: at(0.5), p99Ms: at(0.99), statuses };
+  const { answered, p50Ms, p99Ms, statuses } = await openLoop(
+    origin,
+    () => ({
+      path: '/api/roles',
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant_id: TENANT, task_id: TASK_ID, strategy_id: `b${++strategies}` }),
+    }),
+    rate,
+    durationS,
+  );
+  return { rate, answered, p50Ms, p99Ms, statuses };
 }
 
 /** role_submit_duration_seconds' sum and count (accepted) so far. */
