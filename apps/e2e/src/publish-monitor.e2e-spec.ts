@@ -61,7 +61,9 @@ describe('publish task monitor in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, '3-success.png') });
 
     const live = row('Live article');
-    expect(await live.getAttribute('data-seen')).toMatch(/^(pending,)?queued,running,success$/);
+    // A run that is handed back (a transient failure; seen once in a CI run) is queued and run
+    // again: every state the task went through shows, in order, ending in success.
+    expect(await live.getAttribute('data-seen')).toMatch(/^(pending,)?(queued,running,)+success$/);
     expect(await live.locator('[data-testid="progress"]').textContent()).toContain('100%');
     expect(await live.locator('a').getAttribute('href')).toMatch(/\/p\//);
     // One list read at sign-in, one read per submission, and one event stream: every change came over the stream.
