@@ -6,7 +6,7 @@ import { KLINE_SYNC_SERVICE_NAME, type KlineSyncServiceClient } from '@batchgate
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient } from '@batchgate/platform/grpc';
 import { jobSubjects, jobWorkStream } from '@batchgate/platform/jobs';
-import { startTestStack, type MysqlServer, type ServiceProcess, type TestDatabase, testServiceCredentials } from '@batchgate/testing';
+import { startTestStack, type MysqlServer, type ServiceProcess, type TestDatabase, testServiceCredentials, simClient } from '@batchgate/testing';
 import { SYNC_JOBS } from '../src/jobs/sync-job-kind';
 
 export interface KlineStack {
@@ -77,15 +77,7 @@ export async function startKlineStack(
       return stack.replicas('kline-sync').map((_, i) => `${stack.url('kline-sync', 'ops', i)}/metrics`);
     },
     addKlineSyncReplica: () => stack.addReplica('kline-sync'),
-    sim: async (path, body) => {
-      const response = await fetch(`${simUrl}${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (!response.ok) throw new Error(`sim ${path}: HTTP ${response.status} ${await response.text()}`);
-      return response.json();
-    },
+    sim: simClient(simUrl),
     stop: async () => {
       tm.close();
       ks.close();

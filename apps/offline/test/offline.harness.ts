@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { OFFLINE_SERVICE_NAME, type OfflineServiceClient } from '@batchgate/contracts/offline/v1/offline';
 import { createGrpcClient } from '@batchgate/platform/grpc';
-import { startTestStack, testServiceCredentials, type TestDatabase, type TestStack } from '@batchgate/testing';
+import { startTestStack, testServiceCredentials, type TestDatabase, type TestStack, simClient } from '@batchgate/testing';
 
 export interface OfflineStack {
   services: TestStack;
@@ -43,15 +43,7 @@ export async function startOfflineStack(env: Record<string, string> = {}, replic
     closers.push(close);
     return client;
   };
-  const sim = async <T>(path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${simUrl}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`sim ${path}: HTTP ${response.status} ${await response.text()}`);
-    return (await response.json()) as T;
-  };
+  const sim = simClient(simUrl);
   return {
     services,
     simUrl,

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { PUBLISH_SERVICE_NAME, type PublishServiceClient } from '@batchgate/contracts/publish/v1/publish';
 import { createGrpcClient } from '@batchgate/platform/grpc';
-import { startTestStack, testServiceCredentials, type TestStack } from '@batchgate/testing';
+import { startTestStack, testServiceCredentials, type TestStack, simClient } from '@batchgate/testing';
 
 export interface PublishStack {
   services: TestStack;
@@ -62,15 +62,7 @@ export async function startPublishStack(env: Record<string, string> = {}, replic
       await services.addReplica('publish');
       connect(clients.length);
     },
-    sim: async <T>(path: string, body?: unknown) => {
-      const response = await fetch(`${simUrl}${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (!response.ok) throw new Error(`sim ${path}: HTTP ${response.status} ${await response.text()}`);
-      return (await response.json()) as T;
-    },
+    sim: simClient(simUrl),
     query: (sql, params) => services.database('publish').query(sql, params),
     stop: async () => {
       for (const { close } of clients) close();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { ROLE_SERVICE_NAME, type RoleServiceClient } from '@batchgate/contracts/role/v1/role';
 import { createGrpcClient } from '@batchgate/platform/grpc';
-import { startTestStack, testServiceCredentials, type TestDatabase, type TestStack } from '@batchgate/testing';
+import { startTestStack, testServiceCredentials, type TestDatabase, type TestStack, simClient } from '@batchgate/testing';
 
 export interface RoleStack {
   services: TestStack;
@@ -39,15 +39,7 @@ export async function startRoleStack(options: { env?: Record<string, string>; re
     role: clientOf(0),
     clientOf,
     metricsUrl: (replica = 0) => `${services.url('role', 'ops', replica)}/metrics`,
-    sim: async <T>(path: string, body?: unknown) => {
-      const response = await fetch(`${simUrl}${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (!response.ok) throw new Error(`sim ${path}: HTTP ${response.status} ${await response.text()}`);
-      return (await response.json()) as T;
-    },
+    sim: simClient(simUrl),
     stop: async () => {
       for (const close of closers) close();
       await services.stop();

@@ -10,3 +10,4 @@ export * from './restartable-process';
 export * from './prometheus-text';
 export * from './tcp-proxy';
 export * from './test-stack';
+export * from './sim-client';
