@@ -37,6 +37,10 @@ export class SellerConfigListener implements OnApplicationBootstrap, OnModuleDes
         // Per work queue: deployments (and test stacks) sharing a NATS each hear every change.
         durable: `offline-seller-config-${this.config.OFFLINE_WORK_QUEUE}`,
         subject: 'offline.seller.config_changed',
+        // A new durable must not replay the stream's history: a change from before it existed
+        // would drop ids fetched after that change (the TTL and the stale-id refetch bound what
+        // it might miss).
+        startAt: 'next',
         handler: async ({ tenant }) => {
           if (tenant === '') return;
           const dropped = await this.sessions.invalidate(tenant);

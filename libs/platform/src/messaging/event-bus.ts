@@ -40,6 +40,11 @@ export interface EventSubscription<S extends EventSubject> {
   /** Delay before a failed message is redelivered. */
   retryDelayMs?: number;
   maxDeliver?: number;
+  /**
+   * Where a durable that does not exist yet starts: at the stream's first event (default) or at
+   * the next one published. An existing durable always resumes where it stopped.
+   */
+  startAt?: 'first' | 'next';
 }
 
 /**
@@ -56,7 +61,7 @@ export async function subscribeEvents<S extends EventSubject>(
   await manager.consumers.add(subscription.stream, {
     durable_name: subscription.durable,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    deliver_policy: subscription.startAt === 'next' ? DeliverPolicy.New : DeliverPolicy.All,
     filter_subject: subscription.subject,
     max_deliver: subscription.maxDeliver ?? 10,
   });
