@@ -1,5 +1,6 @@
 import { completionFor, countTokens, promptOf } from '../src/chat/completion';
-import { json, sleep, startSim, type SimUnderTest } from './sim.harness';
+import { waitFor } from '@batchgate/testing';
+import { json, startSim, type SimUnderTest } from './sim.harness';
 
 interface Completion {
   id: string;
@@ -84,8 +85,11 @@ describe('upstream-sim chat completions (OpenAI-compatible)', () => {
     const reader = (await complete({ stream: true })).body?.getReader();
     await reader?.read();
     await reader?.cancel();
-    await sleep(100);
-    expect((await sim.stats()).routes['chat.completions']).toMatchObject({
+    const counters = await waitFor(async () => {
+      const route = (await sim.stats()).routes['chat.completions'];
+      return route && route.inFlight === 0 ? route : undefined;
+    }, { intervalMs: 10, what: 'the hung-up stream to be counted out' });
+    expect(counters).toMatchObject({
       requests: 2,
       aborted: 1,
       inFlight: 0,

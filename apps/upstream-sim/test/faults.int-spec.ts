@@ -1,4 +1,5 @@
-import { json, sleep, startSim, type SimUnderTest } from './sim.harness';
+import { waitFor } from '@batchgate/testing';
+import { json, startSim, type SimUnderTest } from './sim.harness';
 
 describe('upstream-sim fault knobs and counters', () => {
   let sim: SimUnderTest;
@@ -11,6 +12,12 @@ describe('upstream-sim fault knobs and counters', () => {
   const kline = (signal?: AbortSignal) =>
     sim.get('/stock/kline?region=SH&code=600000&kType=8&limit=1', { token: 'ok' }, signal);
   const route = async (name: string) => (await sim.stats()).routes[name];
+  /** The route's counters once its last request has been counted out (nothing in flight). */
+  const settled = (name: string) =>
+    waitFor(async () => {
+      const counters = await route(name);
+      return counters && counters.requests > 0 && counters.inFlight === 0 ? counters : undefined;
+    }, { intervalMs: 10, what: `${name} to have nothing in flight` });
   const timed = async (request: () => Promise<Response>) => {
     const started = performance.now();
     await (await request()).arrayBuffer();
@@ -101,8 +108,7 @@ describe('upstream-sim fault knobs and counters', () => {
   it('resets connections (not counted as aborted by the client)', async () => {
     await sim.configure({ routes: { 'market.kline': { errorRate: 1, errorKind: 'reset' } } });
     await expect(kline()).rejects.toThrow();
-    await sleep(20);
-    expect(await route('market.kline')).toMatchObject({
+    expect(await settled('market.kline')).toMatchObject({
       requests: 1,
       aborted: 0,
       inFlight: 0,
@@ -115,8 +121,7 @@ describe('upstream-sim fault knobs and counters', () => {
     const started = performance.now();
     await expect(kline(AbortSignal.timeout(150))).rejects.toThrow();
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
-    await sleep(30);
-    expect(await route('market.kline')).toMatchObject({
+    expect(await settled('market.kline')).toMatchObject({
       aborted: 1,
       inFlight: 0,
       injected: { hang: 1 },
@@ -132,7 +137,7 @@ describe('upstream-sim fault knobs and counters', () => {
   it('counts a request abandoned during its latency as aborted; its effect still happens (as on a real server)', async () => {
     await sim.configure({ routes: { 'publish.article': { latency: { kind: 'fixed', ms: 250 } } } });
     await expect(publish('slow-1', AbortSignal.timeout(50))).rejects.toThrow();
-    await sleep(300);
+    await settled('publish.article');
     const stats = await sim.stats();
     expect(stats.routes['publish.article']).toMatchObject({ requests: 1, aborted: 1, inFlight: 0 });
     expect(stats.effects['publish.article']?.['slow-1']).toEqual({ effects: 1, repeats: 0 });
@@ -169,12 +174,21 @@ describe('upstream-sim fault knobs and counters', () => {
     expect(Number(down.headers.get('retry-after'))).toBeGreaterThanOrEqual(58);
     expect(await down.json()).toEqual({ code: 503, msg: 'simulated outage', data: null });
 
+    const outageConfigured = performance.now();
     await sim.configure({
       routes: { 'market.kline': { outages: [{ startMs: 0, endMs: 200, relative: true }] } },
     });
     expect((await kline()).status).toBe(503);
-    await sleep(250);
-    expect((await kline()).status).toBe(200);
+    await waitFor(
+      async () => {
+        const response = await kline();
+        await response.arrayBuffer();
+        return response.status === 200 ? true : undefined;
+      },
+      { intervalMs: 20, what: 'the outage to end' },
+    );
+    expect(performance.now() - outageConfigured).toBeGreaterThanOrEqual(195);
+    const outagesSoFar = (await route('market.kline'))?.injected?.['outage'] ?? 0;
 
     await sim.configure({
       routes: {
@@ -182,7 +196,7 @@ describe('upstream-sim fault knobs and counters', () => {
       },
     });
     await expect(kline()).rejects.toThrow();
-    expect(await route('market.kline')).toMatchObject({ injected: { outage: 3 } });
+    expect(await route('market.kline')).toMatchObject({ injected: { outage: outagesSoFar + 1 } });
   });
 
   it('applies `*` knobs to every route without its own', async () => {
@@ -228,7 +242,10 @@ describe('upstream-sim fault knobs and counters', () => {
       () => 'answered',
       () => 'reset',
     );
-    await sleep(50);
+    await waitFor(async () => ((await own.stats()).routes['webhook.notify']?.inFlight === 1 ? true : undefined), {
+      intervalMs: 10,
+      what: 'the webhook request to hang at the server',
+    });
     const started = performance.now();
     await own.close();
     expect(performance.now() - started).toBeLessThan(1_000);

@@ -1,5 +1,6 @@
 import { interactionsAt } from '../src/publishing/interactions';
-import { json, manualClock, sleep, startSim, type SimUnderTest } from './sim.harness';
+import { waitFor } from '@batchgate/testing';
+import { json, manualClock, startSim, type SimUnderTest } from './sim.harness';
 
 interface Published {
   success: boolean;
@@ -76,6 +77,7 @@ describe('upstream-sim publishing platform (seed 003)', () => {
 
   it('shows the article page at its URL only after the configured delay', async () => {
     await sim.configure({ publishing: { visibleAfterMs: 300 } });
+    const published = performance.now();
     const article = await json<Published>(
       publish('task-4', { title: 'Delayed <b>post</b>', content: 'x' }),
     );
@@ -86,9 +88,16 @@ describe('upstream-sim publishing platform (seed 003)', () => {
     expect(await json(sim.get(`/publishing/articles/${article.articleId}`))).toMatchObject({
       visible: false,
     });
-    await sleep(350);
-    const page = await fetch(article.url);
-    expect(page.status).toBe(200);
+    const page = await waitFor(
+      async () => {
+        const response = await fetch(article.url);
+        if (response.status === 200) return response;
+        await response.text();
+        return undefined;
+      },
+      { intervalMs: 20, what: 'the article page to appear' },
+    );
+    expect(performance.now() - published).toBeGreaterThanOrEqual(295);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(await page.text()).toContain('<h1>Delayed &#60;b&#62;post&#60;/b&#62;</h1>');
     expect(await json(sim.get(`/publishing/articles/${article.articleId}`))).toMatchObject({
@@ -166,7 +175,11 @@ describe('upstream-sim publishing platform (seed 003)', () => {
     const read = () =>
       json<{ likes: number }>(sim.get(`/publishing/articles/${article.articleId}/interactions`));
     const first = await read();
-    await sleep(60);
-    expect((await read()).likes).toBeGreaterThan(first.likes);
+    // At real speed the likes would not move within the wait.
+    await waitFor(async () => ((await read()).likes > first.likes ? true : undefined), {
+      timeoutMs: 2_000,
+      intervalMs: 20,
+      what: 'the likes to grow',
+    });
   });
 });

@@ -36,8 +36,6 @@ export const json = async <T = Record<string, unknown>>(
   response: Response | Promise<Response>,
 ): Promise<T> => (await (await response).json()) as T;
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** The simulator in this process on a free loopback port, spoken to over real HTTP only. */
 export async function startSim(options: SimServerOptions = {}): Promise<SimUnderTest> {
   const app = createSimServer(options);
