@@ -126,6 +126,18 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
       tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_ACTIVE, page: { page: 1, pageSize: 10 } }),
     );
     expect(active.tokens.map((t) => t.name)).toEqual(['t2', 't1']);
+    expect(active.page?.total).toBe(2);
+
+    // The last page's rows carry the total too; a page past the end has none and still says it.
+    const last = await lastValueFrom(
+      tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 2, pageSize: 2 } }),
+    );
+    expect(last.tokens.map((t) => t.name)).toEqual(['t0']);
+    expect(last.page?.total).toBe(3);
+    const beyond = await lastValueFrom(
+      tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 5, pageSize: 2 } }),
+    );
+    expect(beyond).toMatchObject({ tokens: [], page: { page: 5, pageSize: 2, total: 3 } });
 
     // An oversized page is refused as the gateway refuses it, not clamped to fewer rows than asked.
     const oversized = tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 1, pageSize: 101 } });

@@ -16,10 +16,11 @@ import { callerTenant } from '@batchgate/platform/errors';
 import { Outbox } from '@batchgate/platform/messaging';
 import { LOGGER } from '@batchgate/platform/nest';
 import { pageInfo, pageWindow } from '@batchgate/platform/paging';
-import { preparedRows, PreparedEntityReader } from '@batchgate/platform/persistence';
+import { preparedRows } from '@batchgate/platform/persistence';
 import { ApiTokenEntity, ApiTokenStatus } from './api-token.entity';
 import { maskSecret, SecretCipher } from './secret-cipher';
 import { toStoredStatus, toTokenMessage, usedToday } from './token.mapper';
+import { TokenPageReader } from './token-page-reader';
 import { QuotaCalendar } from './usage-day';
 import { tokenManagerErrors } from '../token-manager.errors';
 
@@ -59,8 +60,8 @@ const PROVIDER_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
  */
 @Injectable()
 export class TokensService implements OnApplicationBootstrap {
-  /** The list is the hot read: prepared statements, no query builder. */
-  private readonly tokenReader: PreparedEntityReader<ApiTokenEntity>;
+  /** The list is the hot read: one prepared statement, no query builder. */
+  private readonly pageReader: TokenPageReader;
 
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
@@ -69,7 +70,7 @@ export class TokensService implements OnApplicationBootstrap {
     @Inject(QuotaCalendar) private readonly calendar: QuotaCalendar,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.tokenReader = new PreparedEntityReader(dataSource, ApiTokenEntity);
+    this.pageReader = new TokenPageReader(dataSource);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -176,11 +177,18 @@ export class TokensService implements OnApplicationBootstrap {
       where += ' AND status = ?';
       params.push(status);
     }
-    const [rows, [count]] = await Promise.all([
-      this.tokenReader.find(`${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [...params, String(window.limit), String(window.offset)]),
-      preparedRows<{ total: number | string }>(this.dataSource, `SELECT COUNT(*) AS total FROM api_token ${where}`, params),
+    const found = await this.pageReader.page(`SELECT COUNT(*) FROM api_token ${where}`, `${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [
+      ...params,
+      ...params,
+      String(window.limit),
+      String(window.offset),
     ]);
-    return { tokens: rows.map((row) => this.toMessage(row)), page: pageInfo(window, Number(count?.total ?? 0)) };
+    // A page past the end has no row to carry the total.
+    const total =
+      found.total ??
+      Number((await preparedRows<{ total: number | string }>(this.dataSource, `SELECT COUNT(*) AS total FROM api_token ${where}`, params))[0]?.total ?? 0);
+    const today = this.calendar.today();
+    return { tokens: found.rows.map((row) => toTokenMessage(row, today)), page: pageInfo(window, total) };
   }
 
   async update(request: UpdateTokenRequest): Promise<Token> {
