@@ -189,7 +189,9 @@ export const TASK_MONITOR_PAGE = `<!doctype html>
       $('publish-result').textContent = answer.message;
       $('article-id').value = String(articleId + 1);
       // A task waiting for a running slot changes only when it is queued: shown now, from one read.
-      return api('GET', '/api/publish_task/' + answer.task_id).then(function (read) { render(read.task); });
+      // The stream may have shown the task already, and newer than this read (it answers after
+      // the task started running): then the read is stale and the stream's state stays.
+      return api('GET', '/api/publish_task/' + answer.task_id).then(function (read) { if (!rows[read.task.task_id]) render(read.task); });
     }).catch(function (error) { $('publish-result').textContent = error.message; });
   };
 })();
