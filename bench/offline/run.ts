@@ -5,7 +5,8 @@
  * BENCH_SLOPE_MS more per call over it). Prints time and products/s per setting, the recommended
  * setting (the seed's output), and auto's throughput as a fraction of the best fixed setting —
  * auto is told nothing about the knee. One fresh stack per knee (auto starts from scratch).
- *   npm run bench:offline     (BENCH_PRODUCTS per run, BENCH_KNEES="4,16", BENCH_LATENCY_MS, BENCH_SLOPE_MS)
+ *   npm run bench:offline     (BENCH_PRODUCTS per run, BENCH_KNEES="4,16", BENCH_LATENCY_MS, BENCH_SLOPE_MS,
+ *                              BENCH_SETTINGS="1,2,3,4,5,6,7,8,auto,auto again" to run only some)
  */
 import { loadavg } from 'node:os';
 import { lastValueFrom } from 'rxjs';
@@ -17,7 +18,9 @@ const LATENCY_MS = Number(process.env['BENCH_LATENCY_MS'] ?? 40);
 const SLOPE_MS = Number(process.env['BENCH_SLOPE_MS'] ?? 25);
 const POLL_LATENCY_MS = 5;
 /** "auto" twice: its first batch starts from scratch, the second from what the first learnt. */
-const SETTINGS: Array<number | 'auto' | 'auto again'> = [1, 2, 3, 4, 5, 6, 7, 8, 'auto', 'auto again'];
+const SETTINGS: Array<number | 'auto' | 'auto again'> = (process.env['BENCH_SETTINGS'] ?? '1,2,3,4,5,6,7,8,auto,auto again')
+  .split(',')
+  .map((setting) => (setting === 'auto' || setting === 'auto again' ? setting : Number(setting)));
 
 interface Row {
   setting: (typeof SETTINGS)[number];
@@ -75,8 +78,13 @@ async function main(): Promise<void> {
   for (const knee of KNEES) {
     const rows = await runKnee(knee);
     const fixed = rows.filter((row) => typeof row.setting === 'number');
-    const best = fixed.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
     const autos = rows.filter((row) => typeof row.setting !== 'number');
+    if (fixed.length === 0) {
+      // BENCH_SETTINGS without a fixed one (e.g. "auto,auto again" while tuning): nothing to compare with.
+      summary.push(`| ${knee} | ${rows.map((row) => `${row.perSecond.toFixed(1)} (limit ${row.threads})`).join(' | ')} | | |`);
+      continue;
+    }
+    const best = fixed.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
     const share = (row: Row) => `${((row.perSecond / best.perSecond) * 100).toFixed(0)} % (limit ${row.threads})`;
     console.log(
       `  knee ${knee}: recommended max_threads ${best.setting} (${best.perSecond.toFixed(1)} products/s); auto ${autos.map((row) => `${row.perSecond.toFixed(1)} products/s = ${share(row)}`).join(', then ')}`,

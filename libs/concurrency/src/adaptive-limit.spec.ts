@@ -62,6 +62,54 @@ describe('AimdLimit', () => {
     expect(limit.current).toBe(20);
   });
 
+  it('counts a round over the break-even latency, baseline × n / (n − 1), as overload', () => {
+    // Slow start ends at 8 (latency doubles), back to 4; the baseline is 10 ms.
+    const limit = new AimdLimit({ initial: 4, max: 100, tolerance: 1.1 });
+    round(limit, 0);
+    round(limit, 100, { latencyMs: 20 });
+    expect(limit.current).toBe(4);
+    round(limit, 200, { latencyMs: 13 }); // 4 at 1.3 × the baseline beat 3 at it (break-even 1.33 ×)
+    expect(limit.current).toBe(5);
+    round(limit, 300, { latencyMs: 12.6 }); // 5 at 1.26 × do less than 4 at 1 × (break-even 1.25 ×)
+    expect(limit.current).toBe(4);
+  });
+
+  it('takes one thread away at least on overload, where × backoffRatio alone would not', () => {
+    const limit = new AimdLimit({ initial: 2, max: 100, backoffRatio: 0.9 });
+    round(limit, 0);
+    round(limit, 100, { latencyMs: 30 }); // ends slow start at 4: back to 2
+    expect(limit.current).toBe(2);
+    for (let t = 200; t < 700; t += 100) round(limit, t);
+    expect(limit.current).toBe(7);
+    round(limit, 700, { dropped: true }); // 7 × 0.9 = 6.3 would stay at 6 threads, then 5.67
+    expect(limit.current).toBe(6);
+    round(limit, 800, { dropped: true });
+    expect(limit.current).toBe(5);
+    const big = new AimdLimit({ initial: 30, max: 100 });
+    round(big, 0);
+    round(big, 100, { latencyMs: 30 }); // ends slow start at 60: back to 30
+    round(big, 200, { dropped: true }); // × 0.9 takes more than one thread here
+    expect(big.current).toBe(27);
+  });
+
+  it('grows back to the last overloaded limit a quarter thread per round, by one past it', () => {
+    const limit = new AimdLimit({ initial: 4, max: 100 });
+    round(limit, 0);
+    round(limit, 100, { latencyMs: 30 }); // ends slow start at 8: back to 4
+    round(limit, 200);
+    expect(limit.current).toBe(5);
+    round(limit, 300, { latencyMs: 20 }); // overload at 5: back to 4
+    expect(limit.current).toBe(4);
+    for (let t = 400; t < 700; t += 100) round(limit, t);
+    expect(limit.current).toBe(4); // 4.75
+    round(limit, 700);
+    expect(limit.current).toBe(5);
+    round(limit, 800); // 5 is fine now: + 1 per round again
+    expect(limit.current).toBe(6);
+    round(limit, 900);
+    expect(limit.current).toBe(7);
+  });
+
   it('stays within [min, max] and announces changes', () => {
     const changes: number[] = [];
     const limit = new AimdLimit({ initial: 2, min: 2, max: 3 });
@@ -139,7 +187,58 @@ async function throughput(
   return report.succeeded / report.durationMs;
 }
 
+/**
+ * The marketplace of `bench:offline` (upstream-sim's capacity knee): a product is one call of
+ * 40 ms plus 25 ms for every call in flight over `knee` at its start, then a 5 ms poll; ±10 %
+ * deterministic jitter. A call past the knee costs every call more than a thread gains, so the
+ * best fixed concurrency is the knee (or the maximum, below it).
+ */
+function delistServer(clock: ManualClock, knee: number) {
+  let invoking = 0;
+  let seed = 7;
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) / 0x7fffffff;
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => clock.setTimeout(resolve, ms * (0.9 + 0.2 * random())));
+  return async () => {
+    invoking++;
+    await wait(40 + 25 * Math.max(0, invoking - knee));
+    invoking--;
+    await wait(5);
+  };
+}
+
+async function delistThroughput(
+  knee: number,
+  concurrency: number | AimdLimit,
+  clock = new ManualClock(),
+): Promise<number> {
+  const call = delistServer(clock, knee);
+  const run = runBatch(
+    Array.from({ length: 600 }, (_, i) => i),
+    () => call(),
+    { concurrency, clock },
+  );
+  await clock.runAllAsync();
+  const report = await run;
+  return report.succeeded / report.durationMs;
+}
+
 describe('adaptive limits in a batch', () => {
+  it.each([4, 16])(
+    'AIMD reaches ≥ 90 %% of the best fixed concurrency (1..8) past a steep knee at %i, twice in a row',
+    async (knee) => {
+      const fixed = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((c) => delistThroughput(knee, c)));
+      const best = Math.max(...fixed);
+      expect(fixed.indexOf(best) + 1).toBe(Math.min(knee, 8));
+      // As the offline service runs it (max_threads "auto"): half the maximum to start, and a
+      // second batch that starts from what the first one learnt.
+      const limit = new AimdLimit({ initial: 4, max: 8, tolerance: 1.1 });
+      const clock = new ManualClock();
+      expect((await delistThroughput(knee, limit, clock)) / best).toBeGreaterThanOrEqual(0.9);
+      expect((await delistThroughput(knee, limit, clock)) / best).toBeGreaterThanOrEqual(0.9);
+    },
+  );
+
   it('reach ≥ 90 % of the best fixed concurrency against a knee at 32 without being told', async () => {
     const fixed = await Promise.all([8, 16, 24, 32, 40, 64, 128].map((c) => throughput(c)));
     const best = Math.max(...fixed);

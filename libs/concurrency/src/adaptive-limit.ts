@@ -185,13 +185,17 @@ abstract class BaseLimit implements AdaptiveLimit {
   }
 }
 
+/** Growth per good round of {@link AimdLimit} just below the limit that last was overload. */
+const PROBE_STEP = 0.25;
+
 /** Options of {@link AimdLimit}. */
 export interface AimdLimitOptions extends AdaptiveLimitOptions {
   /** Multiplier applied on overload (default 0.9). */
   backoffRatio?: number;
   /**
-   * A round whose average latency exceeds `tolerance ×` the no-load baseline counts as overload
-   * (default 1.2; keep it above the round-to-round jitter of the upstream's latency).
+   * A round whose average latency exceeds `tolerance ×` the no-load baseline counts as overload,
+   * or `limit / (limit − 1) ×` it where that is higher (see {@link AimdLimit}). Default 1.2; keep
+   * it above the round-to-round jitter of the upstream's latency.
    */
   tolerance?: number;
 }
@@ -203,9 +207,18 @@ export interface AimdLimitOptions extends AdaptiveLimitOptions {
  * Once per round (≈ one round trip: as many samples as the limit, from calls started under it):
  * - slow start: while rounds are fine the limit doubles; the first overloaded round ends slow
  *   start and brings the limit back to the last good one;
- * - then a round with a timeout or a rate limit, or whose average latency is above `tolerance ×`
- *   the no-load baseline (the lowest recent round average), cuts the limit to
- *   `limit × backoffRatio`; a good round in which the limit was in use adds 1;
+ * - then a round with a timeout or a rate limit, or whose average latency is above the break-even
+ *   latency, cuts the limit to `limit × backoffRatio`, and by one thread at least; a good round in
+ *   which the limit was in use adds 1, or a quarter where the next thread would reach the limit
+ *   of the last overloaded round (as TCP CUBIC slows down near its last maximum), until a round
+ *   there is fine;
+ * - the break-even latency of a limit of n is `baseline × max(tolerance, n / (n − 1))`, the
+ *   baseline being the no-load latency (the lowest recent round average). By Little's law a batch
+ *   does n / latency calls per ms, so above `baseline × n / (n − 1)` the n-th call in flight costs
+ *   more than it brings: n − 1 calls at the baseline would do as much. A fixed ratio alone is too
+ *   strict for small limits (3 calls at 1.3 × the baseline still beat 2) and too lax past a steep
+ *   knee (5 calls at 1.28 × it do less than 4); `tolerance` keeps big limits (n / (n − 1) → 1)
+ *   above the jitter, and a limit of 1 is cut by timeouts and rate limits only;
  * - an application-limited round (fewer than half the limit in flight) changes nothing.
  *
  * ```ts
@@ -216,6 +229,8 @@ export interface AimdLimitOptions extends AdaptiveLimitOptions {
 export class AimdLimit extends BaseLimit {
   private readonly backoffRatio: number;
   private readonly tolerance: number;
+  /** Threads of the last overloaded round, until a round at as many is fine again. */
+  private overloadedAt = Infinity;
 
   constructor(options: AimdLimitOptions = {}) {
     super(options);
@@ -233,9 +248,19 @@ export class AimdLimit extends BaseLimit {
     dropped: boolean,
     appLimited: boolean,
   ): number {
-    if (dropped || averageMs > baselineMs * this.tolerance) return this.limit * this.backoffRatio;
+    const threads = Math.floor(this.limit);
+    const breakEven =
+      baselineMs * Math.max(this.tolerance, threads > 1 ? threads / (threads - 1) : Infinity);
+    if (dropped || averageMs > breakEven) {
+      this.overloadedAt = threads;
+      // × backoffRatio alone can leave a small limit where it was (6.9 → 6.2): overload again.
+      return Math.min(this.limit * this.backoffRatio, threads - 1);
+    }
     if (appLimited) return this.limit;
-    return this.limit + 1;
+    if (threads >= this.overloadedAt) this.overloadedAt = Infinity;
+    // Back up to where the last overload was, a quarter thread per round: otherwise every other
+    // round would run at the overloaded limit, since one round there is all it takes to see it.
+    return this.limit + (threads + 1 >= this.overloadedAt ? PROBE_STEP : 1);
   }
 }
 

@@ -67,12 +67,13 @@ export class DelistWorker implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.replicaGate = new ThreadGate(() => config.OFFLINE_MAX_IN_FLIGHT);
-    // Slow start from half the maximum; a round 1.3 × the baseline is overload (above the jitter
-    // of a loaded machine, below what one call over a knee adds).
+    // Slow start from half the maximum. A round is overload above the limit's break-even latency
+    // (n threads at it do no more than n − 1 at the baseline: 1.25 × the baseline for 5, 1.14 ×
+    // for 8), and never below 1.1 × (the jitter of a quiet machine's rounds).
     this.adaptive = new AimdLimit({
       initial: Math.max(1, Math.floor(config.OFFLINE_AUTO_MAX_THREADS / 2)),
       max: config.OFFLINE_AUTO_MAX_THREADS,
-      tolerance: 1.3,
+      tolerance: 1.1,
       baselineWindowMs: 60_000,
     });
     this.autoGate = new ThreadGate(() => this.adaptive.current);
