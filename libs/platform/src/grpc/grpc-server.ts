@@ -1,4 +1,4 @@
-import { Metadata, status as GrpcStatus, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type handleUnaryCall, type ServerUnaryCall } from '@grpc/grpc-js';
 import {
   Catch,
   type CallHandler,
@@ -6,18 +6,19 @@ import {
   type NestInterceptor,
   type RpcExceptionFilter,
 } from '@nestjs/common';
-import { Transport, type GrpcOptions } from '@nestjs/microservices';
+import { GrpcMethodStreamingType, ServerGrpc, Transport, type GrpcOptions } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Observable, throwError } from 'rxjs';
+import { isObservable, lastValueFrom, Observable, Subscription, throwError } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
-import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../context';
+import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext, type RequestContext } from '../context';
 import { AccessLog } from '../logging';
 import { overloadedError, type InFlightLimit } from '../overload';
 import { toGrpcError } from './grpc-errors';
 import { grpcRedMetrics, type GrpcRedMetrics } from './grpc-metrics';
+import type { GrpcPeerAuthentication } from './peer-authentication';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
 
 export interface GrpcServerSettings {
@@ -76,15 +77,25 @@ const SERVER_FAILURES: ReadonlySet<number> = new Set([
   GrpcStatus.UNIMPLEMENTED,
 ]);
 
+/** One admitted call: what records its outcome, and what frees what it holds. */
+interface AdmittedCall {
+  /** Counts and logs the outcome (RED metrics, access line; an INTERNAL/UNAVAILABLE error also as such). */
+  record: (code: number, error?: unknown) => void;
+  /** Frees the in-flight slot, the deadline timer and the cancel listener (once). */
+  release: () => void;
+}
+
 /**
  * Per gRPC call: binds the caller's request id and deadline to the async context (so logs carry
  * the id and outgoing calls inherit the deadline), refuses a call whose deadline has already
  * passed, refuses one beyond the process' limit of calls in flight (UNAVAILABLE, retry in 1 s:
- * shed, not queued), records RED metrics and the access line (see {@link AccessLog}: debug unless
- * slow or failed). Then it runs `inner` (the peer check, {@link GrpcPeerAuthentication}) in that
- * context, so what `inner` refuses is counted and logged like any other outcome. `inner` is called
- * directly rather than registered as a second Nest interceptor: that would add a layer of
- * observables and an async resource to every call.
+ * shed, not queued), checks the peer's service credential ({@link GrpcPeerAuthentication}),
+ * records RED metrics and the access line (see {@link AccessLog}: debug unless slow or failed).
+ * What the peer check refuses is counted and logged like any other outcome.
+ *
+ * Two ways in, the same rules: {@link serveUnary} wraps a unary controller method as a plain
+ * grpc-js handler ({@link PlatformGrpcServer} serves every unary RPC so), and `intercept` is the
+ * Nest interceptor of the streaming RPCs Nest's transport still serves.
  */
 export class GrpcServerInterceptor implements NestInterceptor {
   private readonly metrics: GrpcRedMetrics;
@@ -95,76 +106,194 @@ export class GrpcServerInterceptor implements NestInterceptor {
     private readonly logger: Logger,
     slowMs: number,
     private readonly inFlight: InFlightLimit,
-    private readonly inner: NestInterceptor,
+    private readonly peers: GrpcPeerAuthentication,
   ) {
     this.metrics = grpcRedMetrics(registry, 'server');
     this.accessLog = new AccessLog(logger, slowMs);
+  }
+
+  /**
+   * A unary controller method as a grpc-js handler: no Nest execution context, interceptor
+   * chain, rxjs or exception filter per call (with Nest's transport they were a fifth of a
+   * service's CPU on a read by id). Errors map as {@link GrpcExceptionFilter} maps them.
+   */
+  serveUnary(handler: UnaryMethod): handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      const method = call.getPath();
+      const context = this.contextOf(call.metadata, call);
+      runWithRequestContext(context, () => {
+        const admitted = this.admit(method, call, context);
+        if (!admitted.ok) return callback(toGrpcError(admitted.error));
+        const { record, release } = admitted.call;
+        const run = () => {
+          const result = handler(call.request, call.metadata, call);
+          return isObservable(result) ? lastValueFrom(result) : result;
+        };
+        const checked = this.peers.check(call.metadata, method);
+        (checked ? checked.then(run) : Promise.resolve().then(run)).then(
+          (value) => {
+            release();
+            record(GrpcStatus.OK);
+            callback(null, value);
+          },
+          (error: unknown) => {
+            const grpcError = toGrpcError(error);
+            release();
+            record(grpcError.code, error);
+            callback(grpcError);
+          },
+        );
+      });
+    };
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const metadata = context.getArgByIndex<Metadata | undefined>(1);
     const call = context.getArgByIndex<ServerUnaryCall<unknown, unknown> | undefined>(2);
     const method = call?.getPath?.() ?? `${context.getClass().name}/${context.getHandler().name}`;
-    const requestId = requestIdFrom(metadata?.get(REQUEST_ID_HEADER)[0]);
-    const rawDeadline = call?.getDeadline?.();
-    const deadline = rawDeadline === undefined ? Infinity : Number(rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline);
-    const abandoned = new AbortController();
-    const requestContext = { requestId, deadline: Number.isFinite(deadline) ? deadline : undefined, signal: abandoned.signal };
+    const requestContext = this.contextOf(metadata, call);
 
     return new Observable((subscriber) =>
       runWithRequestContext(requestContext, () => {
-        this.metrics.started.inc({ method });
-        const startedAt = performance.now();
-        // A shed call is not a failure worth a line each: overload is when lines cost the most.
-        const finish = (code: number, serverFailed = SERVER_FAILURES.has(code)) => {
-          const labels = { method, code: grpcStatusName(code) };
-          const seconds = (performance.now() - startedAt) / 1000;
-          this.metrics.handled.inc(labels);
-          this.metrics.duration.observe(labels, seconds);
-          this.accessLog.finished('rpc', labels, Math.round(seconds * 1000), serverFailed);
+        const admitted = this.admit(method, call, requestContext);
+        if (!admitted.ok) {
+          subscriber.error(admitted.error);
+          return undefined;
+        }
+        const { record, release } = admitted.call;
+        const fail = (error: unknown) => {
+          record(toGrpcError(error).code, error);
+          subscriber.error(error);
         };
-        if (deadline <= Date.now()) {
-          finish(GrpcStatus.DEADLINE_EXCEEDED);
-          subscriber.error(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed'));
-          return undefined;
-        }
-        if (!this.inFlight.tryAcquire()) {
-          finish(GrpcStatus.UNAVAILABLE, false);
-          subscriber.error(overloadedError(this.inFlight));
-          return undefined;
-        }
-        // The caller stops waiting at its deadline or when it cancels: so does the handler's work.
-        // (A deadline beyond the timer range, ~24.8 days, is as good as none.)
-        const deadlineTimer = deadline - Date.now() <= MAX_TIMER_MS
-          ? setTimeout(
-              () => abandoned.abort(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed')),
-              deadline - Date.now(),
-            ).unref()
-          : undefined;
-        const onCancelled = () => abandoned.abort(new DomainError('cancelled', 'CALL.CANCELLED', 'The caller cancelled the call'));
-        call?.on?.('cancelled', onCancelled);
-        const handled = (this.inner.intercept(context, next) as Observable<unknown>).subscribe({
-          next: (value) => subscriber.next(value),
-          error: (error: unknown) => {
-            const code = toGrpcError(error).code;
-            finish(code);
-            if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
-            else if (code === GrpcStatus.UNAVAILABLE) this.logger.warn({ err: error, method }, 'gRPC handler could not reach a dependency');
-            subscriber.error(error);
-          },
-          complete: () => {
-            finish(GrpcStatus.OK);
-            subscriber.complete();
-          },
-        });
+        const handling = new Subscription();
+        const run = () =>
+          handling.add(
+            next.handle().subscribe({
+              next: (value) => subscriber.next(value),
+              error: fail,
+              complete: () => {
+                record(GrpcStatus.OK);
+                subscriber.complete();
+              },
+            }),
+          );
+        const checked = this.peers.check(metadata, method);
+        if (checked) checked.then(() => handling.closed || run(), fail);
+        else run();
         return () => {
-          this.inFlight.release();
-          clearTimeout(deadlineTimer);
-          call?.removeListener?.('cancelled', onCancelled);
-          handled.unsubscribe();
+          release();
+          handling.unsubscribe();
         };
       }),
     );
+  }
+
+  private contextOf(metadata: Metadata | undefined, call: ServerUnaryCall<unknown, unknown> | undefined): RequestContext {
+    const requestId = requestIdFrom(metadata?.get(REQUEST_ID_HEADER)[0]);
+    const rawDeadline = call?.getDeadline?.();
+    const deadline = rawDeadline === undefined ? Infinity : Number(rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline);
+    return { requestId, deadline: Number.isFinite(deadline) ? deadline : undefined };
+  }
+
+  /**
+   * Counts the call as started and admits it, or refuses it (deadline passed, too many in
+   * flight: counted and logged here). An admitted call's context gets the signal that aborts at
+   * the caller's deadline or cancel. Runs inside the call's request context.
+   */
+  private admit(
+    method: string,
+    call: ServerUnaryCall<unknown, unknown> | undefined,
+    context: RequestContext,
+  ): { ok: true; call: AdmittedCall } | { ok: false; error: unknown } {
+    this.metrics.started.inc({ method });
+    const startedAt = performance.now();
+    // A shed call is not a failure worth a line each: overload is when lines cost the most.
+    const finished = (code: number, serverFailed = SERVER_FAILURES.has(code)) => {
+      const labels = { method, code: grpcStatusName(code) };
+      const seconds = (performance.now() - startedAt) / 1000;
+      this.metrics.handled.inc(labels);
+      this.metrics.duration.observe(labels, seconds);
+      this.accessLog.finished('rpc', labels, Math.round(seconds * 1000), serverFailed);
+    };
+    const deadline = context.deadline ?? Infinity;
+    if (deadline <= Date.now()) {
+      finished(GrpcStatus.DEADLINE_EXCEEDED);
+      return { ok: false, error: new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed') };
+    }
+    if (!this.inFlight.tryAcquire()) {
+      finished(GrpcStatus.UNAVAILABLE, false);
+      return { ok: false, error: overloadedError(this.inFlight) };
+    }
+    // The caller stops waiting at its deadline or when it cancels: so does the handler's work.
+    const abandoned = new AbortController();
+    context.signal = abandoned.signal;
+    // (A deadline beyond the timer range, ~24.8 days, is as good as none.)
+    const deadlineTimer = deadline - Date.now() <= MAX_TIMER_MS
+      ? setTimeout(
+          () => abandoned.abort(new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed')),
+          deadline - Date.now(),
+        ).unref()
+      : undefined;
+    const onCancelled = () => abandoned.abort(new DomainError('cancelled', 'CALL.CANCELLED', 'The caller cancelled the call'));
+    call?.on?.('cancelled', onCancelled);
+    let held = true;
+    return {
+      ok: true,
+      call: {
+        record: (code, error) => {
+          finished(code);
+          if (code === GrpcStatus.INTERNAL) this.logger.error({ err: error, method }, 'gRPC handler failed');
+          else if (code === GrpcStatus.UNAVAILABLE) this.logger.warn({ err: error, method }, 'gRPC handler could not reach a dependency');
+        },
+        release: () => {
+          if (!held) return;
+          held = false;
+          this.inFlight.release();
+          clearTimeout(deadlineTimer);
+          call?.removeListener?.('cancelled', onCancelled);
+        },
+      },
+    };
+  }
+}
+
+/** A controller method serving one unary RPC, called as Nest calls it: request, metadata, call. */
+export type UnaryMethod = (request: unknown, metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) => unknown;
+
+/**
+ * Nest's gRPC transport with every unary RPC served by a plain grpc-js handler
+ * ({@link GrpcServerInterceptor.serveUnary}) that calls the controller method directly; streaming
+ * RPCs keep Nest's handling (and its interceptor and filter). Same proto, health service, channel
+ * options and graceful shutdown as {@link grpcServerOptions}. `unaryHandlers`: the controller
+ * methods by Nest pattern (`createPattern(service, rpc, 'no_stream')`), from the app's controllers.
+ */
+export class PlatformGrpcServer extends ServerGrpc {
+  private readonly unaryHandlers = new Map<string, UnaryMethod>();
+
+  constructor(
+    options: GrpcOptions['options'],
+    private readonly calls: GrpcServerInterceptor,
+  ) {
+    super(options);
+  }
+
+  /** Called before `listen`: the unary controller methods, by `{ service, rpc }` of their @GrpcMethod. */
+  serveDirectly(methods: Array<{ service: string; rpc: string; handler: UnaryMethod }>): void {
+    for (const { service, rpc, handler } of methods) this.unaryHandlers.set(this.createPattern(service, rpc, GrpcMethodStreamingType.NO_STREAMING), handler);
+  }
+
+  override async createService(grpcService: { prototype: Record<string, { path?: string; requestStream?: boolean; responseStream?: boolean }> }, name: string): Promise<object> {
+    const service = (await super.createService(grpcService, name)) as Record<string, unknown>;
+    for (const methodName of Object.keys(service)) {
+      const definition = grpcService.prototype[methodName];
+      if (!definition || definition.requestStream || definition.responseStream) continue;
+      // Looked up as Nest looks up its handlers: by the service's name, then by its package-qualified name.
+      const handler =
+        this.unaryHandlers.get(this.createPattern(name, methodName, GrpcMethodStreamingType.NO_STREAMING)) ??
+        this.unaryHandlers.get(this.createPattern(definition.path?.split('/')[1] ?? '', methodName, GrpcMethodStreamingType.NO_STREAMING));
+      if (handler) service[methodName] = this.calls.serveUnary(handler);
+    }
+    return service;
   }
 }
 

@@ -30,9 +30,19 @@ function server() {
       (error: unknown) => ({ error }),
     );
   };
+  // The same call served as PlatformGrpcServer serves a unary RPC: the controller method as a grpc-js handler.
+  const unary = interceptor.serveUnary(() => (handled++, Promise.resolve('answer')));
+  const callUnary = async (credential: string | undefined) => {
+    const metadata = new Metadata();
+    if (credential !== undefined) metadata.set(SERVICE_CREDENTIAL_HEADER, credential);
+    const call = { request: {}, metadata, getPath: () => METHOD, getDeadline: () => Infinity, on: () => call, removeListener: () => call };
+    return new Promise<{ value?: unknown; error?: unknown }>((resolve) =>
+      unary(call as unknown as Parameters<typeof unary>[0], (error: unknown, value?: unknown) => resolve(error ? { error } : { value })),
+    );
+  };
   const handledCount = async (code: string) =>
     (await registry.getSingleMetric('grpc_server_handled_total')?.get())?.values.find((v) => v.labels.code === code && v.labels.method === METHOD)?.value ?? 0;
-  return { call, handledCount, handled: () => handled };
+  return { call, callUnary, handledCount, handled: () => handled };
 }
 
 describe('gRPC peer authentication', () => {
@@ -58,5 +68,19 @@ describe('gRPC peer authentication', () => {
     expect(handled()).toBe(2);
     expect(await handledCount('OK')).toBe(2);
     expect(await handledCount('UNAUTHENTICATED')).toBe(0);
+  });
+
+  it('holds the same rules for a unary RPC served directly: refused with the UNAUTHENTICATED status and code, run once known', async () => {
+    const { callUnary, handledCount, handled } = server();
+    const refused = await callUnary(undefined);
+    expect(refused.error).toMatchObject({ code: 16 }); // UNAUTHENTICATED, as GrpcExceptionFilter would map it
+    expect((refused.error as { metadata: Metadata }).metadata.get('x-error-code')).toEqual(['SERVICE.UNAUTHENTICATED']);
+    expect(handled()).toBe(0);
+    const header = `Bearer ${await new ServiceCredentials('gateway', SECRET).token()}`;
+    expect(await callUnary(header)).toEqual({ value: 'answer' });
+    expect(await callUnary(header)).toEqual({ value: 'answer' });
+    expect(handled()).toBe(2);
+    expect(await handledCount('OK')).toBe(2);
+    expect(await handledCount('UNAUTHENTICATED')).toBe(1);
   });
 });

@@ -1,6 +1,8 @@
 import { stopOnSignals } from '../lifecycle';
-import { NestFactory } from '@nestjs/core';
+import { DiscoveryModule, DiscoveryService, MetadataScanner, NestFactory } from '@nestjs/core';
 import { Module, type DynamicModule, type INestMicroservice } from '@nestjs/common';
+import { GrpcMethodStreamingType } from '@nestjs/microservices';
+import { PATTERN_METADATA } from '@nestjs/microservices/constants';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServiceProtoName } from '@batchgate/contracts';
@@ -14,12 +16,15 @@ import {
   GrpcPeerAuthentication,
   grpcServerOptions,
   GrpcServerInterceptor,
+  PlatformGrpcServer,
   ServiceCredentials,
   setGrpcHealth,
+  type UnaryMethod,
 } from '../grpc';
 import { PlatformModule, ServiceConfigModule, type PlatformHandles } from './platform.module';
 
-@Module({})
+// DiscoveryModule: the app's unary gRPC controller methods are found through it (see unaryGrpcMethods).
+@Module({ imports: [DiscoveryModule] })
 class GrpcServiceRootModule {}
 
 export interface GrpcServiceDefinition {
@@ -75,20 +80,25 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
   };
   let app: INestMicroservice;
   try {
-    app = await NestFactory.createMicroservice(root, {
-      ...grpcServerOptions({
-        proto: definition.proto,
-        url: `${config.GRPC_HOST}:${config.GRPC_PORT}`,
-        health,
-        maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_MS,
-      }),
-      logger: new NestPinoLogger(logger),
-      abortOnError: false,
-    });
-    const peerAuthentication = new GrpcPeerAuthentication(credentials, logger);
-    app.useGlobalInterceptors(
-      new GrpcServerInterceptor(registry, logger, config.LOG_SLOW_MS, new InFlightLimit(config.GRPC_MAX_IN_FLIGHT), peerAuthentication),
+    const calls = new GrpcServerInterceptor(
+      registry,
+      logger,
+      config.LOG_SLOW_MS,
+      new InFlightLimit(config.GRPC_MAX_IN_FLIGHT),
+      new GrpcPeerAuthentication(credentials, logger),
     );
+    const { options } = grpcServerOptions({
+      proto: definition.proto,
+      url: `${config.GRPC_HOST}:${config.GRPC_PORT}`,
+      health,
+      maxConnectionAgeMs: config.GRPC_MAX_CONNECTION_AGE_MS,
+    });
+    const server = new PlatformGrpcServer(options, calls);
+    app = await NestFactory.createMicroservice(root, { strategy: server, logger: new NestPinoLogger(logger), abortOnError: false });
+    // Unary RPCs are served straight from their controller methods; Nest's pipeline (this
+    // interceptor and filter) serves the streaming ones.
+    server.serveDirectly(unaryGrpcMethods(app));
+    app.useGlobalInterceptors(calls);
     app.useGlobalFilters(new GrpcExceptionFilter());
     await app.listen();
   } catch (error) {
@@ -110,6 +120,22 @@ export async function startGrpcService(definition: GrpcServiceDefinition): Promi
       logger.info(`${definition.name} stopped`);
     })());
   return { app, logger, opsServer, shutdown };
+}
+
+/** Every controller method the app declares with @GrpcMethod (ts-proto's `...ControllerMethods()`), bound to its controller. */
+function unaryGrpcMethods(app: INestMicroservice): Array<{ service: string; rpc: string; handler: UnaryMethod }> {
+  const scanner = app.get(MetadataScanner);
+  return app.get(DiscoveryService).getControllers().flatMap((wrapper) => {
+    const instance = wrapper.instance as Record<string, unknown> | undefined;
+    if (!instance) return [];
+    return scanner.getAllMethodNames(Object.getPrototypeOf(instance)).flatMap((name) => {
+      const method = instance[name] as UnaryMethod;
+      const patterns = (Reflect.getMetadata(PATTERN_METADATA, method) ?? []) as Array<{ service?: string; rpc?: string; streaming?: string }>;
+      return patterns
+        .filter((pattern) => pattern.service && pattern.rpc && pattern.streaming === GrpcMethodStreamingType.NO_STREAMING)
+        .map((pattern) => ({ service: pattern.service as string, rpc: pattern.rpc as string, handler: method.bind(instance) as UnaryMethod }));
+    });
+  });
 }
 
 /**
