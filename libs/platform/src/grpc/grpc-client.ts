@@ -1,4 +1,4 @@
-import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
 import { ClientProxyFactory, Transport, type ClientGrpc } from '@nestjs/microservices';
 import type { Registry } from 'prom-client';
 import { Observable, type Subscription } from 'rxjs';
@@ -33,6 +33,14 @@ export interface GrpcClientSettings {
 
 export type GrpcLoadBalancing = 'round_robin' | 'pick_first';
 
+/** A unary method of a grpc-js client, called with metadata, options and a callback. */
+type UnaryGrpcMethod = (
+  request: unknown,
+  metadata: Metadata,
+  options: { deadline: number },
+  callback: (error: ServiceError | null, value?: unknown) => void,
+) => { cancel(): void };
+
 /** A target with no scheme (`host:port`) goes through the DNS resolver, which returns every address of the name. */
 export function grpcTarget(url: string): string {
   return /^[a-z][a-z0-9+.-]*:(?!\d+$)/i.test(url) ? url : `dns:///${url}`;
@@ -66,6 +74,9 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
     },
   }) as unknown as ClientGrpc & { close(): void };
   const raw = proxy.getService<Record<string, (...args: unknown[]) => Observable<unknown>>>(settings.service);
+  // The grpc-js client under Nest's: a unary call is made on it directly, in this wrapper's one
+  // Observable (Nest's method would wrap it in another). Streaming calls go through Nest's.
+  const grpc = proxy.getClientByServiceName<Client & Record<string, UnaryGrpcMethod & { requestStream?: boolean; responseStream?: boolean }>>(settings.service);
   const metrics = grpcRedMetrics(settings.registry, 'client');
   const packageName = SERVICE_PROTOS[settings.proto].package;
 
@@ -78,19 +89,21 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
       const known = wrappers.get(property);
       if (known) return known;
       const fullMethod = `/${packageName}.${settings.service}/${property[0]?.toUpperCase()}${property.slice(1)}`;
+      const unary = grpc[property];
+      const callUnary = unary && !unary.requestStream && !unary.responseStream ? unary : undefined;
       const wrapper = (request: unknown, metadata?: Metadata) => {
         const outgoing = metadata ?? new Metadata();
         const requestId = currentRequestId();
         if (requestId && outgoing.get(REQUEST_ID_HEADER).length === 0) outgoing.set(REQUEST_ID_HEADER, requestId);
-        const deadline = new Date(Date.now() + remainingDeadlineMs(settings.deadlineMs));
+        const deadline = Date.now() + remainingDeadlineMs(settings.deadlineMs);
         // The current request's caller gave up (deadline, cancel, closed connection): so does this call.
         const abandoned = currentRequestSignal();
         return new Observable((subscriber) => {
-          let call: Subscription | undefined;
+          let cancel: (() => void) | undefined;
           let unsubscribed = false;
           let finish: ((code: number) => void) | undefined;
           const onAbandoned = () => {
-            call?.unsubscribe(); // cancels the gRPC call: the server's handler sees it and stops
+            cancel?.(); // cancels the gRPC call: the server's handler sees it and stops
             unsubscribed = true;
             finish?.(GrpcStatus.CANCELLED);
             subscriber.error(new DomainError('cancelled', 'CALL.CANCELLED', 'The caller of this request gave up'));
@@ -105,12 +118,27 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
             outgoing.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
             metrics.started.inc({ method: fullMethod });
             const startedAt = performance.now();
+            let finished = false;
             finish = (code: number) => {
+              if (finished) return;
+              finished = true;
               const labels = { method: fullMethod, code: grpcStatusName(code) };
               metrics.handled.inc(labels);
               metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
             };
-            call = method.call(target, request, outgoing, { deadline }).subscribe({
+            if (callUnary) {
+              const call = callUnary.call(grpc, request, outgoing, { deadline }, (error: ServiceError | null, value?: unknown) => {
+                cancel = undefined;
+                abandoned?.removeEventListener('abort', onAbandoned);
+                finish?.(error ? (typeof error.code === 'number' ? error.code : GrpcStatus.UNKNOWN) : GrpcStatus.OK);
+                if (error) return subscriber.error(error);
+                subscriber.next(value);
+                subscriber.complete();
+              });
+              cancel = () => call.cancel();
+              return;
+            }
+            const subscription: Subscription = method.call(target, request, outgoing, { deadline: new Date(deadline) }).subscribe({
               next: (value) => subscriber.next(value),
               error: (error: { code?: number }) => {
                 finish?.(typeof error?.code === 'number' ? error.code : GrpcStatus.UNKNOWN);
@@ -121,6 +149,7 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
                 subscriber.complete();
               },
             });
+            cancel = () => subscription.unsubscribe();
           };
           const ready = settings.credentials.readyToken();
           if (ready !== undefined) start(ready);
@@ -128,7 +157,7 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
           return () => {
             unsubscribed = true;
             abandoned?.removeEventListener('abort', onAbandoned);
-            call?.unsubscribe();
+            cancel?.();
           };
         });
       };
