@@ -11,13 +11,15 @@
  *    persona is stored and announced) — as a ratio of wall times.
  *
  *   npm run bench:role   (BENCH_RATES=50,200, BENCH_DURATION_S=10, BENCH_WARMUP_S=3,
- *                         BENCH_CHAT_LATENCY_MS=1000, BENCH_TASKS=32, BENCH_COMPARE_LATENCY_MS=500)
+ *                         BENCH_CHAT_LATENCY_MS=1000, BENCH_TASKS=32, BENCH_COMPARE_LATENCY_MS=500;
+ *                         BENCH_COMPARE=0 skips part 2; SPAWN_NODE_ARGS="--cpu-prof --cpu-prof-dir=tmp/prof"
+ *                         profiles the processes)
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { createConnection } from 'mysql2/promise';
-import { readMetric, waitFor } from '@batchgate/testing';
+import { waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from '../../apps/e2e/src/stack';
 import { openLoop } from '../gateway/load';
 
@@ -27,6 +29,7 @@ const WARMUP_S = Number(process.env['BENCH_WARMUP_S'] ?? 3);
 const CHAT_LATENCY_MS = Number(process.env['BENCH_CHAT_LATENCY_MS'] ?? 1_000);
 const TASKS = Number(process.env['BENCH_TASKS'] ?? 32);
 const COMPARE_LATENCY_MS = Number(process.env['BENCH_COMPARE_LATENCY_MS'] ?? 500);
+const COMPARE = process.env['BENCH_COMPARE'] !== '0';
 const TENANT = 'bench';
 const TASK_ID = 'bench-task';
 
@@ -42,7 +45,35 @@ interface SubmitResult {
   serviceMeanMs: number;
   /** CPU seconds each process used in the measured window. */
   cpu: Record<string, number>;
+  /** Where the time went in the window: see {@link Breakdown}. */
+  breakdown: Breakdown;
 }
+
+/** What the processes and MySQL did in the measured window, to tell where a tail comes from. */
+interface Breakdown {
+  /** Upper bound of role's own p99 (role_submit_duration_seconds' bucket holding it), ms. */
+  serviceP99AtMostMs: number;
+  /** Event-loop delay in the window (perf_hooks' monitorEventLoopDelay through prom-client), ms. */
+  eventLoop: Record<'gateway' | 'role', { p99Ms: number; maxMs: number }>;
+  /** Garbage collections in the window, as prom-client counts them. */
+  gc: Record<'gateway' | 'role', { count: number; ms: number; major: number }>;
+  /** Persona tasks ended in the window, per second (the background jobs' pace). */
+  tasksPerSecond: number;
+  /** MySQL server status deltas over the window (the whole server: other databases too). */
+  mysql: Record<MysqlCounter, number>;
+}
+
+const MYSQL_COUNTERS = [
+  'Questions',
+  'Com_commit',
+  'Com_rollback',
+  'Innodb_deadlocks',
+  'Innodb_row_lock_waits',
+  'Innodb_row_lock_time',
+  'Innodb_data_fsyncs',
+  'Innodb_log_writes',
+] as const;
+type MysqlCounter = (typeof MYSQL_COUNTERS)[number];
 
 /** CPU seconds a process has used so far (Linux /proc; utime + stime in clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
@@ -69,7 +100,7 @@ let strategies = 0;
  * Submissions in an open loop (bench/gateway/load.ts): each latency counts from when its request
  * was due. Each request is a new task (its own strategy_id), so none is answered by deduplication.
  */
-async function submitOpenLoop(origin: string, authorization: string, rate: number, durationS: number): Promise<Omit<SubmitResult, 'openTasksAtEnd' | 'serviceMeanMs' | 'cpu'>> {
+async function submitOpenLoop(origin: string, authorization: string, rate: number, durationS: number): Promise<Omit<SubmitResult, 'openTasksAtEnd' | 'serviceMeanMs' | 'cpu' | 'breakdown'>> {
   const { answered, p50Ms, p99Ms, statuses } = await openLoop(
     origin,
     () => ({
@@ -84,13 +115,69 @@ async function submitOpenLoop(origin: string, authorization: string, rate: numbe
   return { rate, answered, p50Ms, p99Ms, statuses };
 }
 
-/** role_submit_duration_seconds' sum and count (accepted) so far. */
-async function serviceSubmitTotals(stack: Stack): Promise<{ sum: number; count: number }> {
-  const url = `${stack.services.url('role', 'ops')}/metrics`;
-  const labels = { outcome: 'accepted' };
+/**
+ * The sum of the samples of `name` whose labels include `labels` (all series when none), from a
+ * `/metrics` text already fetched: one scrape per process and window end, because each scrape also
+ * resets prom-client's event-loop histogram (its values cover the time since the previous scrape).
+ * Hand-written: libs/testing's readMetric fetches the text again for every series.
+ */
+function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelEnd = line.lastIndexOf('}');
+    const labelText = labelEnd === -1 ? '' : line.slice(name.length + 1, labelEnd);
+    if (wanted.every((pair) => labelText.split(',').includes(pair))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+interface Snapshot {
+  gateway: string;
+  role: string;
+  mysql: Record<string, number>;
+}
+
+async function snapshot(stack: Stack): Promise<Snapshot> {
+  const scrape = async (url: string) => (await fetch(url)).text();
+  const rows = await stack.services
+    .database('role')
+    .query<{ Variable_name: string; Value: string }>(`SHOW GLOBAL STATUS WHERE Variable_name IN (${MYSQL_COUNTERS.map(() => '?').join(', ')})`, [...MYSQL_COUNTERS]);
   return {
-    sum: (await readMetric(url, 'role_submit_duration_seconds_sum', labels)) ?? 0,
-    count: (await readMetric(url, 'role_submit_duration_seconds_count', labels)) ?? 0,
+    gateway: await scrape(`${stack.gatewayUrl}/metrics`),
+    role: await scrape(`${stack.services.url('role', 'ops')}/metrics`),
+    mysql: Object.fromEntries(rows.map((row) => [row.Variable_name, Number(row.Value)])),
+  };
+}
+
+/** The window between two snapshots: role's own submit time, event-loop delay, GC, tasks ended, MySQL counters. */
+function windowOf(before: Snapshot, after: Snapshot, seconds: number): { serviceMeanMs: number; breakdown: Breakdown } {
+  const delta = (process: 'gateway' | 'role', name: string, labels: Record<string, string> = {}) =>
+    metricSum(after[process], name, labels) - metricSum(before[process], name, labels);
+  const accepted = { outcome: 'accepted' };
+  const submitted = delta('role', 'role_submit_duration_seconds_count', accepted);
+  const serviceMeanMs = (delta('role', 'role_submit_duration_seconds_sum', accepted) / Math.max(1, submitted)) * 1000;
+  const bounds = [...after.role.matchAll(/^role_submit_duration_seconds_bucket\{[^}]*le="([^"]+)"/gm)].map((match) => match[1] as string);
+  const p99Bound = bounds.find((le) => delta('role', 'role_submit_duration_seconds_bucket', { ...accepted, le }) >= 0.99 * submitted) ?? '+Inf';
+  const eventLoop = (process: 'gateway' | 'role') => ({
+    p99Ms: metricSum(after[process], 'nodejs_eventloop_lag_p99_seconds') * 1000,
+    maxMs: metricSum(after[process], 'nodejs_eventloop_lag_max_seconds') * 1000,
+  });
+  const gc = (process: 'gateway' | 'role') => ({
+    count: delta(process, 'nodejs_gc_duration_seconds_count'),
+    ms: delta(process, 'nodejs_gc_duration_seconds_sum') * 1000,
+    major: delta(process, 'nodejs_gc_duration_seconds_count', { kind: 'major' }),
+  });
+  return {
+    serviceMeanMs,
+    breakdown: {
+      serviceP99AtMostMs: Number(p99Bound) * 1000,
+      eventLoop: { gateway: eventLoop('gateway'), role: eventLoop('role') },
+      gc: { gateway: gc('gateway'), role: gc('role') },
+      tasksPerSecond: delta('role', 'jobs_items_total', { kind: 'persona' }) / seconds,
+      mysql: Object.fromEntries(MYSQL_COUNTERS.map((name) => [name, (after.mysql[name] ?? 0) - (before.mysql[name] ?? 0)])) as Record<MysqlCounter, number>,
+    },
   };
 }
 
@@ -213,22 +300,26 @@ async function main(): Promise<void> {
         mariadb: pidOf('mariadbd'),
         nats: pidOf('nats-server'),
       };
-      const before = await serviceSubmitTotals(stack);
+      const before = await snapshot(stack);
       const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+      const benchCpuBefore = process.cpuUsage();
+      const startedAt = performance.now();
       const result = await submitOpenLoop(stack.gatewayUrl, authorization, rate, DURATION_S);
+      const seconds = (performance.now() - startedAt) / 1000;
       const cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid) - (cpuBefore[name] ?? 0)]));
-      const after = await serviceSubmitTotals(stack);
-      const serviceMeanMs = ((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 1000;
-      const row = { ...result, openTasksAtEnd: await openTasks(stack), serviceMeanMs, cpu };
+      const benchCpu = process.cpuUsage(benchCpuBefore);
+      cpu['bench client'] = (benchCpu.user + benchCpu.system) / 1e6;
+      const { serviceMeanMs, breakdown } = windowOf(before, await snapshot(stack), seconds);
+      const row = { ...result, openTasksAtEnd: await openTasks(stack), serviceMeanMs, cpu, breakdown };
       process.stderr.write(
-        `submit open loop ${rate}/s: p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms ${JSON.stringify(row.statuses)}, role's mean ${serviceMeanMs.toFixed(1)} ms, open tasks ${row.openTasksAtEnd}, CPU ${JSON.stringify(cpu)}\n`,
+        `submit open loop ${rate}/s: p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms ${JSON.stringify(row.statuses)}, role's mean ${serviceMeanMs.toFixed(1)} ms, open tasks ${row.openTasksAtEnd}, CPU ${JSON.stringify(cpu)}, ${JSON.stringify(breakdown)}\n`,
       );
       rows.push(row);
     }
     return rows;
   });
   // 2. The seed's comparison, at one AI latency for both, on a stack without part 1's backlog.
-  const { serialMs, service } = await withStack(async (stack, authorization) => {
+  const comparison = !COMPARE ? undefined : await withStack(async (stack, authorization) => {
     await sim(stack, '/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'fixed', ms: COMPARE_LATENCY_MS } } } });
     const serial = await serialBaseline(stack);
     process.stderr.write(`serial (seed's before): ${TASKS} tasks in ${serial.toFixed(0)} ms\n`);
@@ -247,6 +338,22 @@ async function main(): Promise<void> {
     const cpu = Object.entries(row.cpu).map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`).join(', ');
     console.log(`| ${row.rate}/s | ${answers} | ${row.p50Ms.toFixed(1)} / ${row.p99Ms.toFixed(1)} ms | ${row.serviceMeanMs.toFixed(1)} ms | ${row.openTasksAtEnd} | ${cpu} |`);
   }
+  console.log('\nWhere the time went in the measured window (per accepted submission where it says so; MySQL counters are the whole server\'s)');
+  console.log("| rate | role's own p99 | CPU ms per submission | event-loop delay p99 / max | GC count / ms (major) | tasks ended per s | MySQL per submission | row-lock waits, deadlocks |");
+  console.log('|---:|---|---|---|---|---:|---|---|');
+  for (const row of submits) {
+    const { breakdown: b } = row;
+    const accepted = Math.max(1, row.statuses['202'] ?? 0);
+    const perSubmission = Object.entries(row.cpu).map(([name, seconds]) => `${name} ${((seconds * 1000) / accepted).toFixed(2)}`).join(', ');
+    const eventLoop = (['gateway', 'role'] as const).map((name) => `${name} ${b.eventLoop[name].p99Ms.toFixed(0)} / ${b.eventLoop[name].maxMs.toFixed(0)} ms`).join(', ');
+    const gc = (['gateway', 'role'] as const).map((name) => `${name} ${b.gc[name].count} / ${b.gc[name].ms.toFixed(0)} (${b.gc[name].major})`).join(', ');
+    const m = b.mysql;
+    const mysql = `${(m.Questions / accepted).toFixed(1)} queries, ${(m.Com_commit / accepted).toFixed(2)} commits, ${(m.Innodb_data_fsyncs / accepted).toFixed(2)} fsyncs`;
+    const locks = `${m.Innodb_row_lock_waits} waits (${m.Innodb_row_lock_time} ms), ${m.Innodb_deadlocks} deadlocks, ${m.Com_rollback} rollbacks`;
+    console.log(`| ${row.rate}/s | ≤ ${b.serviceP99AtMostMs.toFixed(0)} ms | ${perSubmission} | ${eventLoop} | ${gc} | ${b.tasksPerSecond.toFixed(1)} | ${mysql} | ${locks} |`);
+  }
+  if (!comparison) return;
+  const { serialMs, service } = comparison;
   console.log(`\nSeed 001's comparison: ${TASKS} persona tasks, AI calls of ${COMPARE_LATENCY_MS} ms`);
   console.log('| run | wall time | per request answered in |');
   console.log('|---|---:|---|');
