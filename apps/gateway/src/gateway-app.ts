@@ -66,11 +66,13 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
   const accessLog = new AccessLog(logger, config.LOG_SLOW_MS);
   const fastify = app.getHttpAdapter().getInstance();
   runRoutesInRequestContext(fastify);
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: fastify awaits an async hook's promise on every request.
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
   shedBeyondInFlightLimit(fastify, new InFlightLimit(config.HTTP_MAX_IN_FLIGHT));
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     // Route templates, never raw URLs, keep label cardinality bounded.
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
     requests.inc(labels);
@@ -79,6 +81,7 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
     // under overload a line each would cost the most.
     const serverFailed = reply.statusCode >= 500 && reply.statusCode !== 503;
     accessLog.finished('request', { requestId: request.id, ...labels }, Math.round(reply.elapsedTime), serverFailed);
+    done();
   });
 
   const document = documentErrorResponses(

@@ -10,6 +10,7 @@ import { AddApiTokenNextCallAt1763856000300 } from './migrations/1763856000300-a
 import { AddApiTokenSlotHolder1763942400100 } from './migrations/1763942400100-add-api-token-slot-holder';
 import { ApiTokenTenant1764979200000 } from './migrations/1764979200000-api-token-tenant';
 import { ApiTokenSecretFingerprint1764979200200 } from './migrations/1764979200200-api-token-secret-fingerprint';
+import { ApiTokenListIndex1796140000000 } from './migrations/1796140000000-api-token-list-index';
 import { TokenManagerMetrics } from './token-manager.metrics';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
@@ -27,6 +28,7 @@ export const TOKEN_MANAGER_SCHEMA = {
     AddApiTokenSlotHolder1763942400100,
     ApiTokenTenant1764979200000,
     ApiTokenSecretFingerprint1764979200200,
+    ApiTokenListIndex1796140000000,
   ],
 };
 

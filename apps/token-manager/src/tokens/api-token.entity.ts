@@ -9,6 +9,7 @@ export enum ApiTokenStatus {
 
 @Entity({ name: 'api_token' })
 @Index('idx_api_token_pool', ['tenant', 'provider', 'status', 'deleted'])
+@Index('idx_api_token_list', ['tenant', 'deleted', 'id'])
 export class ApiTokenEntity {
   @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
   id!: string;
