@@ -14,8 +14,20 @@ const PRUNE_INTERVAL_MS = 60_000;
 const PRUNE_BATCH = 1_000;
 /** Events per INSERT statement. */
 const INSERT_BATCH = 500;
-/** Publishes of one relay pass awaiting their JetStream acks at once. */
+/** Publishes awaiting their JetStream acks at once. */
 const PUBLISH_WINDOW = 256;
+/**
+ * Events committed by this process held in memory for the relay; beyond this (NATS down for
+ * long) further ones are left to the table's poll.
+ */
+const MAX_COMMITTED_IN_MEMORY = 10_000;
+/**
+ * How old an unpublished row must be before the poll publishes it: younger ones belong to the
+ * process that committed them, which publishes them from memory (a poll of every replica taking
+ * them as well would publish most events twice). Older ones were left by a process that died,
+ * or stopped, or failed to publish them.
+ */
+const ORPHAN_AGE_SECONDS = 2;
 
 /** Where a test may make the relay kill its own process, to prove that nothing is lost. */
 export type OutboxCrashPoint = 'none' | 'before-publish' | 'after-publish';
@@ -36,12 +48,28 @@ export interface OutboxTransaction {
   emitAll<S extends EventSubject>(subject: S, payloads: readonly DomainEvents[S][]): Promise<void>;
 }
 
+/** An event to publish: a row of the table, or what this process inserted and committed. */
+interface RelayEvent {
+  eventId: string;
+  subject: EventSubject;
+  /** The row's JSON. */
+  payload: string;
+  requestId: string | null;
+  /** When it was inserted (this process's clock), for the relay lag. */
+  insertedAt: number;
+}
+
 /**
  * Transactional outbox: state changes and the events announcing them commit together; a relay
  * publishes committed events to JetStream with the row's event id as message id and marks them
  * published.
- * A crash between commit and publish leaves the row for the next pass (or the next process); a
- * crash between publish and marking re-publishes with the same id, which JetStream drops.
+ * The relay publishes the events this process committed from memory, right after the commit
+ * (no read of the rows back, no locking read per pass), and polls the table every
+ * `pollIntervalMs` for rows older than a few seconds that nobody published: those of a process
+ * that died between its commit and its publish, or whose publish failed.
+ * A crash between commit and publish leaves the row for the poll (of this process when it
+ * restarts, or of another); a crash between publish and marking re-publishes with the same id,
+ * which JetStream drops.
  */
 export class Outbox {
   private timer: NodeJS.Timeout | undefined;
@@ -52,6 +80,9 @@ export class Outbox {
   private failedPasses = 0;
   private failingSince = 0;
   private lastPruneAt = 0;
+  private lastPollAt = 0;
+  /** Committed by this process, to publish from memory. */
+  private committed: RelayEvent[] = [];
   private readonly published: Counter;
   private readonly relayLag: Histogram;
 
@@ -75,18 +106,22 @@ export class Outbox {
   /** Runs `work` in one DB transaction; events it emits are relayed after the commit. */
   async transaction<T>(work: (tx: OutboxTransaction) => Promise<T>): Promise<T> {
     const requestId = currentRequestId() ?? null;
+    const inserted: RelayEvent[] = [];
     const result = await this.dataSource.transaction(async (manager) =>
       work({
         manager,
-        emit: (subject, payload) => insertEvents(manager, subject, [payload], requestId),
+        emit: (subject, payload) => insertEvents(manager, subject, [payload], requestId, inserted),
         emitAll: async (subject, payloads) => {
           for (let offset = 0; offset < payloads.length; offset += INSERT_BATCH) {
-            await insertEvents(manager, subject, payloads.slice(offset, offset + INSERT_BATCH), requestId);
+            await insertEvents(manager, subject, payloads.slice(offset, offset + INSERT_BATCH), requestId, inserted);
           }
         },
       }),
     );
-    this.wake();
+    if (inserted.length > 0 && !this.stopped && this.committed.length + inserted.length <= MAX_COMMITTED_IN_MEMORY) {
+      this.committed.push(...inserted);
+      this.wake();
+    }
     return result;
   }
 
@@ -100,6 +135,8 @@ export class Outbox {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    // Their rows are the record: the poll of the next process publishes them.
+    this.committed = [];
   }
 
   /** Publishes what is pending now instead of at the next poll. */
@@ -189,9 +226,16 @@ export class Outbox {
     });
   }
 
-  /** One pass: publish pending rows in id order until none are left, then prune now and then. */
+  /**
+   * One pass: publish what this process committed; every `pollIntervalMs`, the table's orphaned
+   * rows in id order until none are left; now and then, prune.
+   */
   private async relayPending(): Promise<void> {
-    await this.publishPending();
+    await this.publishCommitted();
+    if (Date.now() - this.lastPollAt >= this.settings.pollIntervalMs) {
+      this.lastPollAt = Date.now();
+      await this.publishPending();
+    }
     if (Date.now() - this.lastPruneAt >= Math.min(PRUNE_INTERVAL_MS, this.settings.retentionMs)) {
       await this.prunePublished();
       this.lastPruneAt = Date.now();
@@ -210,6 +254,23 @@ export class Outbox {
     }
   }
 
+  /** Publishes the events this process committed, and marks their rows published. */
+  private async publishCommitted(): Promise<void> {
+    while (this.committed.length > 0) {
+      const events = this.committed.splice(0, PUBLISH_WINDOW);
+      // One that failed is left to the poll (NATS may be reconnecting; the row is the record).
+      const { published, failure } = await this.publishAll(events);
+      if (published.length > 0) {
+        await this.dataSource.query('UPDATE outbox_event SET published_at = CURRENT_TIMESTAMP(3) WHERE event_id IN (?)', [
+          published.map((event) => event.eventId),
+        ]);
+      }
+      this.published.inc(published.length);
+      if (failure) throw failure;
+    }
+  }
+
+  /** Publishes the rows nobody published (see ORPHAN_AGE_SECONDS), locked, in id order. */
   private async publishPending(): Promise<void> {
     for (;;) {
       // READ COMMITTED: no gap locks, so marking rows published never deadlocks with the
@@ -219,40 +280,19 @@ export class Outbox {
         const rows = (await manager.query(
           `SELECT id, event_id AS eventId, subject, payload, request_id AS requestId,
                   TIMESTAMPDIFF(MICROSECOND, created_at, NOW(3)) / 1e6 AS ageSeconds
-             FROM outbox_event WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [this.settings.batchSize],
+             FROM outbox_event WHERE published_at IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND
+            ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+          [ORPHAN_AGE_SECONDS, this.settings.batchSize],
         )) as Array<{ id: string; eventId: string; subject: EventSubject; payload: string; requestId: string | null; ageSeconds: string }>;
-        const published: string[] = [];
-        let failure: unknown;
-        // Publishes go out a window at a time and their acks are awaited together: one at a
-        // time, a pass of 1,000 events waited for 1,000 round trips in turn. The connection
-        // sends them in id order; an event whose publish failed waits for the next pass (NATS
-        // may be reconnecting) while the ones acked are marked, so after a failure an event may
-        // reach the stream after a later one (consumers order by their own versions or ids).
-        for (let start = 0; start < rows.length && failure === undefined; start += PUBLISH_WINDOW) {
-          const window = rows.slice(start, start + PUBLISH_WINDOW);
-          this.crashIf('before-publish');
-          const acks = await Promise.allSettled(
-            window.map((row) =>
-              this.publisher.publish(row.subject, JSON.parse(row.payload), {
-                messageId: row.eventId,
-                requestId: row.requestId ?? undefined,
-              }),
-            ),
-          );
-          this.crashIf('after-publish');
-          acks.forEach((ack, index) => {
-            const row = window[index] as (typeof window)[number];
-            if (ack.status === 'rejected') {
-              failure ??= ack.reason;
-              return;
-            }
-            published.push(String(row.id));
-            this.relayLag.observe(Number(row.ageSeconds));
-          });
-        }
+        const now = Date.now();
+        const ids = new Map(rows.map((row) => [row.eventId, String(row.id)]));
+        const { published, failure } = await this.publishAll(
+          rows.map((row) => ({ ...row, insertedAt: now - Number(row.ageSeconds) * 1000 })),
+        );
         if (published.length > 0) {
-          await manager.query('UPDATE outbox_event SET published_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)', [published]);
+          await manager.query('UPDATE outbox_event SET published_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)', [
+            published.map((event) => ids.get(event.eventId)),
+          ]);
         }
         return { count: rows.length, published: published.length, failure };
       });
@@ -260,6 +300,42 @@ export class Outbox {
       if (relayed.failure) throw relayed.failure;
       if (relayed.count < this.settings.batchSize) return;
     }
+  }
+
+  /**
+   * Publishes `events` a window at a time, awaiting each window's acks together (one at a time,
+   * 1,000 events waited for 1,000 round trips in turn). The connection sends them in order; one
+   * whose publish failed is not marked (the poll publishes it again later) while the ones acked
+   * are, so after a failure an event may reach the stream after a later one (consumers order by
+   * their own versions or ids).
+   */
+  private async publishAll(events: readonly RelayEvent[]): Promise<{ published: RelayEvent[]; failure: unknown }> {
+    const published: RelayEvent[] = [];
+    let failure: unknown;
+    for (let start = 0; start < events.length && failure === undefined; start += PUBLISH_WINDOW) {
+      const window = events.slice(start, start + PUBLISH_WINDOW);
+      this.crashIf('before-publish');
+      const acks = await Promise.allSettled(
+        window.map((event) =>
+          this.publisher.publish(event.subject, JSON.parse(event.payload), {
+            messageId: event.eventId,
+            requestId: event.requestId ?? undefined,
+          }),
+        ),
+      );
+      this.crashIf('after-publish');
+      const now = Date.now();
+      acks.forEach((ack, index) => {
+        const event = window[index] as RelayEvent;
+        if (ack.status === 'rejected') {
+          failure ??= ack.reason;
+          return;
+        }
+        published.push(event);
+        this.relayLag.observe((now - event.insertedAt) / 1000);
+      });
+    }
+    return { published, failure };
   }
 
   private crashIf(point: OutboxCrashPoint): void {
@@ -271,7 +347,8 @@ export class Outbox {
 }
 
 /**
- * One multi-row INSERT of the events, as a plain statement: TypeORM's `manager.insert` reads
+ * One multi-row INSERT of the events (added to `inserted`, for the relay after the commit), as a
+ * plain statement: TypeORM's `manager.insert` reads
  * every inserted row back (`SELECT id, created_at …`, for the generated columns) and builds the
  * statement through its query builder, an extra statement and most of the CPU of a job kit
  * transaction's outbox write. Nothing here needs the generated id or time back.
@@ -281,10 +358,16 @@ async function insertEvents(
   subject: EventSubject,
   payloads: readonly unknown[],
   requestId: string | null,
+  inserted: RelayEvent[],
 ): Promise<void> {
   if (payloads.length === 0) return;
   const values: unknown[] = [];
-  for (const payload of payloads) values.push(randomUUID(), subject, JSON.stringify(payload), requestId);
+  const insertedAt = Date.now();
+  for (const payload of payloads) {
+    const event = { eventId: randomUUID(), subject, payload: JSON.stringify(payload), requestId, insertedAt };
+    values.push(event.eventId, subject, event.payload, requestId);
+    inserted.push(event);
+  }
   await manager.query(
     `INSERT INTO outbox_event (event_id, subject, payload, request_id) VALUES ${payloads.map(() => '(?, ?, ?, ?)').join(', ')}`,
     values,
