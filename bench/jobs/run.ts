@@ -17,6 +17,7 @@ import { createTestDatabase, waitFor } from '@batchgate/testing';
 import {
   CreateJobTables1764547200000,
   defineJobKind,
+  DropJobItemStatusIndex1765238400000,
   jobStreams,
   JobStore,
   JobWorker,
@@ -46,18 +47,24 @@ interface Measured {
   name: string;
   seconds: number;
   jobsPerSecond: number;
-  /** CPU milliseconds per job: this process, and the servers the side writes to. */
-  cpu: { bench: number; servers: number };
+  /** CPU milliseconds per job: this process, and the servers the side writes to (each, and their sum). */
+  cpu: CpuPerJob;
+}
+
+interface CpuPerJob {
+  bench: number;
+  servers: number;
+  byServer: Record<string, number>;
 }
 
 /**
- * CPU seconds used so far by this process and by the named local servers (from /proc): steadier
- * than wall time on a machine whose other users come and go, though the servers' share also
- * counts whatever else uses them meanwhile.
+ * CPU seconds used so far by this process and by each of the named local servers (from /proc):
+ * steadier than wall time on a machine whose other users come and go, though the servers' share
+ * also counts whatever else uses them meanwhile.
  */
-function cpuSeconds(servers: readonly string[]): { bench: number; servers: number } {
+function cpuSeconds(servers: readonly string[]): { bench: number; byServer: Record<string, number> } {
   const usage = process.cpuUsage();
-  let serverTicks = 0;
+  const byServer: Record<string, number> = {};
   for (const server of servers) {
     let pids: string[] = [];
     try {
@@ -67,18 +74,25 @@ function cpuSeconds(servers: readonly string[]): { bench: number; servers: numbe
     }
     for (const pid of pids) {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      serverTicks += Number(fields[11]) + Number(fields[12]);
+      byServer[server] = (byServer[server] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
     }
   }
-  return { bench: (usage.user + usage.system) / 1e6, servers: serverTicks / 100 };
+  return { bench: (usage.user + usage.system) / 1e6, byServer };
 }
 
 /** CPU milliseconds per job since `before`. */
-function cpuPerJob(servers: readonly string[], before: { bench: number; servers: number }) {
+function cpuPerJob(
+  servers: readonly string[],
+  before: ReturnType<typeof cpuSeconds>,
+): CpuPerJob {
   const after = cpuSeconds(servers);
+  const byServer: Record<string, number> = {};
+  for (const [server, seconds] of Object.entries(after.byServer))
+    byServer[server] = ((seconds - (before.byServer[server] ?? 0)) * 1000) / JOBS;
   return {
     bench: ((after.bench - before.bench) * 1000) / JOBS,
-    servers: ((after.servers - before.servers) * 1000) / JOBS,
+    servers: Object.values(byServer).reduce((sum, value) => sum + value, 0),
+    byServer,
   };
 }
 
@@ -111,7 +125,7 @@ async function benchKit(round: number): Promise<Measured> {
     },
     {
       entities: [OutboxEventEntity],
-      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000],
+      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000],
     },
   );
   try {
@@ -121,7 +135,7 @@ async function benchKit(round: number): Promise<Measured> {
     const outbox = new Outbox(
       dataSource,
       new EventPublisher(nats),
-      { pollIntervalMs: 20, batchSize: 1_000, retentionMs: 3_600_000, crashPoint: 'none' },
+      { pollIntervalMs: 500, batchSize: 100, retentionMs: 3_600_000, crashPoint: 'none' },
       logger,
       registry,
     );
@@ -248,7 +262,10 @@ async function benchBullmq(round: number): Promise<Measured> {
 }
 
 function cpuText({ cpu }: Measured): string {
-  return `bench ${cpu.bench.toFixed(3)} + servers ${cpu.servers.toFixed(3)}`;
+  const each = Object.entries(cpu.byServer)
+    .map(([server, value]) => `${server} ${value.toFixed(3)}`)
+    .join(', ');
+  return `bench ${cpu.bench.toFixed(3)} + servers ${cpu.servers.toFixed(3)} (${each})`;
 }
 
 async function main(): Promise<void> {

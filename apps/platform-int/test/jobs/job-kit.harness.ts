@@ -7,6 +7,7 @@ import { sleep } from '@batchgate/concurrency';
 import {
   CreateJobTables1764547200000,
   defineJobKind,
+  DropJobItemStatusIndex1765238400000,
   ItemFailure,
   jobStreams,
   JobStore,
@@ -131,7 +132,7 @@ export async function openKit(
     { ...environment, DB_POOL_SIZE: options.poolSize ?? 10, DB_CONNECT_TIMEOUT_MS: 5_000 },
     {
       entities: [OutboxEventEntity],
-      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000],
+      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000],
     },
   );
   const nats = await connect({ servers: environment.NATS_URL });
