@@ -95,6 +95,29 @@ describe('TokenPool', () => {
     expect(pool.credentials().map((c) => c.leases)).toEqual([2, 2, 2]);
   });
 
+  it('leases the credential whose call could start soonest when credentials say (nextCallAt), the least recently used on a tie', async () => {
+    const clock = new ManualClock(1_000);
+    const asked: Array<[string, number, number]> = [];
+    // Each lease out pushes t0's next call back by 300 ms and t1's by 100 ms.
+    const pool = new TokenPool({
+      credentials: tokens(2).map((t) => ({
+        ...t,
+        nextCallAt: (now: number, leased: number) => {
+          asked.push([t.id, now, leased]);
+          return now + leased * (t.id === 't0' ? 300 : 100);
+        },
+      })),
+      clock,
+      maxInFlightPerCredential: 4,
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await pool.lease()).id);
+    // t0 can call at 0, 300, 600 ms; t1 at 0, 100, 200, 300 ms: each lease takes whichever opens
+    // first; at 0 and at 300 ms both do, and the least recently used wins.
+    expect(ids).toEqual(['t0', 't1', 't1', 't1', 't0', 't1']);
+    expect(asked).toContainEqual(['t1', 1_000, 3]);
+  });
+
   it('makes leases exclusive by default and queues callers FIFO', async () => {
     const pool = new TokenPool({ credentials: tokens(1), clock: new ManualClock() });
     const first = await pool.lease();

@@ -28,6 +28,15 @@ export interface CredentialSpec<T> {
   readonly quota?: number;
   /** Leases of this credential out at once (default: the pool's `maxInFlightPerCredential`). */
   readonly maxInFlight?: number;
+  /**
+   * When a call with this credential leased at `now` could start at the earliest (the pool's clock),
+   * with `leased` leases of it out already (calls running, or waiting to start ahead of this one),
+   * e.g. from the provider's window as the caller paces the credential's calls. A lease takes,
+   * among the credentials with capacity, the one whose call could start soonest (the least
+   * recently leased on a tie), so work goes to whichever credential's window opens first instead
+   * of queueing behind a slower one. Omitted: now.
+   */
+  readonly nextCallAt?: (now: number, leased: number) => number;
 }
 
 /** Where a credential stands. */
@@ -100,6 +109,7 @@ interface Credential<T> {
   readonly value: T;
   readonly gate: RateGate | undefined;
   readonly maxInFlight: number;
+  readonly nextCallAt: ((now: number, leased: number) => number) | undefined;
   status: CredentialStatus;
   remaining: number;
   inFlight: number;
@@ -169,7 +179,8 @@ export function distributeStocks<S>(stocks: readonly S[], threadCount: number): 
 /**
  * A pool of credentials (API tokens) shared by workers. Each call leases one credential: the
  * least recently used among those that have capacity now (active, under their own rate limit,
- * quota left, fewer than `maxInFlight` leases out). When none has capacity, `lease()` waits in
+ * quota left, fewer than `maxInFlight` leases out), or the one whose call could start soonest when
+ * credentials say when that is (`nextCallAt`). When none has capacity, `lease()` waits in
  * FIFO order. A credential that fails for auth reasons is retired, one whose quota is used up is
  * marked exhausted; both are never leased again (until {@link setQuota} restores an exhausted
  * one), and both are announced as events.
@@ -389,13 +400,18 @@ export class TokenPool<T> {
     });
   }
 
-  /** Least recently leased credential with capacity at `now`. */
+  /** The credential with capacity at `now` whose call could start soonest; the least recently leased on a tie. */
   private pick(now: number): Credential<T> | undefined {
     let best: Credential<T> | undefined;
+    let bestAt = Infinity;
     for (const c of this.credentialsList) {
       if (c.status !== 'active' || c.inFlight >= c.maxInFlight || c.cooldownUntil > now) continue;
       if (c.gate && c.gate.availableAt(now) > now) continue;
-      if (!best || c.lastLease < best.lastLease) best = c;
+      const at = c.nextCallAt ? Math.max(now, c.nextCallAt(now, c.inFlight)) : now;
+      if (!best || at < bestAt || (at === bestAt && c.lastLease < best.lastLease)) {
+        best = c;
+        bestAt = at;
+      }
     }
     return best;
   }
@@ -531,6 +547,7 @@ export class TokenPool<T> {
           )
         : undefined,
       maxInFlight,
+      nextCallAt: spec.nextCallAt,
       status: quota === 0 ? 'exhausted' : 'active',
       remaining: quota,
       inFlight: 0,

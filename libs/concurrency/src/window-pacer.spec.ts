@@ -22,7 +22,7 @@ describe('WindowPacer', () => {
         await sleep(ms, { clock });
       }),
     );
-    return { clock, starts, done: Promise.all(runAll) };
+    return { clock, pacer, starts, done: Promise.all(runAll) };
   };
 
   it('starts at most `limit` calls per window, a window plus the margin after the call they follow', async () => {
@@ -32,28 +32,29 @@ describe('WindowPacer', () => {
     expect(starts).toEqual([0, 0, 1_010, 1_010, 2_020]);
   });
 
-  it('pushes a successor back by how much longer its predecessor took than the fastest call, up to the cap', async () => {
-    // Call 0 took 45 ms where the fastest took 20: it may have been counted 25 ms late.
+  it('frees a call\'s place a window after it started plus how much longer it took than the fastest call, up to the cap', async () => {
+    // Call 0 took 45 ms where the fastest took 20: it may have been counted 25 ms late. Call 2
+    // takes call 1's place (free at 1 010 ms), call 3 call 0's (at 1 035).
     const late = setup([45, 20, 20, 20]);
     await late.clock.runAllAsync();
     await late.done;
-    expect(late.starts).toEqual([0, 0, 1_035, 1_035]); // calls start in order
+    expect(late.starts).toEqual([0, 0, 1_010, 1_035]);
 
-    // Call 0 took 500 ms: counted as 50 ms late (the cap), and its successor also waited for its answer.
-    const slow = setup([500, 20, 20]);
+    // Call 0 took 500 ms: counted as 50 ms late (the cap).
+    const slow = setup([500, 20, 20, 20]);
     await slow.clock.runAllAsync();
     await slow.done;
-    expect(slow.starts).toEqual([0, 0, 1_060]);
+    expect(slow.starts).toEqual([0, 0, 1_010, 1_060]);
   });
 
-  it('counts all of a late call\'s lateness by default: its successor is counted a window after it, whatever the latency', async () => {
+  it('counts all of a late call\'s lateness by default: the call in its place is counted a window after it, whatever the latency', async () => {
     const clock = new ManualClock();
     const floor = new CallDurationFloor(30_000, clock);
     const pacer = new WindowPacer({ limit: 2, windowMs: 1_000, durationFloor: floor, marginMs: 10, clock });
     const starts: number[] = [];
     // Call 0 took 300 ms where the fastest took 20: counted up to 280 ms late.
     const done = Promise.all(
-      [300, 20, 20].map((ms) =>
+      [300, 20, 20, 20].map((ms) =>
         pacer.run(async () => {
           starts.push(clock.now());
           await sleep(ms, { clock });
@@ -62,15 +63,41 @@ describe('WindowPacer', () => {
     );
     await clock.runAllAsync();
     await done;
-    expect(starts).toEqual([0, 0, 1_290]);
+    expect(starts).toEqual([0, 0, 1_010, 1_290]);
   });
 
-  it('waits for the answer of the call a window back when it is still running', async () => {
-    const { clock, starts, done } = setup([1_500, 20, 20]);
+  it('lets the calls behind a slow call use the other places: it holds only its own until it answers', async () => {
+    const { clock, starts, done } = setup([1_500, 20, 20, 20, 20]);
     await clock.runAllAsync();
     await done;
-    // Call 0 answered at 1 500 ms; its lateness is capped at 50 ms, so its successor starts then.
+    // Call 0 holds its place until its answer at 1 500 ms (then 50 ms more, the cap, which has
+    // passed by then); calls 2 and 4 take call 1's place a window apart, call 3 call 0's after
+    // its answer, a window after call 2 would have been too late to wait for.
+    expect(starts).toEqual([0, 0, 1_010, 1_500, 2_020]);
+  });
+
+  it('waits for an answer when every place is held by a call that has not answered', async () => {
+    const { clock, starts, done } = setup([1_500, 1_500, 20]);
+    await clock.runAllAsync();
+    await done;
     expect(starts).toEqual([0, 0, 1_500]);
+  });
+
+  it('tells when a call would start, behind the calls waiting already', async () => {
+    const { clock, starts, done, pacer } = setup([45, 20]);
+    await clock.advanceAsync(100);
+    await done;
+    // Places free at 1 010 (call 1) and 1 035 ms (call 0, 25 ms late).
+    expect(pacer.nextStartAt(0)).toBe(1_010);
+    expect(pacer.nextStartAt(1)).toBe(1_035);
+    const call = async () => {
+      starts.push(clock.now());
+      await sleep(20, { clock });
+    };
+    const next = [pacer.run(call), pacer.run(call)];
+    await clock.runAllAsync();
+    await Promise.all(next);
+    expect(starts).toEqual([0, 0, 1_010, 1_035]);
   });
 
   it('gives the turn to the next call when a waiting call is cancelled', async () => {

@@ -27,30 +27,35 @@ function planner(tokens: number) {
       return { affectedRows: 1 };
     },
   } as unknown as DataSource;
+  const primed: Array<[string, number]> = [];
   const supply = {
     fresh: async () => ({ credentials: () => Array.from({ length: tokens }, (_, i) => ({ id: i, status: 'active' })) }),
+    prime: (tenant: string, callsPerToken: number) => primed.push([tenant, callsPerToken]),
   } as unknown as TokenSupply;
   const registry = new Registry();
   const config = { SYNC_TOKENS_PER_THREAD: 6, SYNC_MAX_THREADS: 10 } as KlineSyncConfig;
   const subject = new SyncPlanner(dataSource, jobs, supply, config, new KlineSyncMetrics(registry), pino({ level: 'silent' }));
-  return { subject, stored, release, registry };
+  return { subject, stored, release, registry, primed };
 }
 
 describe('SyncPlanner', () => {
   it("plans as seed 004 after the answer and queues the stocks in the seed's order: by market, round-robin over the threads", async () => {
-    const { subject, stored, release, registry } = planner(14);
+    const { subject, stored, release, registry, primed } = planner(14);
     subject.planSoon('job-1', owner);
     const order = await release;
     expect(stored).toEqual([['job-1', 'acme', 'alice', JSON.stringify({ threads: 2, tokensPerThread: [7, 7], tokenCount: 14 })]]);
     // SH: seqs 0-6 over 2 threads → [0, 2, 4, 6], [1, 3, 5]; SZ: seqs 7-9 → [7, 9], [8].
     expect(order).toEqual([0, 2, 4, 6, 1, 3, 5, 7, 9, 8]);
+    // The job's first calls are booked while it is planned: 10 stocks over 14 tokens, one each.
+    expect(primed).toEqual([['acme', 1]]);
     expect(await registry.getSingleMetricAsString('kline_sync_plan_tokens_per_thread')).toContain('kline_sync_plan_tokens_per_thread{thread="1"} 7');
   });
 
   it('still queues a job planned on no token: one thread, its stocks in their order', async () => {
-    const { subject, stored, release } = planner(0);
+    const { subject, stored, release, primed } = planner(0);
     subject.planSoon('job-2', owner);
     expect(await release).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(primed).toEqual([]);
     expect(stored[0]?.[3]).toBe(JSON.stringify({ threads: 1, tokensPerThread: [0], tokenCount: 0 }));
   });
 });

@@ -89,6 +89,9 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     this.planning.add(id);
     try {
       const usable = (await this.tokenSupply.fresh(owner.tenant)).credentials().filter((token) => token.status === 'active');
+      const job = await this.jobs.get(owner, id);
+      // The first calls are booked while the plan is stored and the stocks are queued.
+      if (usable.length > 0) this.tokenSupply.prime(owner.tenant, Math.ceil(job.total / usable.length));
       const threads = calculateThreadCount(usable.length, this.config.SYNC_TOKENS_PER_THREAD, this.config.SYNC_MAX_THREADS);
       const plan: SyncPlan = { threads, tokensPerThread: distributeTokens(usable, threads).map((lane) => lane.length), tokenCount: usable.length };
       // The first plan stored stands (a sweep on another replica may have planned it meanwhile).
@@ -102,7 +105,7 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       }
       // With no usable token the stocks are still queued: each fails for want of one (a failure
       // row to re-pull once the tenant has tokens), as when its tokens go away mid-job.
-      await this.jobs.release(owner, id, { order: await this.seedOrder(id, owner, threads) }).catch((error: unknown) => {
+      await this.jobs.release(owner, id, { order: await this.seedOrder(id, owner, job.total, threads) }).catch((error: unknown) => {
         // Cancelled, or released by another replica's sweep: nothing left to do.
         if (!(error instanceof DomainError && error.code === 'SYNC.JOB_NOT_PENDING')) throw error;
       });
@@ -115,9 +118,8 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
    * The order the job's stocks are queued in, as the seed deals them: grouped by market (items
    * are stored in (market, code) order), each market's stocks round-robin over the threads.
    */
-  private async seedOrder(id: string, owner: JobOwner, threads: number): Promise<number[]> {
-    const job = await this.jobs.get(owner, id);
-    const { items } = await this.jobs.items(owner, id, { page: 1, size: Math.max(1, job.total) });
+  private async seedOrder(id: string, owner: JobOwner, total: number, threads: number): Promise<number[]> {
+    const { items } = await this.jobs.items(owner, id, { page: 1, size: Math.max(1, total) });
     const byMarket = new Map<string, number[]>();
     for (const item of items) {
       const seqs = byMarket.get(item.payload.market) ?? [];

@@ -55,6 +55,8 @@ interface TokenState {
   remainingQuota: number;
   reservation: Reservation | undefined;
   reserving: Promise<void> | undefined;
+  /** Calls of the token at the provider now (started, not answered). */
+  running: number;
 }
 
 /** How long unused reserved calls are kept after their last slot before they are given back. */
@@ -202,13 +204,57 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
   async call<R>(tokenId: number, call: () => Promise<R>, signal?: AbortSignal): Promise<R> {
     const token = this.tokens.get(tokenId);
     if (!token) throw new Error(`token ${tokenId} is not in this replica's pool`);
+    const start = async () => {
+      token.running++;
+      try {
+        return await call();
+      } finally {
+        token.running--;
+      }
+    };
     await this.takeReservedCall(tokenId, token, signal);
     try {
-      return token.pacer ? await token.pacer.run(call, signal) : await call();
+      return token.pacer ? await token.pacer.run(start, signal) : await start();
     } catch (error) {
       // Not sent: the provider went down while the call waited for its slot. Its quota goes back.
       if (error instanceof BrokenCircuitError) void this.giveBackUnsent(tokenId, token.tenant);
       throw error;
+    }
+  }
+
+  /**
+   * When a call of the token leased at `nowMs` could start at the earliest (the token pool's clock:
+   * epoch ms), with `leased` leases of it out: its reserved slot, and the provider's window as this
+   * replica paces the token behind the calls leased before it that have not started yet. The pool
+   * gives a stock the token that can call soonest.
+   */
+  private nextCallAt(tokenId: number, nowMs: number, leased: number): number {
+    const token = this.tokens.get(tokenId);
+    if (!token) return nowMs;
+    const reservation = token.reservation;
+    // The next reserved call's slot (on performance.now()); once the reservation is taken, the
+    // next one's slots follow on.
+    const slotAt = reservation ? performance.timeOrigin + reservation.firstSlotAt + reservation.used * reservation.slotMs : nowMs;
+    return Math.max(nowMs, slotAt, token.pacer?.nextStartAt(Math.max(0, leased - token.running), nowMs) ?? nowMs);
+  }
+
+  /**
+   * Reserves the first calls of a job that is about to start, for each of the tenant's usable
+   * tokens this replica holds no calls of (up to `callsPerToken`), so its first stocks find their
+   * calls booked instead of all asking token-manager at once (a job's first reservations queued
+   * there behind each other for up to 170 ms, on a 7 s job). Calls the job does not use are given
+   * back, as any reservation's.
+   */
+  prime(tenant: string, callsPerToken: number): void {
+    const pool = this.pools.get(tenant)?.pool;
+    if (!pool || callsPerToken < 1) return;
+    for (const credential of pool.credentials()) {
+      const tokenId = Number(credential.id);
+      const token = this.tokens.get(tokenId);
+      if (credential.status !== 'active' || !token || token.reserving || this.unusedReserved(tokenId) > 0) continue;
+      token.reserving = this.reserve(tokenId, token, callsPerToken)
+        .catch((error: unknown) => this.logger.debug({ err: error, tokenId }, 'could not reserve a starting job\'s first calls'))
+        .finally(() => (token.reserving = undefined));
     }
   }
 
@@ -243,10 +289,9 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  private async reserve(tokenId: number, token: TokenState): Promise<void> {
-    const answer = await this.forPool(() =>
-      this.tokenManager.reportUsage({ tenant: token.tenant, tokenId, count: this.reservationSize(token), partial: true, holder: this.holder }),
-    );
+  private async reserve(tokenId: number, token: TokenState, atMost = Infinity): Promise<void> {
+    const count = Math.max(1, Math.min(atMost, this.reservationSize(token)));
+    const answer = await this.forPool(() => this.tokenManager.reportUsage({ tenant: token.tenant, tokenId, count, partial: true, holder: this.holder }));
     if (answer.dailyLimit > 0) token.remainingQuota = answer.dailyLimit - answer.dailyUsed;
     // Refused: its quota is used up, or it is no longer usable there (retired — e.g. by another
     // stock the provider refused it for —, disabled or expired). Either way this replica stops
@@ -329,7 +374,7 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
       // token-manager counts this replica's reserved calls as used; the pool counts them when made.
       const quota = lease.remainingQuota < 0 ? Infinity : lease.remainingQuota + this.unusedReserved(lease.tokenId);
       if (known.has(id)) pool.setQuota(id, quota);
-      else pool.add({ id, value: { tokenId: lease.tokenId, secret: lease.secret }, quota });
+      else pool.add({ id, value: { tokenId: lease.tokenId, secret: lease.secret }, quota, nextCallAt: (nowMs, leased) => this.nextCallAt(lease.tokenId, nowMs, leased) });
     }
     for (const [id, status] of known) if (status === 'active' && !leased.has(id)) pool.setQuota(id, 0);
     entry.pool = pool;
@@ -368,7 +413,7 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
           ? new WindowPacer({ limit: ratePerSecond, windowMs: 1_000, durationFloor: this.durationFloor })
           : undefined;
     if (known) Object.assign(known, { ratePerSecond, pacer, remainingQuota });
-    else this.tokens.set(tokenId, { tenant, ratePerSecond, pacer, remainingQuota, reservation: undefined, reserving: undefined });
+    else this.tokens.set(tokenId, { tenant, ratePerSecond, pacer, remainingQuota, reservation: undefined, reserving: undefined, running: 0 });
   }
 
   /** Calls of the token this replica has reserved and not made yet. */
