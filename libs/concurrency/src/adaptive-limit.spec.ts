@@ -71,7 +71,37 @@ describe('AimdLimit', () => {
     round(limit, 200, { latencyMs: 13 }); // 4 at 1.3 × the baseline beat 3 at it (break-even 1.33 ×)
     expect(limit.current).toBe(5);
     round(limit, 300, { latencyMs: 12.6 }); // 5 at 1.26 × do less than 4 at 1 × (break-even 1.25 ×)
+    expect(limit.current).toBe(5); // one slow round may be a hiccup
+    round(limit, 400, { latencyMs: 12.6 });
     expect(limit.current).toBe(4);
+  });
+
+  it('keeps the limit on one round a little slow between good ones, and cuts it on two in a row or one far slower', () => {
+    const limit = new AimdLimit({ initial: 4, max: 8 });
+    round(limit, 0);
+    round(limit, 100, { latencyMs: 30 }); // ends slow start at 8: back to 4
+    for (let t = 200; t < 600; t += 100) round(limit, t);
+    expect(limit.current).toBe(8);
+    round(limit, 600, { latencyMs: 14 }); // break-even 11.4 ms, under 1.5 × the baseline
+    round(limit, 700);
+    round(limit, 800, { latencyMs: 14 });
+    expect(limit.current).toBe(8);
+    round(limit, 900, { latencyMs: 14 });
+    expect(limit.current).toBe(7);
+    round(limit, 1_000, { latencyMs: 16 });
+    expect(limit.current).toBe(6);
+  });
+
+  it('in slow start, holds the limit on one round a little slow and ends on the second', () => {
+    const limit = new AimdLimit({ initial: 4, max: 100 });
+    round(limit, 0);
+    round(limit, 100, { latencyMs: 13 });
+    expect(limit.current).toBe(8);
+    round(limit, 200);
+    expect(limit.current).toBe(16);
+    round(limit, 300, { latencyMs: 13 });
+    round(limit, 400, { latencyMs: 13 });
+    expect(limit.current).toBe(8);
   });
 
   it('takes one thread away at least on overload, where × backoffRatio alone would not', () => {
@@ -92,21 +122,21 @@ describe('AimdLimit', () => {
     expect(big.current).toBe(27);
   });
 
-  it('grows back to the last overloaded limit a quarter thread per round, by one past it', () => {
+  it('grows back to the last overloaded limit an eighth of a thread per round, by one past it', () => {
     const limit = new AimdLimit({ initial: 4, max: 100 });
     round(limit, 0);
     round(limit, 100, { latencyMs: 30 }); // ends slow start at 8: back to 4
     round(limit, 200);
     expect(limit.current).toBe(5);
-    round(limit, 300, { latencyMs: 20 }); // overload at 5: back to 4
+    round(limit, 300, { latencyMs: 20 }); // overload at 5 (2 × the baseline): back to 4 at once
     expect(limit.current).toBe(4);
-    for (let t = 400; t < 700; t += 100) round(limit, t);
-    expect(limit.current).toBe(4); // 4.75
-    round(limit, 700);
+    for (let t = 400; t < 1_100; t += 100) round(limit, t);
+    expect(limit.current).toBe(4); // 4.875
+    round(limit, 1_100);
     expect(limit.current).toBe(5);
-    round(limit, 800); // 5 is fine now: + 1 per round again
+    round(limit, 1_200); // 5 is fine now: + 1 per round again
     expect(limit.current).toBe(6);
-    round(limit, 900);
+    round(limit, 1_300);
     expect(limit.current).toBe(7);
   });
 

@@ -91,8 +91,10 @@ abstract class BaseLimit implements AdaptiveLimit {
   /** Slow start: double per round until the first overload, then fall back to the last good limit. */
   private slowStart = true;
   private lastGood = 0;
-  /** Round-average latency above `slowStartTolerance × baseline` ends slow start. */
+  /** Round-average latency above `slowStartTolerance × baseline` is slow (see `overloaded`). */
   protected slowStartTolerance = 1.2;
+  /** The last round was slow, but not overloaded for sure. */
+  private slowRound = false;
 
   constructor(options: AdaptiveLimitOptions) {
     this.min = options.min ?? 1;
@@ -155,16 +157,30 @@ abstract class BaseLimit implements AdaptiveLimit {
     this.dropped = false;
     const baseline = this.baseline.value;
     if (this.slowStart) {
-      if (dropped || average > baseline * this.slowStartTolerance) {
+      const slow = average > baseline * this.slowStartTolerance;
+      if (this.overloaded(dropped, slow, average, baseline)) {
         this.slowStart = false;
         this.set(this.lastGood > 0 ? this.lastGood : this.limit * 0.5);
-      } else if (!limited) {
+      } else if (!slow && !limited) {
         this.lastGood = this.limit;
         this.set(this.limit * 2);
       }
       return;
     }
     this.set(this.decide(average, baseline, dropped, limited));
+  }
+
+  /**
+   * Whether a round shows overload: a timeout or a rate limit, or a slow round (over the
+   * threshold the caller tested) that is also 1.5 × the baseline or follows another slow round.
+   * A pause of the caller's own machine (GC, a busy core) slows every call in flight at once, so
+   * one round a little slow says little; two in a row, or one far slower, do.
+   */
+  protected overloaded(dropped: boolean, slow: boolean, averageMs: number, baselineMs: number): boolean {
+    const overloaded =
+      dropped || (slow && (this.slowRound || averageMs > baselineMs * EARLY_OVERLOAD));
+    this.slowRound = slow && !overloaded;
+    return overloaded;
   }
 
   /** The next limit after a round. */
@@ -186,16 +202,16 @@ abstract class BaseLimit implements AdaptiveLimit {
 }
 
 /** Growth per good round of {@link AimdLimit} just below the limit that last was overload. */
-const PROBE_STEP = 0.25;
+const PROBE_STEP = 0.125;
 
 /** Options of {@link AimdLimit}. */
 export interface AimdLimitOptions extends AdaptiveLimitOptions {
   /** Multiplier applied on overload (default 0.9). */
   backoffRatio?: number;
   /**
-   * A round whose average latency exceeds `tolerance ×` the no-load baseline counts as overload,
-   * or `limit / (limit − 1) ×` it where that is higher (see {@link AimdLimit}). Default 1.2; keep
-   * it above the round-to-round jitter of the upstream's latency.
+   * A round whose average latency exceeds `tolerance ×` the no-load baseline is slow, or
+   * `limit / (limit − 1) ×` it where that is higher (see {@link AimdLimit}). Default 1.2; keep it
+   * above the round-to-round jitter of the upstream's latency.
    */
   tolerance?: number;
 }
@@ -205,13 +221,15 @@ export interface AimdLimitOptions extends AdaptiveLimitOptions {
  * and a latency check).
  *
  * Once per round (≈ one round trip: as many samples as the limit, from calls started under it):
- * - slow start: while rounds are fine the limit doubles; the first overloaded round ends slow
- *   start and brings the limit back to the last good one;
- * - then a round with a timeout or a rate limit, or whose average latency is above the break-even
- *   latency, cuts the limit to `limit × backoffRatio`, and by one thread at least; a good round in
- *   which the limit was in use adds 1, or a quarter where the next thread would reach the limit
- *   of the last overloaded round (as TCP CUBIC slows down near its last maximum), until a round
- *   there is fine;
+ * - a round is overloaded when it saw a timeout or a rate limit, or when it is slow and either
+ *   1.5 × the baseline or the second slow round in a row (one round a little slow keeps the
+ *   limit as it is: a pause of the caller's machine slows all calls at once);
+ * - slow start: while rounds are fine the limit doubles; the first overloaded round (slow: over
+ *   `tolerance ×` the baseline) ends slow start and brings the limit back to the last good one;
+ * - then an overloaded round (slow: over the break-even latency) cuts the limit to
+ *   `limit × backoffRatio`, and by one thread at least; a good round in which the limit was in
+ *   use adds 1, or an eighth where the next thread would reach the limit of the last overloaded
+ *   round (as TCP CUBIC slows down near its last maximum), until a round there is fine;
  * - the break-even latency of a limit of n is `baseline × max(tolerance, n / (n − 1))`, the
  *   baseline being the no-load latency (the lowest recent round average). By Little's law a batch
  *   does n / latency calls per ms, so above `baseline × n / (n − 1)` the n-th call in flight costs
@@ -251,15 +269,17 @@ export class AimdLimit extends BaseLimit {
     const threads = Math.floor(this.limit);
     const breakEven =
       baselineMs * Math.max(this.tolerance, threads > 1 ? threads / (threads - 1) : Infinity);
-    if (dropped || averageMs > breakEven) {
+    const slow = averageMs > breakEven;
+    if (this.overloaded(dropped, slow, averageMs, baselineMs)) {
       this.overloadedAt = threads;
       // × backoffRatio alone can leave a small limit where it was (6.9 → 6.2): overload again.
       return Math.min(this.limit * this.backoffRatio, threads - 1);
     }
-    if (appLimited) return this.limit;
+    if (slow || appLimited) return this.limit;
     if (threads >= this.overloadedAt) this.overloadedAt = Infinity;
-    // Back up to where the last overload was, a quarter thread per round: otherwise every other
-    // round would run at the overloaded limit, since one round there is all it takes to see it.
+    // Back up to where the last overload was, an eighth of a thread per round: otherwise a third
+    // of the rounds would run at the overloaded limit, as two rounds there are what it takes to
+    // tell.
     return this.limit + (threads + 1 >= this.overloadedAt ? PROBE_STEP : 1);
   }
 }
