@@ -16,6 +16,9 @@ export interface StoredRole {
   createdAt: Date;
 }
 
+/** A persona as a task's run knows it (the stored row without its creation time). */
+export type PersonaRecord = Omit<StoredRole, 'createdAt'>;
+
 interface RoleRow {
   id: string;
   tenant: string;
@@ -53,14 +56,17 @@ export class RolesRepository {
 
   /**
    * Stores the task's persona once: a second run of the same task (the first one's replica died
-   * after storing it) keeps the first persona and gets it back.
+   * after storing it) keeps the first persona and gets it back. The common case (nothing stored
+   * yet) answers the row it inserted without reading it back.
    */
-  async store(role: Omit<StoredRole, 'id' | 'createdAt'>): Promise<StoredRole> {
-    await this.dataSource.query(
+  async store(role: Omit<StoredRole, 'id' | 'createdAt'>): Promise<PersonaRecord> {
+    const id = randomUUID();
+    const inserted = (await this.dataSource.query(
       `INSERT IGNORE INTO role (id, tenant, request_id, task_id, strategy_id, name, persona, model, prompt_tokens, completion_tokens)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [randomUUID(), role.tenant, role.requestId, role.taskId, role.strategyId, role.name, role.persona, role.model, role.promptTokens, role.completionTokens],
-    );
+      [id, role.tenant, role.requestId, role.taskId, role.strategyId, role.name, role.persona, role.model, role.promptTokens, role.completionTokens],
+    )) as { affectedRows: number };
+    if (inserted.affectedRows === 1) return { id, ...role };
     const stored = await this.findByRequest(role.tenant, role.requestId);
     if (!stored) throw new Error(`persona of task ${role.requestId} was not stored`);
     return stored;
@@ -71,7 +77,7 @@ export class RolesRepository {
     return rows.length > 0;
   }
 
-  async recordNotified(role: StoredRole, attempts: number): Promise<void> {
+  async recordNotified(role: PersonaRecord, attempts: number): Promise<void> {
     await this.dataSource.query('INSERT IGNORE INTO role_notification (request_id, tenant, role_id, attempts) VALUES (?, ?, ?, ?)', [
       role.requestId,
       role.tenant,
