@@ -764,12 +764,14 @@ export class JobStore<P, I, R> {
             }),
           ).values(),
         ].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : a.seq - b.seq));
+        // A claim answers the item's payload and its job's params, and so does an outcome
+        // for onOutcomes; a group of outcomes alone does not read them (JSON of every item).
+        const runData =
+          this.onOutcomes !== undefined || inputs.some((input) => input.type === 'claim');
         // The primary key's range over the sorted keys: rows are locked in (job, item) order.
         const rows = (await tx.manager.query(
-          `SELECT i.job_id, i.seq, i.tenant, i.user_id, i.status AS item_status, i.idempotency_key, i.payload, i.attempts,
-                  i.attempts_before_retry, i.progress, ${JOB_COLUMNS.split(', ')
-                    .map((column) => `j.${column} AS job_${column}`)
-                    .join(', ')}
+          `SELECT i.job_id, i.seq, i.tenant, i.user_id, i.status AS item_status, i.idempotency_key, ${runData ? 'i.payload' : 'NULL AS payload'},
+                  i.attempts, i.attempts_before_retry, i.progress, ${runData ? WORK_JOB_COLUMNS : WORK_JOB_COLUMNS_NO_PARAMS}
              FROM job_item i FORCE INDEX (PRIMARY) STRAIGHT_JOIN job j ON j.id = i.job_id
             WHERE (i.job_id, i.seq) IN (${keys.map(() => '(?, ?)').join(', ')})
               FOR UPDATE`,
@@ -841,7 +843,7 @@ export class JobStore<P, I, R> {
             progress,
           });
           results.set(input, { counted: true });
-          counted.push({
+          if (this.onOutcomes) counted.push({
             jobId,
             seq,
             owner: job.owner,
@@ -966,6 +968,8 @@ export class JobStore<P, I, R> {
     for (let offset = 0; offset < outcomes.length; offset += MAX_CASE_ROWS) {
       const chunk = outcomes.slice(offset, offset + MAX_CASE_ROWS);
       const keys = chunk.map(({ row }) => [row.job_id, row.seq]);
+      // Each job once (jobs of one item): its id alone picks the row, one comparison per branch.
+      const oneItemPerJob = new Set(chunk.map(({ row }) => row.job_id)).size === chunk.length;
       const set = ['finished_at = ?'];
       const params: unknown[] = [now];
       for (const [column, valueOf] of [
@@ -978,6 +982,11 @@ export class JobStore<P, I, R> {
         if (values.every((value) => value === values[0])) {
           set.push(`${column} = ?`);
           params.push(values[0]);
+          continue;
+        }
+        if (oneItemPerJob) {
+          set.push(`${column} = CASE job_id ${keys.map(() => 'WHEN ? THEN ?').join(' ')} END`);
+          keys.forEach((key, index) => params.push(key[0], values[index]));
           continue;
         }
         set.push(`${column} = CASE ${keys.map(() => 'WHEN job_id = ? AND seq = ? THEN ?').join(' ')} END`);
@@ -1134,12 +1143,32 @@ interface ItemWrite {
   progress: number;
 }
 
-const JOB_COLUMN_NAMES = JOB_COLUMNS.split(', ') as Array<keyof JobRow>;
+/** The job's columns in a worker group's read, each as `job_<column>`. */
+const WORK_JOB_COLUMNS = JOB_COLUMNS.split(', ')
+  .map((column) => `j.${column} AS job_${column}`)
+  .join(', ');
+const WORK_JOB_COLUMNS_NO_PARAMS = WORK_JOB_COLUMNS.replace('j.params AS job_params', 'NULL AS job_params');
 
 function jobRowOf(row: WorkRow): JobRow {
-  const job: Record<string, unknown> = {};
-  for (const column of JOB_COLUMN_NAMES) job[column] = row[`job_${column}`];
-  return job as unknown as JobRow;
+  return {
+    id: row.job_id,
+    kind: row.job_kind,
+    tenant: row.job_tenant,
+    user_id: row.job_user_id,
+    status: row.job_status,
+    params: row.job_params,
+    total: row.job_total,
+    succeeded: row.job_succeeded,
+    failed: row.job_failed,
+    cancelled: row.job_cancelled,
+    done_before_run: row.job_done_before_run,
+    version: row.job_version,
+    error_message: row.job_error_message,
+    created_at: row.job_created_at,
+    started_at: row.job_started_at,
+    finished_at: row.job_finished_at,
+    updated_at: row.job_updated_at,
+  };
 }
 
 interface ItemLock {
