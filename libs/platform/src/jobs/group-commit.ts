@@ -89,7 +89,8 @@ export async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): 
   }
 }
 
-function isRetryableSqlError(error: unknown): boolean {
+/** A deadlock or lock-wait timeout: the same transaction may simply run again. */
+export function isRetryableSqlError(error: unknown): boolean {
   let current = error;
   for (let depth = 0; depth < 3 && typeof current === 'object' && current !== null; depth++) {
     const { code } = current as { code?: unknown };

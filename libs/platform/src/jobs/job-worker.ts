@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isDependencyUnreachable } from '../errors';
 import { ensureWorkConsumer } from '../messaging';
+import { isRetryableSqlError } from './group-commit';
 import { jobWorkStream } from './job-kind';
 import type { ClaimedItem, CompletionResult, ItemOutcome, JobStore } from './job-store';
 
@@ -260,7 +261,9 @@ export class JobWorker<P, I, R> {
     );
     try {
       const { items } = workCodec.decode(message.data);
-      const outcomes = await Promise.all(
+      // Settled, not raced: handing the message back while some of its items still run would
+      // let a redelivery claim them again, and run them twice.
+      const settled = await Promise.allSettled(
         items.map(async ({ jobId, seq }) => {
           if (!(await this.takeSlot())) return false;
           let held = true;
@@ -276,7 +279,9 @@ export class JobWorker<P, I, R> {
           }
         }),
       );
-      if (outcomes.every(Boolean)) message.ack();
+      const failure = settled.find((outcome) => outcome.status === 'rejected');
+      if (failure) throw failure.reason;
+      if (settled.every((outcome) => outcome.status === 'fulfilled' && outcome.value)) message.ack();
       else message.nak();
     } catch (error) {
       this.logger.warn(
@@ -390,17 +395,19 @@ export class JobWorker<P, I, R> {
   }
 
   /**
-   * Runs a claim or an outcome, waiting out a MySQL outage instead of failing the item (the
-   * outage is not the item's fault); gives up only when the worker stops.
+   * Runs a claim or an outcome, waiting out a MySQL outage, or a storm of deadlocks beyond the
+   * store's own retries (after an outage every replica's groups write at once), instead of
+   * failing the item (neither is the item's fault); gives up only when the worker stops.
    */
   private async untilReachable<T>(write: () => Promise<T>): Promise<T | typeof STOPPED> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await write();
       } catch (error) {
-        if (!isDependencyUnreachable(error) || this.stopping) throw error;
+        const transient = isDependencyUnreachable(error) || isRetryableSqlError(error);
+        if (!transient || this.stopping) throw error;
         if (attempt === 0)
-          this.logger.warn({ err: error }, 'job store unreachable; the item waits');
+          this.logger.warn({ err: error }, 'job store unreachable or deadlocked; the item waits');
         await sleep(Math.min(MAX_OUTAGE_BACKOFF_MS, 100 * 2 ** attempt), {
           signal: this.stopped.signal,
         }).catch(() => undefined);
