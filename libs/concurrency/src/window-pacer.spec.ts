@@ -16,13 +16,13 @@ describe('WindowPacer', () => {
       clock,
     });
     const starts: number[] = [];
-    const runAll = durations.map((ms) =>
+    /** A call that takes `ms` of the manual clock's time (advanced by the test, not waited for). */
+    const runCall = (ms: number) =>
       pacer.run(async () => {
         starts.push(clock.now());
         await sleep(ms, { clock });
-      }),
-    );
-    return { clock, pacer, starts, done: Promise.all(runAll) };
+      });
+    return { clock, pacer, starts, runCall, done: Promise.all(durations.map(runCall)) };
   };
 
   it('starts at most `limit` calls per window, a window plus the margin after the call they follow', async () => {
@@ -84,17 +84,13 @@ describe('WindowPacer', () => {
   });
 
   it('tells when a call would start, behind the calls waiting already', async () => {
-    const { clock, starts, done, pacer } = setup([45, 20]);
+    const { clock, starts, done, pacer, runCall } = setup([45, 20]);
     await clock.advanceAsync(100);
     await done;
     // Places free at 1 010 (call 1) and 1 035 ms (call 0, 25 ms late).
     expect(pacer.nextStartAt(0)).toBe(1_010);
     expect(pacer.nextStartAt(1)).toBe(1_035);
-    const call = async () => {
-      starts.push(clock.now());
-      await sleep(20, { clock });
-    };
-    const next = [pacer.run(call), pacer.run(call)];
+    const next = [runCall(20), runCall(20)];
     await clock.runAllAsync();
     await Promise.all(next);
     expect(starts).toEqual([0, 0, 1_010, 1_035]);
