@@ -426,6 +426,65 @@ describe('durable-job kit', () => {
     ]);
   });
 
+  it('answers a key an open job holds and stores the new keys committed with it, each with its items and work, the open job untouched', async () => {
+    const { store, worker, nats } = await kit();
+    const held = await store.submit(alice, {
+      params: { label: 'mixed' },
+      items: [{ payload: { value: 1 } }],
+      hold: true,
+      dedupeKey: 'mixed-a',
+    });
+    const submission = (key: string, values: number[]) => ({
+      params: { label: 'mixed' },
+      items: values.map((value) => ({ payload: { value } })),
+      dedupeKey: key,
+    });
+    // Submitted in the same tick: one group commit, where one key is taken and one is new.
+    const answers = await Promise.allSettled([
+      store.submit(alice, submission('mixed-a', [5, 6, 7])),
+      store.submit(alice, submission('mixed-b', [2, 3])),
+      store.submit(alice, submission('mixed-b', [9])),
+      store.submit({ tenant: alice.tenant, userId: 'bob' }, submission('mixed-a', [1])),
+    ]);
+    const [a, b, bAgain, bob] = answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : answer.reason));
+    expect(a).toMatchObject({ id: held.id, status: 'pending', total: 1 });
+    expect(b).toMatchObject({ status: 'queued', total: 2 });
+    expect(bAgain).toMatchObject({ id: b.id, total: 2 });
+    expect(bob).toMatchObject({ code: 'TEST.JOB_EXISTS' });
+    const rows = await database.query<{ active_key: string; jobs: string; items: string }>(
+      `SELECT j.active_key, COUNT(DISTINCT j.id) AS jobs, COUNT(i.seq) AS items
+         FROM job j JOIN job_item i ON i.job_id = j.id WHERE j.active_key LIKE 'mixed-%' GROUP BY j.active_key ORDER BY j.active_key`,
+    );
+    expect(rows.map((row) => [row.active_key, Number(row.jobs), Number(row.items)])).toEqual([
+      ['mixed-a', 1, 1],
+      ['mixed-b', 1, 2],
+    ]);
+    // Only the new job's items were queued: it runs to the end, the held one stays as it was.
+    await worker({ concurrency: 2, maxDeliveries: 3, ackWaitMs: 5_000 });
+    await waitFor(async () => ((await store.get(alice, b.id)).status === 'success' ? true : undefined));
+    expect((await store.items(alice, b.id, { page: 1, size: 10 })).items.map((item) => item.result?.doubled)).toEqual([4, 6]);
+    await waitFor(async () => ((await queueDrained(nats, store)) ? true : undefined));
+    expect(await store.get(alice, held.id)).toMatchObject({ status: 'pending', version: held.version });
+  });
+
+  it('refuses a dedupe key or tenant too long for its column instead of storing it cut short (where it would answer another key\'s or tenant\'s job)', async () => {
+    const { store } = await kit();
+    const submission = (key: string) => ({ params: { label: 'long' }, items: [{ payload: { value: 1 } }], hold: true, dedupeKey: key });
+    const longKey = 'k'.repeat(191);
+    await expect(store.submit(alice, submission(`${longKey}a`))).rejects.toThrow(/active_key/);
+    await expect(store.submit(alice, submission(`${longKey}b`))).rejects.toThrow(/active_key/);
+    const longTenant = 't'.repeat(64);
+    await expect(store.submit({ tenant: `${longTenant}1`, userId: 'alice' }, submission('long-tenant'))).rejects.toThrow(/tenant/);
+    await expect(store.submit({ tenant: `${longTenant}2`, userId: 'alice' }, submission('long-tenant'))).rejects.toThrow(/tenant/);
+    const stored = await database.query<{ n: string }>(
+      "SELECT COUNT(*) AS n FROM job WHERE active_key LIKE 'kkk%' OR active_key = 'long-tenant'",
+    );
+    expect(Number(stored[0]?.n)).toBe(0);
+    // A key of the column's full length is stored and deduplicated as usual.
+    const full = await store.submit(alice, submission(longKey));
+    expect((await store.submit(alice, submission(longKey))).id).toBe(full.id);
+  });
+
   it('deduplicates one key submitted through two stores at once (two replicas): every submission answers the same job', async () => {
     const [first, second] = [await kit(), await kit()];
     const submission = {
