@@ -47,6 +47,8 @@ interface SubmitResult {
   cpu: Record<string, number>;
   /** Where the time went in the window: see {@link Breakdown}. */
   breakdown: Breakdown;
+  /** The machine in the window: CPU seconds of processes outside the stack and the bench client, stolen, and waited for (see {@link machineCpu}). */
+  machine: { othersS: number; stealS: number; waitedS: number };
 }
 
 /** What the processes and MySQL did in the measured window, to tell where a tail comes from. */
@@ -85,6 +87,24 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * The whole machine's CPU so far: seconds busy (/proc/stat's user, nice, system, irq and softirq),
+ * seconds stolen by the hypervisor, and seconds during which some runnable task waited for a CPU
+ * (/proc/pressure/cpu's `some` total). The machine is shared: what the stack's processes and the
+ * bench client did not use of the busy time, another process did.
+ */
+function machineCpu(): { busy: number; steal: number; waited: number } {
+  const [user, nice, system, , , irq, softirq, steal] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  let waited = 0;
+  try {
+    waited = Number(/some .*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? 0) / 1e6;
+  } catch {
+    // No pressure stall information on this kernel.
+  }
+  const ticks = (...values: Array<number | undefined>) => values.reduce<number>((sum, value) => sum + (value ?? 0), 0) / 100;
+  return { busy: ticks(user, nice, system, irq, softirq), steal: ticks(steal), waited };
+}
+
 /** The pid of the oldest process named `name` (the shared MySQL and NATS), or 0. */
 function pidOf(name: string): number {
   try {
@@ -100,7 +120,7 @@ let strategies = 0;
  * Submissions in an open loop (bench/gateway/load.ts): each latency counts from when its request
  * was due. Each request is a new task (its own strategy_id), so none is answered by deduplication.
  */
-async function submitOpenLoop(origin: string, authorization: string, rate: number, durationS: number): Promise<Omit<SubmitResult, 'openTasksAtEnd' | 'serviceMeanMs' | 'cpu' | 'breakdown'>> {
+async function submitOpenLoop(origin: string, authorization: string, rate: number, durationS: number): Promise<Omit<SubmitResult, 'openTasksAtEnd' | 'serviceMeanMs' | 'cpu' | 'breakdown' | 'machine'>> {
   const { answered, p50Ms, p99Ms, statuses } = await openLoop(
     origin,
     () => ({
@@ -303,16 +323,23 @@ async function main(): Promise<void> {
       const before = await snapshot(stack);
       const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
       const benchCpuBefore = process.cpuUsage();
+      const machineBefore = machineCpu();
       const startedAt = performance.now();
       const result = await submitOpenLoop(stack.gatewayUrl, authorization, rate, DURATION_S);
       const seconds = (performance.now() - startedAt) / 1000;
       const cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid) - (cpuBefore[name] ?? 0)]));
       const benchCpu = process.cpuUsage(benchCpuBefore);
       cpu['bench client'] = (benchCpu.user + benchCpu.system) / 1e6;
+      const machineAfter = machineCpu();
+      const machine = {
+        othersS: Math.max(0, machineAfter.busy - machineBefore.busy - Object.values(cpu).reduce((sum, used) => sum + used, 0)),
+        stealS: machineAfter.steal - machineBefore.steal,
+        waitedS: machineAfter.waited - machineBefore.waited,
+      };
       const { serviceMeanMs, breakdown } = windowOf(before, await snapshot(stack), seconds);
-      const row = { ...result, openTasksAtEnd: await openTasks(stack), serviceMeanMs, cpu, breakdown };
+      const row = { ...result, openTasksAtEnd: await openTasks(stack), serviceMeanMs, cpu, breakdown, machine };
       process.stderr.write(
-        `submit open loop ${rate}/s: p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms ${JSON.stringify(row.statuses)}, role's mean ${serviceMeanMs.toFixed(1)} ms, open tasks ${row.openTasksAtEnd}, CPU ${JSON.stringify(cpu)}, ${JSON.stringify(breakdown)}\n`,
+        `submit open loop ${rate}/s: p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms ${JSON.stringify(row.statuses)}, role's mean ${serviceMeanMs.toFixed(1)} ms, open tasks ${row.openTasksAtEnd}, CPU ${JSON.stringify(cpu)}, machine ${JSON.stringify(machine)}, ${JSON.stringify(breakdown)}\n`,
       );
       rows.push(row);
     }
@@ -331,12 +358,14 @@ async function main(): Promise<void> {
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
   console.log(`\n${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadavg())} at the end`);
   console.log(`\nSubmit latency through the gateway (POST /api/roles, open loop, ${DURATION_S} s after ${WARMUP_S} s warm-up; AI calls take ${CHAT_LATENCY_MS} ms meanwhile)`);
-  console.log("| rate | answers | p50 / p99 | role's own mean | open tasks at the end | CPU seconds while measured |");
-  console.log('|---:|---|---|---:|---:|---|');
+  console.log("| rate | answers | p50 / p99 | role's own mean | open tasks at the end | CPU seconds while measured | the machine's other processes, steal, CPU waited for |");
+  console.log('|---:|---|---|---:|---:|---|---|');
   for (const row of submits) {
     const answers = Object.entries(row.statuses).map(([status, n]) => `${status}: ${n}`).join(', ');
     const cpu = Object.entries(row.cpu).map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`).join(', ');
-    console.log(`| ${row.rate}/s | ${answers} | ${row.p50Ms.toFixed(1)} / ${row.p99Ms.toFixed(1)} ms | ${row.serviceMeanMs.toFixed(1)} ms | ${row.openTasksAtEnd} | ${cpu} |`);
+    const { machine } = row;
+    const others = `${machine.othersS.toFixed(1)} s, ${machine.stealS.toFixed(1)} s, ${machine.waitedS.toFixed(1)} s`;
+    console.log(`| ${row.rate}/s | ${answers} | ${row.p50Ms.toFixed(1)} / ${row.p99Ms.toFixed(1)} ms | ${row.serviceMeanMs.toFixed(1)} ms | ${row.openTasksAtEnd} | ${cpu} | ${others} |`);
   }
   console.log('\nWhere the time went in the measured window (per accepted submission where it says so; MySQL counters are the whole server\'s)');
   console.log("| rate | role's own p99 | CPU ms per submission | event-loop delay p99 / max | GC count / ms (major) | tasks ended per s | MySQL per submission | row-lock waits, deadlocks |");
