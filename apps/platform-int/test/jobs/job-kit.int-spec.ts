@@ -467,6 +467,18 @@ describe('durable-job kit', () => {
     expect(await store.get(alice, held.id)).toMatchObject({ status: 'pending', version: held.version });
   });
 
+  it('refuses a key that differs from an open job\'s only in case (the unique key calls them equal) with JOB_EXISTS, and stores nothing for it', async () => {
+    const { store } = await kit();
+    const submission = (key: string) => ({ params: { label: 'case' }, items: [{ payload: { value: 1 } }], hold: true, dedupeKey: key });
+    const open = await store.submit(alice, submission('Case-7'));
+    const [variant, other] = await Promise.allSettled([store.submit(alice, submission('case-7')), store.submit(alice, submission('case-8'))]);
+    expect(variant).toMatchObject({ status: 'rejected', reason: { code: 'TEST.JOB_EXISTS' } });
+    // The submission committed with it is stored all the same.
+    expect(other).toMatchObject({ status: 'fulfilled', value: { status: 'pending' } });
+    const rows = await database.query<{ id: string; active_key: string }>("SELECT id, active_key FROM job WHERE active_key IN ('Case-7', 'case-8') ORDER BY active_key");
+    expect(rows.map((row) => row.id)).toEqual([open.id, other.status === 'fulfilled' ? other.value.id : '']);
+  });
+
   it('refuses a dedupe key or tenant too long for its column instead of storing it cut short (where it would answer another key\'s or tenant\'s job)', async () => {
     const { store } = await kit();
     const submission = (key: string) => ({ params: { label: 'long' }, items: [{ payload: { value: 1 } }], hold: true, dedupeKey: key });
