@@ -505,7 +505,7 @@ export class ${migrationClass} implements MigrationInterface {
     await queryRunner.query(\`
       CREATE TABLE ${n.table} (
         id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-        tenant VARCHAR(64) NOT NULL,
+        tenant VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL COMMENT 'compared byte for byte (BinaryOwnerColumns)',
         name VARCHAR(100) NOT NULL,
         created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
         PRIMARY KEY (id),

@@ -5,7 +5,8 @@ import { startStack, type Stack } from './stack';
  * The authorization matrix, generated from the gateway's OpenAPI document: every secured
  * operation that addresses a resource by a path id, or that lists (a GET without one), is called
  * as the resource's owner, as another user of the owner's tenant and as the same user name in
- * another tenant. A route added to the API is in the matrix without anyone editing this file; it
+ * another tenant — and as a user and a tenant whose names differ from the owner's only in case,
+ * which the databases' default collation would call equal (BinaryOwnerColumns). A route added to the API is in the matrix without anyone editing this file; it
  * only needs a fixture below (how to make a resource of the owner and read it back), and the
  * test fails until it has one.
  *
@@ -17,12 +18,19 @@ import { startStack, type Stack } from './stack';
 
 const PERMS = ['tokens:admin', 'stock:sync:run', 'stock:sync:list', 'stock:sync:retry', 'role:create', 'role:list', 'offline:run', 'publish:run', 'publish:list'];
 const OWNER = { sub: 'alice', tenant: 'acme' };
+/** Each actor's claims, and whom it is to the owner: the owner, a colleague (another user of the tenant) or a stranger (another tenant). */
 const ACTORS = {
-  owner: OWNER,
-  colleague: { sub: 'bob', tenant: 'acme' },
-  otherTenant: { sub: 'alice', tenant: 'globex' },
+  owner: { claims: OWNER, is: 'owner' },
+  colleague: { claims: { sub: 'bob', tenant: 'acme' }, is: 'colleague' },
+  otherTenant: { claims: { sub: 'alice', tenant: 'globex' }, is: 'stranger' },
+  colleagueInOtherCase: { claims: { sub: 'Alice', tenant: 'acme' }, is: 'colleague' },
+  otherTenantInOtherCase: { claims: { sub: 'alice', tenant: 'ACME' }, is: 'stranger' },
 } as const;
 type Actor = keyof typeof ACTORS;
+/** Refused actors first (each on its own fresh resource), the owner last. */
+const ACTOR_ORDER: Actor[] = ['otherTenant', 'otherTenantInOtherCase', 'colleague', 'colleagueInOtherCase', 'owner'];
+const OTHERS = ACTOR_ORDER.filter((actor) => actor !== 'owner');
+const SERVICE_DATABASES = ['token-manager', 'kline-sync', 'role', 'offline', 'publish'];
 type Scope = 'user' | 'tenant';
 
 interface IdFixture {
@@ -195,7 +203,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
 
   beforeAll(async () => {
     stack = await startStack({ services: ['kline-sync', 'role', 'offline', 'publish'], env: { publish: { PUBLISH_USER_RATE_LIMIT: '1000' } } });
-    for (const [actor, claims] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
+    for (const [actor, { claims }] of Object.entries(ACTORS)) bearer[actor as Actor] = await stack.mintToken({ ...claims, perms: PERMS });
 
     const document = (await (await stack.fetch('/api/docs/openapi.json')).json()) as {
       security?: unknown[];
@@ -274,9 +282,9 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     for (const operation of idOperations) {
       const fixture = ID_FIXTURES[operation.key];
       if (!fixture) continue; // reported by the test above
-      // Refused actors first, each on its own fresh resource, then the allowed ones.
-      for (const actor of ['otherTenant', 'colleague', 'owner'] as const) {
-        const allowed = actor === 'owner' || (actor === 'colleague' && fixture.scope === 'tenant');
+      for (const actor of ACTOR_ORDER) {
+        const { is } = ACTORS[actor];
+        const allowed = is === 'owner' || (is === 'colleague' && fixture.scope === 'tenant');
         const id = await fixture.create();
         const before = await fixture.observe(id);
         const response = await call(actor, operation.method, operation.path.replace(/\{[^}]+\}/g, id), fixture.body);
@@ -291,8 +299,8 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
         cases.push(outcome.case);
       }
     }
-    expect(cases).toHaveLength(idOperations.length * 3);
-    console.info(`authorization matrix: ${idOperations.length} id operations × 3 actors = ${cases.length} cases`);
+    expect(cases).toHaveLength(idOperations.length * ACTOR_ORDER.length);
+    console.info(`authorization matrix: ${idOperations.length} id operations × ${ACTOR_ORDER.length} actors = ${cases.length} cases`);
   });
 
   it('never lists a row to a caller who may not see it', async () => {
@@ -309,16 +317,28 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       };
       const owners = await rowsOf('owner');
       expect({ case: operation.key, ownerRows: owners.length > 0 }).toEqual({ case: operation.key, ownerRows: true });
-      for (const actor of ['colleague', 'otherTenant'] as const) {
+      for (const actor of OTHERS) {
         const seen = new Set(await rowsOf(actor));
-        const sharesOwners = actor === 'colleague' && fixture.scope === 'tenant';
+        const sharesOwners = ACTORS[actor].is === 'colleague' && fixture.scope === 'tenant';
         const ownersSeen = owners.filter((row) => seen.has(row));
         expect({ case: `${operation.key} as ${actor}`, ownersSeen }).toEqual({ case: `${operation.key} as ${actor}`, ownersSeen: sharesOwners ? owners : [] });
         cases.push(`${operation.key} as ${actor}`);
       }
       cases.push(`${operation.key} as owner`);
     }
-    expect(cases).toHaveLength(listOperations.length * 3);
-    console.info(`authorization matrix: ${listOperations.length} list operations × 3 actors = ${cases.length} cases`);
+    expect(cases).toHaveLength(listOperations.length * ACTOR_ORDER.length);
+    console.info(`authorization matrix: ${listOperations.length} list operations × ${ACTOR_ORDER.length} actors = ${cases.length} cases`);
+  });
+
+  it("compares every service table's owner columns byte for byte, so names that differ only in case are two owners", async () => {
+    for (const service of SERVICE_DATABASES) {
+      const columns = await stack.services
+        .database(service)
+        .query<{ TABLE_NAME: string; COLUMN_NAME: string; COLLATION_NAME: string }>(
+          "SELECT TABLE_NAME, COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME IN ('tenant', 'user_id') ORDER BY 1, 2",
+        );
+      expect({ service, owned: columns.length > 0 }).toEqual({ service, owned: true });
+      expect({ service, notBinary: columns.filter((c) => c.COLLATION_NAME !== 'utf8mb4_bin').map((c) => `${c.TABLE_NAME}.${c.COLUMN_NAME}`) }).toEqual({ service, notBinary: [] });
+    }
   });
 });

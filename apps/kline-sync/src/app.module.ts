@@ -8,7 +8,7 @@ import { createGrpcClient, ServiceCredentials } from '@batchgate/platform/grpc';
 import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobStore, jobStreams, type CountedOutcome } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, NATS_CONNECTION, Outbox, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
-import { PersistenceModule } from '@batchgate/platform/persistence';
+import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
 import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from './config/kline-sync.config';
 import { RetryFailedService } from './failures/retry-failed.service';
@@ -44,6 +44,7 @@ export const KLINE_SYNC_SCHEMA = {
     TenantOwnedRows1764979200100,
     SyncJobsOnJobKit1765065600000,
     DropJobItemStatusIndex1765238400000,
+    BinaryOwnerColumns1796300000000,
   ],
 };
 

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000 } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
-import { PersistenceModule } from '@batchgate/platform/persistence';
+import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
 import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
 import { OfflineBatchesService } from './batches/offline-batches.service';
 import { offlineJobStoreProvider } from './batches/offline-store';
@@ -19,7 +19,7 @@ import { SessionCache } from './session/session-cache';
 
 export const OFFLINE_SCHEMA = {
   entities: [OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateOfflineSchema1765152000000, DropJobItemStatusIndex1765238400000],
+  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateOfflineSchema1765152000000, DropJobItemStatusIndex1765238400000, BinaryOwnerColumns1796300000000],
 };
 
 @Module({})

@@ -6,7 +6,7 @@ import { EVENT_STREAMS } from '@batchgate/contracts';
 import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, jobStreams, JobStore } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, NATS_CONNECTION, Outbox, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
-import { PersistenceModule } from '@batchgate/platform/persistence';
+import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
 import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
 import type { PublishConfig } from './config/publish.config';
 import { RunAdmission } from './limits/run-admission';
@@ -24,7 +24,7 @@ import { PublishWorker } from './worker/publish.worker';
 
 export const PUBLISH_SCHEMA = {
   entities: [OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, PublishUserLimits1765000000000, PublishInteractions1765000001000, DropJobItemStatusIndex1765238400000],
+  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, PublishUserLimits1765000000000, PublishInteractions1765000001000, DropJobItemStatusIndex1765238400000, BinaryOwnerColumns1796300000000],
 };
 
 @Module({})

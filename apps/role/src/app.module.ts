@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, jobStreams, JobStore } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, NATS_CONNECTION, Outbox, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
-import { PersistenceModule } from '@batchgate/platform/persistence';
+import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
 import { UpstreamClient, upstreamOptions } from '@batchgate/platform/upstream';
 import type { RoleConfig } from './config/role.config';
 import { CreateRoleSchema1765100000000 } from './migrations/1765100000000-create-role-schema';
@@ -23,7 +23,7 @@ import { NotificationWebhookClient } from './upstream/notification-webhook.clien
 
 export const ROLE_SCHEMA = {
   entities: [OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateRoleSchema1765100000000, DropJobItemStatusIndex1765238400000],
+  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateRoleSchema1765100000000, DropJobItemStatusIndex1765238400000, BinaryOwnerColumns1796300000000],
 };
 
 @Module({})

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { EVENT_STREAMS } from '@batchgate/contracts';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
-import { PersistenceModule } from '@batchgate/platform/persistence';
+import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
 import type { TokenManagerConfig } from './config/token-manager.config';
 import { CreateApiToken1763856000100 } from './migrations/1763856000100-create-api-token';
 import { AddApiTokenUsageDay1763856000200 } from './migrations/1763856000200-add-api-token-usage-day';
@@ -29,6 +29,7 @@ export const TOKEN_MANAGER_SCHEMA = {
     ApiTokenTenant1764979200000,
     ApiTokenSecretFingerprint1764979200200,
     ApiTokenListIndex1796140000000,
+    BinaryOwnerColumns1796300000000,
   ],
 };
 

@@ -2,3 +2,4 @@ export * from './mysql-config';
 export * from './data-source';
 export * from './persistence.module';
 export * from './prepared-reads';
+export * from './owner-columns.migration';
