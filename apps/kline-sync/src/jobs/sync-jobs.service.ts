@@ -47,9 +47,8 @@ export class SyncJobsService {
 
   /** The owner's job; anybody else's is not found (its existence is not disclosed). */
   async get(id: string, caller: JobOwner): Promise<SyncJob> {
-    const owner = ownerOf(caller);
-    const [job, plans] = await Promise.all([this.jobs.get(owner, id), this.planner.plansOf(owner, [id])]);
-    return toSyncJobMessage(job, plans.get(id), new Date());
+    const { job, plan } = await this.planner.jobWithPlan(ownerOf(caller), id);
+    return toSyncJobMessage(job, plan, new Date());
   }
 
   async list(caller: JobOwner, status: string | undefined, window: PageWindow): Promise<{ jobs: SyncJob[]; total: number }> {

@@ -4,13 +4,13 @@ import { DataSource } from 'typeorm';
 import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { runOutsideRequest } from '@batchgate/platform/context';
 import { DomainError } from '@batchgate/platform/errors';
-import type { JobOwner } from '@batchgate/platform/jobs';
+import type { JobOwner, JobSnapshot } from '@batchgate/platform/jobs';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { KlineSyncMetrics } from '../kline-sync.metrics';
 import { SYNC_JOB_STORE } from '../kline-sync.tokens';
 import { TokenSupply } from '../sync/token-supply';
-import type { SyncJobStore } from './sync-job-kind';
+import type { SyncJobStore, SyncParams } from './sync-job-kind';
 
 /** How the job's work is split, as seed 004 plans it (reported with the job). */
 export interface SyncPlan {
@@ -81,7 +81,13 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       owner.tenant,
       owner.userId,
     ])) as Array<{ job_id: string; plan: SyncPlan | string }>;
-    return new Map(rows.map((row) => [row.job_id, typeof row.plan === 'string' ? (JSON.parse(row.plan) as SyncPlan) : row.plan]));
+    return new Map(rows.map((row) => [row.job_id, planOf(row.plan)]));
+  }
+
+  /** The owner's job and its plan (none while it is not planned yet), in one statement: the read by id. */
+  async jobWithPlan(owner: JobOwner, id: string): Promise<{ job: JobSnapshot<SyncParams>; plan: SyncPlan | undefined }> {
+    const { job, attached } = await this.jobs.getWith<{ plan: SyncPlan | string }>(owner, id, PLAN_ATTACHMENT);
+    return { job, plan: attached && planOf(attached.plan) };
   }
 
   private async plan(id: string, owner: JobOwner): Promise<void> {
@@ -136,4 +142,12 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn({ err: error }, 'planning held sync jobs failed; the next sweep tries again');
     }
   }
+}
+
+/** A job's plan row, read beside the job (JobStore.getWith). */
+const PLAN_ATTACHMENT = { table: 'sync_job_plan', columns: ['plan'] } as const;
+
+/** MariaDB keeps JSON as text; MySQL's driver parses it. */
+function planOf(stored: SyncPlan | string): SyncPlan {
+  return typeof stored === 'string' ? (JSON.parse(stored) as SyncPlan) : stored;
 }
