@@ -4,6 +4,7 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { PlatformModule, type PlatformHandles } from '@batchgate/platform/nest';
 import { AuthGuard } from './auth/auth.guard';
 import { JwtVerifier } from './auth/jwt-verifier';
+import { SlidingWindowThrottlerStorage } from './auth/sliding-window.storage';
 import { UserRateLimitGuard } from './auth/user-rate-limit.guard';
 import type { GatewayConfig } from './config/gateway.config';
 import { EventStreamModule } from './http/event-stream';
@@ -22,7 +23,10 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.forRoot(platform),
-        ThrottlerModule.forRoot([{ name: 'user', limit: config.USER_RATE_LIMIT, ttl: config.USER_RATE_WINDOW_MS }]),
+        ThrottlerModule.forRoot({
+          throttlers: [{ name: 'user', limit: config.USER_RATE_LIMIT, ttl: config.USER_RATE_WINDOW_MS }],
+          storage: new SlidingWindowThrottlerStorage(),
+        }),
         EventStreamModule.register(config),
         // One module per service behind the gateway: its gRPC client(s), routes, DTOs and mappers.
         // new-service: gateway modules
