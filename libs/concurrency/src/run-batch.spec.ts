@@ -241,6 +241,30 @@ describe('runBatch', () => {
     expect(report.results.map((r) => r.ok && r.value)).toEqual(durations);
   });
 
+  it('reports durationMs in whole milliseconds (rounded) and the latency metric exactly', async () => {
+    const clock = new ManualClock();
+    const latencies: number[] = [];
+    const metrics: ConcurrencyMetricsListener = { latency: (e) => latencies.push(e.durationMs) };
+    const durations = [0.4, 0.5, 2.25, 7.75];
+    const collected = await runAll(
+      clock,
+      runBatch(durations, (ms) => after(clock, ms, ms), { concurrency: 4, clock, metrics }),
+    );
+    expect(collected.results.map((r) => r.durationMs)).toEqual([0, 1, 2, 8]);
+    expect(latencies.sort((a, b) => a - b)).toEqual(durations);
+    const streamed: number[] = [];
+    const consume = (async () => {
+      for await (const r of runBatch(durations, (ms) => after(clock, ms, ms), {
+        concurrency: 4,
+        clock,
+      }))
+        streamed[r.index] = r.durationMs;
+    })();
+    await clock.runAllAsync();
+    await consume;
+    expect(streamed).toEqual([0, 1, 2, 8]);
+  });
+
   it('ends an item once when a foreign thenable calls back twice or late', async () => {
     const clock = new ManualClock();
     let callBack: ((value: string) => void) | undefined;

@@ -5,12 +5,12 @@ describe('ResultStore', () => {
     const items = ['a', 'b', 'c', 'd'];
     const store = new ResultStore<string>(items, items.length);
     const boom = new Error('boom');
-    store.set(2, 'c', false, boom, 3, 12.5);
-    store.set(0, 'a', true, 'A', 1, 0.25);
+    store.set(2, 'c', false, boom, 3, 12);
+    store.set(0, 'a', true, 'A', 1, 1);
     store.set(3, 'd', true, undefined, 0, 0);
     expect(store.materialize<string>()).toEqual([
-      { index: 0, item: 'a', ok: true, value: 'A', attempts: 1, durationMs: 0.25 },
-      { index: 2, item: 'c', ok: false, error: boom, attempts: 3, durationMs: 12.5 },
+      { index: 0, item: 'a', ok: true, value: 'A', attempts: 1, durationMs: 1 },
+      { index: 2, item: 'c', ok: false, error: boom, attempts: 3, durationMs: 12 },
       { index: 3, item: 'd', ok: true, value: undefined, attempts: 0, durationMs: 0 },
     ]);
   });
@@ -30,13 +30,13 @@ describe('ResultStore', () => {
     ]);
   });
 
-  it('stores durations to 32-bit float precision (about 7 significant digits)', () => {
+  it('keeps whole-millisecond durations up to 2^32 - 1 ms (~49 days)', () => {
     const store = new ResultStore<number>([0, 1], 2);
-    store.set(0, 0, true, 0, 1, 1234.5678);
-    store.set(1, 1, true, 0, 1, 3_600_000);
+    store.set(0, 0, true, 0, 1, 3_600_000);
+    store.set(1, 1, true, 0, 1, 2 ** 32 - 1);
     const [a, b] = store.materialize();
-    expect(a.durationMs).toBeCloseTo(1234.5678, 3);
-    expect(b.durationMs).toBe(3_600_000);
+    expect(a.durationMs).toBe(3_600_000);
+    expect(b.durationMs).toBe(2 ** 32 - 1);
   });
 
   it('grows chunk by chunk when the number of items is unknown, keeping the items', () => {

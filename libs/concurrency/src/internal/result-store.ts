@@ -19,8 +19,8 @@ interface Chunk<T> {
   values: unknown[] | undefined;
   /** Items, when there is no input array to read them from. */
   items: T[] | undefined;
-  /** Durations in ms, as 32-bit floats (about 7 significant digits). */
-  durations: Float32Array;
+  /** Durations in whole ms (up to 2^32 - 1, ~49 days). */
+  durations: Uint32Array;
   meta: Uint8Array;
 }
 
@@ -31,7 +31,7 @@ export type StoredResult<T, R> =
 
 /**
  * Results of a collected batch, stored by column while the batch runs: about 5 bytes per item of
- * bookkeeping (a 32-bit duration, one byte for outcome and attempts) plus a pointer to the value
+ * bookkeeping (a 32-bit whole-ms duration, one byte for outcome and attempts) plus a pointer to the value
  * (or error), and a pointer to the item when the input is not an array. A result object per item
  * would cost V8 well over 100 bytes of heap; objects are only built when the report's `results`
  * is read.
@@ -139,7 +139,7 @@ export class ResultStore<T> {
       capacity,
       values: undefined,
       items: undefined,
-      durations: new Float32Array(capacity),
+      durations: new Uint32Array(capacity),
       meta: new Uint8Array(capacity),
     };
     this.chunks[index >>> this.chunkBits] = chunk;
@@ -151,7 +151,7 @@ export class ResultStore<T> {
     let capacity = Math.max(FIRST_CAPACITY, chunk.capacity * 2);
     while (capacity < min) capacity *= 2;
     capacity = Math.min(this.chunkMask + 1, capacity);
-    const durations = new Float32Array(capacity);
+    const durations = new Uint32Array(capacity);
     durations.set(chunk.durations);
     const meta = new Uint8Array(capacity);
     meta.set(chunk.meta);
