@@ -5,7 +5,8 @@
 //   node bench/concurrency/run.mjs [--rounds=5] [--only=overhead,read,policy,makespan,rate,adaptive,memory]
 //
 // Throughput and timing: every library in this one process, alternating (the order rotates each
-// round), one warm-up round, then the median of `--rounds` runs. Peak RSS: child processes per
+// round), one warm-up round, then the median of `--rounds` runs; the results-read scenario instead
+// takes each sample in a fresh process (a warm-up of ≥ 2 runs and ≥ 1.5 s, then the measured run). Peak RSS: child processes per
 // (library, scenario) that run it once and report `process.resourceUsage().maxRSS` (median of
 // three: V8 sizes its young generation differently from run to run), next to a bare node process
 // measured the same way. Tables go to stdout and tmp/bench-concurrency/.
@@ -20,9 +21,28 @@ import * as S from './scenarios.mjs';
 const SELF = fileURLToPath(import.meta.url);
 const OUT = join(ROOT, 'tmp/bench-concurrency');
 const N = 200_000;
+/**
+ * Warm-up of each results-read child process before its measured run: at least this many runs
+ * and this much time, so that every library is measured in its steady state (JIT tiers, and V8's
+ * young generation, which grows over the first runs: a collected batchgate run in a process's
+ * third run costs ~20 % more than in its tenth).
+ */
+const READ_WARMUP = { runs: 2, ms: 1_500 };
 
 // ---------------------------------------------------------------------------------------------
-// Child mode: run one scenario once and report peak RSS.
+// Child modes: one results-read sample; or one scenario run once, reporting peak RSS.
+
+if (process.argv[2] === '--child-read') {
+  // One sample of the results-read scenario in a process of its own: the warm-up, then the
+  // measured run. Isolated so that each library pays for its own garbage only, and no library's
+  // type feedback or heap shape is left behind for the next one.
+  const [name, n, c] = process.argv.slice(3);
+  const warmUpEnd = Date.now() + READ_WARMUP.ms;
+  for (let i = 0; i < READ_WARMUP.runs || Date.now() < warmUpEnd; i++)
+    await S.resultsRead[name](Number(n), Number(c));
+  process.send(await S.resultsRead[name](Number(n), Number(c)));
+  process.exit(0);
+}
 
 if (process.argv[2] === '--child') {
   const [group, name, n, c] = process.argv.slice(3);
@@ -90,8 +110,12 @@ async function peakRss(group, name, n, c) {
 }
 
 function child(group, name, n, c) {
+  return forkSelf(['--child', group, name, String(n), String(c)], `${group}/${name}`);
+}
+
+function forkSelf(argv, label) {
   return new Promise((resolve, reject) => {
-    const proc = fork(SELF, ['--child', group, name, String(n), String(c)], {
+    const proc = fork(SELF, argv, {
       execArgv: [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -101,7 +125,7 @@ function child(group, name, n, c) {
     proc.on('exit', (code) =>
       code === 0 && result
         ? resolve(result)
-        : reject(new Error(`child ${group}/${name} exited with ${code}`)),
+        : reject(new Error(`child ${label} exited with ${code}`)),
     );
   });
 }
@@ -202,22 +226,28 @@ if (ONLY.has('read')) {
   const nOf = (lib) => S.overheadN[lib] ?? N;
   const perSec = {};
   const perCpuSec = {};
+  const samples = {};
   const loadAtStart = loadavg()[0];
   for (const c of [8, 1000]) {
-    const cpuSamples = Object.fromEntries(libs.map((lib) => [lib, []]));
-    const entries = Object.fromEntries(
-      libs.map((lib) => [
-        lib,
-        async () => {
-          const { ms, cpuMs } = await S.resultsRead[lib](nOf(lib), c);
-          cpuSamples[lib].push(nOf(lib) / (cpuMs / 1000));
-          return nOf(lib) / (ms / 1000);
-        },
-      ]),
-    );
-    perSec[c] = await alternate(`results read c=${c}`, entries);
-    // Without the warm-up round, like `alternate`.
-    perCpuSec[c] = Object.fromEntries(libs.map((lib) => [lib, median(cpuSamples[lib].slice(1))]));
+    // Each sample in a fresh process (a warm-up, then the measured run), the libraries
+    // alternating round by round with a rotating order: sharing one process, a library's garbage
+    // was collected during whichever library ran next (the rotation kept that neighbour fixed).
+    const wall = Object.fromEntries(libs.map((lib) => [lib, []]));
+    const cpu = Object.fromEntries(libs.map((lib) => [lib, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const lib of libs.map((_, i) => libs[(i + round) % libs.length])) {
+        const { ms, cpuMs } = await forkSelf(
+          ['--child-read', lib, String(nOf(lib)), String(c)],
+          `read/${lib}`,
+        );
+        wall[lib].push(nOf(lib) / (ms / 1000));
+        cpu[lib].push(nOf(lib) / (cpuMs / 1000));
+      }
+      log(`  results read c=${c}: round ${round + 1}/${ROUNDS} done`);
+    }
+    perSec[c] = Object.fromEntries(libs.map((lib) => [lib, median(wall[lib])]));
+    perCpuSec[c] = Object.fromEntries(libs.map((lib) => [lib, median(cpu[lib])]));
+    samples[c] = { wall, cpu };
   }
   const ratio = (rates, c, lib) => rates[c].batchgate / rates[c][lib];
   const loadAtEnd = loadavg()[0];
@@ -230,10 +260,11 @@ if (ONLY.has('read')) {
       1000: ratio(perCpuSec, 1000, 'p-limit'),
     },
     loadAverage: [loadAtStart, loadAtEnd],
+    samples,
   };
   const cells = (rates, c, lib) => `${fmtRate(rates[c][lib])} | ${fmtX(ratio(rates, c, lib))}`;
   section('Scheduling overhead, results read', [
-    `${N.toLocaleString('en')} tasks that take one microtask and return a value (\`async (x) => { await null; return x * 2 }\`); every library's results are read and checked inside the timed region (their values summed; batchgate: \`report.results\`, streamed: the \`for await\` loop). Tasks per second of wall time and per second of the process's CPU time (all threads, the GC's included; on a shared machine wall time also measures the scheduler), median of ${ROUNDS}, batchgate ÷ library.`,
+    `${N.toLocaleString('en')} tasks that take one microtask and return a value (\`async (x) => { await null; return x * 2 }\`); every library's results are read and checked inside the timed region (their values summed; batchgate: \`report.results\`, streamed: the \`for await\` loop). Tasks per second of wall time and per second of the process's CPU time (all threads, the GC's included; on a shared machine wall time also measures the scheduler), median of ${ROUNDS} samples, batchgate ÷ library. Each sample is a fresh process that warms up (at least ${READ_WARMUP.runs} runs and ${READ_WARMUP.ms / 1000} s), then runs the measured one; the libraries alternate round by round.`,
     '',
     '| library | N | c=8 | batchgate ÷ | c=1000 | batchgate ÷ | c=8 per CPU-s | batchgate ÷ | c=1000 per CPU-s | batchgate ÷ |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
