@@ -18,6 +18,7 @@ import {
   CreateJobTables1764547200000,
   defineJobKind,
   DropJobItemStatusIndex1765238400000,
+  JobWriteCosts1765324800000,
   jobStreams,
   JobStore,
   JobWorker,
@@ -125,7 +126,7 @@ async function benchKit(round: number): Promise<Measured> {
     },
     {
       entities: [OutboxEventEntity],
-      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000],
+      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000],
     },
   );
   try {

@@ -8,6 +8,7 @@ import {
   CreateJobTables1764547200000,
   defineJobKind,
   DropJobItemStatusIndex1765238400000,
+  JobWriteCosts1765324800000,
   ItemFailure,
   jobStreams,
   JobStore,
@@ -132,7 +133,7 @@ export async function openKit(
     { ...environment, DB_POOL_SIZE: options.poolSize ?? 10, DB_CONNECT_TIMEOUT_MS: 5_000 },
     {
       entities: [OutboxEventEntity],
-      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000],
+      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000],
     },
   );
   const nats = await connect({ servers: environment.NATS_URL });

@@ -1,6 +1,6 @@
 import { lastValueFrom } from 'rxjs';
 import { createTestDatabase, waitFor, type TestDatabase } from '@batchgate/testing';
-import { watchJob, type JobOwner } from '@batchgate/platform/jobs';
+import { watchJob, type JobOwner, type JobStatus } from '@batchgate/platform/jobs';
 import {
   deleteStreams,
   openKit,
@@ -207,6 +207,11 @@ describe('durable-job kit', () => {
     await waitFor(async () =>
       (await store.get(alice, job.id)).status === 'running' ? true : undefined,
     );
+    // Listed by its own status, not by `queued`, which the owner's index folds it with.
+    const listed = async (status: JobStatus) =>
+      (await store.list(alice, { page: 1, size: 100, status })).jobs.map((each) => each.id);
+    expect(await listed('running')).toContain(job.id);
+    expect(await listed('queued')).not.toContain(job.id);
     await first.stop();
     const [item] = (await store.items(alice, job.id, { page: 1, size: 1 })).items;
     // Not failed, although it was its last allowed run: the stop was not the item's fault.
@@ -369,6 +374,17 @@ describe('durable-job kit', () => {
       expect((await store.list(stranger, { page: 1, size: 10 })).total).toBe(0);
     }
     await expect(store.get({ tenant: '', userId: 'alice' }, job.id)).rejects.toThrow(TypeError);
+    // Ids are ascii in MySQL: a non-ASCII one names no job (not a collation error); case does
+    // not matter, as before.
+    const notFound = { kind: 'not_found', code: 'TEST.JOB_NOT_FOUND' };
+    const unicode = `ü${job.id.slice(1)}`;
+    await expect(store.get(alice, unicode)).rejects.toMatchObject(notFound);
+    await expect(store.items(alice, unicode, { page: 1, size: 10 })).rejects.toMatchObject(notFound);
+    await expect(store.cancel(alice, unicode)).rejects.toMatchObject(notFound);
+    await expect(store.retry(alice, unicode)).rejects.toMatchObject(notFound);
+    await expect(store.release(alice, unicode)).rejects.toMatchObject(notFound);
+    expect([...(await store.itemsOf(alice, [unicode, job.id])).keys()]).toEqual([job.id]);
+    expect((await store.get(alice, job.id.toUpperCase())).id).toBe(job.id);
     const after = await store.get(alice, job.id);
     expect(after).toMatchObject({ status: 'pending', version: job.version });
     // The owner lists it (newest first; the earlier tests' jobs are alice's too).

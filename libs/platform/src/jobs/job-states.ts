@@ -82,6 +82,15 @@ export function outcomeOf(counts: {
   return 'partial';
 }
 
+/**
+ * The job's `list_status` column (JobWriteCosts1765324800000, a generated column): its status
+ * with `running` folded into `queued`, so that the owner's status index is not rewritten when a
+ * job starts. A list by status filters by this first (the index), then by the status itself.
+ */
+export function listStatusOf(status: JobStatus): JobStatus {
+  return status === 'running' ? 'queued' : status;
+}
+
 /** `'a', 'b'` for an `IN (…)` guard; the statuses are the constants above, never input. */
 export function sqlList(statuses: readonly string[]): string {
   return statuses.map((status) => `'${status}'`).join(', ');

@@ -11,6 +11,7 @@ import {
   ITEM_TRANSITIONS,
   JOB_STATUSES,
   JOB_TRANSITIONS,
+  listStatusOf,
   outcomeOf,
   sqlList,
   type ItemStatus,
@@ -334,6 +335,7 @@ export class JobStore<P, I, R> {
     lock = false,
   ): Promise<JobSnapshot<P> | undefined> {
     checkOwner(owner);
+    if (!isStorableId(id)) return undefined;
     const sql = `SELECT ${JOB_COLUMNS} FROM job WHERE id = ? AND kind = ? AND tenant = ? AND user_id = ?`;
     const params = [id, this.kind.name, owner.tenant, owner.userId];
     const [row] = manager
@@ -354,6 +356,7 @@ export class JobStore<P, I, R> {
     attachment: JobAttachment,
   ): Promise<{ job: JobSnapshot<P>; attached: A | undefined }> {
     checkOwner(owner);
+    if (!isStorableId(id)) throw this.notFound(id);
     const rows = await preparedRows<JobRow & Record<string, unknown>>(
       this.deps.dataSource,
       attachedJobSql(attachment),
@@ -388,8 +391,14 @@ export class JobStore<P, I, R> {
         },
       );
     }
-    const where = `kind = ? AND tenant = ? AND user_id = ?${statuses.length > 0 ? ' AND status IN (?)' : ''}`;
-    const params = [this.kind.name, owner.tenant, owner.userId, ...(statuses.length > 0 ? [statuses] : [])];
+    // The index's column first (idx_job_owner_list_status), then the status it folds.
+    const where = `kind = ? AND tenant = ? AND user_id = ?${statuses.length > 0 ? ' AND list_status IN (?) AND status IN (?)' : ''}`;
+    const params = [
+      this.kind.name,
+      owner.tenant,
+      owner.userId,
+      ...(statuses.length > 0 ? [[...new Set(statuses.map(listStatusOf))], statuses] : []),
+    ];
     const [rows, [count]] = await Promise.all([
       this.deps.dataSource.query(
         `SELECT ${JOB_COLUMNS} FROM job WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
@@ -440,11 +449,12 @@ export class JobStore<P, I, R> {
   ): Promise<Map<string, JobItemSnapshot<I, R>[]>> {
     checkOwner(owner);
     const byJob = new Map<string, JobItemSnapshot<I, R>[]>();
-    if (ids.length === 0) return byJob;
+    const storable = ids.filter(isStorableId);
+    if (storable.length === 0) return byJob;
     const rows = (await this.deps.dataSource.query(
       `SELECT job_id, seq, status, idempotency_key, payload, result, attempts, progress, error_message, started_at, finished_at
          FROM job_item WHERE job_id IN (?) AND tenant = ? AND user_id = ? ORDER BY job_id, seq`,
-      [ids, owner.tenant, owner.userId],
+      [storable, owner.tenant, owner.userId],
     )) as Array<ItemRow & { job_id: string }>;
     for (const row of rows)
       byJob.set(row.job_id, [...(byJob.get(row.job_id) ?? []), toItemSnapshot<I, R>(row)]);
@@ -1048,11 +1058,12 @@ export class JobStore<P, I, R> {
     }
     if (claims.length > 0) {
       // A claim adds one attempt to the attempts this transaction read under lock.
+      const where = itemsWhere(claims);
       await manager.query(
         `UPDATE job_item FORCE INDEX (PRIMARY)
             SET status = ?, attempts = attempts + 1, result = NULL, error_message = NULL, progress = 0, started_at = ?, finished_at = NULL
-          WHERE ${itemKeysMatch(claims.length)}`,
-        [ITEM_TRANSITIONS.claim.to, now, ...claims.flatMap((row) => [row.job_id, row.seq])],
+          WHERE ${where.sql}`,
+        [ITEM_TRANSITIONS.claim.to, now, ...where.params],
       );
     }
     for (let offset = 0; offset < outcomes.length; offset += MAX_CASE_ROWS) {
@@ -1082,10 +1093,11 @@ export class JobStore<P, I, R> {
         set.push(`${column} = CASE ${keys.map(() => 'WHEN job_id = ? AND seq = ? THEN ?').join(' ')} END`);
         keys.forEach((key, index) => params.push(key[0], key[1], values[index]));
       }
+      const where = itemsWhere(chunk.map(({ row }) => row));
       await manager.query(
         `UPDATE job_item FORCE INDEX (PRIMARY) SET ${set.join(', ')}
-          WHERE ${itemKeysMatch(keys.length)}`,
-        [...params, ...keys.flat()],
+          WHERE ${where.sql}`,
+        [...params, ...where.params],
       );
     }
   }
@@ -1155,6 +1167,7 @@ export class JobStore<P, I, R> {
       items: ItemLock[],
     ) => Promise<JobItemChanged[]>,
   ): Promise<void> {
+    if (!isStorableId(id)) throw this.notFound(id);
     await retryOnDeadlock(() =>
       this.deps.outbox.transaction(async (tx) => {
         const items = (await tx.manager.query(
@@ -1257,12 +1270,20 @@ async function failOnIgnoredError(manager: EntityManager, label: string): Promis
 }
 
 /**
- * `(job_id = ? AND seq = ?) OR …` for `count` items' keys (params: job id, seq per item). Not
- * `(job_id, seq) IN ((?, ?))`: with a single tuple MariaDB 10.11 plans that as a full index scan,
- * so an UPDATE of one item locked every row of job_item (and deadlocked submissions' inserts).
+ * The WHERE of an UPDATE of these items (distinct keys, read under lock). Items of one-item jobs
+ * (the job's only item, so its id is enough): `job_id IN (…)`, which MariaDB checks per row by a
+ * binary search. Others: `(job_id = ? AND seq = ?) OR …`, which it checks per row term by term
+ * (a cost that grows with the square of the rows); not `(job_id, seq) IN ((?, ?))`: with a single
+ * tuple MariaDB 10.11 plans that as a full index scan, so an UPDATE of one item locked every row
+ * of job_item (and deadlocked submissions' inserts).
  */
-function itemKeysMatch(count: number): string {
-  return Array.from({ length: count }, () => '(job_id = ? AND seq = ?)').join(' OR ');
+function itemsWhere(rows: readonly WorkRow[]): { sql: string; params: unknown[] } {
+  if (rows.every((row) => row.job_total === 1))
+    return { sql: 'job_id IN (?)', params: [rows.map((row) => row.job_id)] };
+  return {
+    sql: rows.map(() => '(job_id = ? AND seq = ?)').join(' OR '),
+    params: rows.flatMap((row) => [row.job_id, row.seq]),
+  };
 }
 
 /** An item's recorded outcome. */
@@ -1353,6 +1374,15 @@ function inOrder<T extends { seq: number }>(items: readonly T[], order: readonly
     return item ? [item] : [];
   });
   return [...first, ...items.filter((item) => bySeq.has(item.seq))];
+}
+
+/**
+ * Whether `id` can name a job: job ids are stored in ascii (JobWriteCosts1765324800000), and
+ * MariaDB refuses to compare that column with a string it cannot convert, so a non-ASCII id
+ * (bad input) is answered as not found without a query.
+ */
+function isStorableId(id: string): boolean {
+  return typeof id === 'string' && /^[\x00-\x7f]*$/.test(id);
 }
 
 /** A JobStore refuses to run without an owner: there is no unscoped read or write. */
