@@ -102,8 +102,9 @@ export class UserLimits {
       const waiting = holders.filter((id) => statusOf.get(id) === 'pending');
       const free = held.filter((row) => !row.job_id || !OPEN.includes(statusOf.get(row.job_id) ?? ''));
       if (free.length === 0) return waiting;
+      // list_status (the job kit's status index) is status for every state but running.
       const next = (await manager.query(
-        `SELECT id FROM job WHERE tenant = ? AND user_id = ? AND kind = ? AND status = 'pending'${holders.length > 0 ? ' AND id NOT IN (?)' : ''}
+        `SELECT id FROM job WHERE tenant = ? AND user_id = ? AND kind = ? AND list_status = 'pending'${holders.length > 0 ? ' AND id NOT IN (?)' : ''}
           ORDER BY created_at, id LIMIT ?`,
         [...user, PUBLISH_JOBS.name, ...(holders.length > 0 ? [holders] : []), free.length],
       )) as Array<{ id: string }>;

@@ -25,9 +25,10 @@ export class PublishStatsService {
   }
 
   private ended(tenant: string, userId?: string): Promise<Array<{ status: string; ms: string | number }>> {
+    // list_status (the job kit's status index) is status for every state but running.
     return this.dataSource.query(
       `SELECT status, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000 AS ms FROM job
-        WHERE tenant = ?${userId === undefined ? '' : ' AND user_id = ?'} AND kind = ? AND status IN ('success', 'failed') AND started_at IS NOT NULL
+        WHERE tenant = ?${userId === undefined ? '' : ' AND user_id = ?'} AND kind = ? AND list_status IN ('success', 'failed') AND started_at IS NOT NULL
         ORDER BY finished_at DESC LIMIT ?`,
       [tenant, ...(userId === undefined ? [] : [userId]), PUBLISH_JOBS.name, this.config.PUBLISH_STATS_WINDOW],
     ) as Promise<Array<{ status: string; ms: string | number }>>;
