@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from '../context';
 
 const codec = JSONCodec();
+const utf8 = new TextEncoder();
 
 /** Publishes typed domain events to JetStream. `messageId` makes a repeat publish a no-op. */
 export class EventPublisher {
@@ -22,9 +23,18 @@ export class EventPublisher {
     payload: DomainEvents[S],
     options: { messageId: string; requestId?: string },
   ): Promise<PubAck> {
+    return this.publishJson(subject, JSON.stringify(payload), options);
+  }
+
+  /**
+   * Publishes an event already serialised as JSON: the outbox's rows (and the relay's memory of
+   * what it committed) hold it so, and parsing it back only to serialise it again was two passes
+   * over every event on the relay's path.
+   */
+  async publishJson(subject: EventSubject, json: string, options: { messageId: string; requestId?: string }): Promise<PubAck> {
     const headers = natsHeaders();
     if (options.requestId) headers.set(REQUEST_ID_HEADER, options.requestId);
-    return this.connection.jetstream().publish(subject, codec.encode(payload), {
+    return this.connection.jetstream().publish(subject, utf8.encode(json), {
       msgID: options.messageId,
       headers,
     });

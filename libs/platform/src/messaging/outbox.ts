@@ -317,7 +317,7 @@ export class Outbox {
       this.crashIf('before-publish');
       const acks = await Promise.allSettled(
         window.map((event) =>
-          this.publisher.publish(event.subject, JSON.parse(event.payload), {
+          this.publisher.publishJson(event.subject, event.payload, {
             messageId: event.eventId,
             requestId: event.requestId ?? undefined,
           }),
