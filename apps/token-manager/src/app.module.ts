@@ -11,6 +11,7 @@ import { AddApiTokenSlotHolder1763942400100 } from './migrations/1763942400100-a
 import { ApiTokenTenant1764979200000 } from './migrations/1764979200000-api-token-tenant';
 import { ApiTokenSecretFingerprint1764979200200 } from './migrations/1764979200200-api-token-secret-fingerprint';
 import { ApiTokenListIndex1796140000000 } from './migrations/1796140000000-api-token-list-index';
+import { ApiTokenExpiryMilliseconds1796400000000 } from './migrations/1796400000000-api-token-expiry-milliseconds';
 import { TokenManagerMetrics } from './token-manager.metrics';
 import { ApiTokenEntity } from './tokens/api-token.entity';
 import { SecretCipher } from './tokens/secret-cipher';
@@ -30,6 +31,7 @@ export const TOKEN_MANAGER_SCHEMA = {
     ApiTokenSecretFingerprint1764979200200,
     ApiTokenListIndex1796140000000,
     BinaryOwnerColumns1796300000000,
+    ApiTokenExpiryMilliseconds1796400000000,
   ],
 };
 

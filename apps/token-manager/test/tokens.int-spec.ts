@@ -248,12 +248,24 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
   });
 
   it('grants nothing on a token that is retired or past its expiry time', async () => {
-    const expired = await create({ expireTime: new Date(Date.now() + 1_000).toISOString() });
+    const useOne = (tokenId: Token['id']) => lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId, count: 1, partial: false, holder: '' }));
+    const expiresAt = Date.now() + 3_000;
+    // A rate well above the polling's, so that no grant's slot is pushed past the expiry.
+    const expiring = await create({ expireTime: new Date(expiresAt).toISOString(), rateLimitPerSecond: 100 });
     const retired = await create({});
     await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: retired.id, reason: 'revoked' }));
-    expect(await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: retired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
-    expect(await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: expired.id, count: 1, partial: false, holder: '' }))).toMatchObject({ accepted: false, granted: 0 });
+    expect(await useOne(retired.id)).toMatchObject({ accepted: false, granted: 0 });
+    // Granted while it is valid, so that the refusal below is its expiry and nothing else.
+    expect(await useOne(expiring.id)).toMatchObject({ accepted: true, granted: 1 });
+    const refused = await waitFor(
+      async () => {
+        const usage = await useOne(expiring.id);
+        return usage.accepted ? undefined : { usage, at: Date.now() };
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'the token to expire' },
+    );
+    expect(refused.usage).toMatchObject({ accepted: false, granted: 0 });
+    expect(refused.at).toBeGreaterThanOrEqual(expiresAt);
   });
 
   it('retires a token once: excluded from leases, one token.retired event', async () => {

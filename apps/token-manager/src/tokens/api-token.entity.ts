@@ -45,7 +45,7 @@ export class ApiTokenEntity {
   @Column({ type: 'tinyint', default: 0 })
   deleted!: number;
 
-  @Column({ name: 'expire_time', type: 'datetime', nullable: true })
+  @Column({ name: 'expire_time', type: 'datetime', precision: 3, nullable: true })
   expireTime!: Date | null;
 
   /** 0 means unlimited. */

@@ -243,7 +243,7 @@ export class TokensService implements OnApplicationBootstrap {
       .createQueryBuilder('t')
       .where('t.tenant = :tenant AND t.provider = :provider', { tenant: callerTenant(tenant), provider: validProvider(provider) })
       .andWhere('t.status = :active AND t.deleted = 0', { active: ApiTokenStatus.Active })
-      .andWhere('(t.expire_time IS NULL OR t.expire_time > UTC_TIMESTAMP())')
+      .andWhere('(t.expire_time IS NULL OR t.expire_time > UTC_TIMESTAMP(3))')
       .andWhere('(t.daily_limit = 0 OR t.usage_day IS NULL OR t.usage_day <> :today OR t.daily_used < t.daily_limit)', {
         today: this.calendar.today(),
       })

@@ -60,6 +60,35 @@ interface Mysql2Pool {
   getConnection(callback: AcquireCallback): void;
 }
 
+/**
+ * The session time zone of every connection. mysql2's `timezone: 'Z'` only converts the dates it
+ * sends and reads; `NOW()`, `CURRENT_TIMESTAMP` defaults and `DATETIME` comparisons in SQL use the
+ * session's zone, which is the server's system zone unless set (a server in Asia/Shanghai would
+ * store a job's `created_at` 8 hours off the dates the service writes itself).
+ */
+const UTC_SESSION = "SET time_zone = '+00:00'";
+
+/**
+ * Puts every connection of the pool in UTC before its first command (hand-written: neither mysql2
+ * nor TypeORM has an init statement). A connection's commands run in order, so the SET queued here
+ * runs before anything the caller sends; a connection TypeORM opened before this (its start-up
+ * check) gets it on its first acquisition like any other. A failed SET fails nothing by itself:
+ * the connection is broken and the caller's own query on it fails too.
+ */
+export function sessionsInUtc(dataSource: DataSource): void {
+  const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
+  const acquire = pool.getConnection.bind(pool);
+  const inUtc = new WeakSet<Mysql2PoolConnection>();
+  pool.getConnection = (callback) =>
+    acquire((error, connection) => {
+      if (connection && !inUtc.has(connection)) {
+        inUtc.add(connection);
+        connection.query(UTC_SESSION, () => undefined);
+      }
+      callback(error, connection);
+    });
+}
+
 /** mysql2's code for a query that ran into its `timeout`. */
 const QUERY_TIMED_OUT = 'PROTOCOL_SEQUENCE_TIMEOUT';
 
@@ -197,7 +226,7 @@ export async function runMigrationsExclusively(dataSource: DataSource, lockTimeo
 
 /**
  * Creates the database if needed, brings the schema up to date and connects the pool the service
- * serves from, its first connections open. Migrations run on a connection of their own without
+ * serves from, its first connections open, every session in UTC. Migrations run on a connection of their own without
  * the query timeout: DDL on a big table may take longer than any request should.
  */
 export async function openDataSource(config: MysqlConfig, schema: SchemaDefinition): Promise<DataSource> {
@@ -205,6 +234,7 @@ export async function openDataSource(config: MysqlConfig, schema: SchemaDefiniti
   // Two connections: one holds the migration lock while the other runs the migrations.
   const migrator = new DataSource({ ...mysqlDataSourceOptions({ ...config, DB_POOL_SIZE: 2 }, schema), enableQueryTimeout: false });
   await migrator.initialize();
+  sessionsInUtc(migrator);
   try {
     await runMigrationsExclusively(migrator);
   } finally {
@@ -212,6 +242,7 @@ export async function openDataSource(config: MysqlConfig, schema: SchemaDefiniti
   }
   const dataSource = new DataSource(mysqlDataSourceOptions(config, schema));
   await dataSource.initialize();
+  sessionsInUtc(dataSource);
   boundPool(
     dataSource,
     config.DB_ACQUIRE_TIMEOUT_MS ?? POOL_BOUND_DEFAULTS.DB_ACQUIRE_TIMEOUT_MS,
