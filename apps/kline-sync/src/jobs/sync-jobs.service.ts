@@ -36,12 +36,13 @@ export class SyncJobsService {
     if (stocks.length === 0) {
       throw klineSyncErrors.noStocks(request.market || null);
     }
+    const items = stocks.map((stock) => ({ payload: { market: stock.market, code: stock.stockCode } }));
     const job = await this.jobs.submit(owner, {
       params: { market: request.market || null, startDate: request.startDate, endDate: request.endDate, kType },
-      items: stocks.map((stock) => ({ payload: { market: stock.market, code: stock.stockCode } })),
+      items,
       hold: true,
     });
-    this.planner.planSoon(job.id, owner);
+    this.planner.planSoon({ id: job.id, owner, stocks: items.map((item) => item.payload) });
     return toSyncJobMessage(job, undefined, new Date());
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { ImportStocksRequest, ImportStocksResponse } from '@batchgate/contracts/klinesync/v1/klinesync';
 import { callerTenant } from '@batchgate/platform/errors';
+import { PreparedEntityReader } from '@batchgate/platform/persistence';
 import { klineSyncErrors } from '../kline-sync.errors';
 import { StockInfoEntity } from './stock-info.entity';
 
@@ -11,7 +12,11 @@ const MARKET_PATTERN = /^[A-Z]{2,10}$/;
 
 @Injectable()
 export class StocksService {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  private readonly reader: PreparedEntityReader<StockInfoEntity>;
+
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {
+    this.reader = new PreparedEntityReader(dataSource, StockInfoEntity);
+  }
 
   /** Inserts new stocks of the caller's tenant and updates names of its known ones, all or nothing. */
   async importStocks(request: ImportStocksRequest): Promise<ImportStocksResponse> {
@@ -47,15 +52,15 @@ export class StocksService {
     });
   }
 
-  /** The tenant's live stocks, optionally of one market, in a stable order (market, code). */
+  /**
+   * The tenant's live stocks, optionally of one market, in a stable order (market, code). A
+   * prepared statement: every submission reads them, and TypeORM's query builder cost more CPU
+   * than the statement.
+   */
   async list(tenant: string, market?: string): Promise<StockInfoEntity[]> {
-    const query = this.dataSource
-      .getRepository(StockInfoEntity)
-      .createQueryBuilder('s')
-      .where('s.tenant = :tenant AND s.deleted = 0', { tenant: callerTenant(tenant) })
-      .orderBy('s.market')
-      .addOrderBy('s.stock_code');
-    if (market) query.andWhere('s.market = :market', { market });
-    return query.getMany();
+    const owner = callerTenant(tenant);
+    return market
+      ? this.reader.find('WHERE tenant = ? AND deleted = 0 AND market = ? ORDER BY market, stock_code', [owner, market])
+      : this.reader.find('WHERE tenant = ? AND deleted = 0 ORDER BY market, stock_code', [owner]);
   }
 }
