@@ -61,6 +61,14 @@ interface Row {
   cpu: Record<string, number>;
   /** A run of the anchor: the product's req/s are fractions of their mean. */
   anchor?: boolean;
+  /** What a service reported about the measured window (the submissions: kline-sync's side). */
+  breakdown?: string;
+}
+
+/** Reads what a process reports about a measured window: `start` just before it, `end` just after. */
+interface WindowProbe {
+  start: () => Promise<void>;
+  end: () => Promise<string>;
 }
 
 const describeLoad = (load: Load) => (load.kind === 'closed' ? `${load.connections} connections` : `open loop ${load.rate}/s`);
@@ -70,14 +78,68 @@ async function drive(origin: string, spec: HttpRequestSpec, load: Load, duration
 }
 
 /** Warm-up (not counted), then the measured window with the CPU each process used during it. */
-async function measure(scenario: string, origin: string, spec: HttpRequestSpec, load: Load, processes: Processes): Promise<Row> {
+async function measure(scenario: string, origin: string, spec: HttpRequestSpec, load: Load, processes: Processes, probe?: WindowProbe): Promise<Row> {
   if (WARMUP_S > 0) await drive(origin, spec, load, WARMUP_S);
+  await probe?.start();
   const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
   const result = await drive(origin, spec, load, DURATION_S);
   const cpu = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid) - (before[name] ?? 0)]));
-  const row = { scenario, load, result, cpu };
+  const row = { scenario, load, result, cpu, breakdown: await probe?.end() };
   process.stderr.write(`${scenario}, ${describeLoad(load)}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms ${JSON.stringify(result.statuses)}\n`);
   return row;
+}
+
+/** One histogram's cumulative bucket counts (`le` → count) in a Prometheus text exposition. */
+function bucketsOf(metrics: string, name: string, labels: string): Map<number, number> {
+  const buckets = new Map<number, number>();
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${name}_bucket{`) || !line.includes(labels)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le !== undefined) buckets.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return buckets;
+}
+
+/** A quantile of the observations between two readings of a histogram, interpolated in its bucket as Prometheus' histogram_quantile does. */
+function quantileOf(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  const index = counts.findIndex((count) => count >= rank);
+  const upper = bounds[index] ?? Infinity;
+  const lower = index > 0 ? (bounds[index - 1] ?? 0) : 0;
+  if (upper === Infinity) return lower;
+  const below = index > 0 ? (counts[index - 1] ?? 0) : 0;
+  return lower + ((upper - lower) * (rank - below)) / Math.max(1, (counts[index] ?? 0) - below);
+}
+
+/**
+ * kline-sync's own side of the submissions in the measured window: how long its StartSyncJob
+ * handler took (from its gRPC server histogram: what the gateway and the network add is the rest)
+ * and how late its event loop ran (prom-client's event-loop delay, reset by each scrape).
+ */
+function klineSyncProbe(opsUrl: string): WindowProbe {
+  const scrape = async () => (await fetch(`${opsUrl}/metrics`)).text();
+  const histogram = 'grpc_server_handling_seconds';
+  const method = 'method="/klinesync.v1.KlineSyncService/StartSyncJob"';
+  let before = new Map<number, number>();
+  return {
+    start: async () => {
+      before = bucketsOf(await scrape(), histogram, method);
+    },
+    end: async () => {
+      const metrics = await scrape();
+      const after = bucketsOf(metrics, histogram, method);
+      const gauge = (name: string) => 1000 * Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+      const ms = (seconds: number) => (1000 * seconds).toFixed(0);
+      return (
+        `kline-sync's StartSyncJob p50 ${ms(quantileOf(before, after, 0.5))} / p99 ${ms(quantileOf(before, after, 0.99))} ms; ` +
+        `its event-loop delay p99 ${gauge('nodejs_eventloop_lag_p99_seconds').toFixed(0)} / max ${gauge('nodejs_eventloop_lag_max_seconds').toFixed(0)} ms`
+      );
+    },
+  };
 }
 
 /** Waits until the background work a scenario left (jobs being pulled) no longer uses the CPU. */
@@ -164,9 +226,10 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   };
   const closed: Load = { kind: 'closed', connections: CONNECTIONS };
   const rows: Row[] = [];
-  const scenario = async (name: string, spec: HttpRequestSpec, load: Load) => {
+  const submissions = klineSyncProbe(stack.services.url('kline-sync', 'ops'));
+  const scenario = async (name: string, spec: HttpRequestSpec, load: Load, probe?: WindowProbe) => {
     if (!ONLY.some((part) => `${name}, ${describeLoad(load)}`.includes(part))) return;
-    rows.push(await measure(name, stack.gatewayUrl, spec, load, processes));
+    rows.push(await measure(name, stack.gatewayUrl, spec, load, processes, probe));
   };
   await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
   await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed);
@@ -175,11 +238,11 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   if (OVERLOAD_CONNECTIONS > 0) await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, { kind: 'closed', connections: OVERLOAD_CONNECTIONS });
   for (const rate of RATES) {
     await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
-    await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, { kind: 'open', rate });
+    await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, { kind: 'open', rate }, submissions);
   }
   // Last: at full speed it leaves thousands of jobs behind, nothing is measured after it.
   await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
-  await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, closed);
+  await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, closed, submissions);
   return { rows, stop: () => stack.stop() };
 }
 
@@ -203,6 +266,7 @@ function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
     console.log(`| ${row.scenario} | ${describeLoad(row.load)} | ${result.perSecond.toFixed(0)} | ${result.p50Ms.toFixed(0)} / ${result.p99Ms.toFixed(0)} ms | ${share} | ${statuses} | ${cpu} |`);
   }
   console.log('mariadb and nats are shared with whatever else runs on the machine: their CPU is not only this run\'s.');
+  for (const row of rows) if (row.breakdown) console.log(`- ${row.scenario}, ${describeLoad(row.load)}: ${row.breakdown}`);
 }
 
 async function main(): Promise<void> {

@@ -15,6 +15,7 @@ import { RetryFailedService } from './failures/retry-failed.service';
 import { SyncFailureEntity } from './failures/sync-failure.entity';
 import { SyncFailuresService } from './failures/sync-failures.service';
 import { SYNC_JOBS, SYNC_STOCKS_PER_MESSAGE, type SyncJobStore, type SyncParams, type SyncStock, type SyncStockResult } from './jobs/sync-job-kind';
+import { AnswersFirst } from './jobs/answers-first';
 import { SyncJobsService } from './jobs/sync-jobs.service';
 import { SyncPlanner } from './jobs/sync-planner';
 import { KlineSyncGrpcController } from './kline-sync.grpc.controller';
@@ -99,6 +100,7 @@ export class AppModule {
               },
             ),
         },
+        AnswersFirst,
         SyncPlanner,
         SyncJobsService,
         RetryFailedService,

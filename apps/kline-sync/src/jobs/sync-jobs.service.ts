@@ -9,6 +9,7 @@ import { klineSyncErrors } from '../kline-sync.errors';
 import { SYNC_JOB_STORE } from '../kline-sync.tokens';
 import { StocksService } from '../stocks/stocks.service';
 import { barRange } from '../sync/bar-range';
+import { AnswersFirst } from './answers-first';
 import type { SyncJobStore } from './sync-job-kind';
 import { kitStatusesOf, SYNC_JOB_STATUSES, toSyncJobMessage, type SyncJobStatus } from './sync-job.view';
 import { SyncPlanner } from './sync-planner';
@@ -25,10 +26,15 @@ export class SyncJobsService {
     @Inject(SyncPlanner) private readonly planner: SyncPlanner,
     @Inject(StocksService) private readonly stocks: StocksService,
     @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
+    @Inject(AnswersFirst) private readonly answersFirst: AnswersFirst,
   ) {}
 
   /** Stores the job (held for its planning) in one transaction and answers; nothing else is awaited. */
-  async start(request: StartSyncJobRequest): Promise<SyncJob> {
+  start(request: StartSyncJobRequest): Promise<SyncJob> {
+    return this.answersFirst.answer(() => this.store(request));
+  }
+
+  private async store(request: StartSyncJobRequest): Promise<SyncJob> {
     const owner = ownerOf(request);
     const kType = request.kType || 8;
     barRange(request.startDate, request.endDate, kType, this.config.SYNC_MAX_BARS_PER_STOCK);

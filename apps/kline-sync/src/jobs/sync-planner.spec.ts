@@ -5,6 +5,7 @@ import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { KlineSyncMetrics } from '../kline-sync.metrics';
 import type { TokenSupply } from '../sync/token-supply';
 import type { SyncJobStore } from './sync-job-kind';
+import { AnswersFirst } from './answers-first';
 import { SyncPlanner } from './sync-planner';
 
 const owner = { tenant: 'acme', userId: 'alice' };
@@ -40,7 +41,7 @@ function planner(tokens: number, releases = 1) {
   } as unknown as TokenSupply;
   const registry = new Registry();
   const config = { SYNC_TOKENS_PER_THREAD: 6, SYNC_MAX_THREADS: 10 } as KlineSyncConfig;
-  const subject = new SyncPlanner(dataSource, jobs, supply, config, new KlineSyncMetrics(registry), pino({ level: 'silent' }));
+  const subject = new SyncPlanner(dataSource, jobs, supply, config, new KlineSyncMetrics(registry), pino({ level: 'silent' }), new AnswersFirst());
   return { subject, stored, release, registry, primed, reads, orders, freshReads };
 }
 

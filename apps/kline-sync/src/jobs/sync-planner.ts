@@ -10,6 +10,7 @@ import type { KlineSyncConfig } from '../config/kline-sync.config';
 import { KlineSyncMetrics } from '../kline-sync.metrics';
 import { SYNC_JOB_STORE } from '../kline-sync.tokens';
 import { TokenSupply } from '../sync/token-supply';
+import { AnswersFirst } from './answers-first';
 import type { SyncJobStore, SyncParams, SyncStock } from './sync-job-kind';
 
 /** How the job's work is split, as seed 004 plans it (reported with the job). */
@@ -76,6 +77,7 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(SERVICE_CONFIG) private readonly config: KlineSyncConfig,
     @Inject(KlineSyncMetrics) private readonly metrics: KlineSyncMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(AnswersFirst) private readonly answersFirst: AnswersFirst,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -188,7 +190,7 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async release(job: HeldJob, order: number[]): Promise<void> {
     try {
-      await this.jobs.release(job.owner, job.id, { order });
+      await this.answersFirst.step(() => this.jobs.release(job.owner, job.id, { order }));
     } catch (error) {
       // Cancelled, or released by another replica's sweep: nothing left to do.
       if (error instanceof DomainError && error.code === 'SYNC.JOB_NOT_PENDING') return;
