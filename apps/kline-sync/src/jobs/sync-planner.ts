@@ -173,16 +173,12 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
   /** The plan of every job of the pass in one statement; the first plan stored stands (a sweep on another replica may have planned one meanwhile). */
   private async storePlans(jobs: readonly HeldJob[], plan: SyncPlan): Promise<void> {
     const json = JSON.stringify(plan);
-    let stored = 0;
-    for (let offset = 0; offset < jobs.length; offset += PASS_BATCH) {
-      const chunk = jobs.slice(offset, offset + PASS_BATCH);
-      const result = (await this.dataSource.query(
-        `INSERT IGNORE INTO sync_job_plan (job_id, tenant, user_id, plan) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}`,
-        chunk.flatMap((job) => [job.id, job.owner.tenant, job.owner.userId, json]),
-      )) as { affectedRows: number };
-      stored += result.affectedRows;
-    }
-    if (stored > 0) {
+    // At most PASS_BATCH rows: one statement.
+    const stored = (await this.dataSource.query(
+      `INSERT IGNORE INTO sync_job_plan (job_id, tenant, user_id, plan) VALUES ${jobs.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      jobs.flatMap((job) => [job.id, job.owner.tenant, job.owner.userId, json]),
+    )) as { affectedRows: number };
+    if (stored.affectedRows > 0) {
       this.metrics.planTokensPerThread.reset();
       plan.tokensPerThread.forEach((tokens, thread) => this.metrics.planTokensPerThread.set({ thread: String(thread) }, tokens));
     }
