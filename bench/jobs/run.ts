@@ -10,7 +10,6 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Queue, Worker } from 'bullmq';
-import { connect } from 'nats';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createTestDatabase, waitFor } from '@batchgate/testing';
@@ -24,6 +23,7 @@ import {
   JobWorker,
 } from '@batchgate/platform/jobs';
 import {
+  connectNats,
   CreateOutboxEvent1763856000000,
   ensureStreams,
   EventPublisher,
@@ -113,7 +113,9 @@ async function submitAll(submit: (index: number) => Promise<unknown>): Promise<v
 async function benchKit(round: number): Promise<Measured> {
   const database = await createTestDatabase('bench_jobs');
   const service = `benchjobs${process.pid}r${round}`;
-  const nats = await connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222' });
+  const logger = pino({ level: 'warn' });
+  // The services' own connection settings, so the kit is measured as they run it.
+  const nats = await connectNats({ url: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'bench-jobs' }, logger);
   const dataSource = await openDataSource(
     {
       DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
@@ -131,7 +133,6 @@ async function benchKit(round: number): Promise<Measured> {
   );
   try {
     await ensureStreams(nats, jobStreams(service), STREAM_LIMIT_DEFAULTS);
-    const logger = pino({ level: 'warn' });
     const registry = new Registry();
     const outbox = new Outbox(
       dataSource,

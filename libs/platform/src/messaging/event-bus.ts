@@ -1,6 +1,7 @@
 import type { DomainEvents, EventSubject } from '@batchgate/contracts';
 import {
   AckPolicy,
+  type JetStreamClient,
   DeliverPolicy,
   headers as natsHeaders,
   JSONCodec,
@@ -16,7 +17,12 @@ const utf8 = new TextEncoder();
 
 /** Publishes typed domain events to JetStream. `messageId` makes a repeat publish a no-op. */
 export class EventPublisher {
-  constructor(private readonly connection: NatsConnection) {}
+  /** One client for every publish: `connection.jetstream()` builds a new one (and its options) per call. */
+  private readonly jetstream: JetStreamClient;
+
+  constructor(connection: NatsConnection) {
+    this.jetstream = connection.jetstream();
+  }
 
   async publish<S extends EventSubject>(
     subject: S,
@@ -34,7 +40,7 @@ export class EventPublisher {
   async publishJson(subject: EventSubject, json: string, options: { messageId: string; requestId?: string }): Promise<PubAck> {
     const headers = natsHeaders();
     if (options.requestId) headers.set(REQUEST_ID_HEADER, options.requestId);
-    return this.connection.jetstream().publish(subject, utf8.encode(json), {
+    return this.jetstream.publish(subject, utf8.encode(json), {
       msgID: options.messageId,
       headers,
     });
