@@ -6,14 +6,15 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DataSource, EntityManager } from 'typeorm';
 import { currentRequestId } from '../context';
 import type { EventPublisher } from './event-bus';
+import { executeInTransaction } from './prepared-write';
 
 /** Longest wait between relay passes while they fail. */
 const MAX_BACKOFF_MS = 5_000;
 /** How often (at most) published rows past their retention are deleted, and how many per statement. */
 const PRUNE_INTERVAL_MS = 60_000;
 const PRUNE_BATCH = 1_000;
-/** Events per INSERT statement. */
-const INSERT_BATCH = 500;
+/** Most events per INSERT statement (a power of two, see insertEvents). */
+const INSERT_BATCH = 256;
 /** Publishes awaiting their JetStream acks at once. */
 const PUBLISH_WINDOW = 256;
 /**
@@ -111,11 +112,7 @@ export class Outbox {
       work({
         manager,
         emit: (subject, payload) => insertEvents(manager, subject, [payload], requestId, inserted),
-        emitAll: async (subject, payloads) => {
-          for (let offset = 0; offset < payloads.length; offset += INSERT_BATCH) {
-            await insertEvents(manager, subject, payloads.slice(offset, offset + INSERT_BATCH), requestId, inserted);
-          }
-        },
+        emitAll: (subject, payloads) => insertEvents(manager, subject, payloads, requestId, inserted),
       }),
     );
     if (inserted.length > 0 && !this.stopped && this.committed.length + inserted.length <= MAX_COMMITTED_IN_MEMORY) {
@@ -347,11 +344,15 @@ export class Outbox {
 }
 
 /**
- * One multi-row INSERT of the events (added to `inserted`, for the relay after the commit), as a
- * plain statement: TypeORM's `manager.insert` reads
- * every inserted row back (`SELECT id, created_at …`, for the generated columns) and builds the
- * statement through its query builder, an extra statement and most of the CPU of a job kit
- * transaction's outbox write. Nothing here needs the generated id or time back.
+ * The events as multi-row INSERTs (added to `inserted`, for the relay after the commit), prepared
+ * on the transaction's connection ({@link executeInTransaction}): an event's JSON (a group's
+ * change event holds a hundred jobs' changes) travels as it is instead of escaped into the
+ * statement and lexed back by MariaDB. Rows go in statements of a power of two each (a batch of
+ * 300: 256, 32, 8 and 4), so a connection prepares at most nine shapes. Not TypeORM's
+ * `manager.insert`: it reads every inserted row back (`SELECT id, created_at …`, for the
+ * generated columns) and builds the statement through its query builder, an extra statement and
+ * most of the CPU of a job kit transaction's outbox write. Nothing here needs the generated id
+ * or time back.
  */
 async function insertEvents(
   manager: EntityManager,
@@ -360,16 +361,31 @@ async function insertEvents(
   requestId: string | null,
   inserted: RelayEvent[],
 ): Promise<void> {
-  if (payloads.length === 0) return;
-  const values: unknown[] = [];
   const insertedAt = Date.now();
-  for (const payload of payloads) {
-    const event = { eventId: randomUUID(), subject, payload: JSON.stringify(payload), requestId, insertedAt };
-    values.push(event.eventId, subject, event.payload, requestId);
-    inserted.push(event);
+  for (let offset = 0; offset < payloads.length; ) {
+    const rows = largestPowerOfTwoUpTo(payloads.length - offset);
+    const values: unknown[] = [];
+    for (const payload of payloads.slice(offset, offset + rows)) {
+      const event = { eventId: randomUUID(), subject, payload: JSON.stringify(payload), requestId, insertedAt };
+      values.push(event.eventId, subject, event.payload, requestId);
+      inserted.push(event);
+    }
+    await executeInTransaction(manager, insertSql(rows), values);
+    offset += rows;
   }
-  await manager.query(
-    `INSERT INTO outbox_event (event_id, subject, payload, request_id) VALUES ${payloads.map(() => '(?, ?, ?, ?)').join(', ')}`,
-    values,
-  );
+}
+
+const insertSqls = new Map<number, string>();
+
+function insertSql(rows: number): string {
+  let sql = insertSqls.get(rows);
+  if (sql === undefined) {
+    sql = `INSERT INTO outbox_event (event_id, subject, payload, request_id) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')}`;
+    insertSqls.set(rows, sql);
+  }
+  return sql;
+}
+
+function largestPowerOfTwoUpTo(count: number): number {
+  return 2 ** Math.floor(Math.log2(Math.min(count, INSERT_BATCH)));
 }
