@@ -1270,16 +1270,19 @@ async function failOnIgnoredError(manager: EntityManager, label: string): Promis
 }
 
 /**
- * The WHERE of an UPDATE of these items (distinct keys, read under lock). Items of one-item jobs
- * (the job's only item, so its id is enough): `job_id IN (…)`, which MariaDB checks per row by a
- * binary search. Others: `(job_id = ? AND seq = ?) OR …`, which it checks per row term by term
- * (a cost that grows with the square of the rows); not `(job_id, seq) IN ((?, ?))`: with a single
+ * The WHERE of an UPDATE of these items (distinct keys, read under lock). Items of one seq each
+ * (one-item jobs: the job's only item): `job_id IN (…) AND seq = ?`, which MariaDB checks per row
+ * by a binary search, and plans as points of the primary key (unique: no index dive per job id
+ * to estimate its rows, as `job_id IN (…)` alone cost; 110-row UPDATEs: 7 µs of MariaDB CPU per
+ * row less). Others: `(job_id = ? AND seq = ?) OR …`, which it checks per row term by term (a
+ * cost that grows with the square of the rows); not `(job_id, seq) IN ((?, ?))`: with a single
  * tuple MariaDB 10.11 plans that as a full index scan, so an UPDATE of one item locked every row
  * of job_item (and deadlocked submissions' inserts).
  */
 function itemsWhere(rows: readonly WorkRow[]): { sql: string; params: unknown[] } {
-  if (rows.every((row) => row.job_total === 1))
-    return { sql: 'job_id IN (?)', params: [rows.map((row) => row.job_id)] };
+  const seq = rows[0]?.seq;
+  if (rows.every((row) => row.seq === seq))
+    return { sql: 'job_id IN (?) AND seq = ?', params: [rows.map((row) => row.job_id), seq] };
   return {
     sql: rows.map(() => '(job_id = ? AND seq = ?)').join(' OR '),
     params: rows.flatMap((row) => [row.job_id, row.seq]),
