@@ -240,7 +240,7 @@ export class JobStore<P, I, R> {
   >;
   private readonly itemsPerMessage: number;
   private readonly onOutcomes: JobStoreSettings['onOutcomes'];
-  private readonly listeners = new Set<(change: JobChanged) => void>();
+  private readonly listeners = new Set<{ listener: (change: JobChanged) => void; status: JobStatus | undefined }>();
   private changeSubscription: Subscription | undefined;
 
   constructor(
@@ -270,24 +270,42 @@ export class JobStore<P, I, R> {
    * Calls `listener` with every committed change of this kind's jobs, as published by any
    * replica's outbox relay (core NATS: what is missed while disconnected is not replayed; the
    * database stays the record). One subscription per store, shared by its listeners.
+   * With `status`, only the changes that leave a job in that status (the worker's cancels).
    */
-  onChange(listener: (change: JobChanged) => void): () => void {
-    this.listeners.add(listener);
+  onChange(listener: (change: JobChanged) => void, only?: { status: JobStatus }): () => void {
+    const entry = { listener, status: only?.status };
+    this.listeners.add(entry);
     this.changeSubscription ??= this.deps.nats.subscribe(this.subjects.events, {
       callback: (error, message) => {
-        if (error) return;
+        if (error || !this.wanted(message.data)) return;
         for (const change of changesCodec.decode(message.data).changes) {
-          for (const each of this.listeners) each(change);
+          for (const each of this.listeners)
+            if (each.status === undefined || each.status === change.status) each.listener(change);
         }
       },
     });
     return () => {
-      this.listeners.delete(listener);
+      this.listeners.delete(entry);
       if (this.listeners.size === 0) {
         this.changeSubscription?.unsubscribe();
         this.changeSubscription = undefined;
       }
     };
+  }
+
+  /**
+   * Whether some listener may want a change of this event: one that wants every change, or one
+   * whose status the event's JSON names. Decided on the bytes: a worker listens only for cancels,
+   * and decoding every group's event (a hundred jobs' changes) to find none was 1.5% of the
+   * bench's samples (bench/jobs/README.md). The events are the kit's own `JSON.stringify` output
+   * (no spaces), so a change to `s` always holds `"status":"s"`; an item's status may match
+   * too, which only costs a decode.
+   */
+  private wanted(data: Uint8Array): boolean {
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    for (const { status } of this.listeners)
+      if (status === undefined || bytes.includes(statusBytes(status))) return true;
+    return false;
   }
 
   // ---- owner's API ---------------------------------------------------------------------------
@@ -1386,6 +1404,18 @@ function inOrder<T extends { seq: number }>(items: readonly T[], order: readonly
  */
 function isStorableId(id: string): boolean {
   return typeof id === 'string' && /^[\x00-\x7f]*$/.test(id);
+}
+
+const statusPatterns = new Map<JobStatus, Buffer>();
+
+/** `"status":"<status>"` as it appears in a change event's JSON. */
+function statusBytes(status: JobStatus): Buffer {
+  let pattern = statusPatterns.get(status);
+  if (!pattern) {
+    pattern = Buffer.from(`"status":${JSON.stringify(status)}`);
+    statusPatterns.set(status, pattern);
+  }
+  return pattern;
 }
 
 /** A JobStore refuses to run without an owner: there is no unscoped read or write. */

@@ -171,11 +171,13 @@ export class JobWorker<P, I, R> {
     // Both outcomes exist from the start: a failure rate reads 0 before the first failure.
     for (const outcome of ['success', 'failed'] as const)
       this.items.inc({ kind: this.store.kind.name, outcome }, 0);
-    this.stopChanges = this.store.onChange((change) => {
-      if (change.status !== 'cancelled') return;
-      for (const controller of this.running.get(change.jobId) ?? [])
-        controller.abort(new JobCancelledError(change.jobId));
-    });
+    this.stopChanges = this.store.onChange(
+      (change) => {
+        for (const controller of this.running.get(change.jobId) ?? [])
+          controller.abort(new JobCancelledError(change.jobId));
+      },
+      { status: 'cancelled' },
+    );
     this.consumer = await ensureWorkConsumer(this.store.nats, {
       stream: jobWorkStream(this.store.kind.service),
       durable: subjects.durable,
