@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DataSource, EntityManager } from 'typeorm';
 import { currentRequestId } from '../context';
 import type { EventPublisher } from './event-bus';
-import { executeInTransaction } from './prepared-write';
+import { executeInTransaction } from '../persistence/prepared-write';
 
 /** Longest wait between relay passes while they fail. */
 const MAX_BACKOFF_MS = 5_000;
