@@ -108,6 +108,23 @@ describe('JwtVerifier', () => {
       expect(verification).toHaveBeenCalledTimes(3);
     });
 
+    it('answers knownPrincipal at once only for a token it accepted and whose exp has not passed', async () => {
+      jest.useFakeTimers({ now: new Date('2026-12-01T10:00:00Z') });
+      const verifier = await JwtVerifier.create(config);
+      const header = `Bearer ${await hs256({ tenant: 'acme', perms: ['tokens:admin'] }, '60s')}`;
+      const refused = `Bearer ${await hs256({ tenant: 'acme corp', perms: [] })}`;
+      expect(verifier.knownPrincipal(header)).toBeUndefined();
+      const principal = await verifier.verify(header);
+      expect(verifier.knownPrincipal(header)).toBe(principal);
+      expect(verifier.knownPrincipal(header.replace('Bearer', 'bearer'))).toBe(principal);
+      await rejection(verifier.verify(refused));
+      for (const other of [refused, undefined, '', 'Basic abc', header.slice('Bearer '.length), `${header} extra`]) {
+        expect(verifier.knownPrincipal(other)).toBeUndefined();
+      }
+      jest.advanceTimersByTime(60_001);
+      expect(verifier.knownPrincipal(header)).toBeUndefined();
+    });
+
     it('keeps refused tokens out and stays bounded: the least recently used token is verified again', async () => {
       const verifier = await JwtVerifier.create(loadConfig(gatewayConfigSchema, { JWT_SECRET: SECRET, JWT_CACHE_MAX_ENTRIES: '2' }));
       const verification = spyOnVerification(verifier);
