@@ -25,7 +25,7 @@ export function shedBeyondInFlightLimit(fastify: FastifyInstance, limit: InFligh
       limit.release();
     };
     slotReleases.set(reply, release);
-    reply.raw.once('close', release);
+    reply.raw.on('close', release);
     done();
   });
 }

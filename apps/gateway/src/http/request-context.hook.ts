@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { runWithRequestContext } from '@batchgate/platform/context';
+import { Abandonment, runWithRequestContext } from '@batchgate/platform/context';
 
 /**
  * Runs each route's guards, pipes and handler inside the request's context, so its logs and the
@@ -12,11 +12,21 @@ import { runWithRequestContext } from '@batchgate/platform/context';
  */
 export function runRoutesInRequestContext(fastify: FastifyInstance): void {
   fastify.addHook('preHandler', (request, reply, done) => {
-    const clientGone = new AbortController();
+    const clientGone = new Abandonment();
     const response = reply.raw;
-    response.once('close', () => {
-      if (!response.writableFinished) clientGone.abort();
+    // 'close' is emitted once per response: on(), without the wrapper once() makes.
+    response.on('close', () => {
+      if (!response.writableFinished) clientGone.abandon();
     });
-    runWithRequestContext({ requestId: request.id, signal: clientGone.signal }, () => done());
+    runWithRequestContext(
+      {
+        requestId: request.id,
+        abandonment: clientGone,
+        get signal() {
+          return clientGone.signal;
+        },
+      },
+      () => done(),
+    );
   });
 }

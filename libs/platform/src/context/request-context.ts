@@ -11,6 +11,53 @@ export interface RequestContext {
    * provider calls) stops with it instead of running for nobody.
    */
   signal?: AbortSignal;
+  /**
+   * The same event as {@link signal} for code that only needs to be told (the gRPC client), when
+   * the context offers it: the gateway's does, and makes its AbortSignal only if `signal` is read.
+   */
+  abandonment?: Abandonment;
+}
+
+/**
+ * A request's "the caller gave up", as cheap as a flag until something needs an AbortSignal:
+ * making one per request (an EventTarget) and adding and removing a listener on it per gRPC call
+ * was ~3 % of the gateway's CPU, for an event that almost never happens.
+ */
+export class Abandonment {
+  private controller: AbortController | undefined;
+  private listeners: Set<() => void> | undefined;
+  private abandoned = false;
+
+  get aborted(): boolean {
+    return this.abandoned;
+  }
+
+  /** An AbortSignal of this event, made on first use (aborted at once if the caller is gone already). */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abandoned) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  /** Runs `listener` once when the caller gives up (not at all if it has already: check `aborted`). */
+  listen(listener: () => void): void {
+    if (!this.abandoned) (this.listeners ??= new Set()).add(listener);
+  }
+
+  unlisten(listener: () => void): void {
+    this.listeners?.delete(listener);
+  }
+
+  abandon(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.controller?.abort();
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    for (const listener of listeners ?? []) listener();
+  }
 }
 
 /** The header / metadata key / NATS header that carries the request id across process boundaries. */

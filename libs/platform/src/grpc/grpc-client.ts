@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { Observable, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
-import { currentRequestId, currentRequestSignal, REQUEST_ID_HEADER, remainingDeadlineMs } from '../context';
+import { currentRequestContext, REQUEST_ID_HEADER, remainingDeadlineMs } from '../context';
 import { grpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
 import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';
@@ -80,6 +80,18 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
   const metrics = grpcRedMetrics(settings.registry, 'client');
   const packageName = SERVICE_PROTOS[settings.proto].package;
 
+  // The credential header of the current service token, in a Metadata that each call copies:
+  // Metadata.set checks every value it is given, a copy does not check it again.
+  let credential: { token: string; metadata: Metadata } | undefined;
+  const metadataWith = (token: string): Metadata => {
+    if (credential?.token !== token) {
+      const metadata = new Metadata();
+      metadata.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
+      credential = { token, metadata };
+    }
+    return credential.metadata.clone();
+  };
+
   // One wrapper per method, made on first use (not on every property read).
   const wrappers = new Map<string, (request: unknown, metadata?: Metadata) => Observable<unknown>>();
   const client = new Proxy(raw, {
@@ -91,13 +103,21 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
       const fullMethod = `/${packageName}.${settings.service}/${property[0]?.toUpperCase()}${property.slice(1)}`;
       const unary = grpc[property];
       const callUnary = unary && !unary.requestStream && !unary.responseStream ? unary : undefined;
+      // The method's metric labels, made once (prom-client is given the same objects each call).
+      const startedLabels = { method: fullMethod };
+      const endedLabels = new Map<number, { method: string; code: string }>();
+      const labelsOf = (code: number) => {
+        let labels = endedLabels.get(code);
+        if (!labels) endedLabels.set(code, (labels = { method: fullMethod, code: grpcStatusName(code) }));
+        return labels;
+      };
       const wrapper = (request: unknown, metadata?: Metadata) => {
-        const outgoing = metadata ?? new Metadata();
-        const requestId = currentRequestId();
-        if (requestId && outgoing.get(REQUEST_ID_HEADER).length === 0) outgoing.set(REQUEST_ID_HEADER, requestId);
+        const context = currentRequestContext();
+        const requestId = context?.requestId;
         const deadline = Date.now() + remainingDeadlineMs(settings.deadlineMs);
         // The current request's caller gave up (deadline, cancel, closed connection): so does this call.
-        const abandoned = currentRequestSignal();
+        const abandonment = context?.abandonment;
+        const abandoned = abandonment ? undefined : context?.signal;
         return new Observable((subscriber) => {
           let cancel: (() => void) | undefined;
           let unsubscribed = false;
@@ -108,28 +128,41 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
             finish?.(GrpcStatus.CANCELLED);
             subscriber.error(new DomainError('cancelled', 'CALL.CANCELLED', 'The caller of this request gave up'));
           };
-          if (abandoned?.aborted) {
+          if (abandonment ? abandonment.aborted : abandoned?.aborted) {
             onAbandoned();
             return undefined;
           }
+          abandonment?.listen(onAbandoned);
           abandoned?.addEventListener('abort', onAbandoned, { once: true });
+          const stopWatching = () => {
+            abandonment?.unlisten(onAbandoned);
+            abandoned?.removeEventListener('abort', onAbandoned);
+          };
           const start = (token: string) => {
             if (unsubscribed) return;
-            outgoing.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
-            metrics.started.inc({ method: fullMethod });
+            let outgoing: Metadata;
+            if (metadata) {
+              outgoing = metadata;
+              outgoing.set(SERVICE_CREDENTIAL_HEADER, `Bearer ${token}`);
+              if (requestId && outgoing.get(REQUEST_ID_HEADER).length === 0) outgoing.set(REQUEST_ID_HEADER, requestId);
+            } else {
+              outgoing = metadataWith(token);
+              if (requestId) outgoing.set(REQUEST_ID_HEADER, requestId);
+            }
+            metrics.started.inc(startedLabels);
             const startedAt = performance.now();
             let finished = false;
             finish = (code: number) => {
               if (finished) return;
               finished = true;
-              const labels = { method: fullMethod, code: grpcStatusName(code) };
+              const labels = labelsOf(code);
               metrics.handled.inc(labels);
               metrics.duration.observe(labels, (performance.now() - startedAt) / 1000);
             };
             if (callUnary) {
               const call = callUnary.call(grpc, request, outgoing, { deadline }, (error: ServiceError | null, value?: unknown) => {
                 cancel = undefined;
-                abandoned?.removeEventListener('abort', onAbandoned);
+                stopWatching();
                 finish?.(error ? (typeof error.code === 'number' ? error.code : GrpcStatus.UNKNOWN) : GrpcStatus.OK);
                 if (error) return subscriber.error(error);
                 subscriber.next(value);
@@ -156,7 +189,7 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
           else settings.credentials.token().then(start, (error: unknown) => subscriber.error(error));
           return () => {
             unsubscribed = true;
-            abandoned?.removeEventListener('abort', onAbandoned);
+            stopWatching();
             cancel?.();
           };
         });
