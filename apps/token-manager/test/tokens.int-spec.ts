@@ -144,6 +144,33 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
     expect(await grpcError(lastValueFrom(oversized))).toEqual({ code: GrpcStatus.INVALID_ARGUMENT, machineCode: 'REQUEST.INVALID_PAGE' });
   });
 
+  it("lists each token as the token's other answers show it: today's usage only, expiry, last error, status", async () => {
+    const counted = await create({ name: 'counted', dailyLimit: 10, expireTime: '2099-06-30T12:34:56.000Z' });
+    const stale = await create({ name: 'stale', dailyLimit: 10 });
+    const retired = await create({ name: 'retired' });
+    const report = (tokenId: number, count: number) =>
+      lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId, count, partial: false, holder: '' }));
+    await report(counted.id, 3);
+    await report(stale.id, 2);
+    // The stale token's calls were counted yesterday: none of them count today.
+    await queryTestDatabase(tm.database.name, 'UPDATE api_token SET usage_day = DATE_SUB(usage_day, INTERVAL 1 DAY) WHERE id = ?', [stale.id]);
+    const retiredAnswer = await lastValueFrom(tm.client.retireToken({ tenant: TENANT, tokenId: retired.id, reason: 'provider said 401' }));
+
+    const listed = await lastValueFrom(
+      tm.client.listTokens({ tenant: TENANT, provider, status: TokenStatus.TOKEN_STATUS_UNSPECIFIED, page: { page: 1, pageSize: 10 } }),
+    );
+    const available = await lastValueFrom(tm.client.getAvailableTokens({ tenant: TENANT, provider }));
+    const byId = new Map([...available.tokens, retiredAnswer].map((token) => [token.id, token]));
+    expect(listed.tokens.map((token) => token.id)).toEqual([retired.id, stale.id, counted.id]);
+    for (const token of listed.tokens) expect(token).toEqual(byId.get(token.id));
+    expect(listed.tokens.map((token) => [token.name, token.dailyUsed, token.expireTime, token.lastError, token.status])).toEqual([
+      ['retired', 0, '', 'provider said 401', TokenStatus.TOKEN_STATUS_RETIRED],
+      ['stale', 0, '', '', TokenStatus.TOKEN_STATUS_ACTIVE],
+      ['counted', 3, '2099-06-30T12:34:56.000Z', '', TokenStatus.TOKEN_STATUS_ACTIVE],
+    ]);
+    expect(listed.tokens.every((token) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(token.createdAt) && token.updatedAt >= token.createdAt)).toBe(true);
+  });
+
   it('rejects bad input with INVALID_ARGUMENT and a machine code, and unknown ids with NOT_FOUND', async () => {
     expect(await grpcError(create({ provider: 'bad provider!' }))).toEqual({
       code: GrpcStatus.INVALID_ARGUMENT,

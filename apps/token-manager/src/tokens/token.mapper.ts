@@ -25,8 +25,19 @@ export function usedToday(row: ApiTokenEntity, today: string): number {
   return row.usageDay === today ? row.dailyUsed : 0;
 }
 
+/** What a token's message shows of its row (the page reads only these columns). */
+export type ShownToken = Pick<
+  ApiTokenEntity,
+  'id' | 'provider' | 'name' | 'secretMask' | 'status' | 'dailyLimit' | 'rateLimitPerSecond' | 'expireTime' | 'lastError' | 'createdAt' | 'updatedAt'
+>;
+
 /** The wire shape of a token: never the secret, only its mask. */
 export function toTokenMessage(row: ApiTokenEntity, today: string): Token {
+  return shownTokenMessage(row, usedToday(row, today));
+}
+
+/** The wire shape of a token whose calls on the current quota day are `dailyUsed`. */
+export function shownTokenMessage(row: ShownToken, dailyUsed: number): Token {
   return {
     id: Number(row.id),
     provider: row.provider,
@@ -34,7 +45,7 @@ export function toTokenMessage(row: ApiTokenEntity, today: string): Token {
     secretMask: row.secretMask,
     status: PROTO_STATUS[row.status] ?? TokenStatus.TOKEN_STATUS_UNSPECIFIED,
     dailyLimit: row.dailyLimit,
-    dailyUsed: usedToday(row, today),
+    dailyUsed,
     rateLimitPerSecond: row.rateLimitPerSecond,
     expireTime: row.expireTime ? row.expireTime.toISOString() : '',
     lastError: row.lastError ?? '',

@@ -177,7 +177,7 @@ export class TokensService implements OnApplicationBootstrap {
       where += ' AND status = ?';
       params.push(status);
     }
-    const found = await this.pageReader.page(`SELECT COUNT(*) FROM api_token ${where}`, `${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [
+    const found = await this.pageReader.page(this.calendar.today(), `SELECT COUNT(*) FROM api_token ${where}`, `${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [
       ...params,
       ...params,
       String(window.limit),
@@ -187,8 +187,7 @@ export class TokensService implements OnApplicationBootstrap {
     const total =
       found.total ??
       Number((await preparedRows<{ total: number | string }>(this.dataSource, `SELECT COUNT(*) AS total FROM api_token ${where}`, params))[0]?.total ?? 0);
-    const today = this.calendar.today();
-    return { tokens: found.rows.map((row) => toTokenMessage(row, today)), page: pageInfo(window, total) };
+    return { tokens: found.tokens, page: pageInfo(window, total) };
   }
 
   async update(request: UpdateTokenRequest): Promise<Token> {

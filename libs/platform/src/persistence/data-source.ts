@@ -54,10 +54,14 @@ interface Mysql2PoolConnection {
   destroy(): void;
   query(...args: unknown[]): unknown;
   execute(...args: unknown[]): unknown;
+  /** The command the connection is running (mysql2 internal). */
+  _command?: unknown;
 }
 type AcquireCallback = (error: Error | null, connection?: Mysql2PoolConnection) => void;
 interface Mysql2Pool {
   getConnection(callback: AcquireCallback): void;
+  /** Idle connections (mysql2 internal): `getConnection` takes one of them at once when there is one. */
+  _freeConnections?: { length: number };
 }
 
 /**
@@ -107,6 +111,14 @@ export function boundPool(dataSource: DataSource, acquireTimeoutMs: number, quer
   const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
   const acquire = pool.getConnection.bind(pool);
   pool.getConnection = (callback) => {
+    // An idle connection is taken at once and handed over on the next tick: there is no wait to
+    // bound, and a timer per query (with the one below, ~2 % of a service's CPU) for nothing.
+    if ((pool._freeConnections?.length ?? 0) > 0) {
+      return acquire((error, connection) => {
+        if (connection && !guarded.has(connection)) guardConnection(connection, queryTimeoutMs);
+        callback(error, connection);
+      });
+    }
     let settled = false;
     const timer = setTimeout(() => {
       settled = true;
@@ -134,6 +146,7 @@ function guardConnection(connection: Mysql2PoolConnection, queryTimeoutMs: numbe
       const callback = args[last];
       if (typeof callback !== 'function') return run(...args);
       let answered = false;
+      let prepareGuard: NodeJS.Timeout | undefined;
       const answer = (error: { code?: string } | null, ...results: unknown[]) => {
         if (answered) return undefined;
         answered = true;
@@ -141,17 +154,19 @@ function guardConnection(connection: Mysql2PoolConnection, queryTimeoutMs: numbe
         if (error?.code === QUERY_TIMED_OUT) connection.destroy();
         return (callback as (...a: unknown[]) => unknown)(error, ...results);
       };
+      args[last] = answer;
+      const command = run(...args);
       // mysql2 times `execute` only once its statement is prepared; preparing it on a connection
       // that has not yet (a PREPARE to a silent server) would wait for ever without this guard.
-      const prepareGuard =
-        method === 'execute'
-          ? setTimeout(
-              () => answer(Object.assign(new Error('Query inactivity timeout (statement not prepared)'), { code: QUERY_TIMED_OUT })),
-              queryTimeoutMs + 50,
-            )
-          : undefined;
-      args[last] = answer;
-      return run(...args);
+      // A statement already prepared on the connection is executed at once (mysql2 skips the
+      // PREPARE within the call): the command running then is the execute, timed by mysql2.
+      if (method === 'execute' && !answered && connection._command !== command) {
+        prepareGuard = setTimeout(
+          () => answer(Object.assign(new Error('Query inactivity timeout (statement not prepared)'), { code: QUERY_TIMED_OUT })),
+          queryTimeoutMs + 50,
+        );
+      }
+      return command;
     };
   }
 }

@@ -47,6 +47,16 @@ describe('MySQL pool bounds', () => {
     expect(await dataSource.query('SELECT 1 AS one')).toHaveLength(1);
   });
 
+  it('fails a statement already prepared on the connection in DB_QUERY_TIMEOUT_MS too', async () => {
+    // One connection: the second run finds the statement prepared and only executes it.
+    expect(await preparedRows(dataSource, 'SELECT SLEEP(?) AS slept', [0])).toHaveLength(1);
+    const { error, ms } = await failureOf(preparedRows(dataSource, 'SELECT SLEEP(?) AS slept', [6]));
+    expect(isDependencyUnreachable(error)).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(1_400);
+    expect(ms).toBeLessThan(5_000);
+    expect(await preparedRows(dataSource, 'SELECT SLEEP(?) AS slept', [0])).toHaveLength(1);
+  });
+
   it('fails a query that waits DB_ACQUIRE_TIMEOUT_MS for a connection, and hands the late connection back', async () => {
     // The only connection is busy for 1 s (within the query timeout).
     const holder = dataSource.query('SELECT SLEEP(1) AS slept');
