@@ -25,11 +25,11 @@ export function usedToday(row: ApiTokenEntity, today: string): number {
   return row.usageDay === today ? row.dailyUsed : 0;
 }
 
-/** What a token's message shows of its row (the page reads only these columns). */
+/** What a token's message shows of its row (the page reads only these columns; its id as a number). */
 export type ShownToken = Pick<
   ApiTokenEntity,
-  'id' | 'provider' | 'name' | 'secretMask' | 'status' | 'dailyLimit' | 'rateLimitPerSecond' | 'expireTime' | 'lastError' | 'createdAt' | 'updatedAt'
->;
+  'provider' | 'name' | 'secretMask' | 'status' | 'dailyLimit' | 'rateLimitPerSecond' | 'expireTime' | 'lastError' | 'createdAt' | 'updatedAt'
+> & { id: string | number };
 
 /** The wire shape of a token: never the secret, only its mask. */
 export function toTokenMessage(row: ApiTokenEntity, today: string): Token {

@@ -177,12 +177,7 @@ export class TokensService implements OnApplicationBootstrap {
       where += ' AND status = ?';
       params.push(status);
     }
-    const found = await this.pageReader.page(this.calendar.today(), `SELECT COUNT(*) FROM api_token ${where}`, `${where} ORDER BY id DESC LIMIT ? OFFSET ?`, [
-      ...params,
-      ...params,
-      String(window.limit),
-      String(window.offset),
-    ]);
+    const found = await this.pageReader.page(this.calendar.today(), where, params, window);
     // A page past the end has no row to carry the total.
     const total =
       found.total ??
