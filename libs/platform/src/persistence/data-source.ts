@@ -241,8 +241,9 @@ export async function runMigrationsExclusively(dataSource: DataSource, lockTimeo
 
 /**
  * Creates the database if needed, brings the schema up to date and connects the pool the service
- * serves from, its first connections open, every session in UTC. Migrations run on a connection of their own without
- * the query timeout: DDL on a big table may take longer than any request should.
+ * serves from, its first connections open, every session in UTC. Migrations run on a connection
+ * of their own without the query timeout: DDL on a big table may take longer than any request
+ * should.
  */
 export async function openDataSource(config: MysqlConfig, schema: SchemaDefinition): Promise<DataSource> {
   await ensureDatabase(config);
