@@ -255,8 +255,9 @@ export class GrpcServerInterceptor implements NestInterceptor {
 
 const deadlineExceeded = () => new DomainError('deadline_exceeded', 'DEADLINE.EXCEEDED', 'The caller deadline has passed');
 const callCancelled = () => new DomainError('cancelled', 'CALL.CANCELLED', 'The caller cancelled the call');
-type Abandonment = 'cancelled' | 'deadline';
-const ABANDONMENT_ERRORS: Record<Abandonment, () => DomainError> = { cancelled: callCancelled, deadline: deadlineExceeded };
+/** Why a caller stopped waiting for a call. */
+type AbandonReason = 'cancelled' | 'deadline';
+const ABANDON_ERRORS: Record<AbandonReason, () => DomainError> = { cancelled: callCancelled, deadline: deadlineExceeded };
 
 /**
  * The request context of one call. Its signal (see {@link RequestContext.signal}) is made when
@@ -270,7 +271,7 @@ class CallContext implements RequestContext {
   private watched = false;
   private ended = false;
   /** What had abandoned the call by its end, when its signal had not been read by then. */
-  private abandonedAtEnd: Abandonment | undefined;
+  private abandonedAtEnd: AbandonReason | undefined;
   private controller: AbortController | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private onCancelled: (() => void) | undefined;
@@ -286,7 +287,7 @@ class CallContext implements RequestContext {
     if (this.controller) return this.controller.signal;
     const controller = (this.controller = new AbortController());
     const abandoned = this.ended ? this.abandonedAtEnd : this.abandonedNow();
-    if (abandoned) controller.abort(ABANDONMENT_ERRORS[abandoned]());
+    if (abandoned) controller.abort(ABANDON_ERRORS[abandoned]());
     else if (!this.ended) this.arm(controller);
     return controller.signal;
   }
@@ -305,7 +306,7 @@ class CallContext implements RequestContext {
     if (this.onCancelled) this.call?.removeListener?.('cancelled', this.onCancelled);
   }
 
-  private abandonedNow(): Abandonment | undefined {
+  private abandonedNow(): AbandonReason | undefined {
     if (this.call?.cancelled) return 'cancelled';
     return (this.deadline ?? Infinity) <= Date.now() ? 'deadline' : undefined;
   }
