@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createConnection } from 'mysql2/promise';
 import type { MysqlConfig } from './mysql-config';
 
 /**
@@ -19,4 +20,17 @@ export function mysqlTestConfig(overrides: Partial<MysqlConfig> = {}): MysqlConf
     DB_QUEUE_LIMIT: 1_000,
     ...overrides,
   };
+}
+
+/**
+ * Drops a test's database over a connection of its own: not through a pool under test, whose
+ * query timeout or broken connections would bound or fail the DROP too.
+ */
+export async function dropTestDatabase(config: MysqlConfig): Promise<void> {
+  const admin = await createConnection({ host: config.DB_HOST, port: config.DB_PORT, user: config.DB_USER, password: config.DB_PASSWORD });
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS \`${config.DB_NAME}\``);
+  } finally {
+    await admin.end();
+  }
 }

@@ -1,8 +1,7 @@
-import { createConnection } from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
 import { isDependencyUnreachable } from '../errors';
 import { openDataSource } from './data-source';
-import { mysqlTestConfig } from './mysql-test-config';
+import { dropTestDatabase, mysqlTestConfig } from './mysql-test-config';
 import { preparedRows } from './prepared-reads';
 
 /**
@@ -20,10 +19,7 @@ describe('MySQL pool bounds', () => {
   });
   afterAll(async () => {
     await dataSource?.destroy();
-    // Not through the pool under test: its query timeout would bound the DROP too.
-    const admin = await createConnection({ host: config.DB_HOST, port: config.DB_PORT, user: config.DB_USER, password: config.DB_PASSWORD });
-    await admin.query(`DROP DATABASE IF EXISTS \`${config.DB_NAME}\``);
-    await admin.end();
+    await dropTestDatabase(config);
   });
 
   const failureOf = async (work: Promise<unknown>) => {

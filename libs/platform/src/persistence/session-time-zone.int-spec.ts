@@ -1,7 +1,6 @@
-import { createConnection } from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
 import { openDataSource } from './data-source';
-import { mysqlTestConfig } from './mysql-test-config';
+import { dropTestDatabase, mysqlTestConfig } from './mysql-test-config';
 import { preparedRows } from './prepared-reads';
 
 /**
@@ -20,9 +19,7 @@ describe('MySQL session time zone', () => {
   });
   afterAll(async () => {
     await dataSource?.destroy();
-    const admin = await createConnection({ host: config.DB_HOST, port: config.DB_PORT, user: config.DB_USER, password: config.DB_PASSWORD });
-    await admin.query(`DROP DATABASE IF EXISTS \`${config.DB_NAME}\``);
-    await admin.end();
+    await dropTestDatabase(config);
   });
 
   type Session = { id: number | string; zone: string };
