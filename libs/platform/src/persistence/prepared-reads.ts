@@ -15,12 +15,19 @@ interface Mysql2Pool {
  */
 export function preparedRows<T>(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<T[]> {
   const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
-  // The DataSource's query timeout (see mysqlDataSourceOptions) holds here too.
-  const { enableQueryTimeout, maxQueryExecutionTime } = dataSource.driver.options as MysqlConnectionOptions;
-  const timeout = enableQueryTimeout ? maxQueryExecutionTime : undefined;
+  const timeout = statementTimeoutOf(dataSource);
   return new Promise((resolve, reject) =>
     pool.execute({ sql, timeout }, params, (error, rows) => (error ? reject(error) : resolve(rows as T[]))),
   );
+}
+
+/**
+ * The timeout of a statement run on the driver's connections directly: the DataSource's query
+ * timeout (see mysqlDataSourceOptions) holds there too.
+ */
+export function statementTimeoutOf(dataSource: DataSource): number | undefined {
+  const { enableQueryTimeout, maxQueryExecutionTime } = dataSource.driver.options as MysqlConnectionOptions;
+  return enableQueryTimeout ? maxQueryExecutionTime : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { QueryFailedError, type EntityManager } from 'typeorm';
-import type { MysqlConnectionOptions } from 'typeorm/driver/mysql/MysqlConnectionOptions';
+import { statementTimeoutOf } from './prepared-reads';
 
 interface Mysql2Connection {
   execute(options: { sql: string; timeout?: number }, values: readonly unknown[], callback: (error: Error | null, result: unknown) => void): void;
@@ -18,9 +18,7 @@ export async function executeInTransaction<T>(manager: EntityManager, sql: strin
   const runner = manager.queryRunner;
   if (!runner?.isTransactionActive) return (await manager.query(sql, params as unknown[])) as T;
   const connection = (await runner.connect()) as Mysql2Connection;
-  // The DataSource's query timeout (see mysqlDataSourceOptions) holds here too.
-  const { enableQueryTimeout, maxQueryExecutionTime } = manager.connection.driver.options as MysqlConnectionOptions;
-  const timeout = enableQueryTimeout ? maxQueryExecutionTime : undefined;
+  const timeout = statementTimeoutOf(manager.connection);
   return new Promise<T>((resolve, reject) =>
     connection.execute({ sql, timeout }, params, (error, result) =>
       error ? reject(new QueryFailedError(sql, params as unknown[], error)) : resolve(result as T),
