@@ -301,7 +301,8 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     }
     expect(cases).toHaveLength(idOperations.length * ACTOR_ORDER.length);
     console.info(`authorization matrix: ${idOperations.length} id operations × ${ACTOR_ORDER.length} actors = ${cases.length} cases`);
-  });
+    // 85 cases, each a request and a read of the row before and after: ~30 s on a slow machine.
+  }, 120_000);
 
   it('never lists a row to a caller who may not see it', async () => {
     const cases: string[] = [];

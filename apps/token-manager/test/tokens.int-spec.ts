@@ -264,14 +264,23 @@ describe('token-manager over gRPC with MySQL and NATS', () => {
 
   it("starts a holder's slots a gap after another holder's recent slots, not after its own", async () => {
     const token = await create({ rateLimitPerSecond: 10 });
-    const reserve = async (holder: string) => (await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 10, partial: true, holder }))).waitMs;
-    expect(await reserve('replica-a')).toBe(0);
+    // A wait counts from when token-manager answered, some time between sending and receiving.
+    const reserve = async (holder: string) => {
+      const sentAt = Date.now();
+      const { waitMs } = await lastValueFrom(tm.client.reportUsage({ tenant: TENANT, tokenId: token.id, count: 10, partial: true, holder }));
+      return { waitMs, sentAt, answeredAt: Date.now() };
+    };
+    expect((await reserve('replica-a')).waitMs).toBe(0);
     const sameHolder = await reserve('replica-a'); // right after A's ten slots: ~1 020 ms
     const otherHolder = await reserve('replica-b'); // after A's next ten, plus the 50 ms gap
-    expect(sameHolder).toBeGreaterThan(950);
-    expect(sameHolder).toBeLessThanOrEqual(1_020);
-    expect(otherHolder - sameHolder).toBeGreaterThan(1_020 + 50 - 30);
-    expect(otherHolder - sameHolder).toBeLessThanOrEqual(1_020 + 50 + 1);
+    expect(sameHolder.waitMs).toBeGreaterThan(950);
+    expect(sameHolder.waitMs).toBeLessThanOrEqual(1_020);
+    // B's first slot after A's second ten by 1 020 + 50 ms, on the client's clock: within what
+    // the two calls' send and answer times allow (on a slow machine the second call came later).
+    const earliestGap = otherHolder.sentAt + otherHolder.waitMs - (sameHolder.answeredAt + sameHolder.waitMs);
+    const latestGap = otherHolder.answeredAt + otherHolder.waitMs - (sameHolder.sentAt + sameHolder.waitMs);
+    expect(latestGap).toBeGreaterThan(1_020 + 50 - 30);
+    expect(earliestGap).toBeLessThanOrEqual(1_020 + 50 + 1);
   });
 
   it('grants nothing on a token that is retired or past its expiry time', async () => {
