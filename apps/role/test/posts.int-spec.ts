@@ -28,8 +28,12 @@ describe('role: batch post generation', () => {
 
   it('ends a post that runs past POST_TIMEOUT_MS as a failed line (its AI call aborted), and the others still arrive', async () => {
     await stack.sim('/__sim/reset', {});
-    // Some posts answer within the 1 s limit, some do not.
-    await stack.sim('/__sim/config', { routes: { 'chat.completions': { latency: { kind: 'uniform', minMs: 50, maxMs: 2_000 }, seed: 3 } } });
+    // Half the AI calls answer in 50 ms, the others hang until the client gives up: no call ends
+    // near the 1 s limit, where the simulator could answer just as role's timer fires (a timed-out
+    // post whose call was never aborted, seen on a loaded machine with latencies drawn up to 2 s).
+    await stack.sim('/__sim/config', {
+      routes: { 'chat.completions': { latency: { kind: 'fixed', ms: 50 }, errorRate: 0.5, errorKind: 'hang', seed: 3 } },
+    });
     const posts = Array.from({ length: 10 }, (_, i) => ({ roleId, topic: `t${i}`, stock: '600000' }));
     const events: BatchGeneratePostsEvent[] = await lastValueFrom(stack.role.batchGeneratePosts({ posts, tenant, userId: USER }).pipe(toArray()));
     const lines = events.flatMap((e) => (e.post ? [e.post] : []));
