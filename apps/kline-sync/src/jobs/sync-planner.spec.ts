@@ -16,14 +16,17 @@ function planner(tokens: number, releases = 1) {
   const stored: unknown[][] = [];
   const reads: string[] = [];
   const orders = new Map<string, readonly number[] | undefined>();
+  const releaseCalls: number[] = [];
   let released: () => void = () => undefined;
   const release = new Promise<readonly number[] | undefined>((resolve) => (released = () => resolve([...orders.values()][0])));
   const jobs = {
     get: async (_owner: unknown, id: string) => (reads.push(`get ${id}`), { total: stocks.length }),
     items: async (_owner: unknown, id: string) => (reads.push(`items ${id}`), { items: stocks.map((payload, seq) => ({ seq, payload })), total: stocks.length }),
-    release: async (_owner: unknown, id: string, options?: { order?: readonly number[] }) => {
-      orders.set(id, options?.order);
+    releaseAll: async (held: ReadonlyArray<{ id: string; order?: readonly number[] }>) => {
+      releaseCalls.push(held.length);
+      for (const { id, order } of held) orders.set(id, order);
       if (orders.size === releases) released();
+      return held.map(() => undefined);
     },
     held: async () => [],
   } as unknown as SyncJobStore;
@@ -42,7 +45,7 @@ function planner(tokens: number, releases = 1) {
   const registry = new Registry();
   const config = { SYNC_TOKENS_PER_THREAD: 6, SYNC_MAX_THREADS: 10 } as KlineSyncConfig;
   const subject = new SyncPlanner(dataSource, jobs, supply, config, new KlineSyncMetrics(registry), pino({ level: 'silent' }), new AnswersFirst());
-  return { subject, stored, release, registry, primed, reads, orders, freshReads };
+  return { subject, stored, release, registry, primed, reads, orders, freshReads, releaseCalls };
 }
 
 describe('SyncPlanner', () => {
@@ -60,14 +63,15 @@ describe('SyncPlanner', () => {
     expect(reads).toEqual([]);
   });
 
-  it('plans the jobs held meanwhile in one pass: one token read, one plan write, every job released in its order', async () => {
-    const { subject, stored, release, primed, orders, freshReads } = planner(14, 3);
+  it('plans the jobs held meanwhile in one pass: one token read, one plan write, every job released in its order in one release', async () => {
+    const { subject, stored, release, primed, orders, freshReads, releaseCalls } = planner(14, 3);
     for (const id of ['job-a', 'job-b', 'job-c']) subject.planSoon({ id, owner, stocks });
     await release;
     expect(freshReads).toEqual(['acme']);
     const plan = JSON.stringify({ threads: 2, tokensPerThread: [7, 7], tokenCount: 14 });
     expect(stored).toEqual([['job-a', 'acme', 'alice', plan, 'job-b', 'acme', 'alice', plan, 'job-c', 'acme', 'alice', plan]]);
     expect([...orders.values()]).toEqual(Array.from({ length: 3 }, () => [0, 2, 4, 6, 1, 3, 5, 7, 9, 8]));
+    expect(releaseCalls).toEqual([3]);
     // 30 stocks over 14 tokens: three calls each booked.
     expect(primed).toEqual([['acme', 3]]);
   });

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { calculateThreadCount, distributeStocks, distributeTokens } from '@batchgate/concurrency';
 import { runOutsideRequest } from '@batchgate/platform/context';
-import { DomainError } from '@batchgate/platform/errors';
 import type { JobOwner, JobSnapshot } from '@batchgate/platform/jobs';
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
@@ -27,13 +26,6 @@ const ORPHANED_AFTER_MS = 10_000;
 const SWEEP_BATCH = 50;
 /** Held jobs planned in one pass: one token read per tenant and one plan write for all of them. */
 const PASS_BATCH = 200;
-/**
- * Releases of a pass in flight at once. Each is a transaction of the job kit (about ten
- * statements); a burst's hundreds at once held every pooled connection and queued the
- * submissions' own statements behind them.
- */
-const RELEASES_IN_FLIGHT = 4;
-
 /**
  * A held job to plan; `stocks` as its submission stored them (item i, seq i) when that
  * submission hands them over, else they are read.
@@ -163,11 +155,7 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     await this.storePlans(jobs, plan);
     // With no usable token the stocks are still queued: each fails for want of one (a failure
     // row to re-pull once the tenant has tokens), as when its tokens go away mid-job.
-    let next = 0;
-    const releaseNext = async (): Promise<void> => {
-      for (let job = jobs[next++]; job; job = jobs[next++]) await this.release(job, seedOrder(job.seqs, threads));
-    };
-    await Promise.all(Array.from({ length: Math.min(RELEASES_IN_FLIGHT, jobs.length) }, releaseNext));
+    await this.release(jobs.map((job) => ({ owner: job.owner, id: job.id, order: seedOrder(job.seqs, threads) })));
   }
 
   /** The plan of every job of the pass in one statement; the first plan stored stands (a sweep on another replica may have planned one meanwhile). */
@@ -184,13 +172,19 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async release(job: HeldJob, order: number[]): Promise<void> {
+  /**
+   * The pass's jobs in one of the kit's transactions (a release one by one was about ten
+   * statements per job, and held the pool's connections while submissions waited for them).
+   */
+  private async release(jobs: ReadonlyArray<{ owner: JobOwner; id: string; order: number[] }>): Promise<void> {
     try {
-      await this.answersFirst.step(() => this.jobs.release(job.owner, job.id, { order }));
+      const refused = await this.answersFirst.step(() => this.jobs.releaseAll(jobs));
+      refused.forEach((error, index) => {
+        // Cancelled, or released by another replica's sweep: nothing left to do.
+        if (error && error.code !== 'SYNC.JOB_NOT_PENDING') this.logger.warn({ err: error, jobId: jobs[index]?.id }, 'sync job not released');
+      });
     } catch (error) {
-      // Cancelled, or released by another replica's sweep: nothing left to do.
-      if (error instanceof DomainError && error.code === 'SYNC.JOB_NOT_PENDING') return;
-      this.logger.warn({ err: error, jobId: job.id }, 'sync job planning failed; a sweep plans it again');
+      this.logger.warn({ err: error, jobs: jobs.length }, 'sync job planning failed; a sweep plans them again');
     }
   }
 

@@ -197,6 +197,58 @@ describe('durable-job kit', () => {
     expect(runs).toEqual([3, 1, 0, 2].map((seq) => `run ${job.id}:${seq} 1`));
   });
 
+  it('releases many held jobs at once: each job queued once with its event, its items run once in its order; a job cancelled meanwhile and another owner\'s stay as they were', async () => {
+    const { store, worker } = await kit();
+    const carol: JobOwner = { tenant: 'acme', userId: 'carol' };
+    const held = (owner: JobOwner, values: number[]) =>
+      store.submit(owner, { params: { label: 'release-all' }, items: values.map((value) => ({ payload: { value } })), hold: true });
+    const [first, second, cancelled, carols] = await Promise.all([held(alice, [1, 2, 3]), held(alice, [4, 5]), held(alice, [6]), held(carol, [7, 8])]);
+    await store.cancel(alice, cancelled.id);
+    const changes: Array<{ jobId: string; status: string; version: number; items: string[] }> = [];
+    const stopListening = store.onChange((change) =>
+      changes.push({ jobId: change.jobId, status: change.status, version: change.version, items: change.items.map((item) => `${item.seq}:${item.status}`) }),
+    );
+    await store.nats.flush();
+
+    const refused = await store.releaseAll([
+      { owner: alice, id: first.id, order: [2, 0] },
+      { owner: alice, id: cancelled.id },
+      { owner: alice, id: carols.id },
+      { owner: alice, id: second.id.toUpperCase() },
+      { owner: carol, id: carols.id },
+      { owner: alice, id: first.id },
+    ]);
+    expect(refused.map((error) => error?.code)).toEqual([undefined, 'TEST.JOB_NOT_PENDING', 'TEST.JOB_NOT_FOUND', undefined, undefined, 'TEST.JOB_NOT_PENDING']);
+    for (const [owner, job] of [[alice, first], [alice, second], [carol, carols]] as const)
+      expect(await store.get(owner, job.id)).toMatchObject({ status: 'queued', version: job.version + 1 });
+    expect(await store.get(alice, cancelled.id)).toMatchObject({ status: 'cancelled' });
+
+    const runs: string[] = [];
+    await worker({ concurrency: 1, maxDeliveries: 1, ackWaitMs: 5_000 }, (line) => runs.push(line));
+    for (const [owner, job] of [[alice, first], [alice, second], [carol, carols]] as const)
+      await waitFor(async () => ((await store.get(owner, job.id)).status === 'success' ? true : undefined));
+    await waitFor(async () => ((await queueDrained(store.nats, store)) ? true : undefined));
+    // Each item once, at its first attempt; the first job's in the order asked for.
+    expect([...runs].sort()).toEqual(
+      [...[0, 1, 2].map((seq) => `${first.id}:${seq}`), ...[0, 1].map((seq) => `${second.id}:${seq}`), ...[0, 1].map((seq) => `${carols.id}:${seq}`)].map((key) => `run ${key} 1`).sort(),
+    );
+    expect(runs.filter((line) => line.includes(first.id))).toEqual([2, 0, 1].map((seq) => `run ${first.id}:${seq} 1`));
+    const { items } = await store.items(alice, cancelled.id, { page: 1, size: 10 });
+    expect(items.map((item) => item.status)).toEqual(['cancelled']);
+
+    // One change per released job, at the version it was released to, its items queued.
+    await waitFor(() => (changes.filter((change) => change.status === 'queued').length >= 3 ? true : undefined));
+    stopListening();
+    expect(changes.filter((change) => change.status === 'queued').sort((a, b) => (a.jobId < b.jobId ? -1 : 1))).toEqual(
+      [
+        { jobId: first.id, status: 'queued', version: first.version + 1, items: ['2:queued', '0:queued', '1:queued'] },
+        { jobId: second.id, status: 'queued', version: second.version + 1, items: ['0:queued', '1:queued'] },
+        { jobId: carols.id, status: 'queued', version: carols.version + 1, items: ['0:queued', '1:queued'] },
+      ].sort((a, b) => (a.jobId < b.jobId ? -1 : 1)),
+    );
+    expect(changes.filter((change) => change.jobId === cancelled.id).map((change) => change.status)).not.toContain('queued');
+  });
+
   it('hands an item back unrecorded when its handler gives up because the worker stops', async () => {
     const { store, worker } = await kit();
     const job = await store.submit(alice, {

@@ -239,6 +239,7 @@ export class JobStore<P, I, R> {
     ClaimedItem<P, I> | CompletionResult | undefined
   >;
   private readonly itemsPerMessage: number;
+  private readonly maxGroup: number;
   private readonly onOutcomes: JobStoreSettings['onOutcomes'];
   private readonly listeners = new Set<{ listener: (change: JobChanged) => void; status: JobStatus | undefined }>();
   private changeSubscription: Subscription | undefined;
@@ -253,8 +254,9 @@ export class JobStore<P, I, R> {
     this.subjects = jobSubjects(kind, settings.queue);
     this.itemsPerMessage = settings.itemsPerMessage ?? DEFAULT_ITEMS_PER_MESSAGE;
     this.onOutcomes = settings.onOutcomes;
+    this.maxGroup = settings.maxGroup ?? DEFAULT_MAX_GROUP;
     const group = {
-      maxBatch: settings.maxGroup ?? DEFAULT_MAX_GROUP,
+      maxBatch: this.maxGroup,
       maxInFlight: settings.groupsInFlight ?? 2,
     };
     this.submits = new GroupCommit((inputs) => this.insertJobs(inputs), group);
@@ -577,38 +579,34 @@ export class JobStore<P, I, R> {
     return this.get(owner, id);
   }
 
-  /** Queues a held (`pending`) job; JOB_NOT_PENDING when it is not pending. */
   /**
-   * `order`: the items' seqs in the order their work is queued (kline-sync's plan deals stocks
-   * over its threads); seqs it leaves out follow in seq order.
+   * Queues a held (`pending`) job; JOB_NOT_PENDING when it is not pending. `order`: the items'
+   * seqs in the order their work is queued (kline-sync's plan deals stocks over its threads);
+   * seqs it leaves out follow in seq order.
    */
   async release(owner: JobOwner, id: string, options: { order?: readonly number[] } = {}): Promise<JobSnapshot<P>> {
-    checkOwner(owner);
-    await this.changeJob(owner, id, async (tx, job, items) => {
-      if (!(JOB_TRANSITIONS.release.from as readonly string[]).includes(job.status)) {
-        throw new DomainError(
-          'failed_precondition',
-          `${this.kind.errorPrefix}.JOB_NOT_PENDING`,
-          `${this.kind.label} ${id} is not pending (${job.status})`,
-          {
-            details: { id, status: job.status },
-          },
-        );
-      }
-      const held = items.filter((item) =>
-        (ITEM_TRANSITIONS.release.from as readonly string[]).includes(item.status),
-      );
-      await tx.manager.query(
-        `UPDATE job_item SET status = 'queued' WHERE job_id = ? AND status IN (${sqlList(ITEM_TRANSITIONS.release.from)})`,
-        [id],
-      );
-      await tx.manager.query(
-        "UPDATE job SET status = 'queued', version = version + 1, updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?",
-        [id],
-      );
-      return this.requeue(tx, id, options.order ? inOrder(held, options.order) : held);
-    });
+    const [refused] = await this.releaseAll([{ owner, id, ...options }]);
+    if (refused) throw refused;
     return this.get(owner, id);
+  }
+
+  /**
+   * Queues many held jobs (any owners') in one transaction per {@link JobStoreSettings.maxGroup}
+   * jobs, as {@link release} queues one: a locking read of their items with their jobs (one per
+   * owner), one UPDATE of the items, one of the jobs, their work messages and one change event for all.
+   * Answers per job, in order, undefined when it was released, else the error {@link release}
+   * throws (JOB_NOT_PENDING: cancelled or released meanwhile; JOB_NOT_FOUND); the jobs are not
+   * read back. A planner that releases a pass of jobs one by one spent about ten statements per
+   * job (bench/gateway/README.md, "submissions:").
+   */
+  async releaseAll(jobs: ReadonlyArray<{ owner: JobOwner; id: string; order?: readonly number[] }>): Promise<Array<DomainError | undefined>> {
+    for (const { owner } of jobs) checkOwner(owner);
+    const refused: Array<DomainError | undefined> = [];
+    for (let offset = 0; offset < jobs.length; offset += this.maxGroup) {
+      const chunk = jobs.slice(offset, offset + this.maxGroup);
+      refused.push(...(await retryOnDeadlock(() => this.deps.outbox.transaction((tx) => this.releaseGroup(tx, chunk)))));
+    }
+    return refused;
   }
 
   /**
@@ -860,6 +858,86 @@ export class JobStore<P, I, R> {
       [this.kind.name, ...inputs.flatMap(({ owner, job }) => [owner.tenant, job.dedupeKey])],
     )) as Array<{ id: string; tenant: string; user_id: string; active_key: string }>;
     return new Map(rows.map((row) => [`${row.tenant}\u0000${row.active_key}`, { id: row.id, userId: row.user_id }]));
+  }
+
+  /**
+   * One transaction of {@link releaseAll}. The items are locked with their jobs in one read, in
+   * (job, item) order like a worker group's; the jobs' new state is computed here under the
+   * locks, so the change event needs no read after the writes.
+   */
+  private async releaseGroup(
+    tx: OutboxTransaction,
+    inputs: ReadonlyArray<{ owner: JobOwner; id: string; order?: readonly number[] }>,
+  ): Promise<Array<DomainError | undefined>> {
+    // Per owner, so each input's jobs are matched by the columns' own collation; the owners in
+    // one order, so two replicas releasing the same jobs lock them in the same order.
+    const byOwner = new Map<string, { owner: JobOwner; ids: Set<string> }>();
+    for (const { owner, id } of inputs) {
+      if (!isStorableId(id)) continue;
+      const key = ownerKey(owner);
+      const entry = byOwner.get(key) ?? { owner, ids: new Set<string>() };
+      entry.ids.add(id);
+      byOwner.set(key, entry);
+    }
+    const found = new Map<string, { job: JobSnapshot<P>; items: Array<{ seq: number; status: ItemStatus; attempts: number }> }>();
+    for (const [key, { owner, ids }] of [...byOwner].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const rows = (await tx.manager.query(
+        `SELECT i.seq, i.status AS item_status, i.attempts, ${WORK_JOB_COLUMNS_NO_PARAMS}
+           FROM job_item i FORCE INDEX (PRIMARY) STRAIGHT_JOIN job j ON j.id = i.job_id
+          WHERE i.job_id IN (?) AND i.tenant = ? AND i.user_id = ? AND j.kind = ?
+          ORDER BY i.job_id, i.seq
+            FOR UPDATE`,
+        [[...ids], owner.tenant, owner.userId, this.kind.name],
+      )) as Array<JobColumnsRow & { seq: number; item_status: ItemStatus; attempts: number }>;
+      for (const row of rows) {
+        const jobKey = `${key}\u0000${idKey(row.job_id)}`;
+        let entry = found.get(jobKey);
+        if (!entry) found.set(jobKey, (entry = { job: toSnapshot<P>(jobRowOf(row)), items: [] }));
+        entry.items.push({ seq: row.seq, status: row.item_status, attempts: row.attempts });
+      }
+    }
+    const now = new Date();
+    const released: JobSnapshot<P>[] = [];
+    const releasedIds = new Set<string>();
+    const changed = new Map<string, JobItemChanged[]>();
+    const work: Array<{ jobId: string; seq: number }> = [];
+    const refused = inputs.map(({ owner, id, order }) => {
+      const entry = found.get(`${ownerKey(owner)}\u0000${idKey(id)}`);
+      if (!entry) return this.notFound(id);
+      const { job, items } = entry;
+      // Named twice (or by owners the collation calls equal): released once, then not pending.
+      const status = releasedIds.has(job.id) ? JOB_TRANSITIONS.release.to : job.status;
+      if (!(JOB_TRANSITIONS.release.from as readonly string[]).includes(status)) {
+        return new DomainError('failed_precondition', `${this.kind.errorPrefix}.JOB_NOT_PENDING`, `${this.kind.label} ${id} is not pending (${status})`, {
+          details: { id, status },
+        });
+      }
+      const held = items.filter((item) => (ITEM_TRANSITIONS.release.from as readonly string[]).includes(item.status));
+      const queued = order ? inOrder(held, order) : held;
+      job.status = JOB_TRANSITIONS.release.to;
+      job.version++;
+      job.updatedAt = now;
+      released.push(job);
+      releasedIds.add(job.id);
+      work.push(...queued.map((item) => ({ jobId: job.id, seq: item.seq })));
+      changed.set(
+        job.id,
+        queued.map((item) => ({ seq: item.seq, status: ITEM_TRANSITIONS.release.to, attempts: item.attempts, errorMessage: '', progress: 0 })),
+      );
+      return undefined;
+    });
+    if (released.length === 0) return refused;
+    await tx.manager.query(`UPDATE job_item SET status = ? WHERE job_id IN (?) AND status IN (${sqlList(ITEM_TRANSITIONS.release.from)})`, [
+      ITEM_TRANSITIONS.release.to,
+      [...releasedIds],
+    ]);
+    await tx.manager.query('UPDATE job SET status = ?, version = version + 1, updated_at = ? WHERE id IN (?)', [JOB_TRANSITIONS.release.to, now, [...releasedIds]]);
+    // Items of jobs released together share messages, as those of jobs submitted together do.
+    await this.queueWork(tx, work);
+    await tx.emit(this.subjects.events, {
+      changes: released.map((job) => toChange(job, changed.get(job.id) ?? [], now.toISOString())),
+    });
+    return refused;
   }
 
   /**
@@ -1262,7 +1340,7 @@ type WorkRow = {
   attempts: number;
   attempts_before_retry: number;
   progress: number;
-} & { [column in keyof JobRow as `job_${column}`]: JobRow[column] };
+} & JobColumnsRow;
 
 /** The `job` insert's columns; the rows' values from {@link jobValuesList} and `JobStore.jobValues`. */
 const JOB_INSERT = 'job (id, kind, tenant, user_id, status, params, total, active_key, created_at, updated_at) VALUES ';
@@ -1321,7 +1399,10 @@ const WORK_JOB_COLUMNS = JOB_COLUMNS.split(', ')
   .join(', ');
 const WORK_JOB_COLUMNS_NO_PARAMS = WORK_JOB_COLUMNS.replace('j.params AS job_params', 'NULL AS job_params');
 
-function jobRowOf(row: WorkRow): JobRow {
+/** A row with the job's columns as `job_<column>` ({@link WORK_JOB_COLUMNS}). */
+type JobColumnsRow = { [column in keyof JobRow as `job_${column}`]: JobRow[column] };
+
+function jobRowOf(row: JobColumnsRow): JobRow {
   return {
     id: row.job_id,
     kind: row.job_kind,
@@ -1416,6 +1497,15 @@ function statusBytes(status: JobStatus): Buffer {
     statusPatterns.set(status, pattern);
   }
   return pattern;
+}
+
+function ownerKey(owner: JobOwner): string {
+  return `${owner.tenant}\u0000${owner.userId}`;
+}
+
+/** A job id as `job.id`'s collation compares it (ascii_general_ci: case and trailing spaces do not count). */
+function idKey(id: string): string {
+  return id.toLowerCase().replace(/ +$/, '');
 }
 
 /** A JobStore refuses to run without an owner: there is no unscoped read or write. */
