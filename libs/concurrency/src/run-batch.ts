@@ -466,12 +466,19 @@ class Batch<T, R> implements BatchRun<T, Awaited<R>> {
       // A native promise settles once: the slot's callbacks are safe, and cost no allocation.
       result.then(this.onFulfilled[slot], this.onRejected[slot]);
     } else {
-      // Another thenable might call back twice, or late; these callbacks know their item.
-      result.then(
-        (value) => this.finish(scope, true, value),
-        (error: unknown) => this.finish(scope, false, error),
-      );
+      this.awaitForeign(scope, result);
     }
+  }
+
+  /**
+   * Another thenable might call back twice, or late; these callbacks know their item. Out of
+   * `startItem`, whose size decides whether the item's scope constructors are inlined into it.
+   */
+  private awaitForeign(scope: ItemScope<T>, result: PromiseLike<R>): void {
+    result.then(
+      (value) => this.finish(scope, true, value),
+      (error: unknown) => this.finish(scope, false, error),
+    );
   }
 
   /** A new slot (none is free), with its settle callbacks. */
