@@ -770,7 +770,7 @@ export class JobStore<P, I, R> {
       tx,
       items.map((item) => ({ jobId, seq: item.seq })),
     );
-    return items.map((item) => ({ seq: item.seq, status: 'queued' as const, attempts: item.attempts, errorMessage: '', progress: 0 }));
+    return queuedAfresh(items);
   }
 
   /** Puts items on the work queue (through the outbox), `itemsPerMessage` to a message. */
@@ -897,9 +897,8 @@ export class JobStore<P, I, R> {
       }
     }
     const now = new Date();
-    const released: JobSnapshot<P>[] = [];
+    const released: Array<{ job: JobSnapshot<P>; items: JobItemChanged[] }> = [];
     const releasedIds = new Set<string>();
-    const changed = new Map<string, JobItemChanged[]>();
     const work: Array<{ jobId: string; seq: number }> = [];
     const refused = inputs.map(({ owner, id, order }) => {
       const entry = found.get(`${ownerKey(owner)}\u0000${idKey(id)}`);
@@ -917,13 +916,9 @@ export class JobStore<P, I, R> {
       job.status = JOB_TRANSITIONS.release.to;
       job.version++;
       job.updatedAt = now;
-      released.push(job);
+      released.push({ job, items: queuedAfresh(queued) });
       releasedIds.add(job.id);
       work.push(...queued.map((item) => ({ jobId: job.id, seq: item.seq })));
-      changed.set(
-        job.id,
-        queued.map((item) => ({ seq: item.seq, status: ITEM_TRANSITIONS.release.to, attempts: item.attempts, errorMessage: '', progress: 0 })),
-      );
       return undefined;
     });
     if (released.length === 0) return refused;
@@ -935,7 +930,7 @@ export class JobStore<P, I, R> {
     // Items of jobs released together share messages, as those of jobs submitted together do.
     await this.queueWork(tx, work);
     await tx.emit(this.subjects.events, {
-      changes: released.map((job) => toChange(job, changed.get(job.id) ?? [], now.toISOString())),
+      changes: released.map(({ job, items }) => toChange(job, items, now.toISOString())),
     });
     return refused;
   }
@@ -1497,6 +1492,11 @@ function statusBytes(status: JobStatus): Buffer {
     statusPatterns.set(status, pattern);
   }
   return pattern;
+}
+
+/** Items queued (again) as a change event reports them. */
+function queuedAfresh(items: ReadonlyArray<{ seq: number; attempts: number }>): JobItemChanged[] {
+  return items.map((item) => ({ seq: item.seq, status: 'queued', attempts: item.attempts, errorMessage: '', progress: 0 }));
 }
 
 function ownerKey(owner: JobOwner): string {
