@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { EVENT_STREAMS } from '@batchgate/contracts';
 import { TOKEN_MANAGER_SERVICE_NAME, type TokenManagerServiceClient } from '@batchgate/contracts/tokens/v1/tokens';
 import { createGrpcClient, ServiceCredentials } from '@batchgate/platform/grpc';
-import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, JobStore, jobStreams, type CountedOutcome } from '@batchgate/platform/jobs';
+import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, HashedDedupeKeys1796400000000, JobStore, jobStreams, type CountedOutcome } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, NATS_CONNECTION, Outbox, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
@@ -47,6 +47,7 @@ export const KLINE_SYNC_SCHEMA = {
     DropJobItemStatusIndex1765238400000,
     JobWriteCosts1765324800000,
     BinaryOwnerColumns1796300000000,
+    HashedDedupeKeys1796400000000,
   ],
 };
 

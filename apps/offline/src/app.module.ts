@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000 } from '@batchgate/platform/jobs';
+import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, HashedDedupeKeys1796400000000 } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
@@ -19,7 +19,7 @@ import { SessionCache } from './session/session-cache';
 
 export const OFFLINE_SCHEMA = {
   entities: [OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateOfflineSchema1765152000000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, BinaryOwnerColumns1796300000000],
+  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateOfflineSchema1765152000000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, BinaryOwnerColumns1796300000000, HashedDedupeKeys1796400000000],
 };
 
 @Module({})

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, jobStreams, JobStore } from '@batchgate/platform/jobs';
+import { CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, HashedDedupeKeys1796400000000, jobStreams, JobStore } from '@batchgate/platform/jobs';
 import { CreateOutboxEvent1763856000000, MessagingModule, NATS_CONNECTION, Outbox, OutboxEventEntity } from '@batchgate/platform/messaging';
 import { SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { BinaryOwnerColumns1796300000000, PersistenceModule } from '@batchgate/platform/persistence';
@@ -23,7 +23,7 @@ import { NotificationWebhookClient } from './upstream/notification-webhook.clien
 
 export const ROLE_SCHEMA = {
   entities: [OutboxEventEntity],
-  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateRoleSchema1765100000000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, BinaryOwnerColumns1796300000000],
+  migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, CreateRoleSchema1765100000000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, BinaryOwnerColumns1796300000000, HashedDedupeKeys1796400000000],
 };
 
 @Module({})

@@ -9,6 +9,7 @@ import {
   defineJobKind,
   DropJobItemStatusIndex1765238400000,
   JobWriteCosts1765324800000,
+  HashedDedupeKeys1796400000000,
   ItemFailure,
   jobStreams,
   JobStore,
@@ -133,7 +134,7 @@ export async function openKit(
     { ...environment, DB_POOL_SIZE: options.poolSize ?? 10, DB_CONNECT_TIMEOUT_MS: 5_000 },
     {
       entities: [OutboxEventEntity],
-      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000],
+      migrations: [CreateOutboxEvent1763856000000, CreateJobTables1764547200000, DropJobItemStatusIndex1765238400000, JobWriteCosts1765324800000, HashedDedupeKeys1796400000000],
     },
   );
   const nats = await connect({ servers: environment.NATS_URL });

@@ -3,6 +3,7 @@ export * from './job-kind';
 export * from './job.migration';
 export * from './job-item-index.migration';
 export * from './job-write-costs.migration';
+export * from './dedupe-key.migration';
 export * from './job-store';
 export * from './job-worker';
 export * from './job-watch';

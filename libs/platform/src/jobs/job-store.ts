@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { JobChanged, JobChanges, JobItemChanged } from '@batchgate/contracts/common/v1/common';
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -724,7 +724,7 @@ export class JobStore<P, I, R> {
       job.hold ? 'pending' : 'queued',
       JSON.stringify(job.params ?? null),
       job.items.length,
-      job.dedupeKey ?? null,
+      job.dedupeKey === undefined ? null : activeKeyOf(job.dedupeKey),
       now,
       now,
     ]);
@@ -799,7 +799,9 @@ export class JobStore<P, I, R> {
   private async insertDeduplicated(
     inputs: Array<{ owner: JobOwner; job: SubmitJob<P, I> }>,
   ): Promise<Array<DedupedSubmission<P>>> {
-    const keyOf = ({ owner, job }: (typeof inputs)[number]) => `${owner.tenant}\u0000${job.dedupeKey ?? ''}`;
+    // Per submission: its tenant and active key, as openJobsOfKeys answers them.
+    const keys = new Map(inputs.map((input) => [input, `${input.owner.tenant}\u0000${activeKeyOf(input.job.dedupeKey ?? '')}`]));
+    const keyOf = (input: (typeof inputs)[number]) => keys.get(input) as string;
     const candidates = new Map<string, { input: (typeof inputs)[number]; id: string }>();
     for (const input of inputs) {
       if (!candidates.has(keyOf(input))) candidates.set(keyOf(input), { input, id: randomUUID() });
@@ -823,8 +825,8 @@ export class JobStore<P, I, R> {
         const byKey = new Map<string, { id: string; userId: string; created: boolean }>();
         for (const { input, id } of ordered) {
           const job = open ? open.get(keyOf(input)) : { id, userId: input.owner.userId };
-          // Skipped, yet no open job has exactly its key: one whose key the column's collation calls equal (case, trailing spaces) holds it.
-          if (!job) throw this.keyTaken(input.job.dedupeKey ?? '');
+          // The skipped insert holds a shared lock on the key's entry, so its job cannot end before this read.
+          if (!job) throw new Error(`${this.kind.label}: an insert skipped a dedupe key that no open job holds`);
           byKey.set(keyOf(input), { ...job, created: job.id === id });
         }
         const fresh = ordered.filter(({ input }) => byKey.get(keyOf(input))?.created);
@@ -855,7 +857,7 @@ export class JobStore<P, I, R> {
   ): Promise<Map<string, { id: string; userId: string }>> {
     const rows = (await manager.query(
       `SELECT id, tenant, user_id, active_key FROM job WHERE kind = ? AND (${inputs.map(() => '(tenant = ? AND active_key = ?)').join(' OR ')})`,
-      [this.kind.name, ...inputs.flatMap(({ owner, job }) => [owner.tenant, job.dedupeKey])],
+      [this.kind.name, ...inputs.flatMap(({ owner, job }) => [owner.tenant, activeKeyOf(job.dedupeKey ?? '')])],
     )) as Array<{ id: string; tenant: string; user_id: string; active_key: string }>;
     return new Map(rows.map((row) => [`${row.tenant}\u0000${row.active_key}`, { id: row.id, userId: row.user_id }]));
   }
@@ -1290,14 +1292,6 @@ export class JobStore<P, I, R> {
     return jobs;
   }
 
-  private keyTaken(dedupeKey: string): DomainError {
-    return new DomainError(
-      'already_exists',
-      `${this.kind.errorPrefix}.JOB_EXISTS`,
-      `An open ${this.kind.label.toLowerCase()} has a key equal to ${dedupeKey} but for case or trailing spaces`,
-    );
-  }
-
   private notFound(id: string): DomainError {
     return new DomainError(
       'not_found',
@@ -1338,6 +1332,11 @@ type WorkRow = {
 } & JobColumnsRow;
 
 /** The `job` insert's columns; the rows' values from {@link jobValuesList} and `JobStore.jobValues`. */
+/** What `job.active_key` stores of a dedupe key: its SHA-256 in hex (HashedDedupeKeys1796400000000 says why). */
+function activeKeyOf(dedupeKey: string): string {
+  return createHash('sha256').update(dedupeKey, 'utf8').digest('hex');
+}
+
 const JOB_INSERT = 'job (id, kind, tenant, user_id, status, params, total, active_key, created_at, updated_at) VALUES ';
 
 function jobValuesList(count: number): string {
