@@ -17,7 +17,6 @@ import { useStrictJsonBodies } from './http/json-body';
 import { documentErrorResponses, ErrorBodyView } from './http/openapi';
 import { transportErrorOptions } from './http/transport-errors';
 import { shedBeyondInFlightLimit } from './http/in-flight-limit.hook';
-import { runRoutesInRequestContext } from './http/request-context.hook';
 import { requestValidationPipe } from './http/validation';
 
 export interface GatewayApp {
@@ -65,7 +64,6 @@ export async function createGatewayApp(config: GatewayConfig): Promise<GatewayAp
   });
   const accessLog = new AccessLog(logger, config.LOG_SLOW_MS);
   const fastify = app.getHttpAdapter().getInstance();
-  runRoutesInRequestContext(fastify);
   // Callback hooks, not async ones: fastify awaits an async hook's promise on every request.
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);

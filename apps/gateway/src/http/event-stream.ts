@@ -62,8 +62,8 @@ export interface EventStreamOptions<T> {
  * // the route
  * @Get('publish_task/:taskId/events')
  * @ApiEventStream(PublishTaskView, 'Every state and progress change, until the task ends')
- * events(@Param() p: TaskRef, @CurrentPrincipal() who: Principal, @Req() req: FastifyRequest, @Res() reply: FastifyReply) {
- *   return this.streams.send(req, reply, this.publishStream.watchPublishTask({ ... }), { event: () => 'task', data: toTaskView });
+ * events(@Param() p: TaskRef, @CurrentPrincipal() who: Principal, @Req() req: FastifyRequest, @Res() reply: FastifyReply, @CurrentRequestContext() context: RequestContext) {
+ *   return this.streams.send(req, reply, this.publishStream.watchPublishTask({ ... }, context), { event: () => 'task', data: toTaskView });
  * }
  * ```
  */

@@ -3,8 +3,11 @@ import { ApiAcceptedResponse, ApiConflictResponse, ApiExtraModels, ApiOkResponse
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { lastValueFrom } from 'rxjs';
 import type { OfflineBatch, OfflineServiceClient } from '@batchgate/contracts/offline/v1/offline';
+import type { RequestContext } from '@batchgate/platform/context';
+import type { WithRequestContext } from '@batchgate/platform/grpc';
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import { CurrentRequestContext } from '../http/request-context';
 import type { Principal } from '../auth/principal';
 import { ApiEventStream, EventStreams } from '../http/event-stream';
 import { OFFLINE_CLIENT, OFFLINE_LONG_CLIENT, OFFLINE_STREAM_CLIENT } from './offline.client';
@@ -26,9 +29,9 @@ const BATCH_PATH = 'temu/seller/offline';
 @Controller('api')
 export class OfflineHttpController {
   constructor(
-    @Inject(OFFLINE_CLIENT) private readonly offline: OfflineServiceClient,
-    @Inject(OFFLINE_LONG_CLIENT) private readonly offlineLong: OfflineServiceClient,
-    @Inject(OFFLINE_STREAM_CLIENT) private readonly offlineStream: OfflineServiceClient,
+    @Inject(OFFLINE_CLIENT) private readonly offline: WithRequestContext<OfflineServiceClient>,
+    @Inject(OFFLINE_LONG_CLIENT) private readonly offlineLong: WithRequestContext<OfflineServiceClient>,
+    @Inject(OFFLINE_STREAM_CLIENT) private readonly offlineStream: WithRequestContext<OfflineServiceClient>,
     @Inject(EventStreams) private readonly streams: EventStreams,
   ) {}
 
@@ -48,6 +51,7 @@ export class OfflineHttpController {
     @Query() query: OfflineQueryDto,
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentRequestContext() context: RequestContext,
   ): Promise<OfflineResultView | OfflineBatchView> {
     const auto = body.max_threads === 'auto';
     const batch = await lastValueFrom(
@@ -58,7 +62,7 @@ export class OfflineHttpController {
         runAsync: query.async === 'true',
         userId: principal.sub,
         tenant: principal.tenant,
-      }),
+      }, context),
     );
     void reply.header('location', `/api/${BATCH_PATH}/${batch.batchId}`);
     if (batch.finishedAt !== '') return toResultView(batch);
@@ -70,10 +74,10 @@ export class OfflineHttpController {
   @Get(BATCH_PATH)
   @RequirePermissions('offline:run')
   @ApiOkResponse({ type: OfflineBatchListView })
-  async listBatches(@Query() query: OfflineBatchListQueryDto, @CurrentPrincipal() principal: Principal): Promise<OfflineBatchListView> {
+  async listBatches(@Query() query: OfflineBatchListQueryDto, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<OfflineBatchListView> {
     const { page, size } = pageOf(query);
     const answer = await lastValueFrom(
-      this.offline.listOfflineBatches({ tenant: principal.tenant, userId: principal.sub, status: query.status ?? '', page: { page, pageSize: size } }),
+      this.offline.listOfflineBatches({ tenant: principal.tenant, userId: principal.sub, status: query.status ?? '', page: { page, pageSize: size } }, context),
     );
     return { items: answer.batches.map(toBatchView), page, size, total: answer.page?.total ?? 0 };
   }
@@ -83,16 +87,16 @@ export class OfflineHttpController {
   @HttpCode(200)
   @RequirePermissions('offline:admin')
   @ApiOkResponse({ type: InvalidateSessionView })
-  invalidateSessionCache(@CurrentPrincipal() principal: Principal) {
-    return lastValueFrom(this.offline.invalidateSessionCache({ tenant: principal.tenant }));
+  invalidateSessionCache(@CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext) {
+    return lastValueFrom(this.offline.invalidateSessionCache({ tenant: principal.tenant }, context));
   }
 
   /** Only the batch's owner (tenant + user) sees it; anybody else gets 404. */
   @Get(`${BATCH_PATH}/:batchId`)
   @RequirePermissions('offline:run')
   @ApiOkResponse({ type: OfflineBatchView })
-  async getBatch(@Param('batchId', new ParseUUIDPipe()) batchId: string, @CurrentPrincipal() principal: Principal): Promise<OfflineBatchView> {
-    return toBatchView(await lastValueFrom(this.offline.getOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub })));
+  async getBatch(@Param('batchId', new ParseUUIDPipe()) batchId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<OfflineBatchView> {
+    return toBatchView(await lastValueFrom(this.offline.getOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub }, context)));
   }
 
   @Get(`${BATCH_PATH}/:batchId/events`)
@@ -103,8 +107,9 @@ export class OfflineHttpController {
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
+    @CurrentRequestContext() context: RequestContext,
   ): Promise<void> {
-    return this.streams.send(request, reply, this.offlineStream.watchOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub }), {
+    return this.streams.send(request, reply, this.offlineStream.watchOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub }, context), {
       event: () => 'batch',
       data: (batch: OfflineBatch) => toBatchView(batch),
     });
@@ -116,8 +121,8 @@ export class OfflineHttpController {
   @RequirePermissions('offline:run')
   @ApiOkResponse({ type: OfflineBatchView, description: 'The batch, cancelled' })
   @ApiConflictResponse({ description: 'The batch has already ended (OFFLINE.JOB_FINISHED)' })
-  async cancel(@Param('batchId', new ParseUUIDPipe()) batchId: string, @CurrentPrincipal() principal: Principal): Promise<OfflineBatchView> {
-    return toBatchView(await lastValueFrom(this.offline.cancelOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub })));
+  async cancel(@Param('batchId', new ParseUUIDPipe()) batchId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<OfflineBatchView> {
+    return toBatchView(await lastValueFrom(this.offline.cancelOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub }, context)));
   }
 
   /** Runs an ended batch's failed and cancelled products again (409 when there are none). */
@@ -126,7 +131,7 @@ export class OfflineHttpController {
   @RequirePermissions('offline:run')
   @ApiResponse({ status: 202, schema: { $ref: getSchemaPath(OfflineBatchView) }, description: 'The batch, queued again for its failed and cancelled products' })
   @ApiConflictResponse({ description: 'Still running, or nothing failed or was cancelled (OFFLINE.NOTHING_TO_RETRY)' })
-  async retry(@Param('batchId', new ParseUUIDPipe()) batchId: string, @CurrentPrincipal() principal: Principal): Promise<OfflineBatchView> {
-    return toBatchView(await lastValueFrom(this.offline.retryOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub })));
+  async retry(@Param('batchId', new ParseUUIDPipe()) batchId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<OfflineBatchView> {
+    return toBatchView(await lastValueFrom(this.offline.retryOfflineBatch({ batchId, tenant: principal.tenant, userId: principal.sub }, context)));
   }
 }

@@ -3,8 +3,11 @@ import { ApiAcceptedResponse, ApiConflictResponse, ApiOkResponse, ApiTags, ApiTo
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { lastValueFrom } from 'rxjs';
 import type { PublishServiceClient } from '@batchgate/contracts/publish/v1/publish';
+import type { RequestContext } from '@batchgate/platform/context';
+import type { WithRequestContext } from '@batchgate/platform/grpc';
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import { CurrentRequestContext } from '../http/request-context';
 import type { Principal } from '../auth/principal';
 import { ApiEventStream, EventStreams } from '../http/event-stream';
 import { pageOf } from '../http/paging.dto';
@@ -33,9 +36,9 @@ const RATE_LIMITED = 'Over the per-user limit of accepted tasks per minute (PUBL
 @Controller('api')
 export class PublishHttpController {
   constructor(
-    @Inject(PUBLISH_CLIENT) private readonly publish: PublishServiceClient,
-    @Inject(PUBLISH_LONG_CLIENT) private readonly publishLong: PublishServiceClient,
-    @Inject(PUBLISH_STREAM_CLIENT) private readonly publishStream: PublishServiceClient,
+    @Inject(PUBLISH_CLIENT) private readonly publish: WithRequestContext<PublishServiceClient>,
+    @Inject(PUBLISH_LONG_CLIENT) private readonly publishLong: WithRequestContext<PublishServiceClient>,
+    @Inject(PUBLISH_STREAM_CLIENT) private readonly publishStream: WithRequestContext<PublishServiceClient>,
     @Inject(EventStreams) private readonly streams: EventStreams,
   ) {}
 
@@ -45,13 +48,13 @@ export class PublishHttpController {
   @RequirePermissions('publish:run')
   @ApiAcceptedResponse({ type: SubmittedView, description: 'Stored and queued (or waiting for a running slot): follow GET /api/publish_task/{task_id}' })
   @ApiTooManyRequestsResponse({ description: RATE_LIMITED })
-  async submit(@Body() body: ArticleDto, @CurrentPrincipal() principal: Principal): Promise<SubmittedView> {
+  async submit(@Body() body: ArticleDto, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<SubmittedView> {
     const answer = await lastValueFrom(
       this.publish.submitArticle({
         article: { title: body.title, content: body.content, articleId: String(body.article_id) },
         userId: principal.sub,
         tenant: principal.tenant,
-      }),
+      }, context),
     );
     return { success: true, task_id: answer.taskId, status: answer.status, message: answer.message };
   }
@@ -62,13 +65,13 @@ export class PublishHttpController {
   @RequirePermissions('publish:run')
   @ApiAcceptedResponse({ type: BatchSubmittedView })
   @ApiTooManyRequestsResponse({ description: `${RATE_LIMITED}: not one article fits` })
-  async submitBatch(@Body() body: ArticleBatchDto, @CurrentPrincipal() principal: Principal): Promise<BatchSubmittedView> {
+  async submitBatch(@Body() body: ArticleBatchDto, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<BatchSubmittedView> {
     const answer = await lastValueFrom(
       this.publish.submitArticleBatch({
         articles: body.articles.map((article) => ({ title: article.title, content: article.content, articleId: String(article.article_id) })),
         userId: principal.sub,
         tenant: principal.tenant,
-      }),
+      }, context),
     );
     return toBatchView(answer);
   }
@@ -77,8 +80,8 @@ export class PublishHttpController {
   @Get('publish_task/:task_id')
   @RequirePermissions('publish:list')
   @ApiOkResponse({ type: PublishTaskAnswerView })
-  async get(@Param('task_id', new ParseUUIDPipe()) taskId: string, @CurrentPrincipal() principal: Principal): Promise<TaskAnswer> {
-    const task = await lastValueFrom(this.publish.getPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }));
+  async get(@Param('task_id', new ParseUUIDPipe()) taskId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<TaskAnswer> {
+    const task = await lastValueFrom(this.publish.getPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }, context));
     return { success: true, task: toTaskView(task) };
   }
 
@@ -86,10 +89,10 @@ export class PublishHttpController {
   @Get('publish_tasks')
   @RequirePermissions('publish:list')
   @ApiOkResponse({ type: PublishTaskListView })
-  async list(@Query() query: TaskListQueryDto, @CurrentPrincipal() principal: Principal): Promise<PublishTaskListView> {
+  async list(@Query() query: TaskListQueryDto, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<PublishTaskListView> {
     const { page, size } = pageOf(query);
     const answer = await lastValueFrom(
-      this.publish.listPublishTasks({ userId: principal.sub, tenant: principal.tenant, status: query.status ?? '', page: { page, pageSize: size } }),
+      this.publish.listPublishTasks({ userId: principal.sub, tenant: principal.tenant, status: query.status ?? '', page: { page, pageSize: size } }, context),
     );
     return { success: true, tasks: answer.tasks.map(toTaskView), page, size, total: answer.page?.total ?? 0 };
   }
@@ -106,8 +109,9 @@ export class PublishHttpController {
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
+    @CurrentRequestContext() context: RequestContext,
   ): Promise<void> {
-    return this.streams.send(request, reply, this.publishStream.watchPublishTasks({ userId: principal.sub, tenant: principal.tenant, size: query.size ?? 0 }), {
+    return this.streams.send(request, reply, this.publishStream.watchPublishTasks({ userId: principal.sub, tenant: principal.tenant, size: query.size ?? 0 }, context), {
       event: () => 'tasks',
       data: (list) => ({ tasks: list.tasks.map(toTaskView) }),
     });
@@ -118,8 +122,8 @@ export class PublishHttpController {
   @RequirePermissions('publish:run')
   @ApiOkResponse({ type: PublishTaskAnswerView, description: 'The task, cancelled' })
   @ApiConflictResponse({ description: 'Only pending and queued tasks are cancelled: it is running (PUBLISH.JOB_RUNNING) or has ended (PUBLISH.JOB_FINISHED)' })
-  async cancel(@Param('task_id', new ParseUUIDPipe()) taskId: string, @CurrentPrincipal() principal: Principal): Promise<TaskAnswer> {
-    const task = await lastValueFrom(this.publish.cancelPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }));
+  async cancel(@Param('task_id', new ParseUUIDPipe()) taskId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<TaskAnswer> {
+    const task = await lastValueFrom(this.publish.cancelPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }, context));
     return { success: true, task: toTaskView(task) };
   }
 
@@ -129,8 +133,8 @@ export class PublishHttpController {
   @ApiAcceptedResponse({ type: PublishTaskAnswerView, description: 'The task, to run again (its article is not published twice)' })
   @ApiConflictResponse({ description: 'Only failed and cancelled tasks are retried (PUBLISH.NOTHING_TO_RETRY)' })
   @ApiTooManyRequestsResponse({ description: RATE_LIMITED })
-  async retry(@Param('task_id', new ParseUUIDPipe()) taskId: string, @CurrentPrincipal() principal: Principal): Promise<TaskAnswer> {
-    const task = await lastValueFrom(this.publish.retryPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }));
+  async retry(@Param('task_id', new ParseUUIDPipe()) taskId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<TaskAnswer> {
+    const task = await lastValueFrom(this.publish.retryPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }, context));
     return { success: true, task: toTaskView(task) };
   }
 
@@ -143,8 +147,9 @@ export class PublishHttpController {
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
+    @CurrentRequestContext() context: RequestContext,
   ): Promise<void> {
-    return this.streams.send(request, reply, this.publishStream.watchPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }), {
+    return this.streams.send(request, reply, this.publishStream.watchPublishTask({ taskId, userId: principal.sub, tenant: principal.tenant }, context), {
       event: () => 'task',
       data: toTaskView,
     });
@@ -155,8 +160,8 @@ export class PublishHttpController {
   @HttpCode(200)
   @RequirePermissions('publish:list')
   @ApiOkResponse({ type: InteractionsView })
-  async fetchInteractions(@CurrentPrincipal() principal: Principal): Promise<InteractionsView> {
-    const answer = await lastValueFrom(this.publishLong.fetchInteractions({ userId: principal.sub, tenant: principal.tenant }));
+  async fetchInteractions(@CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<InteractionsView> {
+    const answer = await lastValueFrom(this.publishLong.fetchInteractions({ userId: principal.sub, tenant: principal.tenant }, context));
     return toInteractionsView(answer);
   }
 
@@ -164,7 +169,7 @@ export class PublishHttpController {
   @Get('publish_stats')
   @RequirePermissions('publish:list')
   @ApiOkResponse({ type: PublishStatsAnswerView })
-  async stats(@CurrentPrincipal() principal: Principal): Promise<PublishStatsAnswerView> {
-    return toStatsAnswerView(await lastValueFrom(this.publish.getPublishStats({ userId: principal.sub, tenant: principal.tenant })));
+  async stats(@CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<PublishStatsAnswerView> {
+    return toStatsAnswerView(await lastValueFrom(this.publish.getPublishStats({ userId: principal.sub, tenant: principal.tenant }, context)));
   }
 }

@@ -2,8 +2,11 @@ import { Body, Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/comm
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RoleServiceClient } from '@batchgate/contracts/role/v1/role';
+import type { RequestContext } from '@batchgate/platform/context';
+import type { WithRequestContext } from '@batchgate/platform/grpc';
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import { CurrentRequestContext } from '../http/request-context';
 import type { Principal } from '../auth/principal';
 import { ApiEventStream, EventStreams } from '../http/event-stream';
 import { ROLE_STREAM_CLIENT } from './role.client';
@@ -13,7 +16,7 @@ import { BatchGeneratePostsDto, PostStreamLineView, toPostStreamLine } from './r
 @Controller('api/post')
 export class PostsHttpController {
   constructor(
-    @Inject(ROLE_STREAM_CLIENT) private readonly roleStream: RoleServiceClient,
+    @Inject(ROLE_STREAM_CLIENT) private readonly roleStream: WithRequestContext<RoleServiceClient>,
     @Inject(EventStreams) private readonly streams: EventStreams,
   ) {}
 
@@ -35,12 +38,13 @@ export class PostsHttpController {
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
+    @CurrentRequestContext() context: RequestContext,
   ): Promise<void> {
     const posts = this.roleStream.batchGeneratePosts({
       posts: body.posts.map((post) => ({ roleId: post.role_id, topic: post.topic, stock: post.stock })),
       tenant: principal.tenant,
       userId: principal.sub,
-    });
+    }, context);
     return this.streams.send(request, reply, posts, {
       event: (event) => (event.post ? 'post' : 'summary'),
       data: toPostStreamLine,

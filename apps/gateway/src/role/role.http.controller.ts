@@ -4,8 +4,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { lastValueFrom } from 'rxjs';
 import type { RoleServiceClient } from '@batchgate/contracts/role/v1/role';
 import { DomainError } from '@batchgate/platform/errors';
+import type { RequestContext } from '@batchgate/platform/context';
+import type { WithRequestContext } from '@batchgate/platform/grpc';
 import { RequirePermissions } from '../auth/auth.guard';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import { CurrentRequestContext } from '../http/request-context';
 import type { Principal } from '../auth/principal';
 import { ApiEventStream, EventStreams } from '../http/event-stream';
 import { pageOf } from '../http/paging.dto';
@@ -25,8 +28,8 @@ import {
 @Controller('api/roles')
 export class RoleHttpController {
   constructor(
-    @Inject(ROLE_CLIENT) private readonly role: RoleServiceClient,
-    @Inject(ROLE_STREAM_CLIENT) private readonly roleStream: RoleServiceClient,
+    @Inject(ROLE_CLIENT) private readonly role: WithRequestContext<RoleServiceClient>,
+    @Inject(ROLE_STREAM_CLIENT) private readonly roleStream: WithRequestContext<RoleServiceClient>,
     @Inject(EventStreams) private readonly streams: EventStreams,
   ) {}
 
@@ -36,14 +39,14 @@ export class RoleHttpController {
   @RequirePermissions('role:create')
   @ApiAcceptedResponse({ type: CreateRoleResultView, description: 'The task, stored and queued: poll GET /api/roles/tasks/{request_id}' })
   @ApiForbiddenResponse({ description: "Token lacks role:create, or tenant_id is not the caller's tenant (ROLE.TENANT_MISMATCH)" })
-  async create(@Body() body: CreateRoleDto, @CurrentPrincipal() principal: Principal): Promise<CreateRoleResultView> {
+  async create(@Body() body: CreateRoleDto, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<CreateRoleResultView> {
     if (body.tenant_id !== principal.tenant) {
       throw new DomainError('permission_denied', 'ROLE.TENANT_MISMATCH', "tenant_id must be the caller's tenant", {
         details: { field: 'tenant_id' },
       });
     }
     const answer = await lastValueFrom(
-      this.role.createRole({ tenantId: principal.tenant, taskId: body.task_id, strategyId: body.strategy_id, userId: principal.sub }),
+      this.role.createRole({ tenantId: principal.tenant, taskId: body.task_id, strategyId: body.strategy_id, userId: principal.sub }, context),
     );
     return { success: answer.success, request_id: answer.requestId, status: answer.status };
   }
@@ -52,10 +55,10 @@ export class RoleHttpController {
   @Get('tasks')
   @RequirePermissions('role:list')
   @ApiOkResponse({ type: RoleTaskListView })
-  async listTasks(@Query() query: RoleTaskListQueryDto, @CurrentPrincipal() principal: Principal): Promise<RoleTaskListView> {
+  async listTasks(@Query() query: RoleTaskListQueryDto, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<RoleTaskListView> {
     const { page, size } = pageOf(query);
     const answer = await lastValueFrom(
-      this.role.listRoleTasks({ tenant: principal.tenant, userId: principal.sub, status: query.status ?? '', page: { page, pageSize: size } }),
+      this.role.listRoleTasks({ tenant: principal.tenant, userId: principal.sub, status: query.status ?? '', page: { page, pageSize: size } }, context),
     );
     return { items: answer.tasks.map(toRoleTaskView), page, size, total: Number(answer.page?.total ?? 0) };
   }
@@ -64,8 +67,8 @@ export class RoleHttpController {
   @Get('tasks/:request_id')
   @RequirePermissions('role:list')
   @ApiOkResponse({ type: RoleTaskView })
-  async getTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal): Promise<RoleTaskView> {
-    return toRoleTaskView(await lastValueFrom(this.role.getRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub })));
+  async getTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<RoleTaskView> {
+    return toRoleTaskView(await lastValueFrom(this.role.getRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub }, context)));
   }
 
   /** A queued task never runs; a running one has its AI call aborted (409 once it has ended). */
@@ -74,8 +77,8 @@ export class RoleHttpController {
   @RequirePermissions('role:create')
   @ApiOkResponse({ type: RoleTaskView, description: 'The task, cancelled' })
   @ApiConflictResponse({ description: 'The task has already ended (ROLE.JOB_FINISHED)' })
-  async cancelTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal): Promise<RoleTaskView> {
-    return toRoleTaskView(await lastValueFrom(this.role.cancelRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub })));
+  async cancelTask(@Param('request_id', new ParseUUIDPipe()) requestId: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<RoleTaskView> {
+    return toRoleTaskView(await lastValueFrom(this.role.cancelRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub }, context)));
   }
 
   /** Server-sent events: the task now, then after every state change, until it ends (404 for another tenant's). */
@@ -87,8 +90,9 @@ export class RoleHttpController {
     @CurrentPrincipal() principal: Principal,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
+    @CurrentRequestContext() context: RequestContext,
   ): Promise<void> {
-    const changes = this.roleStream.watchRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub });
+    const changes = this.roleStream.watchRoleTask({ requestId, tenant: principal.tenant, userId: principal.sub }, context);
     return this.streams.send(request, reply, changes, { event: () => 'task', data: toRoleTaskView });
   }
 
@@ -96,7 +100,7 @@ export class RoleHttpController {
   @Get(':id')
   @RequirePermissions('role:list')
   @ApiOkResponse({ type: RoleView })
-  async getRole(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal): Promise<RoleView> {
-    return toRoleView(await lastValueFrom(this.role.getRole({ id, tenant: principal.tenant })));
+  async getRole(@Param('id', new ParseUUIDPipe()) id: string, @CurrentPrincipal() principal: Principal, @CurrentRequestContext() context: RequestContext): Promise<RoleView> {
+    return toRoleView(await lastValueFrom(this.role.getRole({ id, tenant: principal.tenant }, context)));
   }
 }

@@ -84,7 +84,12 @@ export function currentRequestContext(): RequestContext | undefined {
 
 /** Milliseconds left before the caller's deadline, capped by `fallbackMs`. */
 export function remainingDeadlineMs(fallbackMs: number): number {
-  const deadline = storage.getStore()?.deadline;
+  return remainingDeadlineMsOf(storage.getStore(), fallbackMs);
+}
+
+/** Milliseconds left before `context`'s deadline (none: `fallbackMs`), capped by `fallbackMs`. */
+export function remainingDeadlineMsOf(context: RequestContext | undefined, fallbackMs: number): number {
+  const deadline = context?.deadline;
   return deadline === undefined ? fallbackMs : Math.max(0, Math.min(fallbackMs, deadline - Date.now()));
 }
 

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { Observable, type Subscription } from 'rxjs';
 import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
-import { currentRequestContext, REQUEST_ID_HEADER, remainingDeadlineMs } from '../context';
+import { currentRequestContext, REQUEST_ID_HEADER, remainingDeadlineMsOf, type RequestContext } from '../context';
 import { grpcRedMetrics } from './grpc-metrics';
 import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
 import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';
@@ -41,6 +41,18 @@ type UnaryGrpcMethod = (
   callback: (error: ServiceError | null, value?: unknown) => void,
 ) => { cancel(): void };
 
+/**
+ * The client as a process that carries its request context explicitly calls it (the gateway: see
+ * apps/gateway/src/http/request-context.ts): every method takes the context of the request it is
+ * made for as its second argument, in place of the generated interface's optional `Metadata`, so
+ * a call cannot leave out the request id and the cancellation.
+ */
+export type WithRequestContext<TClient> = {
+  [K in keyof TClient]: TClient[K] extends (request: infer TRequest, metadata?: Metadata) => infer TAnswer
+    ? (request: TRequest, context: RequestContext) => TAnswer
+    : TClient[K];
+};
+
 /** A target with no scheme (`host:port`) goes through the DNS resolver, which returns every address of the name. */
 export function grpcTarget(url: string): string {
   return /^[a-z][a-z0-9+.-]*:(?!\d+$)/i.test(url) ? url : `dns:///${url}`;
@@ -58,7 +70,9 @@ export function loadBalancingChannelOptions(policy: GrpcLoadBalancing): Record<s
 /**
  * A typed gRPC client (the ts-proto `...ServiceClient` interface) whose every call carries a
  * deadline (gRPC has none by default), the caller's service credential and the current request id
- * in metadata, and RED metrics.
+ * in metadata, and RED metrics. The request's context is the one a method is given as its second
+ * argument ({@link WithRequestContext}), else the current one (AsyncLocalStorage); a `Metadata`
+ * there is sent as the call's metadata.
  * Nest's client accepts grpc-js call options as the third argument although ts-proto's interface
  * does not declare it; this wrapper is the one place that relies on it.
  */
@@ -93,7 +107,7 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
   };
 
   // One wrapper per method, made on first use (not on every property read).
-  const wrappers = new Map<string, (request: unknown, metadata?: Metadata) => Observable<unknown>>();
+  const wrappers = new Map<string, (request: unknown, metadataOrContext?: Metadata | RequestContext) => Observable<unknown>>();
   const client = new Proxy(raw, {
     get(target, property: string) {
       const method = target[property];
@@ -111,10 +125,11 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
         if (!labels) endedLabels.set(code, (labels = { method: fullMethod, code: grpcStatusName(code) }));
         return labels;
       };
-      const wrapper = (request: unknown, metadata?: Metadata) => {
-        const context = currentRequestContext();
+      const wrapper = (request: unknown, metadataOrContext?: Metadata | RequestContext) => {
+        const metadata = metadataOrContext instanceof Metadata ? metadataOrContext : undefined;
+        const context = metadata || !metadataOrContext ? currentRequestContext() : (metadataOrContext as RequestContext);
         const requestId = context?.requestId;
-        const deadline = Date.now() + remainingDeadlineMs(settings.deadlineMs);
+        const deadline = Date.now() + remainingDeadlineMsOf(context, settings.deadlineMs);
         // The current request's caller gave up (deadline, cancel, closed connection): so does this call.
         const abandonment = context?.abandonment;
         const abandoned = abandonment ? undefined : context?.signal;
