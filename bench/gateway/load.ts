@@ -1,9 +1,11 @@
-import autocannon from 'autocannon';
+import autocannon, { type Request } from 'autocannon';
 import { Pool } from 'undici';
 
 export interface HttpRequestSpec {
   /** Path and query, e.g. `/api/tokens?page=1`. */
   path: string;
+  /** Closed loop: each request takes the next of these paths (over all connections), instead of `path`. */
+  paths?: readonly string[];
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
@@ -24,6 +26,11 @@ export interface LoadResult {
 
 /** `connections` clients, each sending its next request when the previous one is answered (autocannon). */
 export async function closedLoop(origin: string, spec: HttpRequestSpec, connections: number, durationS: number): Promise<LoadResult> {
+  const { paths } = spec;
+  let sent = 0;
+  // One counter for all connections: autocannon's own list of requests restarts on each
+  // connection, so connections started together would ask for the same path at the same time.
+  const rotating: Request[] | undefined = paths && [{ setupRequest: (request) => ({ ...request, path: paths[sent++ % paths.length] ?? spec.path }) }];
   const result = await autocannon({
     url: `${origin}${spec.path}`,
     method: spec.method ?? 'GET',
@@ -31,6 +38,7 @@ export async function closedLoop(origin: string, spec: HttpRequestSpec, connecti
     body: spec.body,
     connections,
     duration: durationS,
+    ...(rotating ? { requests: rotating } : {}),
   });
   const statuses: Record<string, number> = {};
   for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) statuses[status] = count ?? 0;

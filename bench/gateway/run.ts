@@ -24,9 +24,11 @@ const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
 const OVERLOAD_CONNECTIONS = Number(process.env['BENCH_OVERLOAD_CONNECTIONS'] ?? 1_000);
 /** Only the product scenarios whose "<route>, <load>" contains one of these comma-separated parts run. */
 const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',');
-/** The tokens a paged list has to page through, and the page asked for. */
+/** The tokens a paged list has to page through, and the page asked for (the paged list over page sizes asks for sizes 11-20). */
 const TOKENS = 25;
 const LIST_PATH = '/api/tokens?page=1&size=20';
+/** The jobs (one user's) the read by id over many jobs rotates over. */
+const READ_JOBS = 50;
 
 /** CPU seconds a process has used so far (Linux /proc; utime + stime in clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
@@ -181,7 +183,7 @@ async function startAnchor(): Promise<{ measure: (scenario: string) => Promise<R
   };
 }
 
-async function seedProduct(stack: Stack, headers: Record<string, string>): Promise<{ jobId: string; submission: HttpRequestSpec }> {
+async function seedProduct(stack: Stack, headers: Record<string, string>): Promise<{ jobId: string; jobIds: string[]; submission: HttpRequestSpec }> {
   const call = async (path: string, body: unknown, expected: number) => {
     const response = await fetch(`${stack.gatewayUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
     if (response.status !== expected) throw new Error(`POST ${path}: HTTP ${response.status} ${await response.text()}`);
@@ -203,7 +205,13 @@ async function seedProduct(stack: Stack, headers: Record<string, string>): Promi
   await call('/api/stock/import', { stocks: [{ code: '600000', market: 'SH' }, { code: '600036', market: 'SH' }] }, 201);
   const body = JSON.stringify({ market: 'SH', startDate: '2026-03-02', endDate: '2026-03-06' });
   const job = await call('/api/stock/sync/batch', JSON.parse(body), 202);
-  return { jobId: String(job['id']), submission: { path: '/api/stock/sync/batch', method: 'POST', headers, body } };
+  // Distinct jobs of the same user for the read by id over many jobs: a different day each.
+  const jobIds: string[] = [];
+  for (let i = 0; i < READ_JOBS; i++) {
+    const day = new Date(Date.UTC(2026, 0, 5) + i * 86_400_000).toISOString().slice(0, 10);
+    jobIds.push(String((await call('/api/stock/sync/batch', { market: 'SH', startDate: day, endDate: day }, 202))['id']));
+  }
+  return { jobId: String(job['id']), jobIds, submission: { path: '/api/stock/sync/batch', method: 'POST', headers, body } };
 }
 
 async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown> }> {
@@ -213,7 +221,7 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   const stack = await startStack({ services: ['kline-sync'], env: { gateway: { USER_RATE_LIMIT: '1000000', USER_RATE_WINDOW_MS: '1000' } } });
   const jwt = await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list'], expiresIn: '2h' });
   const headers = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
-  const { jobId, submission } = await seedProduct(stack, headers);
+  const { jobId, jobIds, submission } = await seedProduct(stack, headers);
   const pid = (name: string) => stack.services.process(name).pid;
   const processes: Processes = {
     gateway: pid('gateway'),
@@ -231,9 +239,16 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
     if (!ONLY.some((part) => `${name}, ${describeLoad(load)}`.includes(part))) return;
     rows.push(await measure(name, stack.gatewayUrl, spec, load, processes, probe));
   };
+  // The seeded jobs run first: the reads are measured with nothing else working.
+  await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
   await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
   await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed);
+  const manyJobs = jobIds.map((id) => `/api/stock/sync/jobs/${id}`);
+  await scenario(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, closed);
   await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed);
+  // Pages that differ (their size), so no two reads in flight are the same statement.
+  const pageSizes = Array.from({ length: 10 }, (_, i) => `/api/tokens?page=1&size=${11 + i}`);
+  await scenario('paged list over 10 page sizes: GET /api/tokens?page=1&size={11..20}', { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed);
   // Far beyond what the process can work on at once: the excess is shed (503), not queued.
   if (OVERLOAD_CONNECTIONS > 0) await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, { kind: 'closed', connections: OVERLOAD_CONNECTIONS });
   for (const rate of RATES) {
