@@ -3,7 +3,9 @@ import type { JobChanged, JobChanges, JobItemChanged } from '@batchgate/contract
 import { JSONCodec, type NatsConnection, type Subscription } from 'nats';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../errors';
-import { preparedRows } from '../persistence/prepared-reads';
+import type DataLoader from 'dataloader';
+import { coalescedReads } from '../persistence/coalesced-reads';
+import { preparedRowsNow } from '../persistence/prepared-reads';
 import type { Outbox, OutboxTransaction } from '../messaging';
 import { GroupCommit, retryOnDeadlock } from './group-commit';
 import { jobSubjects, type JobKind } from './job-kind';
@@ -201,19 +203,50 @@ export interface JobAttachment {
 /** The attached row's job_id in a {@link JobStore.getWith} row: NULL when the job has none. */
 const ATTACHED_KEY = 'attached_job_id';
 const SQL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const attachedJobSqls = new Map<string, string>();
+const attachedJobSelects = new Map<string, string>();
+
+/** A read by id's statement up to its WHERE: the job alone (`j`). */
+const JOB_SELECT = `SELECT ${JOB_COLUMNS} FROM job j`;
 
 /** The job's columns as they are, each attached column as `attached_<column>`; made once per attachment. */
-function attachedJobSql({ table, columns }: JobAttachment): string {
+function attachedJobSelect({ table, columns }: JobAttachment): string {
   const key = `${table}(${columns.join(',')})`;
-  let sql = attachedJobSqls.get(key);
-  if (sql === undefined) {
+  let select = attachedJobSelects.get(key);
+  if (select === undefined) {
     if (![table, ...columns].every((name) => SQL_NAME.test(name))) throw new Error(`job attachment ${key}: names must be plain SQL identifiers`);
     const jobColumns = JOB_COLUMNS.split(', ').map((column) => `j.${column}`);
     const attached = ['job_id', ...columns].map((column) => `a.\`${column}\` AS attached_${column}`);
-    sql = `SELECT ${[...jobColumns, ...attached].join(', ')} FROM job j LEFT JOIN \`${table}\` a ON a.job_id = j.id AND a.tenant = j.tenant AND a.user_id = j.user_id
-      WHERE j.id = ? AND j.kind = ? AND j.tenant = ? AND j.user_id = ?`;
-    attachedJobSqls.set(key, sql);
+    select = `SELECT ${[...jobColumns, ...attached].join(', ')} FROM job j LEFT JOIN \`${table}\` a ON a.job_id = j.id AND a.tenant = j.tenant AND a.user_id = j.user_id`;
+    attachedJobSelects.set(key, select);
+  }
+  return select;
+}
+
+/** A job asked for by id, with the owner it must belong to. */
+interface JobReadKey {
+  id: string;
+  tenant: string;
+  userId: string;
+}
+
+/** A read key as a string no two different keys share. */
+const readKeyOf = (id: string, tenant: string, userId: string): string => JSON.stringify([id, tenant, userId]);
+
+const jobReadSqls = new Map<string, string>();
+
+/**
+ * `select` for `keys` jobs, each through its owner: `kind = ? AND ((id = ? AND tenant = ? AND
+ * user_id = ?) OR …)`, which MariaDB reads as one primary-key range per id. Made once per select
+ * and size; the sizes are powers of two (see {@link JobStore}'s readRows), so a connection prepares
+ * at most 7 shapes of each.
+ */
+function jobReadSql(select: string, keys: number): string {
+  const cacheKey = `${keys}:${select}`;
+  let sql = jobReadSqls.get(cacheKey);
+  if (sql === undefined) {
+    const owned = Array.from({ length: keys }, () => '(j.id = ? AND j.tenant = ? AND j.user_id = ?)').join(' OR ');
+    sql = `${select} WHERE j.kind = ? AND (${owned})`;
+    jobReadSqls.set(cacheKey, sql);
   }
   return sql;
 }
@@ -243,6 +276,8 @@ export class JobStore<P, I, R> {
   private readonly onOutcomes: JobStoreSettings['onOutcomes'];
   private readonly listeners = new Set<{ listener: (change: JobChanged) => void; status: JobStatus | undefined }>();
   private changeSubscription: Subscription | undefined;
+  /** Reads by id outside a transaction, coalesced per statement up to its WHERE (the job alone, or with one attachment). */
+  private readonly reads = new Map<string, DataLoader<JobReadKey, (JobRow & Record<string, unknown>) | undefined>>();
 
   constructor(
     readonly kind: JobKind<P, I, R>,
@@ -344,9 +379,10 @@ export class JobStore<P, I, R> {
   }
 
   /**
-   * The owner's job, or undefined (also for another owner's id). Outside a transaction it is one
-   * prepared statement on the pool (no query runner, no client-side escaping: a read by id is
-   * a hot path); inside one (`manager`), a plain query on the transaction's connection.
+   * The owner's job, or undefined (also for another owner's id). Outside a transaction it is a
+   * prepared statement on the pool shared with the reads by id asked for in the same event-loop
+   * turn (no query runner, no client-side escaping: a read by id is a hot path; see
+   * {@link readRow}); inside one (`manager`), a plain query on the transaction's connection.
    */
   async find(
     owner: JobOwner,
@@ -356,18 +392,20 @@ export class JobStore<P, I, R> {
   ): Promise<JobSnapshot<P> | undefined> {
     checkOwner(owner);
     if (!isStorableId(id)) return undefined;
+    if (!manager) {
+      const row = await this.readRow(JOB_SELECT, owner, id);
+      return row ? toSnapshot<P>(row) : undefined;
+    }
     const sql = `SELECT ${JOB_COLUMNS} FROM job WHERE id = ? AND kind = ? AND tenant = ? AND user_id = ?`;
-    const params = [id, this.kind.name, owner.tenant, owner.userId];
-    const [row] = manager
-      ? ((await manager.query(lock ? `${sql} FOR UPDATE` : sql, params)) as JobRow[])
-      : await preparedRows<JobRow>(this.deps.dataSource, sql, params);
+    const [row] = (await manager.query(lock ? `${sql} FOR UPDATE` : sql, [id, this.kind.name, owner.tenant, owner.userId])) as JobRow[];
     return row ? toSnapshot<P>(row) : undefined;
   }
 
   /**
    * The owner's job (another owner's is not found) with its row of a service's own table keyed
-   * by (job_id, tenant, user_id), as kline-sync's plans: one prepared statement, so a read by id
-   * that shows the service's data beside the job costs one round trip instead of two.
+   * by (job_id, tenant, user_id), as kline-sync's plans: one prepared statement (shared as
+   * {@link find}'s), so a read by id that shows the service's data beside the job costs one
+   * round trip instead of two.
    * `attached` holds the named columns as the driver reads them, undefined while there is no row.
    */
   async getWith<A extends Record<string, unknown>>(
@@ -377,18 +415,63 @@ export class JobStore<P, I, R> {
   ): Promise<{ job: JobSnapshot<P>; attached: A | undefined }> {
     checkOwner(owner);
     if (!isStorableId(id)) throw this.notFound(id);
-    const rows = await preparedRows<JobRow & Record<string, unknown>>(
-      this.deps.dataSource,
-      attachedJobSql(attachment),
-      [id, this.kind.name, owner.tenant, owner.userId],
-    );
-    const [row] = rows;
+    const row = await this.readRow(attachedJobSelect(attachment), owner, id);
     if (!row) throw this.notFound(id);
     const attached =
       row[ATTACHED_KEY] === null
         ? undefined
         : (Object.fromEntries(attachment.columns.map((column) => [column, row[`attached_${column}`]])) as A);
     return { job: toSnapshot<P>(row), attached };
+  }
+
+  /**
+   * The owner's job read by `select`, in one statement with the other reads by id of the same
+   * select asked for in this event-loop turn (see {@link coalescedReads}: at 50 calls in flight
+   * a statement per read was one socket write and one wake-up of MariaDB each). The same job
+   * asked for twice in a batch is read once.
+   */
+  private readRow(select: string, owner: JobOwner, id: string): Promise<(JobRow & Record<string, unknown>) | undefined> {
+    let reads = this.reads.get(select);
+    if (reads === undefined) {
+      reads = coalescedReads((keys) => this.readBatch(select, keys));
+      this.reads.set(select, reads);
+    }
+    return reads.load({ id, tenant: owner.tenant, userId: owner.userId });
+  }
+
+  private async readBatch(select: string, keys: readonly JobReadKey[]): Promise<Array<(JobRow & Record<string, unknown>) | undefined | Error>> {
+    const distinct = new Map<string, JobReadKey>();
+    for (const key of keys) distinct.set(readKeyOf(key.id, key.tenant, key.userId), key);
+    const asked = [...distinct.values()];
+    const rows = await this.readRows(select, asked);
+    if (asked.length === 1) return keys.map(() => rows[0]);
+    const found = new Map(rows.map((row) => [readKeyOf(row.id, row.tenant, row.user_id), row]));
+    // MySQL compares the id and the owner by the table's collation (case and trailing spaces do
+    // not count), so a row may answer a key without equal strings. A key whose row is not here as
+    // asked is read alone, by the statement a read of its own would send: a foreign or unknown
+    // id costs a second statement, and no key ever gets a row another key's condition matched.
+    const alone = new Map<string, Promise<(JobRow & Record<string, unknown>) | undefined | Error>>();
+    for (const [readKey, key] of distinct) {
+      if (!found.has(readKey))
+        alone.set(readKey, this.readRows(select, [key]).then(([row]) => row, (error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
+    }
+    return Promise.all(
+      keys.map((key) => {
+        const readKey = readKeyOf(key.id, key.tenant, key.userId);
+        return found.get(readKey) ?? alone.get(readKey);
+      }),
+    );
+  }
+
+  /** The rows of `keys` (at least one), their count padded to a power of two with the last key repeated (see {@link jobReadSql}). */
+  private readRows(select: string, keys: readonly JobReadKey[]): Promise<Array<JobRow & Record<string, unknown>>> {
+    const size = 2 ** Math.ceil(Math.log2(keys.length));
+    const params: string[] = [this.kind.name];
+    for (let index = 0; index < size; index++) {
+      const key = keys[Math.min(index, keys.length - 1)] as JobReadKey;
+      params.push(key.id, key.tenant, key.userId);
+    }
+    return preparedRowsNow(this.deps.dataSource, jobReadSql(select, size), params);
   }
 
   /**
@@ -1561,3 +1644,4 @@ function toItemSnapshot<I, R>(row: ItemRow): JobItemSnapshot<I, R> {
     finishedAt: row.finished_at,
   };
 }
+

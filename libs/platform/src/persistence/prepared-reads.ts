@@ -1,5 +1,7 @@
+import type DataLoader from 'dataloader';
 import type { DataSource, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
 import type { MysqlConnectionOptions } from 'typeorm/driver/mysql/MysqlConnectionOptions';
+import { coalescedReads } from './coalesced-reads';
 
 interface Mysql2Pool {
   execute(options: { sql: string; timeout?: number }, values: readonly unknown[], callback: (error: Error | null, rows: unknown) => void): void;
@@ -12,8 +14,56 @@ interface Mysql2Pool {
  * cost more CPU than the query itself (a fifth of a service's CPU on a read by id or a page).
  * `?` placeholders; LIMIT and OFFSET take their numbers as strings (MySQL's prepared LIMIT wants
  * an integer, and mysql2 sends a JS number as a double).
+ *
+ * The same statement with the same parameters asked for again in the same event-loop turn is run
+ * once, and every read of it gets the same rows (see {@link coalescedReads} for why each still
+ * sees every write committed before it was asked): callers must not change the rows. At 50 calls
+ * in flight asking for the same page that is one statement instead of fifty.
  */
 export function preparedRows<T>(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<T[]> {
+  let reads = sharedReads.get(dataSource);
+  if (reads === undefined) {
+    reads = coalescedReads((asked) => runDistinct(dataSource, asked));
+    sharedReads.set(dataSource, reads);
+  }
+  return reads.load({ sql, params }) as Promise<T[]>;
+}
+
+interface PreparedRead {
+  sql: string;
+  params: readonly unknown[];
+}
+
+const sharedReads = new WeakMap<DataSource, DataLoader<PreparedRead, unknown[]>>();
+
+/** Each distinct read of a batch run once; a statement's error fails only the reads of it. */
+async function runDistinct(dataSource: DataSource, asked: readonly PreparedRead[]): Promise<Array<unknown[] | Error>> {
+  const runs = new Map<string, Promise<unknown[] | Error>>();
+  const run = ({ sql, params }: PreparedRead) =>
+    preparedRowsNow<unknown>(dataSource, sql, params).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  return Promise.all(
+    asked.map((read) => {
+      if (!read.params.every(isPlainParam)) return run(read);
+      const key = JSON.stringify([read.sql, read.params]);
+      let shared = runs.get(key);
+      if (shared === undefined) {
+        shared = run(read);
+        runs.set(key, shared);
+      }
+      return shared;
+    }),
+  );
+}
+
+/** A parameter its JSON tells apart from every other (a Date, a Buffer or NaN would not be): only reads of these are shared. */
+const isPlainParam = (param: unknown): boolean =>
+  typeof param === 'string' || param === null || (typeof param === 'number' && Number.isFinite(param));
+
+/**
+ * {@link preparedRows} sent at once, shared with no other read: for a caller that gathers its
+ * reads into one statement itself (the job store's reads by id).
+ */
+export function preparedRowsNow<T>(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<T[]> {
   const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
   const timeout = statementTimeoutOf(dataSource);
   return new Promise((resolve, reject) =>
