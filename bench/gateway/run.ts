@@ -24,9 +24,11 @@ const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
 const OVERLOAD_CONNECTIONS = Number(process.env['BENCH_OVERLOAD_CONNECTIONS'] ?? 1_000);
 /** Only the product scenarios whose "<route>, <load>" contains one of these comma-separated parts run. */
 const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',');
-/** The tokens a paged list has to page through, and the page asked for (the paged list over page sizes asks for sizes 11-20). */
+/** The tokens a paged list has to page through, and the page asked for. */
 const TOKENS = 25;
 const LIST_PATH = '/api/tokens?page=1&size=20';
+/** The page sizes (from TOKENS up to the largest, 100) the paged list over page sizes rotates over. */
+const PAGE_SIZES = 76;
 /** The jobs (one user's) the read by id over many jobs rotates over. */
 const READ_JOBS = 50;
 
@@ -246,9 +248,10 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   const manyJobs = jobIds.map((id) => `/api/stock/sync/jobs/${id}`);
   await scenario(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, closed);
   await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed);
-  // Pages that differ (their size), so no two reads in flight are the same statement.
-  const pageSizes = Array.from({ length: 10 }, (_, i) => `/api/tokens?page=1&size=${11 + i}`);
-  await scenario('paged list over 10 page sizes: GET /api/tokens?page=1&size={11..20}', { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed);
+  // Pages that differ (their size; each holds all 25 tokens), more of them than connections: the
+  // reads in flight are consecutive sizes, so no two are the same statement.
+  const pageSizes = Array.from({ length: PAGE_SIZES }, (_, i) => `/api/tokens?page=1&size=${TOKENS + i}`);
+  await scenario(`paged list over ${PAGE_SIZES} page sizes: GET /api/tokens?page=1&size={${TOKENS}..${TOKENS + PAGE_SIZES - 1}}`, { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed);
   // Far beyond what the process can work on at once: the excess is shed (503), not queued.
   if (OVERLOAD_CONNECTIONS > 0) await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, { kind: 'closed', connections: OVERLOAD_CONNECTIONS });
   for (const rate of RATES) {
