@@ -58,4 +58,38 @@ describe('prepared reads', () => {
   it('answers plain rows for other statements (BIGINT as a string, as the pool is configured)', async () => {
     expect(await preparedRows<{ n: string }>(dataSource, 'SELECT COUNT(*) AS n FROM sample WHERE level >= ?', [1])).toEqual([{ n: '2' }]);
   });
+
+  it('runs the same statement with the same parameters asked for in one turn once; any other read, and a failing one, apart', async () => {
+    const pool = (dataSource.driver as unknown as { pool: { execute: (...args: unknown[]) => unknown } }).pool;
+    const execute = jest.spyOn(pool, 'execute');
+    try {
+      const count = 'SELECT COUNT(*) AS n FROM sample WHERE owner_name = ?';
+      const [alice1, bob, alice2, alice3, broken, alsoBroken, day] = await Promise.allSettled([
+        preparedRows(dataSource, count, ['alice']),
+        preparedRows(dataSource, count, ['bob']),
+        preparedRows(dataSource, count, ['alice']),
+        preparedRows(dataSource, count, ['alice']),
+        preparedRows(dataSource, 'SELECT nothing FROM sample WHERE owner_name = ?', ['alice']),
+        preparedRows(dataSource, 'SELECT nothing FROM sample WHERE owner_name = ?', ['alice']),
+        // A Date parameter is never shared (its JSON would be a string's).
+        preparedRows(dataSource, 'SELECT COUNT(*) AS n FROM sample WHERE day <= ?', [new Date('2026-03-03T12:00:00Z')]),
+      ]);
+      expect([alice1, alice2, alice3]).toEqual(Array(3).fill({ status: 'fulfilled', value: [{ n: '2' }] }));
+      expect(bob).toEqual({ status: 'fulfilled', value: [{ n: '1' }] });
+      expect(broken).toMatchObject({ status: 'rejected', reason: { code: 'ER_BAD_FIELD_ERROR' } });
+      expect(alsoBroken).toMatchObject({ status: 'rejected', reason: { code: 'ER_BAD_FIELD_ERROR' } });
+      expect(day).toMatchObject({ status: 'fulfilled' });
+      // alice's count once, bob's, the broken statement once, the dated one.
+      expect(execute).toHaveBeenCalledTimes(4);
+
+      // A row written before a read is asked for is in its answer, though the same read ran before.
+      await dataSource.query("INSERT INTO sample (owner_name, day, level) VALUES ('bob', '2026-03-05', 1)");
+      const [again, once] = await Promise.all([preparedRows(dataSource, count, ['bob']), preparedRows(dataSource, count, ['bob'])]);
+      expect(again).toEqual([{ n: '2' }]);
+      expect(once).toBe(again);
+      expect(execute).toHaveBeenCalledTimes(5);
+    } finally {
+      execute.mockRestore();
+    }
+  });
 });
