@@ -73,21 +73,18 @@ describe('job store: reads by id asked for together', () => {
       submit(carol, 'c1'),
     ]);
     const asked: Array<[JobOwner, string]> = [
-      [alice, a1!.id],
-      [bob, b1!.id],
-      [alice, a2!.id],
-      [carol, c1!.id],
-      [alice, a1!.id],
-      [bob, b2!.id],
-      [alice, a3!.id],
-      [alice, a1!.id],
+      [alice, a1.id],
+      [bob, b1.id],
+      [alice, a2.id],
+      [carol, c1.id],
+      [alice, a1.id],
+      [bob, b2.id],
+      [alice, a3.id],
+      [alice, a1.id],
     ];
     statements = [];
     const read = await Promise.all(asked.map(([owner, id]) => kit.store.find(owner, id)));
-    read.forEach((job, index) => {
-      const [owner, id] = asked[index]!;
-      expect(job).toMatchObject({ id, owner });
-    });
+    expect(read).toEqual(asked.map(([owner, id]) => expect.objectContaining({ id, owner })));
     expect(read.map((job) => job?.params.label)).toEqual(['a1', 'b1', 'a2', 'c1', 'a1', 'b2', 'a3', 'a1']);
     // Eight reads of six jobs: one statement.
     expect(statements).toHaveLength(1);
@@ -96,17 +93,17 @@ describe('job store: reads by id asked for together', () => {
     // Another owner's id, an unknown one and one in capitals among the reads of a turn.
     statements = [];
     const mixed = await Promise.all([
-      kit.store.find(alice, a1!.id),
-      kit.store.find(bob, a1!.id),
-      kit.store.find(carol, b1!.id),
+      kit.store.find(alice, a1.id),
+      kit.store.find(bob, a1.id),
+      kit.store.find(carol, b1.id),
       kit.store.find(alice, '00000000-0000-0000-0000-000000000000'),
-      kit.store.find(bob, b2!.id.toUpperCase()),
-      kit.store.find({ tenant: 'other', userId: 'alice' }, a2!.id),
+      kit.store.find(bob, b2.id.toUpperCase()),
+      kit.store.find({ tenant: 'other', userId: 'alice' }, a2.id),
     ]);
-    expect(mixed.map((job) => job?.id)).toEqual([a1!.id, undefined, undefined, undefined, b2!.id, undefined]);
+    expect(mixed.map((job) => job?.id)).toEqual([a1.id, undefined, undefined, undefined, b2.id, undefined]);
     // The batch, then each key whose row it did not hold as asked, alone.
     expect(statements).toHaveLength(1 + 5);
-    await expect(kit.store.get(bob, a1!.id)).rejects.toMatchObject({ kind: 'not_found', code: 'TEST.JOB_NOT_FOUND' });
+    await expect(kit.store.get(bob, a1.id)).rejects.toMatchObject({ kind: 'not_found', code: 'TEST.JOB_NOT_FOUND' });
   });
 
   it('reads more than a statement holds in a turn as several statements', async () => {
@@ -121,19 +118,19 @@ describe('job store: reads by id asked for together', () => {
   it('reads jobs with their attached rows together, each with its own row or none', async () => {
     const [a1, a2, b1] = await Promise.all([submit(alice, 'with note'), submit(alice, 'without note'), submit(bob, 'bob with note')]);
     await kit.dataSource.query('INSERT INTO job_note (job_id, tenant, user_id, note) VALUES (?, ?, ?, ?), (?, ?, ?, ?)', [
-      a1!.id, alice.tenant, alice.userId, 'note of a1',
-      b1!.id, bob.tenant, bob.userId, 'note of b1',
+      a1.id, alice.tenant, alice.userId, 'note of a1',
+      b1.id, bob.tenant, bob.userId, 'note of b1',
     ]);
     statements = [];
     const [withNote, withoutNote, bobs, foreign] = await Promise.allSettled([
-      kit.store.getWith<{ note: string }>(alice, a1!.id, notes),
-      kit.store.getWith<{ note: string }>(alice, a2!.id, notes),
-      kit.store.getWith<{ note: string }>(bob, b1!.id, notes),
-      kit.store.getWith<{ note: string }>(alice, b1!.id, notes),
+      kit.store.getWith<{ note: string }>(alice, a1.id, notes),
+      kit.store.getWith<{ note: string }>(alice, a2.id, notes),
+      kit.store.getWith<{ note: string }>(bob, b1.id, notes),
+      kit.store.getWith<{ note: string }>(alice, b1.id, notes),
     ]);
-    expect(withNote).toMatchObject({ status: 'fulfilled', value: { job: { id: a1!.id }, attached: { note: 'note of a1' } } });
-    expect(withoutNote).toMatchObject({ status: 'fulfilled', value: { job: { id: a2!.id }, attached: undefined } });
-    expect(bobs).toMatchObject({ status: 'fulfilled', value: { job: { id: b1!.id, owner: bob }, attached: { note: 'note of b1' } } });
+    expect(withNote).toMatchObject({ status: 'fulfilled', value: { job: { id: a1.id }, attached: { note: 'note of a1' } } });
+    expect(withoutNote).toMatchObject({ status: 'fulfilled', value: { job: { id: a2.id }, attached: undefined } });
+    expect(bobs).toMatchObject({ status: 'fulfilled', value: { job: { id: b1.id, owner: bob }, attached: { note: 'note of b1' } } });
     expect(foreign).toMatchObject({ status: 'rejected', reason: { kind: 'not_found' } });
     expect(statements).toHaveLength(2);
   });
