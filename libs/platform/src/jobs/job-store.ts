@@ -229,6 +229,9 @@ interface JobReadKey {
   userId: string;
 }
 
+/** A read by id its batch could not answer as asked: it is read again alone (see JobStore's readBatch). */
+const READ_ALONE = Symbol('read alone');
+
 /** A read key as a string no two different keys share. */
 const readKeyOf = (id: string, tenant: string, userId: string): string => JSON.stringify([id, tenant, userId]);
 
@@ -277,7 +280,7 @@ export class JobStore<P, I, R> {
   private readonly listeners = new Set<{ listener: (change: JobChanged) => void; status: JobStatus | undefined }>();
   private changeSubscription: Subscription | undefined;
   /** Reads by id outside a transaction, coalesced per statement up to its WHERE (the job alone, or with one attachment). */
-  private readonly reads = new Map<string, DataLoader<JobReadKey, (JobRow & Record<string, unknown>) | undefined>>();
+  private readonly reads = new Map<string, DataLoader<JobReadKey, (JobRow & Record<string, unknown>) | undefined | typeof READ_ALONE>>();
 
   constructor(
     readonly kind: JobKind<P, I, R>,
@@ -430,37 +433,31 @@ export class JobStore<P, I, R> {
    * a statement per read was one socket write and one wake-up of MariaDB each). The same job
    * asked for twice in a batch is read once.
    */
-  private readRow(select: string, owner: JobOwner, id: string): Promise<(JobRow & Record<string, unknown>) | undefined> {
+  private async readRow(select: string, owner: JobOwner, id: string): Promise<(JobRow & Record<string, unknown>) | undefined> {
     let reads = this.reads.get(select);
     if (reads === undefined) {
       reads = coalescedReads((keys) => this.readBatch(select, keys));
       this.reads.set(select, reads);
     }
-    return reads.load({ id, tenant: owner.tenant, userId: owner.userId });
+    const key = { id, tenant: owner.tenant, userId: owner.userId };
+    const row = await reads.load(key);
+    if (row !== READ_ALONE) return row;
+    // After its batch has answered the others: they do not wait for this second statement.
+    const [alone] = await this.readRows(select, [key]);
+    return alone;
   }
 
-  private async readBatch(select: string, keys: readonly JobReadKey[]): Promise<Array<(JobRow & Record<string, unknown>) | undefined | Error>> {
+  private async readBatch(select: string, keys: readonly JobReadKey[]): Promise<Array<(JobRow & Record<string, unknown>) | undefined | typeof READ_ALONE>> {
     const distinct = new Map<string, JobReadKey>();
     for (const key of keys) distinct.set(readKeyOf(key.id, key.tenant, key.userId), key);
-    const asked = [...distinct.values()];
-    const rows = await this.readRows(select, asked);
-    if (asked.length === 1) return keys.map(() => rows[0]);
-    const found = new Map(rows.map((row) => [readKeyOf(row.id, row.tenant, row.user_id), row]));
+    const rows = await this.readRows(select, [...distinct.values()]);
+    if (distinct.size === 1) return keys.map(() => rows[0]);
     // MySQL compares the id and the owner by the table's collation (case and trailing spaces do
     // not count), so a row may answer a key without equal strings. A key whose row is not here as
     // asked is read alone, by the statement a read of its own would send: a foreign or unknown
     // id costs a second statement, and no key ever gets a row another key's condition matched.
-    const alone = new Map<string, Promise<(JobRow & Record<string, unknown>) | undefined | Error>>();
-    for (const [readKey, key] of distinct) {
-      if (!found.has(readKey))
-        alone.set(readKey, this.readRows(select, [key]).then(([row]) => row, (error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
-    }
-    return Promise.all(
-      keys.map((key) => {
-        const readKey = readKeyOf(key.id, key.tenant, key.userId);
-        return found.get(readKey) ?? alone.get(readKey);
-      }),
-    );
+    const found = new Map(rows.map((row) => [readKeyOf(row.id, row.tenant, row.user_id), row]));
+    return keys.map((key) => found.get(readKeyOf(key.id, key.tenant, key.userId)) ?? READ_ALONE);
   }
 
   /** The rows of `keys` (at least one), their count padded to a power of two with the last key repeated (see {@link jobReadSql}). */

@@ -1,7 +1,5 @@
-import type DataLoader from 'dataloader';
 import type { DataSource, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
 import type { MysqlConnectionOptions } from 'typeorm/driver/mysql/MysqlConnectionOptions';
-import { coalescedReads } from './coalesced-reads';
 
 interface Mysql2Pool {
   execute(options: { sql: string; timeout?: number }, values: readonly unknown[], callback: (error: Error | null, rows: unknown) => void): void;
@@ -16,46 +14,47 @@ interface Mysql2Pool {
  * an integer, and mysql2 sends a JS number as a double).
  *
  * The same statement with the same parameters asked for again in the same event-loop turn is run
- * once, and every read of it gets the same rows (see {@link coalescedReads} for why each still
- * sees every write committed before it was asked): callers must not change the rows. At 50 calls
- * in flight asking for the same page that is one statement instead of fifty.
+ * once, and every read of it gets the same rows: callers must not change them. At 50 calls in
+ * flight asking for the same page that is one statement instead of fifty.
+ *
+ * Why this stays correct (read-your-writes): a shared statement is sent at the end of the turn it
+ * was first asked for in, after every read that joined it was requested, so each read sees every
+ * write committed before it was asked; it leaves the waiting reads as it is sent, so nothing joins
+ * a statement already sent, and nothing is kept after it answers. Its error fails the reads that
+ * shared it, no other.
+ *
+ * Hand-written, not DataLoader (which the job store's reads by id use, see coalescedReads): a
+ * DataLoader batch answers all of its keys once its batch function is done, so each page would
+ * wait for the slowest of the turn's distinct statements (the paged list over 76 page sizes lost
+ * a tenth of its req/s that way, its CPU idle; bench/gateway/README.md, section 27). Here each
+ * statement answers its own reads as it ends.
  */
 export function preparedRows<T>(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<T[]> {
-  let reads = sharedReads.get(dataSource);
-  if (reads === undefined) {
-    reads = coalescedReads((asked) => runDistinct(dataSource, asked));
-    sharedReads.set(dataSource, reads);
+  if (!params.every(isPlainParam)) return preparedRowsNow(dataSource, sql, params);
+  let waiting = waitingReads.get(dataSource);
+  if (waiting === undefined) {
+    waiting = new Map();
+    waitingReads.set(dataSource, waiting);
   }
-  return reads.load({ sql, params }) as Promise<T[]>;
+  const key = JSON.stringify([sql, params]);
+  let read = waiting.get(key);
+  if (read === undefined) {
+    const reads = waiting;
+    read = new Promise((resolve, reject) =>
+      setImmediate(() => {
+        reads.delete(key);
+        preparedRowsNow<unknown>(dataSource, sql, params).then(resolve, reject);
+      }),
+    );
+    waiting.set(key, read);
+  }
+  return read as Promise<T[]>;
 }
 
-interface PreparedRead {
-  sql: string;
-  params: readonly unknown[];
-}
+/** The reads waiting for the end of this turn, by statement and parameters (their JSON). */
+const waitingReads = new WeakMap<DataSource, Map<string, Promise<unknown[]>>>();
 
-const sharedReads = new WeakMap<DataSource, DataLoader<PreparedRead, unknown[]>>();
-
-/** Each distinct read of a batch run once; a statement's error fails only the reads of it. */
-async function runDistinct(dataSource: DataSource, asked: readonly PreparedRead[]): Promise<Array<unknown[] | Error>> {
-  const runs = new Map<string, Promise<unknown[] | Error>>();
-  const run = ({ sql, params }: PreparedRead) =>
-    preparedRowsNow<unknown>(dataSource, sql, params).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-  return Promise.all(
-    asked.map((read) => {
-      if (!read.params.every(isPlainParam)) return run(read);
-      const key = JSON.stringify([read.sql, read.params]);
-      let shared = runs.get(key);
-      if (shared === undefined) {
-        shared = run(read);
-        runs.set(key, shared);
-      }
-      return shared;
-    }),
-  );
-}
-
-/** A parameter its JSON tells apart from every other (a Date, a Buffer or NaN would not be): only reads of these are shared. */
+/** A parameter its JSON tells apart from every other (a Date, a Buffer or NaN would not be): reads with other parameters are sent at once, unshared. */
 const isPlainParam = (param: unknown): boolean =>
   typeof param === 'string' || param === null || (typeof param === 'number' && Number.isFinite(param));
 
