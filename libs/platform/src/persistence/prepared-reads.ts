@@ -25,9 +25,9 @@ interface Mysql2Pool {
  *
  * Hand-written, not DataLoader (which the job store's reads by id use, see coalescedReads): a
  * DataLoader batch answers all of its keys once its batch function is done, so each page would
- * wait for the slowest of the turn's distinct statements (the paged list over 76 page sizes lost
- * a tenth of its req/s that way, its CPU idle; bench/gateway/README.md, section 27). Here each
- * statement answers its own reads as it ends.
+ * wait for the slowest of the turn's distinct statements (the paged list over 76 page sizes fell
+ * from 0.28 to 0.17-0.24 of the bench's anchor that way, the cores idle; bench/gateway/README.md,
+ * section 27). Here each statement answers its own reads as it ends.
  */
 export function preparedRows<T>(dataSource: DataSource, sql: string, params: readonly unknown[]): Promise<T[]> {
   if (!params.every(isPlainParam)) return preparedRowsNow(dataSource, sql, params);
