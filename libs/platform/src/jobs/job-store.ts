@@ -1641,4 +1641,3 @@ function toItemSnapshot<I, R>(row: ItemRow): JobItemSnapshot<I, R> {
     finishedAt: row.finished_at,
   };
 }
-
