@@ -8,7 +8,6 @@ import { ItemFailure, JobWorker, type JobItemRun } from '@batchgate/platform/job
 import { LOGGER, SERVICE_CONFIG } from '@batchgate/platform/nest';
 import { upstreamResponseOf } from '@batchgate/platform/upstream';
 import type { KlineSyncConfig } from '../config/kline-sync.config';
-import { AnswersFirst } from '../jobs/answers-first';
 import type { SyncJobStore, SyncParams, SyncStock, SyncStockResult } from '../jobs/sync-job-kind';
 import { SYNC_JOB_STORE } from '../kline-sync.tokens';
 import { KlinesService } from '../klines/klines.service';
@@ -49,7 +48,6 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(SERVICE_CONFIG) config: KlineSyncConfig,
     @Inject(Registry) registry: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(AnswersFirst) private readonly answersFirst: AnswersFirst,
   ) {
     this.worker = new JobWorker(
       jobs,
@@ -94,9 +92,9 @@ export class SyncWorker implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn({ jobId: run.jobId, stock: `${market}:${code}`, reason }, 'stock sync failed');
       throw new ItemFailure(reason, { cause: error });
     }
-    // The bar write waits while submissions are being answered (AnswersFirst); the pull's calls
-    // mostly wait for the provider and their tokens' slots.
-    await this.untilStored(() => this.answersFirst.step(() => this.klines.upsert({ tenant, market, stockCode: code, kType }, bars)), run);
+    // The bar write (group-committed with other stocks') waits while submissions are being
+    // answered (AnswersFirst); the pull's calls mostly wait for the provider and their tokens' slots.
+    await this.untilStored(() => this.klines.upsert({ tenant, market, stockCode: code, kType }, bars), run);
     return { bars: bars.length };
   }
 

@@ -7,4 +7,4 @@ export * from './dedupe-key.migration';
 export * from './job-store';
 export * from './job-worker';
 export * from './job-watch';
-export { retryOnDeadlock } from './group-commit';
+export { GroupCommit, retryOnDeadlock } from './group-commit';
