@@ -95,9 +95,6 @@ export class AppModule {
               {
                 queue: settings.SYNC_WORK_QUEUE,
                 itemsPerMessage: SYNC_STOCKS_PER_MESSAGE,
-                // A burst's few submissions gather into one transaction while the previous one
-                // commits (two groups in flight committed them apart, ~2 submissions a group).
-                submitGroupsInFlight: 1,
                 // The failure rows commit with the outcomes they record.
                 onOutcomes: (manager, outcomes) =>
                   failures.recordOutcomes(manager, outcomes as Array<CountedOutcome<SyncParams, SyncStock, SyncStockResult>>),

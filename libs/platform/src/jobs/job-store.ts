@@ -145,12 +145,6 @@ export interface JobStoreSettings {
   /** Groups of each sort (submissions; claims and outcomes) written at once, each on its own connection. */
   groupsInFlight?: number;
   /**
-   * Submission groups (deduped or not) written at once; {@link groupsInFlight} unless set. One
-   * lets a burst's few submissions gather into one transaction while the previous one commits,
-   * instead of two groups committing them apart.
-   */
-  submitGroupsInFlight?: number;
-  /**
    * Runs in the transaction that records outcomes, with the ones it counts (each item's once):
    * a service's own rows that must agree with the outcome (kline-sync's failure rows, offline's
    * per-product result) commit or roll back with it.
@@ -303,9 +297,8 @@ export class JobStore<P, I, R> {
       maxBatch: this.maxGroup,
       maxInFlight: settings.groupsInFlight ?? 2,
     };
-    const submitGroup = { ...group, maxInFlight: settings.submitGroupsInFlight ?? group.maxInFlight };
-    this.submits = new GroupCommit((inputs) => this.insertJobs(inputs), submitGroup);
-    this.dedupedSubmits = new GroupCommit((inputs) => this.insertDeduplicated(inputs), submitGroup);
+    this.submits = new GroupCommit((inputs) => this.insertJobs(inputs), group);
+    this.dedupedSubmits = new GroupCommit((inputs) => this.insertDeduplicated(inputs), group);
     this.work = new GroupCommit((inputs) => this.applyWork(inputs), group);
   }
 
