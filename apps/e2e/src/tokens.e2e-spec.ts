@@ -170,13 +170,23 @@ describe('POST/GET /api/tokens through the whole stack', () => {
   it('limits each user to USER_RATE_LIMIT requests per window: 429 with Retry-After, other users unaffected', async () => {
     const flooder = await stack.mintToken({ sub: 'flooder', perms: ['tokens:admin'] });
     const list = (bearer: string) => stack.fetch(`/api/tokens?size=1`, { headers: { authorization: `Bearer ${bearer}` } });
+    const first = await list(flooder);
+    // The allowance left, as @nestjs/throttler's guard named the headers for a throttler `user`.
+    expect([first.status, first.headers.get('x-ratelimit-limit-user'), first.headers.get('x-ratelimit-remaining-user'), first.headers.get('x-ratelimit-reset-user')]).toEqual([
+      200,
+      String(USER_RATE_LIMIT),
+      String(USER_RATE_LIMIT - 1),
+      '60',
+    ]);
     const statuses = [];
-    for (let i = 0; i < USER_RATE_LIMIT; i++) statuses.push((await list(flooder)).status);
+    for (let i = 1; i < USER_RATE_LIMIT; i++) statuses.push((await list(flooder)).status);
     expect(statuses.every((status) => status === 200)).toBe(true);
 
     const limited = await list(flooder);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers.get('retry-after-user'))).toBeGreaterThanOrEqual(1);
+    expect(limited.headers.get('x-ratelimit-remaining-user')).toBeNull();
     expect(await limited.json()).toMatchObject({ error: { code: 'GATEWAY.RATE_LIMITED', status: 'RESOURCE_EXHAUSTED', details: { limit: USER_RATE_LIMIT, windowSeconds: 60 } } });
     // The same name in another tenant is another user.
     expect((await list(await stack.mintToken({ sub: 'flooder', tenant: 'other', perms: ['tokens:admin'] }))).status).toBe(200);
