@@ -4,9 +4,9 @@ import { createTestDatabase, waitFor, type TestDatabase } from '@batchgate/testi
 import { watchJob, type JobOwner, type JobStatus } from '@batchgate/platform/jobs';
 import {
   deleteStreams,
+  kitEnvironment,
   openKit,
   queueDrained,
-  uniqueService,
   type KitProcess,
 } from './job-kit.harness';
 
@@ -33,15 +33,7 @@ describe('durable-job kit', () => {
 
   async function kit(options: Parameters<typeof openKit>[1] = {}): Promise<KitProcess> {
     const opened = await openKit(
-      {
-        DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-        DB_PORT: Number(database.env['DB_PORT']),
-        DB_USER: database.env['DB_USER'] ?? 'root',
-        DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-        DB_NAME: database.name,
-        NATS_URL: 'nats://127.0.0.1:4222',
-        ...uniqueService(),
-      },
+      kitEnvironment(database),
       options,
     );
     kits.push(opened);

@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '@batchgate/testing';
 import type { JobAttachment, JobOwner } from '@batchgate/platform/jobs';
-import { deleteStreams, openKit, uniqueService, type KitProcess } from './job-kit.harness';
+import { deleteStreams, kitEnvironment, openKit, type KitProcess } from './job-kit.harness';
 
 interface Mysql2Pool {
   execute: (options: { sql: string }, values: unknown[], callback: (error: Error | null, rows: unknown) => void) => void;
@@ -22,15 +22,7 @@ describe('job store: reads by id asked for together', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('jobreads');
-    kit = await openKit({
-      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-      DB_PORT: Number(database.env['DB_PORT']),
-      DB_USER: database.env['DB_USER'] ?? 'root',
-      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-      DB_NAME: database.name,
-      NATS_URL: 'nats://127.0.0.1:4222',
-      ...uniqueService(),
-    });
+    kit = await openKit(kitEnvironment(database));
     await kit.dataSource.query(
       `CREATE TABLE job_note (job_id CHAR(36) NOT NULL, tenant VARCHAR(64) NOT NULL, user_id VARCHAR(128) NOT NULL, note VARCHAR(64) NOT NULL,
          PRIMARY KEY (job_id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,

@@ -23,7 +23,7 @@ import {
   waitFor,
   type TestDatabase,
 } from '@batchgate/testing';
-import { deleteStreams, openKit, uniqueService, type KitProcess } from './job-kit.harness';
+import { deleteStreams, kitEnvironment, openKit, type KitProcess } from './job-kit.harness';
 
 const TENANT = 'acme';
 
@@ -40,15 +40,7 @@ describe('watchJob over gRPC', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('jobkit_grpc');
-    kit = await openKit({
-      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-      DB_PORT: Number(database.env['DB_PORT']),
-      DB_USER: database.env['DB_USER'] ?? 'root',
-      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-      DB_NAME: database.name,
-      NATS_URL: 'nats://127.0.0.1:4222',
-      ...uniqueService(),
-    });
+    kit = await openKit(kitEnvironment(database));
     const store = kit.store;
 
     @Controller()

@@ -9,6 +9,7 @@ import {
 import type { JobOwner } from '@batchgate/platform/jobs';
 import {
   deleteStreams,
+  kitEnvironment,
   openKit,
   queueDrained,
   uniqueService,
@@ -45,15 +46,7 @@ describe('durable-job kit with worker processes', () => {
     spawnWorker: (env?: Record<string, string>) => Promise<ServiceProcess>;
   }> {
     const service = uniqueService();
-    const kit = await openKit({
-      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-      DB_PORT: Number(database.env['DB_PORT']),
-      DB_USER: database.env['DB_USER'] ?? 'root',
-      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-      DB_NAME: database.name,
-      NATS_URL: 'nats://127.0.0.1:4222',
-      ...service,
-    });
+    const kit = await openKit(kitEnvironment(database, service));
     kits.push(kit);
     const spawnWorker = async (env: Record<string, string> = {}) => {
       const child = await spawnService({
