@@ -118,11 +118,7 @@ async function benchKit(round: number): Promise<Measured> {
   const nats = await connectNats({ url: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'bench-jobs' }, logger);
   const dataSource = await openDataSource(
     {
-      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-      DB_PORT: Number(database.env['DB_PORT']),
-      DB_USER: database.env['DB_USER'] ?? 'root',
-      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-      DB_NAME: database.name,
+      ...database.connection,
       DB_POOL_SIZE: 12,
       DB_CONNECT_TIMEOUT_MS: 5_000,
     },

@@ -40,11 +40,7 @@ describe('kline-sync: sync jobs copied onto the job kit', () => {
 
   it('keeps old job ids answering with their counts, stocks, plans and owners', async () => {
     const config: MysqlConfig = {
-      DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-      DB_PORT: Number(database.env['DB_PORT']),
-      DB_USER: database.env['DB_USER'] ?? 'root',
-      DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-      DB_NAME: database.name,
+      ...database.connection,
       DB_POOL_SIZE: 2,
       DB_CONNECT_TIMEOUT_MS: 5_000,
     };

@@ -29,11 +29,7 @@ describe('kline-sync: bar upserts group-committed', () => {
     database = await createTestDatabase('ks_bars');
     dataSource = await openDataSource(
       {
-        DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-        DB_PORT: Number(database.env['DB_PORT']),
-        DB_USER: database.env['DB_USER'] ?? 'root',
-        DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-        DB_NAME: database.name,
+        ...database.connection,
         DB_POOL_SIZE: 4,
         DB_CONNECT_TIMEOUT_MS: 5_000,
       },

@@ -5,9 +5,20 @@ export interface TestDatabase {
   name: string;
   /** Environment variables pointing a service at this database. */
   env: Record<string, string>;
+  /** The same as typed connection settings, for a DataSource opened in the test itself (add the pool's). */
+  connection: TestDatabaseConnection;
   /** Runs one query against this database (assertions on stored rows). */
   query: <T>(sql: string, params?: unknown[]) => Promise<T[]>;
   drop: () => Promise<void>;
+}
+
+/** A test database's connection settings, as the services' MySQL configuration names them. */
+export interface TestDatabaseConnection {
+  DB_HOST: string;
+  DB_PORT: number;
+  DB_USER: string;
+  DB_PASSWORD: string;
+  DB_NAME: string;
 }
 
 /** Where a test database lives. */
@@ -38,15 +49,11 @@ export async function createTestDatabase(label: string, server: MysqlServer = SH
   } finally {
     await connection.end();
   }
+  const settings: TestDatabaseConnection = { DB_HOST: server.host, DB_PORT: server.port, DB_USER: server.user, DB_PASSWORD: server.password, DB_NAME: name };
   return {
     name,
-    env: {
-      DB_HOST: server.host,
-      DB_PORT: String(server.port),
-      DB_USER: server.user,
-      DB_PASSWORD: server.password,
-      DB_NAME: name,
-    },
+    env: { ...settings, DB_PORT: String(server.port) },
+    connection: settings,
     query: (sql, params) => queryOn(server, name, sql, params),
     drop: async () => {
       if (!name.startsWith('bgtest_')) throw new Error(`Refusing to drop ${name}`);

@@ -186,11 +186,7 @@ export async function openKit(
 /** The kit's environment on a test database and the machine's NATS; a fresh service unless one is given. */
 export function kitEnvironment(database: TestDatabase, service = uniqueService()): KitEnvironment {
   return {
-    DB_HOST: database.env['DB_HOST'] ?? '127.0.0.1',
-    DB_PORT: Number(database.env['DB_PORT']),
-    DB_USER: database.env['DB_USER'] ?? 'root',
-    DB_PASSWORD: database.env['DB_PASSWORD'] ?? '',
-    DB_NAME: database.name,
+    ...database.connection,
     NATS_URL: 'nats://127.0.0.1:4222',
     ...service,
   };
