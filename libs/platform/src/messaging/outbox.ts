@@ -270,6 +270,14 @@ export class Outbox {
   /** Publishes the rows nobody published (see ORPHAN_AGE_SECONDS), locked, in id order. */
   private async publishPending(): Promise<void> {
     for (;;) {
+      // Almost every poll finds nothing: one plain read says so, where the locking pass costs
+      // four statements (isolation level, begin, select, commit) every interval in every service.
+      // A row it sees that another replica holds is skipped by the pass below, which then ends.
+      const orphans = (await this.dataSource.query(
+        'SELECT 1 FROM outbox_event WHERE published_at IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND LIMIT 1',
+        [ORPHAN_AGE_SECONDS],
+      )) as unknown[];
+      if (orphans.length === 0) return;
       // READ COMMITTED: no gap locks, so marking rows published never deadlocks with the
       // transactions inserting new events into the same index range.
       const relayed = await this.dataSource.transaction('READ COMMITTED', async (manager) => {
