@@ -29,6 +29,8 @@ const MAX_COMMITTED_IN_MEMORY = 10_000;
  * or stopped, or failed to publish them.
  */
 const ORPHAN_AGE_SECONDS = 2;
+/** Rows older than {@link ORPHAN_AGE_SECONDS} that nobody published (its one `?` is that age). */
+const ORPHANED = 'published_at IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND';
 
 /** Where a test may make the relay kill its own process, to prove that nothing is lost. */
 export type OutboxCrashPoint = 'none' | 'before-publish' | 'after-publish';
@@ -274,7 +276,7 @@ export class Outbox {
       // four statements (isolation level, begin, select, commit) every interval in every service.
       // A row it sees that another replica holds is skipped by the pass below, which then ends.
       const orphans = (await this.dataSource.query(
-        'SELECT 1 FROM outbox_event WHERE published_at IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND LIMIT 1',
+        `SELECT 1 FROM outbox_event WHERE ${ORPHANED} LIMIT 1`,
         [ORPHAN_AGE_SECONDS],
       )) as unknown[];
       if (orphans.length === 0) return;
@@ -285,7 +287,7 @@ export class Outbox {
         const rows = (await manager.query(
           `SELECT id, event_id AS eventId, subject, payload, request_id AS requestId,
                   TIMESTAMPDIFF(MICROSECOND, created_at, NOW(3)) / 1e6 AS ageSeconds
-             FROM outbox_event WHERE published_at IS NULL AND created_at < NOW(3) - INTERVAL ? SECOND
+             FROM outbox_event WHERE ${ORPHANED}
             ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
           [ORPHAN_AGE_SECONDS, this.settings.batchSize],
         )) as Array<{ id: string; eventId: string; subject: EventSubject; payload: string; requestId: string | null; ageSeconds: string }>;
