@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Token } from '@batchgate/contracts/tokens/v1/tokens';
 import type { PageWindow } from '@batchgate/platform/paging';
-import { preparedRows } from '@batchgate/platform/persistence';
+import { isoTimestampSql, preparedRows } from '@batchgate/platform/persistence';
 import { shownTokenMessage, type ShownToken } from './token.mapper';
 
 /** A listed row: what a token's message shows, with today's usage already counted by MySQL. */
@@ -14,12 +14,14 @@ type ListedTokenRow = ShownToken & { usedToday: number; pageTotal: number };
  * Usage counted on an earlier quota day is none (`usedToday`), compared as the usage reports
  * compare it (`usage_day` with the day's string). The id (and the total) as DOUBLE: mysql2 reads a
  * BIGINT as a string through the long package (`supportBigNumbers`), 2-3 % of token-manager's CPU
- * on a page, for what the message holds as a number anyway (exact below 2^53).
+ * on a page, for what the message holds as a number anyway (exact below 2^53). The timestamps as
+ * the message's ISO strings, formatted by MariaDB (isoTimestampSql).
  */
 const LISTED_COLUMNS =
   'CAST(id AS DOUBLE) AS id, provider, name, secret_mask AS secretMask, status, daily_limit AS dailyLimit, ' +
-  'IF(usage_day = ?, daily_used, 0) AS usedToday, rate_limit_per_second AS rateLimitPerSecond, expire_time AS expireTime, ' +
-  'last_error AS lastError, created_at AS createdAt, updated_at AS updatedAt';
+  'IF(usage_day = ?, daily_used, 0) AS usedToday, rate_limit_per_second AS rateLimitPerSecond, ' +
+  `${isoTimestampSql('expire_time')} AS expireTime, last_error AS lastError, ` +
+  `${isoTimestampSql('created_at')} AS createdAt, ${isoTimestampSql('updated_at')} AS updatedAt`;
 
 /**
  * A page of tokens, newest first, and their total in one prepared statement: `SELECT <the listed
@@ -27,7 +29,7 @@ const LISTED_COLUMNS =
  * OFFSET ?`. The page and a separate COUNT were two round trips per list, each a socket write in
  * token-manager and a statement in MySQL (a sixth of token-manager's CPU on the paged list). Rows
  * become messages as they are, without entities and TypeORM's per-column hydration (mysql2 already
- * gives dates as dates, the only conversion needed).
+ * reads the timestamps as the strings the message holds).
  */
 export class TokenPageReader {
   constructor(private readonly dataSource: DataSource) {}

@@ -25,15 +25,23 @@ export function usedToday(row: ApiTokenEntity, today: string): number {
   return row.usageDay === today ? row.dailyUsed : 0;
 }
 
-/** What a token's message shows of its row (the page reads only these columns; its id as a number). */
-export type ShownToken = Pick<
-  ApiTokenEntity,
-  'provider' | 'name' | 'secretMask' | 'status' | 'dailyLimit' | 'rateLimitPerSecond' | 'expireTime' | 'lastError' | 'createdAt' | 'updatedAt'
-> & { id: string | number };
+/**
+ * What a token's message shows of its row (the page reads only these columns; its id as a number,
+ * its timestamps as ISO strings).
+ */
+export type ShownToken = Pick<ApiTokenEntity, 'provider' | 'name' | 'secretMask' | 'status' | 'dailyLimit' | 'rateLimitPerSecond' | 'lastError'> & {
+  id: string | number;
+  expireTime: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
 
 /** The wire shape of a token: never the secret, only its mask. */
 export function toTokenMessage(row: ApiTokenEntity, today: string): Token {
-  return shownTokenMessage(row, usedToday(row, today));
+  return shownTokenMessage(
+    { ...row, expireTime: row.expireTime?.toISOString() ?? null, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
+    usedToday(row, today),
+  );
 }
 
 /** The wire shape of a token whose calls on the current quota day are `dailyUsed`. */
@@ -47,9 +55,9 @@ export function shownTokenMessage(row: ShownToken, dailyUsed: number): Token {
     dailyLimit: row.dailyLimit,
     dailyUsed,
     rateLimitPerSecond: row.rateLimitPerSecond,
-    expireTime: row.expireTime ? row.expireTime.toISOString() : '',
+    expireTime: row.expireTime ?? '',
     lastError: row.lastError ?? '',
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
   };
 }
