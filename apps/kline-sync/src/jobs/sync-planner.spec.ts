@@ -40,7 +40,7 @@ function planner(tokens: number, releases = 1) {
   const freshReads: string[] = [];
   const supply = {
     fresh: async (tenant: string) => (freshReads.push(tenant), { credentials: () => Array.from({ length: tokens }, (_, i) => ({ id: i, status: 'active' })) }),
-    prime: (tenant: string, callsPerToken: number) => primed.push([tenant, callsPerToken]),
+    prime: (tenant: string, calls: number) => primed.push([tenant, calls]),
   } as unknown as TokenSupply;
   const registry = new Registry();
   const config = { SYNC_TOKENS_PER_THREAD: 6, SYNC_MAX_THREADS: 10 } as KlineSyncConfig;
@@ -56,8 +56,8 @@ describe('SyncPlanner', () => {
     expect(stored).toEqual([['job-1', 'acme', 'alice', JSON.stringify({ threads: 2, tokensPerThread: [7, 7], tokenCount: 14 })]]);
     // SH: seqs 0-6 over 2 threads → [0, 2, 4, 6], [1, 3, 5]; SZ: seqs 7-9 → [7, 9], [8].
     expect(order).toEqual([0, 2, 4, 6, 1, 3, 5, 7, 9, 8]);
-    // The job's first calls are booked while it is planned: 10 stocks over 14 tokens, one each.
-    expect(primed).toEqual([['acme', 1]]);
+    // The job's first calls are booked while it is planned: one for each of its 10 stocks.
+    expect(primed).toEqual([['acme', 10]]);
     expect(await registry.getSingleMetricAsString('kline_sync_plan_tokens_per_thread')).toContain('kline_sync_plan_tokens_per_thread{thread="1"} 7');
     // The submission handed its stocks over: nothing of the job is read back.
     expect(reads).toEqual([]);
@@ -72,8 +72,8 @@ describe('SyncPlanner', () => {
     expect(stored).toEqual([['job-a', 'acme', 'alice', plan, 'job-b', 'acme', 'alice', plan, 'job-c', 'acme', 'alice', plan]]);
     expect([...orders.values()]).toEqual(Array.from({ length: 3 }, () => [0, 2, 4, 6, 1, 3, 5, 7, 9, 8]));
     expect(releaseCalls).toEqual([3]);
-    // 30 stocks over 14 tokens: three calls each booked.
-    expect(primed).toEqual([['acme', 3]]);
+    // The pass's 30 stocks: 30 first calls booked.
+    expect(primed).toEqual([['acme', 30]]);
   });
 
   it('reads the stocks of a job it was not handed (one the sweep found)', async () => {

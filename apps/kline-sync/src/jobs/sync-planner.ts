@@ -149,7 +149,7 @@ export class SyncPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     );
     const total = jobs.reduce((sum, job) => sum + job.seqs.length, 0);
     // The first calls are booked while the plans are stored and the stocks are queued.
-    if (usable.length > 0) this.tokenSupply.prime(tenant, Math.ceil(total / usable.length));
+    if (usable.length > 0) this.tokenSupply.prime(tenant, total);
     const threads = calculateThreadCount(usable.length, this.config.SYNC_TOKENS_PER_THREAD, this.config.SYNC_MAX_THREADS);
     const plan: SyncPlan = { threads, tokensPerThread: distributeTokens(usable, threads).map((lane) => lane.length), tokenCount: usable.length };
     await this.storePlans(jobs, plan);
