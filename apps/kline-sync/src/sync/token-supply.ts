@@ -254,15 +254,15 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
   prime(tenant: string, calls: number): void {
     const pool = this.pools.get(tenant)?.pool;
     if (!pool || calls < 1) return;
-    const usable = pool.credentials().filter((credential) => credential.status === 'active');
-    // A reservation on its way counts for what it asks.
-    const held = (tokenId: number, token: TokenState | undefined) => this.unusedReserved(tokenId) + (token?.reserving ? this.reservationSize(token) : 0);
-    let booked = usable.reduce((sum, credential) => sum + held(Number(credential.id), this.tokens.get(Number(credential.id))), 0);
-    for (const credential of usable) {
+    const usable = pool
+      .credentials()
+      .filter((credential) => credential.status === 'active')
+      .map((credential) => Number(credential.id));
+    let booked = usable.reduce((sum, tokenId) => sum + this.heldCalls(tokenId), 0);
+    for (const tokenId of usable) {
       if (booked >= calls) return;
-      const tokenId = Number(credential.id);
       const token = this.tokens.get(tokenId);
-      if (!token || token.reserving || this.unusedReserved(tokenId) > 0) continue;
+      if (!token || this.heldCalls(tokenId) > 0) continue;
       booked += this.reservationSize(token);
       token.reserving = this.reserve(tokenId, token)
         .catch((error: unknown) => this.logger.debug({ err: error, tokenId }, 'could not reserve a starting job\'s first calls'))
@@ -426,6 +426,12 @@ export class TokenSupply implements OnApplicationBootstrap, BeforeApplicationShu
           : undefined;
     if (known) Object.assign(known, { ratePerSecond, pacer, remainingQuota });
     else this.tokens.set(tokenId, { tenant, ratePerSecond, pacer, remainingQuota, reservation: undefined, reserving: undefined, running: 0 });
+  }
+
+  /** Calls of the token this replica holds unused, and those a reservation on its way asks for. */
+  private heldCalls(tokenId: number): number {
+    const token = this.tokens.get(tokenId);
+    return this.unusedReserved(tokenId) + (token?.reserving ? this.reservationSize(token) : 0);
   }
 
   /** Calls of the token this replica has reserved and not made yet. */
