@@ -65,7 +65,7 @@ interface Row {
   cpu: Record<string, number>;
   /** A run of the anchor: the product's req/s are fractions of their mean. */
   anchor?: boolean;
-  /** What a service reported about the measured window (the submissions: kline-sync's side). */
+  /** What the processes reported about the measured window (where the route's time went). */
   breakdown?: string;
 }
 
@@ -93,13 +93,15 @@ async function measure(scenario: string, origin: string, spec: HttpRequestSpec, 
   return row;
 }
 
-/** One histogram's cumulative bucket counts (`le` → count) in a Prometheus text exposition. */
+/** One histogram's cumulative bucket counts (`le` → count) in a Prometheus text exposition, summed over the series that carry `labels` (every status code). */
 function bucketsOf(metrics: string, name: string, labels: string): Map<number, number> {
   const buckets = new Map<number, number>();
   for (const line of metrics.split('\n')) {
     if (!line.startsWith(`${name}_bucket{`) || !line.includes(labels)) continue;
     const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (le !== undefined) buckets.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
   return buckets;
 }
@@ -119,29 +121,45 @@ function quantileOf(before: Map<number, number>, after: Map<number, number>, q: 
   return lower + ((upper - lower) * (rank - below)) / Math.max(1, (counts[index] ?? 0) - below);
 }
 
+/** A process whose /metrics a probe reads, and the gRPC method of the route it serves. */
+interface ProbedProcess {
+  name: string;
+  metricsUrl: string;
+  /** The histogram of the method's calls this process times (as client or as server). */
+  histogram: 'grpc_client_handling_seconds' | 'grpc_server_handling_seconds';
+}
+
 /**
- * kline-sync's own side of the submissions in the measured window: how long its StartSyncJob
- * handler took (from its gRPC server histogram: what the gateway and the network add is the rest)
- * and how late its event loop ran (prom-client's event-loop delay, reset by each scrape).
+ * Where a route's time goes in the measured window: for each process, its side of the route's
+ * gRPC method (the gateway's client histogram: the call as the gateway waited for it; the
+ * service's server histogram: its handler), and how late its event loop ran (prom-client's
+ * event-loop delay, reset by each scrape). What the client's time adds to the handler's is the
+ * two event loops' queues and the wire.
  */
-function klineSyncProbe(opsUrl: string): WindowProbe {
-  const scrape = async () => (await fetch(`${opsUrl}/metrics`)).text();
-  const histogram = 'grpc_server_handling_seconds';
-  const method = 'method="/klinesync.v1.KlineSyncService/StartSyncJob"';
-  let before = new Map<number, number>();
+function latencyProbe(method: string, processes: ProbedProcess[]): WindowProbe {
+  const scrape = async (url: string) => (await fetch(url)).text();
+  const methodLabel = `method="${method}"`;
+  let before: Array<Map<number, number>> = [];
   return {
     start: async () => {
-      before = bucketsOf(await scrape(), histogram, method);
+      before = await Promise.all(processes.map(async (p) => bucketsOf(await scrape(p.metricsUrl), p.histogram, methodLabel)));
     },
     end: async () => {
-      const metrics = await scrape();
-      const after = bucketsOf(metrics, histogram, method);
-      const gauge = (name: string) => 1000 * Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
       const ms = (seconds: number) => (1000 * seconds).toFixed(0);
-      return (
-        `kline-sync's StartSyncJob p50 ${ms(quantileOf(before, after, 0.5))} / p99 ${ms(quantileOf(before, after, 0.99))} ms; ` +
-        `its event-loop delay p99 ${gauge('nodejs_eventloop_lag_p99_seconds').toFixed(0)} / max ${gauge('nodejs_eventloop_lag_max_seconds').toFixed(0)} ms`
+      const parts = await Promise.all(
+        processes.map(async (p, i) => {
+          const metrics = await scrape(p.metricsUrl);
+          const after = bucketsOf(metrics, p.histogram, methodLabel);
+          const gauge = (name: string) => ms(Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN));
+          const side = p.histogram === 'grpc_client_handling_seconds' ? 'call' : 'handler';
+          const times = before[i] ?? new Map<number, number>();
+          return (
+            `${p.name}'s ${side} p50 ${ms(quantileOf(times, after, 0.5))} / p99 ${ms(quantileOf(times, after, 0.99))} ms, ` +
+            `event-loop delay p99 ${gauge('nodejs_eventloop_lag_p99_seconds')} / max ${gauge('nodejs_eventloop_lag_max_seconds')} ms`
+          );
+        }),
       );
+      return `${method.slice(method.lastIndexOf('/') + 1)}: ${parts.join('; ')}`;
     },
   };
 }
@@ -236,7 +254,14 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   };
   const closed: Load = { kind: 'closed', connections: CONNECTIONS };
   const rows: Row[] = [];
-  const submissions = klineSyncProbe(stack.services.url('kline-sync', 'ops'));
+  const probe = (method: string, service: string) =>
+    latencyProbe(method, [
+      { name: 'gateway', metricsUrl: `${stack.gatewayUrl}/metrics`, histogram: 'grpc_client_handling_seconds' },
+      { name: service, metricsUrl: `${stack.services.url(service, 'ops')}/metrics`, histogram: 'grpc_server_handling_seconds' },
+    ]);
+  const readProbe = () => probe('/klinesync.v1.KlineSyncService/GetSyncJob', 'kline-sync');
+  const pageProbe = () => probe('/tokens.v1.TokenManagerService/ListTokens', 'token-manager');
+  const submissions = probe('/klinesync.v1.KlineSyncService/StartSyncJob', 'kline-sync');
   const scenario = async (name: string, spec: HttpRequestSpec, load: Load, probe?: WindowProbe) => {
     if (!ONLY.some((part) => `${name}, ${describeLoad(load)}`.includes(part))) return;
     rows.push(await measure(name, stack.gatewayUrl, spec, load, processes, probe));
@@ -244,14 +269,14 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   // The seeded jobs run first: the reads are measured with nothing else working.
   await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
   await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
-  await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed);
+  await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed, readProbe());
   const manyJobs = jobIds.map((id) => `/api/stock/sync/jobs/${id}`);
-  await scenario(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, closed);
-  await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed);
+  await scenario(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, closed, readProbe());
+  await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed, pageProbe());
   // Pages that differ (their size; each holds all 25 tokens), more of them than connections: the
   // reads in flight are consecutive sizes, so no two are the same statement.
   const pageSizes = Array.from({ length: PAGE_SIZES }, (_, i) => `/api/tokens?page=1&size=${TOKENS + i}`);
-  await scenario(`paged list over ${PAGE_SIZES} page sizes: GET /api/tokens?page=1&size={${TOKENS}..${TOKENS + PAGE_SIZES - 1}}`, { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed);
+  await scenario(`paged list over ${PAGE_SIZES} page sizes: GET /api/tokens?page=1&size={${TOKENS}..${TOKENS + PAGE_SIZES - 1}}`, { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed, pageProbe());
   // Far beyond what the process can work on at once: the excess is shed (503), not queued.
   if (OVERLOAD_CONNECTIONS > 0) await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, { kind: 'closed', connections: OVERLOAD_CONNECTIONS });
   for (const rate of RATES) {
