@@ -19,7 +19,8 @@
 //   apps/e2e/src/<name>.e2e-spec.ts            the routes through the gateway: statuses, tenant
 //                                              scoping, paging, bad input, permissions
 // and inserts one entry each below the `// new-service: <anchor>` comments of
-// libs/contracts/src/proto-files.ts (SERVICE_PROTOS), libs/registry/src/processes.ts (the process,
+// libs/contracts/src/proto-files.ts (SERVICE_PROTOS, and the import of the service's generated
+// definition), libs/registry/src/processes.ts (the process,
 // and the gateway's downstream), apps/gateway/src/app.module.ts, apps/gateway/src/config/gateway.config.ts
 // (<NAME>_URL) and apps/gateway/src/auth/principal.ts (its permissions), the app into the
 // implicitDependencies of apps/e2e/project.json, and its routes' fixtures, permissions and process
@@ -841,7 +842,12 @@ const insertions = [
   {
     file: 'libs/contracts/src/proto-files.ts',
     anchor: below('service protos'),
-    text: `  ${n.key}: { package: '${n.key}.v1', file: '${n.key}/v1/${n.key}.proto' },\n`,
+    text: `  ${n.key}: { package: '${n.key}.v1', file: '${n.key}/v1/${n.key}.proto', definition: ${n.Name}ServiceDefinition },\n`,
+  },
+  {
+    file: 'libs/contracts/src/proto-files.ts',
+    anchor: below('service definitions'),
+    text: `import { ${n.Name}ServiceDefinition } from './generated/${n.key}/v1/${n.key}';\n`,
   },
   {
     file: 'libs/registry/src/processes.ts',

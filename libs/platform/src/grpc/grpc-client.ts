@@ -6,7 +6,7 @@ import { SERVICE_PROTOS, type ServiceProtoName } from '@batchgate/contracts';
 import { DomainError, grpcStatusName } from '../errors';
 import { currentRequestContext, REQUEST_ID_HEADER, remainingDeadlineMsOf, type RequestContext } from '../context';
 import { grpcRedMetrics } from './grpc-metrics';
-import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
+import { packageDefinitionOf } from './proto-loader-options';
 import { SERVICE_CREDENTIAL_HEADER, type ServiceCredentials } from './service-credentials';
 
 export interface GrpcClientSettings {
@@ -83,8 +83,7 @@ export function createGrpcClient<TClient extends object>(settings: GrpcClientSet
       url: grpcTarget(settings.url),
       channelOptions: loadBalancingChannelOptions(settings.loadBalancing ?? 'round_robin'),
       package: SERVICE_PROTOS[settings.proto].package,
-      protoPath: protoPathOf(settings.proto),
-      loader: protoLoaderOptions(),
+      packageDefinition: packageDefinitionOf(settings.proto),
     },
   }) as unknown as ClientGrpc & { close(): void };
   const raw = proxy.getService<Record<string, (...args: unknown[]) => Observable<unknown>>>(settings.service);

@@ -19,7 +19,7 @@ import { overloadedError, type InFlightLimit } from '../overload';
 import { toGrpcError } from './grpc-errors';
 import { grpcRedMetrics, type GrpcRedMetrics } from './grpc-metrics';
 import type { GrpcPeerAuthentication } from './peer-authentication';
-import { protoLoaderOptions, protoPathOf } from './proto-loader-options';
+import { packageDefinitionOf } from './proto-loader-options';
 
 export interface GrpcServerSettings {
   proto: ServiceProtoName;
@@ -44,8 +44,7 @@ export function grpcServerOptions(settings: GrpcServerSettings): GrpcOptions {
     options: {
       url: settings.url,
       package: SERVICE_PROTOS[settings.proto].package,
-      protoPath: protoPathOf(settings.proto),
-      loader: protoLoaderOptions(),
+      packageDefinition: packageDefinitionOf(settings.proto),
       gracefulShutdown: true,
       channelOptions: { 'grpc.max_connection_age_ms': settings.maxConnectionAgeMs },
       onLoadPackageDefinition: (_pkg: unknown, server: Parameters<HealthImplementation['addToServer']>[0]) =>

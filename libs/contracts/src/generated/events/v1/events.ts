@@ -2,6 +2,7 @@
 // source: events/v1/events.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 
 export const protobufPackage = 'events.v1';
 
@@ -73,3 +74,634 @@ export interface SellerConfigChanged {
 }
 
 export const EVENTS_V1_PACKAGE_NAME = 'events.v1';
+
+function createBaseTokenCreated(): TokenCreated {
+  return { tokenId: 0, provider: '', name: '', occurredAt: '', tenant: '' };
+}
+
+export const TokenCreated: MessageFns<TokenCreated> = {
+  encode(message: TokenCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.provider !== '') {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.occurredAt !== '') {
+      writer.uint32(34).string(message.occurredAt);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(42).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TokenCreated>, I>>(base?: I): TokenCreated {
+    return TokenCreated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenCreated>, I>>(object: I): TokenCreated {
+    const message = createBaseTokenCreated();
+    message.tokenId = object.tokenId ?? 0;
+    message.provider = object.provider ?? '';
+    message.name = object.name ?? '';
+    message.occurredAt = object.occurredAt ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseTokenChanged(): TokenChanged {
+  return { tokenId: 0, provider: '', change: '', occurredAt: '', tenant: '' };
+}
+
+export const TokenChanged: MessageFns<TokenChanged> = {
+  encode(message: TokenChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.provider !== '') {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.change !== '') {
+      writer.uint32(26).string(message.change);
+    }
+    if (message.occurredAt !== '') {
+      writer.uint32(34).string(message.occurredAt);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(42).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.change = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TokenChanged>, I>>(base?: I): TokenChanged {
+    return TokenChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenChanged>, I>>(object: I): TokenChanged {
+    const message = createBaseTokenChanged();
+    message.tokenId = object.tokenId ?? 0;
+    message.provider = object.provider ?? '';
+    message.change = object.change ?? '';
+    message.occurredAt = object.occurredAt ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseTokenRetired(): TokenRetired {
+  return { tokenId: 0, provider: '', reason: '', occurredAt: '', tenant: '' };
+}
+
+export const TokenRetired: MessageFns<TokenRetired> = {
+  encode(message: TokenRetired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.provider !== '') {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.reason !== '') {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.occurredAt !== '') {
+      writer.uint32(34).string(message.occurredAt);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(42).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenRetired {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenRetired();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TokenRetired>, I>>(base?: I): TokenRetired {
+    return TokenRetired.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenRetired>, I>>(object: I): TokenRetired {
+    const message = createBaseTokenRetired();
+    message.tokenId = object.tokenId ?? 0;
+    message.provider = object.provider ?? '';
+    message.reason = object.reason ?? '';
+    message.occurredAt = object.occurredAt ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseTokenExhausted(): TokenExhausted {
+  return { tokenId: 0, provider: '', dailyLimit: 0, occurredAt: '', tenant: '' };
+}
+
+export const TokenExhausted: MessageFns<TokenExhausted> = {
+  encode(message: TokenExhausted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.provider !== '') {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.dailyLimit !== 0) {
+      writer.uint32(24).int32(message.dailyLimit);
+    }
+    if (message.occurredAt !== '') {
+      writer.uint32(34).string(message.occurredAt);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(42).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenExhausted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenExhausted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dailyLimit = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TokenExhausted>, I>>(base?: I): TokenExhausted {
+    return TokenExhausted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenExhausted>, I>>(object: I): TokenExhausted {
+    const message = createBaseTokenExhausted();
+    message.tokenId = object.tokenId ?? 0;
+    message.provider = object.provider ?? '';
+    message.dailyLimit = object.dailyLimit ?? 0;
+    message.occurredAt = object.occurredAt ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseStockSyncRequested(): StockSyncRequested {
+  return { jobId: '', market: '', code: '', startDate: '', endDate: '', kType: 0 };
+}
+
+export const StockSyncRequested: MessageFns<StockSyncRequested> = {
+  encode(message: StockSyncRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== '') {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.market !== '') {
+      writer.uint32(18).string(message.market);
+    }
+    if (message.code !== '') {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.startDate !== '') {
+      writer.uint32(34).string(message.startDate);
+    }
+    if (message.endDate !== '') {
+      writer.uint32(42).string(message.endDate);
+    }
+    if (message.kType !== 0) {
+      writer.uint32(48).int32(message.kType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StockSyncRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStockSyncRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.market = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.startDate = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.endDate = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.kType = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<StockSyncRequested>, I>>(base?: I): StockSyncRequested {
+    return StockSyncRequested.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StockSyncRequested>, I>>(object: I): StockSyncRequested {
+    const message = createBaseStockSyncRequested();
+    message.jobId = object.jobId ?? '';
+    message.market = object.market ?? '';
+    message.code = object.code ?? '';
+    message.startDate = object.startDate ?? '';
+    message.endDate = object.endDate ?? '';
+    message.kType = object.kType ?? 0;
+    return message;
+  },
+};
+
+function createBaseSellerConfigChanged(): SellerConfigChanged {
+  return { tenant: '', occurredAt: '' };
+}
+
+export const SellerConfigChanged: MessageFns<SellerConfigChanged> = {
+  encode(message: SellerConfigChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== '') {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.occurredAt !== '') {
+      writer.uint32(18).string(message.occurredAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SellerConfigChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSellerConfigChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SellerConfigChanged>, I>>(base?: I): SellerConfigChanged {
+    return SellerConfigChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SellerConfigChanged>, I>>(
+    object: I,
+  ): SellerConfigChanged {
+    const message = createBaseSellerConfigChanged();
+    message.tenant = object.tenant ?? '';
+    message.occurredAt = object.occurredAt ?? '';
+    return message;
+  },
+};
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends {}
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin
+  ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
+  }
+  return num;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
+}

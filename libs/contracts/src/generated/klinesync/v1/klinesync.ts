@@ -2,6 +2,7 @@
 // source: klinesync/v1/klinesync.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { Metadata } from '@grpc/grpc-js';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
@@ -180,6 +181,2061 @@ export interface ExecuteTriggersResponse {
 
 export const KLINESYNC_V1_PACKAGE_NAME = 'klinesync.v1';
 
+function createBaseStock(): Stock {
+  return { code: '', market: '', name: '' };
+}
+
+export const Stock: MessageFns<Stock> = {
+  encode(message: Stock, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== '') {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.market !== '') {
+      writer.uint32(18).string(message.market);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Stock {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStock();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.market = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Stock>, I>>(base?: I): Stock {
+    return Stock.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Stock>, I>>(object: I): Stock {
+    const message = createBaseStock();
+    message.code = object.code ?? '';
+    message.market = object.market ?? '';
+    message.name = object.name ?? '';
+    return message;
+  },
+};
+
+function createBaseImportStocksRequest(): ImportStocksRequest {
+  return { stocks: [], tenant: '' };
+}
+
+export const ImportStocksRequest: MessageFns<ImportStocksRequest> = {
+  encode(message: ImportStocksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.stocks) {
+      Stock.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportStocksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportStocksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stocks.push(Stock.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ImportStocksRequest>, I>>(base?: I): ImportStocksRequest {
+    return ImportStocksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportStocksRequest>, I>>(
+    object: I,
+  ): ImportStocksRequest {
+    const message = createBaseImportStocksRequest();
+    message.stocks = object.stocks?.map((e) => Stock.fromPartial(e)) || [];
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseImportStocksResponse(): ImportStocksResponse {
+  return { inserted: 0, updated: 0 };
+}
+
+export const ImportStocksResponse: MessageFns<ImportStocksResponse> = {
+  encode(message: ImportStocksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.inserted !== 0) {
+      writer.uint32(8).int32(message.inserted);
+    }
+    if (message.updated !== 0) {
+      writer.uint32(16).int32(message.updated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportStocksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportStocksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.inserted = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updated = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ImportStocksResponse>, I>>(base?: I): ImportStocksResponse {
+    return ImportStocksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportStocksResponse>, I>>(
+    object: I,
+  ): ImportStocksResponse {
+    const message = createBaseImportStocksResponse();
+    message.inserted = object.inserted ?? 0;
+    message.updated = object.updated ?? 0;
+    return message;
+  },
+};
+
+function createBaseStartSyncJobRequest(): StartSyncJobRequest {
+  return { market: '', startDate: '', endDate: '', kType: 0, userId: '', tenant: '' };
+}
+
+export const StartSyncJobRequest: MessageFns<StartSyncJobRequest> = {
+  encode(message: StartSyncJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.market !== '') {
+      writer.uint32(10).string(message.market);
+    }
+    if (message.startDate !== '') {
+      writer.uint32(18).string(message.startDate);
+    }
+    if (message.endDate !== '') {
+      writer.uint32(26).string(message.endDate);
+    }
+    if (message.kType !== 0) {
+      writer.uint32(32).int32(message.kType);
+    }
+    if (message.userId !== '') {
+      writer.uint32(42).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(50).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartSyncJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartSyncJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.market = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.startDate = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endDate = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kType = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<StartSyncJobRequest>, I>>(base?: I): StartSyncJobRequest {
+    return StartSyncJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartSyncJobRequest>, I>>(
+    object: I,
+  ): StartSyncJobRequest {
+    const message = createBaseStartSyncJobRequest();
+    message.market = object.market ?? '';
+    message.startDate = object.startDate ?? '';
+    message.endDate = object.endDate ?? '';
+    message.kType = object.kType ?? 0;
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseSyncPlan(): SyncPlan {
+  return { threads: 0, tokensPerThread: [], tokenCount: 0 };
+}
+
+export const SyncPlan: MessageFns<SyncPlan> = {
+  encode(message: SyncPlan, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.threads !== 0) {
+      writer.uint32(8).int32(message.threads);
+    }
+    if (message.tokensPerThread.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.tokensPerThread) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.tokenCount !== 0) {
+      writer.uint32(24).int32(message.tokenCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncPlan {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncPlan();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.threads = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.tokensPerThread.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokensPerThread.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tokenCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SyncPlan>, I>>(base?: I): SyncPlan {
+    return SyncPlan.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncPlan>, I>>(object: I): SyncPlan {
+    const message = createBaseSyncPlan();
+    message.threads = object.threads ?? 0;
+    message.tokensPerThread = object.tokensPerThread?.map((e) => e) || [];
+    message.tokenCount = object.tokenCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseSyncJob(): SyncJob {
+  return {
+    id: '',
+    status: '',
+    progress: undefined,
+    plan: undefined,
+    elapsedMs: 0,
+    etaMs: 0,
+    market: '',
+    startDate: '',
+    endDate: '',
+    kType: 0,
+    createdAt: '',
+    finishedAt: '',
+    cancelled: 0,
+  };
+}
+
+export const SyncJob: MessageFns<SyncJob> = {
+  encode(message: SyncJob, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== '') {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.status !== '') {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.progress !== undefined) {
+      JobProgress.encode(message.progress, writer.uint32(26).fork()).join();
+    }
+    if (message.plan !== undefined) {
+      SyncPlan.encode(message.plan, writer.uint32(34).fork()).join();
+    }
+    if (message.elapsedMs !== 0) {
+      writer.uint32(40).int64(message.elapsedMs);
+    }
+    if (message.etaMs !== 0) {
+      writer.uint32(48).int64(message.etaMs);
+    }
+    if (message.market !== '') {
+      writer.uint32(58).string(message.market);
+    }
+    if (message.startDate !== '') {
+      writer.uint32(66).string(message.startDate);
+    }
+    if (message.endDate !== '') {
+      writer.uint32(74).string(message.endDate);
+    }
+    if (message.kType !== 0) {
+      writer.uint32(80).int32(message.kType);
+    }
+    if (message.createdAt !== '') {
+      writer.uint32(90).string(message.createdAt);
+    }
+    if (message.finishedAt !== '') {
+      writer.uint32(98).string(message.finishedAt);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(104).int32(message.cancelled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncJob {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.progress = JobProgress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.plan = SyncPlan.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.elapsedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.etaMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.market = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.startDate = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.endDate = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.kType = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.cancelled = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SyncJob>, I>>(base?: I): SyncJob {
+    return SyncJob.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncJob>, I>>(object: I): SyncJob {
+    const message = createBaseSyncJob();
+    message.id = object.id ?? '';
+    message.status = object.status ?? '';
+    message.progress =
+      object.progress !== undefined && object.progress !== null
+        ? JobProgress.fromPartial(object.progress)
+        : undefined;
+    message.plan =
+      object.plan !== undefined && object.plan !== null
+        ? SyncPlan.fromPartial(object.plan)
+        : undefined;
+    message.elapsedMs = object.elapsedMs ?? 0;
+    message.etaMs = object.etaMs ?? 0;
+    message.market = object.market ?? '';
+    message.startDate = object.startDate ?? '';
+    message.endDate = object.endDate ?? '';
+    message.kType = object.kType ?? 0;
+    message.createdAt = object.createdAt ?? '';
+    message.finishedAt = object.finishedAt ?? '';
+    message.cancelled = object.cancelled ?? 0;
+    return message;
+  },
+};
+
+function createBaseSyncJobRequest(): SyncJobRequest {
+  return { id: '', userId: '', tenant: '' };
+}
+
+export const SyncJobRequest: MessageFns<SyncJobRequest> = {
+  encode(message: SyncJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== '') {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.userId !== '') {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SyncJobRequest>, I>>(base?: I): SyncJobRequest {
+    return SyncJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncJobRequest>, I>>(object: I): SyncJobRequest {
+    const message = createBaseSyncJobRequest();
+    message.id = object.id ?? '';
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseListSyncJobsRequest(): ListSyncJobsRequest {
+  return { userId: '', tenant: '', status: '', page: undefined };
+}
+
+export const ListSyncJobsRequest: MessageFns<ListSyncJobsRequest> = {
+  encode(message: ListSyncJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== '') {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    if (message.status !== '') {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSyncJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSyncJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListSyncJobsRequest>, I>>(base?: I): ListSyncJobsRequest {
+    return ListSyncJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSyncJobsRequest>, I>>(
+    object: I,
+  ): ListSyncJobsRequest {
+    const message = createBaseListSyncJobsRequest();
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    message.status = object.status ?? '';
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageRequest.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseListSyncJobsResponse(): ListSyncJobsResponse {
+  return { jobs: [], page: undefined };
+}
+
+export const ListSyncJobsResponse: MessageFns<ListSyncJobsResponse> = {
+  encode(message: ListSyncJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobs) {
+      SyncJob.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSyncJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSyncJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobs.push(SyncJob.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListSyncJobsResponse>, I>>(base?: I): ListSyncJobsResponse {
+    return ListSyncJobsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSyncJobsResponse>, I>>(
+    object: I,
+  ): ListSyncJobsResponse {
+    const message = createBaseListSyncJobsResponse();
+    message.jobs = object.jobs?.map((e) => SyncJob.fromPartial(e)) || [];
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageInfo.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseRetryFailedRequest(): RetryFailedRequest {
+  return { stockCode: '', maxRetryCount: 0, tenant: '' };
+}
+
+export const RetryFailedRequest: MessageFns<RetryFailedRequest> = {
+  encode(message: RetryFailedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stockCode !== '') {
+      writer.uint32(10).string(message.stockCode);
+    }
+    if (message.maxRetryCount !== 0) {
+      writer.uint32(16).int32(message.maxRetryCount);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryFailedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryFailedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stockCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxRetryCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RetryFailedRequest>, I>>(base?: I): RetryFailedRequest {
+    return RetryFailedRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryFailedRequest>, I>>(object: I): RetryFailedRequest {
+    const message = createBaseRetryFailedRequest();
+    message.stockCode = object.stockCode ?? '';
+    message.maxRetryCount = object.maxRetryCount ?? 0;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseRetryFailedResponse(): RetryFailedResponse {
+  return { retried: 0, succeeded: 0, failed: 0, givenUp: 0 };
+}
+
+export const RetryFailedResponse: MessageFns<RetryFailedResponse> = {
+  encode(message: RetryFailedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.retried !== 0) {
+      writer.uint32(8).int32(message.retried);
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(16).int32(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).int32(message.failed);
+    }
+    if (message.givenUp !== 0) {
+      writer.uint32(32).int32(message.givenUp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryFailedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryFailedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.retried = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.succeeded = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.givenUp = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RetryFailedResponse>, I>>(base?: I): RetryFailedResponse {
+    return RetryFailedResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryFailedResponse>, I>>(
+    object: I,
+  ): RetryFailedResponse {
+    const message = createBaseRetryFailedResponse();
+    message.retried = object.retried ?? 0;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.givenUp = object.givenUp ?? 0;
+    return message;
+  },
+};
+
+function createBaseSyncFailure(): SyncFailure {
+  return {
+    id: 0,
+    stockCode: '',
+    startDate: '',
+    endDate: '',
+    failureReason: '',
+    retryCount: 0,
+    status: 0,
+    lastRetryTime: '',
+    createTime: '',
+    updateTime: '',
+  };
+}
+
+export const SyncFailure: MessageFns<SyncFailure> = {
+  encode(message: SyncFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.stockCode !== '') {
+      writer.uint32(18).string(message.stockCode);
+    }
+    if (message.startDate !== '') {
+      writer.uint32(26).string(message.startDate);
+    }
+    if (message.endDate !== '') {
+      writer.uint32(34).string(message.endDate);
+    }
+    if (message.failureReason !== '') {
+      writer.uint32(42).string(message.failureReason);
+    }
+    if (message.retryCount !== 0) {
+      writer.uint32(48).int32(message.retryCount);
+    }
+    if (message.status !== 0) {
+      writer.uint32(56).int32(message.status);
+    }
+    if (message.lastRetryTime !== '') {
+      writer.uint32(66).string(message.lastRetryTime);
+    }
+    if (message.createTime !== '') {
+      writer.uint32(74).string(message.createTime);
+    }
+    if (message.updateTime !== '') {
+      writer.uint32(82).string(message.updateTime);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stockCode = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.startDate = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endDate = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.retryCount = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.status = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastRetryTime = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createTime = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.updateTime = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SyncFailure>, I>>(base?: I): SyncFailure {
+    return SyncFailure.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncFailure>, I>>(object: I): SyncFailure {
+    const message = createBaseSyncFailure();
+    message.id = object.id ?? 0;
+    message.stockCode = object.stockCode ?? '';
+    message.startDate = object.startDate ?? '';
+    message.endDate = object.endDate ?? '';
+    message.failureReason = object.failureReason ?? '';
+    message.retryCount = object.retryCount ?? 0;
+    message.status = object.status ?? 0;
+    message.lastRetryTime = object.lastRetryTime ?? '';
+    message.createTime = object.createTime ?? '';
+    message.updateTime = object.updateTime ?? '';
+    return message;
+  },
+};
+
+function createBaseListFailuresRequest(): ListFailuresRequest {
+  return { stockCode: '', status: 0, page: undefined, tenant: '' };
+}
+
+export const ListFailuresRequest: MessageFns<ListFailuresRequest> = {
+  encode(message: ListFailuresRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stockCode !== '') {
+      writer.uint32(10).string(message.stockCode);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    if (message.tenant !== '') {
+      writer.uint32(34).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFailuresRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFailuresRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stockCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListFailuresRequest>, I>>(base?: I): ListFailuresRequest {
+    return ListFailuresRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFailuresRequest>, I>>(
+    object: I,
+  ): ListFailuresRequest {
+    const message = createBaseListFailuresRequest();
+    message.stockCode = object.stockCode ?? '';
+    message.status = object.status ?? 0;
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageRequest.fromPartial(object.page)
+        : undefined;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseListFailuresResponse(): ListFailuresResponse {
+  return { failures: [], page: undefined };
+}
+
+export const ListFailuresResponse: MessageFns<ListFailuresResponse> = {
+  encode(message: ListFailuresResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.failures) {
+      SyncFailure.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFailuresResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFailuresResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.failures.push(SyncFailure.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListFailuresResponse>, I>>(base?: I): ListFailuresResponse {
+    return ListFailuresResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFailuresResponse>, I>>(
+    object: I,
+  ): ListFailuresResponse {
+    const message = createBaseListFailuresResponse();
+    message.failures = object.failures?.map((e) => SyncFailure.fromPartial(e)) || [];
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageInfo.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseGetKlineRequest(): GetKlineRequest {
+  return { market: '', code: '', kType: 0, from: 0, to: 0, tenant: '' };
+}
+
+export const GetKlineRequest: MessageFns<GetKlineRequest> = {
+  encode(message: GetKlineRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.market !== '') {
+      writer.uint32(10).string(message.market);
+    }
+    if (message.code !== '') {
+      writer.uint32(18).string(message.code);
+    }
+    if (message.kType !== 0) {
+      writer.uint32(24).int32(message.kType);
+    }
+    if (message.from !== 0) {
+      writer.uint32(32).int64(message.from);
+    }
+    if (message.to !== 0) {
+      writer.uint32(40).int64(message.to);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(50).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKlineRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKlineRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.market = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kType = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.from = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.to = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetKlineRequest>, I>>(base?: I): GetKlineRequest {
+    return GetKlineRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKlineRequest>, I>>(object: I): GetKlineRequest {
+    const message = createBaseGetKlineRequest();
+    message.market = object.market ?? '';
+    message.code = object.code ?? '';
+    message.kType = object.kType ?? 0;
+    message.from = object.from ?? 0;
+    message.to = object.to ?? 0;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseKlineBar(): KlineBar {
+  return { t: 0, o: 0, h: 0, l: 0, c: 0, v: 0, tu: 0 };
+}
+
+export const KlineBar: MessageFns<KlineBar> = {
+  encode(message: KlineBar, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.t !== 0) {
+      writer.uint32(8).int64(message.t);
+    }
+    if (message.o !== 0) {
+      writer.uint32(17).double(message.o);
+    }
+    if (message.h !== 0) {
+      writer.uint32(25).double(message.h);
+    }
+    if (message.l !== 0) {
+      writer.uint32(33).double(message.l);
+    }
+    if (message.c !== 0) {
+      writer.uint32(41).double(message.c);
+    }
+    if (message.v !== 0) {
+      writer.uint32(49).double(message.v);
+    }
+    if (message.tu !== 0) {
+      writer.uint32(57).double(message.tu);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KlineBar {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKlineBar();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.t = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.o = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.h = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.l = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.c = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.v = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.tu = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<KlineBar>, I>>(base?: I): KlineBar {
+    return KlineBar.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KlineBar>, I>>(object: I): KlineBar {
+    const message = createBaseKlineBar();
+    message.t = object.t ?? 0;
+    message.o = object.o ?? 0;
+    message.h = object.h ?? 0;
+    message.l = object.l ?? 0;
+    message.c = object.c ?? 0;
+    message.v = object.v ?? 0;
+    message.tu = object.tu ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetKlineResponse(): GetKlineResponse {
+  return { bars: [], nextFrom: 0 };
+}
+
+export const GetKlineResponse: MessageFns<GetKlineResponse> = {
+  encode(message: GetKlineResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.bars) {
+      KlineBar.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextFrom !== 0) {
+      writer.uint32(16).int64(message.nextFrom);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKlineResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKlineResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bars.push(KlineBar.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.nextFrom = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetKlineResponse>, I>>(base?: I): GetKlineResponse {
+    return GetKlineResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKlineResponse>, I>>(object: I): GetKlineResponse {
+    const message = createBaseGetKlineResponse();
+    message.bars = object.bars?.map((e) => KlineBar.fromPartial(e)) || [];
+    message.nextFrom = object.nextFrom ?? 0;
+    return message;
+  },
+};
+
+function createBaseTriggerConfig(): TriggerConfig {
+  return { id: '', market: '', code: '', kType: 0, priceChangePercent: 0, bars: 0 };
+}
+
+export const TriggerConfig: MessageFns<TriggerConfig> = {
+  encode(message: TriggerConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== '') {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.market !== '') {
+      writer.uint32(18).string(message.market);
+    }
+    if (message.code !== '') {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.kType !== 0) {
+      writer.uint32(32).int32(message.kType);
+    }
+    if (message.priceChangePercent !== 0) {
+      writer.uint32(41).double(message.priceChangePercent);
+    }
+    if (message.bars !== 0) {
+      writer.uint32(48).int32(message.bars);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TriggerConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTriggerConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.market = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kType = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.priceChangePercent = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bars = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TriggerConfig>, I>>(base?: I): TriggerConfig {
+    return TriggerConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TriggerConfig>, I>>(object: I): TriggerConfig {
+    const message = createBaseTriggerConfig();
+    message.id = object.id ?? '';
+    message.market = object.market ?? '';
+    message.code = object.code ?? '';
+    message.kType = object.kType ?? 0;
+    message.priceChangePercent = object.priceChangePercent ?? 0;
+    message.bars = object.bars ?? 0;
+    return message;
+  },
+};
+
+function createBaseExecuteTriggersRequest(): ExecuteTriggersRequest {
+  return { triggers: [], tenant: '' };
+}
+
+export const ExecuteTriggersRequest: MessageFns<ExecuteTriggersRequest> = {
+  encode(message: ExecuteTriggersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.triggers) {
+      TriggerConfig.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecuteTriggersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecuteTriggersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.triggers.push(TriggerConfig.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExecuteTriggersRequest>, I>>(
+    base?: I,
+  ): ExecuteTriggersRequest {
+    return ExecuteTriggersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecuteTriggersRequest>, I>>(
+    object: I,
+  ): ExecuteTriggersRequest {
+    const message = createBaseExecuteTriggersRequest();
+    message.triggers = object.triggers?.map((e) => TriggerConfig.fromPartial(e)) || [];
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseTriggerResult(): TriggerResult {
+  return { id: '', fired: false, changePercent: 0, error: '' };
+}
+
+export const TriggerResult: MessageFns<TriggerResult> = {
+  encode(message: TriggerResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== '') {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.fired !== false) {
+      writer.uint32(16).bool(message.fired);
+    }
+    if (message.changePercent !== 0) {
+      writer.uint32(25).double(message.changePercent);
+    }
+    if (message.error !== '') {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TriggerResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTriggerResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fired = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.changePercent = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TriggerResult>, I>>(base?: I): TriggerResult {
+    return TriggerResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TriggerResult>, I>>(object: I): TriggerResult {
+    const message = createBaseTriggerResult();
+    message.id = object.id ?? '';
+    message.fired = object.fired ?? false;
+    message.changePercent = object.changePercent ?? 0;
+    message.error = object.error ?? '';
+    return message;
+  },
+};
+
+function createBaseExecuteTriggersResponse(): ExecuteTriggersResponse {
+  return { results: [] };
+}
+
+export const ExecuteTriggersResponse: MessageFns<ExecuteTriggersResponse> = {
+  encode(
+    message: ExecuteTriggersResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    for (const v of message.results) {
+      TriggerResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecuteTriggersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecuteTriggersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(TriggerResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExecuteTriggersResponse>, I>>(
+    base?: I,
+  ): ExecuteTriggersResponse {
+    return ExecuteTriggersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecuteTriggersResponse>, I>>(
+    object: I,
+  ): ExecuteTriggersResponse {
+    const message = createBaseExecuteTriggersResponse();
+    message.results = object.results?.map((e) => TriggerResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * K-line pulls for thousands of stocks through the token pool (SPEC §7, seeds 004 and 002).
  * Stocks, failures and stored bars belong to a tenant and are shared by its users; jobs belong to
@@ -335,3 +2391,142 @@ export function KlineSyncServiceControllerMethods() {
 }
 
 export const KLINE_SYNC_SERVICE_NAME = 'KlineSyncService';
+
+/**
+ * K-line pulls for thousands of stocks through the token pool (SPEC §7, seeds 004 and 002).
+ * Stocks, failures and stored bars belong to a tenant and are shared by its users; jobs belong to
+ * one user of a tenant. Every request names the caller's tenant, and ids of another tenant (or,
+ * for jobs, of another user) answer NOT_FOUND. Provider calls use the caller's tenant's tokens.
+ */
+export type KlineSyncServiceDefinition = typeof KlineSyncServiceDefinition;
+export const KlineSyncServiceDefinition = {
+  name: 'KlineSyncService',
+  fullName: 'klinesync.v1.KlineSyncService',
+  methods: {
+    importStocks: {
+      name: 'ImportStocks',
+      requestType: ImportStocksRequest as typeof ImportStocksRequest,
+      requestStream: false,
+      responseType: ImportStocksResponse as typeof ImportStocksResponse,
+      responseStream: false,
+      options: {},
+    },
+    startSyncJob: {
+      name: 'StartSyncJob',
+      requestType: StartSyncJobRequest as typeof StartSyncJobRequest,
+      requestStream: false,
+      responseType: SyncJob as typeof SyncJob,
+      responseStream: false,
+      options: {},
+    },
+    /** Jobs are their owner's (tenant and user): another caller gets NOT_FOUND. */
+    getSyncJob: {
+      name: 'GetSyncJob',
+      requestType: SyncJobRequest as typeof SyncJobRequest,
+      requestStream: false,
+      responseType: SyncJob as typeof SyncJob,
+      responseStream: false,
+      options: {},
+    },
+    /** The caller's jobs, newest first. */
+    listSyncJobs: {
+      name: 'ListSyncJobs',
+      requestType: ListSyncJobsRequest as typeof ListSyncJobsRequest,
+      requestStream: false,
+      responseType: ListSyncJobsResponse as typeof ListSyncJobsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Stops a queued or running job: its pending stocks are not pulled (stocks in flight finish and
+     * are not counted). A finished job answers FAILED_PRECONDITION.
+     */
+    cancelSyncJob: {
+      name: 'CancelSyncJob',
+      requestType: SyncJobRequest as typeof SyncJobRequest,
+      requestStream: false,
+      responseType: SyncJob as typeof SyncJob,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Queues the failed and cancelled stocks of a finished job again; the job runs anew with the
+     * stocks that already succeeded counted. A job with nothing to retry answers FAILED_PRECONDITION.
+     */
+    retrySyncJob: {
+      name: 'RetrySyncJob',
+      requestType: SyncJobRequest as typeof SyncJobRequest,
+      requestStream: false,
+      responseType: SyncJob as typeof SyncJob,
+      responseStream: false,
+      options: {},
+    },
+    retryFailed: {
+      name: 'RetryFailed',
+      requestType: RetryFailedRequest as typeof RetryFailedRequest,
+      requestStream: false,
+      responseType: RetryFailedResponse as typeof RetryFailedResponse,
+      responseStream: false,
+      options: {},
+    },
+    listFailures: {
+      name: 'ListFailures',
+      requestType: ListFailuresRequest as typeof ListFailuresRequest,
+      requestStream: false,
+      responseType: ListFailuresResponse as typeof ListFailuresResponse,
+      responseStream: false,
+      options: {},
+    },
+    getKline: {
+      name: 'GetKline',
+      requestType: GetKlineRequest as typeof GetKlineRequest,
+      requestStream: false,
+      responseType: GetKlineResponse as typeof GetKlineResponse,
+      responseStream: false,
+      options: {},
+    },
+    executeTriggers: {
+      name: 'ExecuteTriggers',
+      requestType: ExecuteTriggersRequest as typeof ExecuteTriggersRequest,
+      requestStream: false,
+      responseType: ExecuteTriggersResponse as typeof ExecuteTriggersResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends {}
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin
+  ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
+  }
+  return num;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
+}

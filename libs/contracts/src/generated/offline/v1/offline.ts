@@ -2,6 +2,7 @@
 // source: offline/v1/offline.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { Metadata } from '@grpc/grpc-js';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
@@ -108,6 +109,1252 @@ export interface InvalidateSessionCacheResponse {
 }
 
 export const OFFLINE_V1_PACKAGE_NAME = 'offline.v1';
+
+function createBaseOfflineProductsRequest(): OfflineProductsRequest {
+  return {
+    productIds: [],
+    maxThreads: 0,
+    runAsync: false,
+    userId: '',
+    tenant: '',
+    autoThreads: false,
+  };
+}
+
+export const OfflineProductsRequest: MessageFns<OfflineProductsRequest> = {
+  encode(message: OfflineProductsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productIds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.productIds) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.maxThreads !== 0) {
+      writer.uint32(16).int32(message.maxThreads);
+    }
+    if (message.runAsync !== false) {
+      writer.uint32(24).bool(message.runAsync);
+    }
+    if (message.userId !== '') {
+      writer.uint32(34).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(42).string(message.tenant);
+    }
+    if (message.autoThreads !== false) {
+      writer.uint32(48).bool(message.autoThreads);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfflineProductsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfflineProductsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.productIds.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.productIds.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxThreads = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.runAsync = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.autoThreads = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OfflineProductsRequest>, I>>(
+    base?: I,
+  ): OfflineProductsRequest {
+    return OfflineProductsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfflineProductsRequest>, I>>(
+    object: I,
+  ): OfflineProductsRequest {
+    const message = createBaseOfflineProductsRequest();
+    message.productIds = object.productIds?.map((e) => e) || [];
+    message.maxThreads = object.maxThreads ?? 0;
+    message.runAsync = object.runAsync ?? false;
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    message.autoThreads = object.autoThreads ?? false;
+    return message;
+  },
+};
+
+function createBaseThreadInfo(): ThreadInfo {
+  return { maxThreads: 0, actualThreads: 0, productCount: 0 };
+}
+
+export const ThreadInfo: MessageFns<ThreadInfo> = {
+  encode(message: ThreadInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxThreads !== 0) {
+      writer.uint32(8).int32(message.maxThreads);
+    }
+    if (message.actualThreads !== 0) {
+      writer.uint32(16).int32(message.actualThreads);
+    }
+    if (message.productCount !== 0) {
+      writer.uint32(24).int32(message.productCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThreadInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThreadInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxThreads = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.actualThreads = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.productCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ThreadInfo>, I>>(base?: I): ThreadInfo {
+    return ThreadInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ThreadInfo>, I>>(object: I): ThreadInfo {
+    const message = createBaseThreadInfo();
+    message.maxThreads = object.maxThreads ?? 0;
+    message.actualThreads = object.actualThreads ?? 0;
+    message.productCount = object.productCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseOfflineDetails(): OfflineDetails {
+  return { productName: '', productImg: '', offlineMsgId: '', retryCount: 0 };
+}
+
+export const OfflineDetails: MessageFns<OfflineDetails> = {
+  encode(message: OfflineDetails, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productName !== '') {
+      writer.uint32(10).string(message.productName);
+    }
+    if (message.productImg !== '') {
+      writer.uint32(18).string(message.productImg);
+    }
+    if (message.offlineMsgId !== '') {
+      writer.uint32(26).string(message.offlineMsgId);
+    }
+    if (message.retryCount !== 0) {
+      writer.uint32(32).int32(message.retryCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfflineDetails {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfflineDetails();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.productImg = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.offlineMsgId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.retryCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OfflineDetails>, I>>(base?: I): OfflineDetails {
+    return OfflineDetails.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfflineDetails>, I>>(object: I): OfflineDetails {
+    const message = createBaseOfflineDetails();
+    message.productName = object.productName ?? '';
+    message.productImg = object.productImg ?? '';
+    message.offlineMsgId = object.offlineMsgId ?? '';
+    message.retryCount = object.retryCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseOfflineItemResult(): OfflineItemResult {
+  return {
+    productId: 0,
+    success: false,
+    message: '',
+    details: undefined,
+    status: '',
+    alreadyOffline: false,
+  };
+}
+
+export const OfflineItemResult: MessageFns<OfflineItemResult> = {
+  encode(message: OfflineItemResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productId !== 0) {
+      writer.uint32(8).int64(message.productId);
+    }
+    if (message.success !== false) {
+      writer.uint32(16).bool(message.success);
+    }
+    if (message.message !== '') {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.details !== undefined) {
+      OfflineDetails.encode(message.details, writer.uint32(34).fork()).join();
+    }
+    if (message.status !== '') {
+      writer.uint32(42).string(message.status);
+    }
+    if (message.alreadyOffline !== false) {
+      writer.uint32(48).bool(message.alreadyOffline);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfflineItemResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfflineItemResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.productId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.details = OfflineDetails.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.alreadyOffline = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OfflineItemResult>, I>>(base?: I): OfflineItemResult {
+    return OfflineItemResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfflineItemResult>, I>>(object: I): OfflineItemResult {
+    const message = createBaseOfflineItemResult();
+    message.productId = object.productId ?? 0;
+    message.success = object.success ?? false;
+    message.message = object.message ?? '';
+    message.details =
+      object.details !== undefined && object.details !== null
+        ? OfflineDetails.fromPartial(object.details)
+        : undefined;
+    message.status = object.status ?? '';
+    message.alreadyOffline = object.alreadyOffline ?? false;
+    return message;
+  },
+};
+
+function createBaseOfflineSummary(): OfflineSummary {
+  return { total: 0, success: 0, failed: 0 };
+}
+
+export const OfflineSummary: MessageFns<OfflineSummary> = {
+  encode(message: OfflineSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int32(message.total);
+    }
+    if (message.success !== 0) {
+      writer.uint32(16).int32(message.success);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).int32(message.failed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfflineSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfflineSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.success = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OfflineSummary>, I>>(base?: I): OfflineSummary {
+    return OfflineSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfflineSummary>, I>>(object: I): OfflineSummary {
+    const message = createBaseOfflineSummary();
+    message.total = object.total ?? 0;
+    message.success = object.success ?? 0;
+    message.failed = object.failed ?? 0;
+    return message;
+  },
+};
+
+function createBaseOfflineProgress(): OfflineProgress {
+  return { total: 0, done: 0, succeeded: 0, failed: 0, cancelled: 0 };
+}
+
+export const OfflineProgress: MessageFns<OfflineProgress> = {
+  encode(message: OfflineProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int32(message.total);
+    }
+    if (message.done !== 0) {
+      writer.uint32(16).int32(message.done);
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(24).int32(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(32).int32(message.failed);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(40).int32(message.cancelled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfflineProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfflineProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.done = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.succeeded = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cancelled = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OfflineProgress>, I>>(base?: I): OfflineProgress {
+    return OfflineProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfflineProgress>, I>>(object: I): OfflineProgress {
+    const message = createBaseOfflineProgress();
+    message.total = object.total ?? 0;
+    message.done = object.done ?? 0;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    return message;
+  },
+};
+
+function createBaseOfflineBatch(): OfflineBatch {
+  return {
+    batchId: '',
+    success: false,
+    message: '',
+    parentMsgId: '',
+    toolId: '',
+    cacheUsed: false,
+    threadInfo: undefined,
+    results: [],
+    summary: undefined,
+    status: '',
+    progress: undefined,
+    autoThreads: false,
+    createdAt: '',
+    startedAt: '',
+    finishedAt: '',
+  };
+}
+
+export const OfflineBatch: MessageFns<OfflineBatch> = {
+  encode(message: OfflineBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== '') {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.success !== false) {
+      writer.uint32(16).bool(message.success);
+    }
+    if (message.message !== '') {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.parentMsgId !== '') {
+      writer.uint32(34).string(message.parentMsgId);
+    }
+    if (message.toolId !== '') {
+      writer.uint32(42).string(message.toolId);
+    }
+    if (message.cacheUsed !== false) {
+      writer.uint32(48).bool(message.cacheUsed);
+    }
+    if (message.threadInfo !== undefined) {
+      ThreadInfo.encode(message.threadInfo, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.results) {
+      OfflineItemResult.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.summary !== undefined) {
+      OfflineSummary.encode(message.summary, writer.uint32(74).fork()).join();
+    }
+    if (message.status !== '') {
+      writer.uint32(82).string(message.status);
+    }
+    if (message.progress !== undefined) {
+      OfflineProgress.encode(message.progress, writer.uint32(90).fork()).join();
+    }
+    if (message.autoThreads !== false) {
+      writer.uint32(96).bool(message.autoThreads);
+    }
+    if (message.createdAt !== '') {
+      writer.uint32(106).string(message.createdAt);
+    }
+    if (message.startedAt !== '') {
+      writer.uint32(114).string(message.startedAt);
+    }
+    if (message.finishedAt !== '') {
+      writer.uint32(122).string(message.finishedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfflineBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfflineBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.parentMsgId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.toolId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.cacheUsed = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.threadInfo = ThreadInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.results.push(OfflineItemResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.summary = OfflineSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.progress = OfflineProgress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.autoThreads = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.startedAt = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OfflineBatch>, I>>(base?: I): OfflineBatch {
+    return OfflineBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfflineBatch>, I>>(object: I): OfflineBatch {
+    const message = createBaseOfflineBatch();
+    message.batchId = object.batchId ?? '';
+    message.success = object.success ?? false;
+    message.message = object.message ?? '';
+    message.parentMsgId = object.parentMsgId ?? '';
+    message.toolId = object.toolId ?? '';
+    message.cacheUsed = object.cacheUsed ?? false;
+    message.threadInfo =
+      object.threadInfo !== undefined && object.threadInfo !== null
+        ? ThreadInfo.fromPartial(object.threadInfo)
+        : undefined;
+    message.results = object.results?.map((e) => OfflineItemResult.fromPartial(e)) || [];
+    message.summary =
+      object.summary !== undefined && object.summary !== null
+        ? OfflineSummary.fromPartial(object.summary)
+        : undefined;
+    message.status = object.status ?? '';
+    message.progress =
+      object.progress !== undefined && object.progress !== null
+        ? OfflineProgress.fromPartial(object.progress)
+        : undefined;
+    message.autoThreads = object.autoThreads ?? false;
+    message.createdAt = object.createdAt ?? '';
+    message.startedAt = object.startedAt ?? '';
+    message.finishedAt = object.finishedAt ?? '';
+    return message;
+  },
+};
+
+function createBaseOfflineBatchRef(): OfflineBatchRef {
+  return { batchId: '', tenant: '', userId: '' };
+}
+
+export const OfflineBatchRef: MessageFns<OfflineBatchRef> = {
+  encode(message: OfflineBatchRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== '') {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    if (message.userId !== '') {
+      writer.uint32(26).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfflineBatchRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfflineBatchRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<OfflineBatchRef>, I>>(base?: I): OfflineBatchRef {
+    return OfflineBatchRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfflineBatchRef>, I>>(object: I): OfflineBatchRef {
+    const message = createBaseOfflineBatchRef();
+    message.batchId = object.batchId ?? '';
+    message.tenant = object.tenant ?? '';
+    message.userId = object.userId ?? '';
+    return message;
+  },
+};
+
+function createBaseListOfflineBatchesRequest(): ListOfflineBatchesRequest {
+  return { tenant: '', userId: '', status: '', page: undefined };
+}
+
+export const ListOfflineBatchesRequest: MessageFns<ListOfflineBatchesRequest> = {
+  encode(
+    message: ListOfflineBatchesRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.tenant !== '') {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.userId !== '') {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.status !== '') {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOfflineBatchesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOfflineBatchesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListOfflineBatchesRequest>, I>>(
+    base?: I,
+  ): ListOfflineBatchesRequest {
+    return ListOfflineBatchesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOfflineBatchesRequest>, I>>(
+    object: I,
+  ): ListOfflineBatchesRequest {
+    const message = createBaseListOfflineBatchesRequest();
+    message.tenant = object.tenant ?? '';
+    message.userId = object.userId ?? '';
+    message.status = object.status ?? '';
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageRequest.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseListOfflineBatchesResponse(): ListOfflineBatchesResponse {
+  return { batches: [], page: undefined };
+}
+
+export const ListOfflineBatchesResponse: MessageFns<ListOfflineBatchesResponse> = {
+  encode(
+    message: ListOfflineBatchesResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    for (const v of message.batches) {
+      OfflineBatch.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOfflineBatchesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOfflineBatchesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batches.push(OfflineBatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListOfflineBatchesResponse>, I>>(
+    base?: I,
+  ): ListOfflineBatchesResponse {
+    return ListOfflineBatchesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOfflineBatchesResponse>, I>>(
+    object: I,
+  ): ListOfflineBatchesResponse {
+    const message = createBaseListOfflineBatchesResponse();
+    message.batches = object.batches?.map((e) => OfflineBatch.fromPartial(e)) || [];
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageInfo.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseInvalidateSessionCacheRequest(): InvalidateSessionCacheRequest {
+  return { tenant: '' };
+}
+
+export const InvalidateSessionCacheRequest: MessageFns<InvalidateSessionCacheRequest> = {
+  encode(
+    message: InvalidateSessionCacheRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.tenant !== '') {
+      writer.uint32(10).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvalidateSessionCacheRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvalidateSessionCacheRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InvalidateSessionCacheRequest>, I>>(
+    base?: I,
+  ): InvalidateSessionCacheRequest {
+    return InvalidateSessionCacheRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvalidateSessionCacheRequest>, I>>(
+    object: I,
+  ): InvalidateSessionCacheRequest {
+    const message = createBaseInvalidateSessionCacheRequest();
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseInvalidateSessionCacheResponse(): InvalidateSessionCacheResponse {
+  return { invalidated: false };
+}
+
+export const InvalidateSessionCacheResponse: MessageFns<InvalidateSessionCacheResponse> = {
+  encode(
+    message: InvalidateSessionCacheResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.invalidated !== false) {
+      writer.uint32(8).bool(message.invalidated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvalidateSessionCacheResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvalidateSessionCacheResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.invalidated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InvalidateSessionCacheResponse>, I>>(
+    base?: I,
+  ): InvalidateSessionCacheResponse {
+    return InvalidateSessionCacheResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvalidateSessionCacheResponse>, I>>(
+    object: I,
+  ): InvalidateSessionCacheResponse {
+    const message = createBaseInvalidateSessionCacheResponse();
+    message.invalidated = object.invalidated ?? false;
+    return message;
+  },
+};
 
 /**
  * Bulk de-listing of marketplace products (SPEC §4, seed 000). Every batch is a durable job:
@@ -245,3 +1492,118 @@ export function OfflineServiceControllerMethods() {
 }
 
 export const OFFLINE_SERVICE_NAME = 'OfflineService';
+
+/**
+ * Bulk de-listing of marketplace products (SPEC §4, seed 000). Every batch is a durable job:
+ * stored with its products before the answer, run from the service's work queue, readable,
+ * cancellable and retryable by its owner (tenant + user) only.
+ */
+export type OfflineServiceDefinition = typeof OfflineServiceDefinition;
+export const OfflineServiceDefinition = {
+  name: 'OfflineService',
+  fullName: 'offline.v1.OfflineService',
+  methods: {
+    /**
+     * De-lists products. Synchronous unless run_async is set (or the batch is over the service's
+     * async threshold): then the batch comes back at once, queued. A synchronous call answers when
+     * the batch has finished, or with the batch still running when the caller's deadline nears.
+     */
+    offlineProducts: {
+      name: 'OfflineProducts',
+      requestType: OfflineProductsRequest as typeof OfflineProductsRequest,
+      requestStream: false,
+      responseType: OfflineBatch as typeof OfflineBatch,
+      responseStream: false,
+      options: {},
+    },
+    /** A stored batch with its progress and item results. */
+    getOfflineBatch: {
+      name: 'GetOfflineBatch',
+      requestType: OfflineBatchRef as typeof OfflineBatchRef,
+      requestStream: false,
+      responseType: OfflineBatch as typeof OfflineBatch,
+      responseStream: false,
+      options: {},
+    },
+    /** The caller's batches, newest first, without their item results. */
+    listOfflineBatches: {
+      name: 'ListOfflineBatches',
+      requestType: ListOfflineBatchesRequest as typeof ListOfflineBatchesRequest,
+      requestStream: false,
+      responseType: ListOfflineBatchesResponse as typeof ListOfflineBatchesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** The batch now, then after every change, until it has ended. */
+    watchOfflineBatch: {
+      name: 'WatchOfflineBatch',
+      requestType: OfflineBatchRef as typeof OfflineBatchRef,
+      requestStream: false,
+      responseType: OfflineBatch as typeof OfflineBatch,
+      responseStream: true,
+      options: {},
+    },
+    /** Stops a queued or running batch: products not de-listed yet are cancelled. */
+    cancelOfflineBatch: {
+      name: 'CancelOfflineBatch',
+      requestType: OfflineBatchRef as typeof OfflineBatchRef,
+      requestStream: false,
+      responseType: OfflineBatch as typeof OfflineBatch,
+      responseStream: false,
+      options: {},
+    },
+    /** Runs an ended batch's failed and cancelled products again. */
+    retryOfflineBatch: {
+      name: 'RetryOfflineBatch',
+      requestType: OfflineBatchRef as typeof OfflineBatchRef,
+      requestStream: false,
+      responseType: OfflineBatch as typeof OfflineBatch,
+      responseStream: false,
+      options: {},
+    },
+    /** Drops the tenant's cached conversation and tool ids on every replica (admin). */
+    invalidateSessionCache: {
+      name: 'InvalidateSessionCache',
+      requestType: InvalidateSessionCacheRequest as typeof InvalidateSessionCacheRequest,
+      requestStream: false,
+      responseType: InvalidateSessionCacheResponse as typeof InvalidateSessionCacheResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends {}
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin
+  ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
+  }
+  return num;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
+}

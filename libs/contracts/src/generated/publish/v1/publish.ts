@@ -2,6 +2,7 @@
 // source: publish/v1/publish.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { Metadata } from '@grpc/grpc-js';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
@@ -158,6 +159,1809 @@ export interface PublishStatsResponse {
 }
 
 export const PUBLISH_V1_PACKAGE_NAME = 'publish.v1';
+
+function createBaseArticle(): Article {
+  return { title: '', content: '', articleId: '' };
+}
+
+export const Article: MessageFns<Article> = {
+  encode(message: Article, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.title !== '') {
+      writer.uint32(10).string(message.title);
+    }
+    if (message.content !== '') {
+      writer.uint32(18).string(message.content);
+    }
+    if (message.articleId !== '') {
+      writer.uint32(26).string(message.articleId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Article {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArticle();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.articleId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Article>, I>>(base?: I): Article {
+    return Article.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Article>, I>>(object: I): Article {
+    const message = createBaseArticle();
+    message.title = object.title ?? '';
+    message.content = object.content ?? '';
+    message.articleId = object.articleId ?? '';
+    return message;
+  },
+};
+
+function createBaseSubmitArticleRequest(): SubmitArticleRequest {
+  return { article: undefined, userId: '', tenant: '' };
+}
+
+export const SubmitArticleRequest: MessageFns<SubmitArticleRequest> = {
+  encode(message: SubmitArticleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.article !== undefined) {
+      Article.encode(message.article, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== '') {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitArticleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitArticleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.article = Article.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitArticleRequest>, I>>(base?: I): SubmitArticleRequest {
+    return SubmitArticleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitArticleRequest>, I>>(
+    object: I,
+  ): SubmitArticleRequest {
+    const message = createBaseSubmitArticleRequest();
+    message.article =
+      object.article !== undefined && object.article !== null
+        ? Article.fromPartial(object.article)
+        : undefined;
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseSubmitArticleResponse(): SubmitArticleResponse {
+  return { success: false, taskId: '', status: '', message: '' };
+}
+
+export const SubmitArticleResponse: MessageFns<SubmitArticleResponse> = {
+  encode(message: SubmitArticleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.success !== false) {
+      writer.uint32(8).bool(message.success);
+    }
+    if (message.taskId !== '') {
+      writer.uint32(18).string(message.taskId);
+    }
+    if (message.status !== '') {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.message !== '') {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitArticleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitArticleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitArticleResponse>, I>>(base?: I): SubmitArticleResponse {
+    return SubmitArticleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitArticleResponse>, I>>(
+    object: I,
+  ): SubmitArticleResponse {
+    const message = createBaseSubmitArticleResponse();
+    message.success = object.success ?? false;
+    message.taskId = object.taskId ?? '';
+    message.status = object.status ?? '';
+    message.message = object.message ?? '';
+    return message;
+  },
+};
+
+function createBaseSubmitArticleBatchRequest(): SubmitArticleBatchRequest {
+  return { articles: [], userId: '', tenant: '' };
+}
+
+export const SubmitArticleBatchRequest: MessageFns<SubmitArticleBatchRequest> = {
+  encode(
+    message: SubmitArticleBatchRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    for (const v of message.articles) {
+      Article.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.userId !== '') {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitArticleBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitArticleBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.articles.push(Article.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitArticleBatchRequest>, I>>(
+    base?: I,
+  ): SubmitArticleBatchRequest {
+    return SubmitArticleBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitArticleBatchRequest>, I>>(
+    object: I,
+  ): SubmitArticleBatchRequest {
+    const message = createBaseSubmitArticleBatchRequest();
+    message.articles = object.articles?.map((e) => Article.fromPartial(e)) || [];
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseSubmitArticleResult(): SubmitArticleResult {
+  return { taskId: '', error: '', status: '', errorCode: '', retryAfterSeconds: 0 };
+}
+
+export const SubmitArticleResult: MessageFns<SubmitArticleResult> = {
+  encode(message: SubmitArticleResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.error !== '') {
+      writer.uint32(18).string(message.error);
+    }
+    if (message.status !== '') {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.errorCode !== '') {
+      writer.uint32(34).string(message.errorCode);
+    }
+    if (message.retryAfterSeconds !== 0) {
+      writer.uint32(40).int32(message.retryAfterSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitArticleResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitArticleResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.retryAfterSeconds = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitArticleResult>, I>>(base?: I): SubmitArticleResult {
+    return SubmitArticleResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitArticleResult>, I>>(
+    object: I,
+  ): SubmitArticleResult {
+    const message = createBaseSubmitArticleResult();
+    message.taskId = object.taskId ?? '';
+    message.error = object.error ?? '';
+    message.status = object.status ?? '';
+    message.errorCode = object.errorCode ?? '';
+    message.retryAfterSeconds = object.retryAfterSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseSubmitArticleBatchResponse(): SubmitArticleBatchResponse {
+  return { success: false, total: 0, successCount: 0, failedCount: 0, results: [] };
+}
+
+export const SubmitArticleBatchResponse: MessageFns<SubmitArticleBatchResponse> = {
+  encode(
+    message: SubmitArticleBatchResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.success !== false) {
+      writer.uint32(8).bool(message.success);
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).int32(message.total);
+    }
+    if (message.successCount !== 0) {
+      writer.uint32(24).int32(message.successCount);
+    }
+    if (message.failedCount !== 0) {
+      writer.uint32(32).int32(message.failedCount);
+    }
+    for (const v of message.results) {
+      SubmitArticleResult.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitArticleBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitArticleBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.successCount = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.failedCount = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.results.push(SubmitArticleResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SubmitArticleBatchResponse>, I>>(
+    base?: I,
+  ): SubmitArticleBatchResponse {
+    return SubmitArticleBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitArticleBatchResponse>, I>>(
+    object: I,
+  ): SubmitArticleBatchResponse {
+    const message = createBaseSubmitArticleBatchResponse();
+    message.success = object.success ?? false;
+    message.total = object.total ?? 0;
+    message.successCount = object.successCount ?? 0;
+    message.failedCount = object.failedCount ?? 0;
+    message.results = object.results?.map((e) => SubmitArticleResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePublishTask(): PublishTask {
+  return {
+    taskId: '',
+    status: '',
+    progress: 0,
+    articleTitle: '',
+    resultUrl: '',
+    errorMessage: '',
+    attempts: 0,
+    createdAt: '',
+    startedAt: '',
+    finishedAt: '',
+    articleId: '',
+  };
+}
+
+export const PublishTask: MessageFns<PublishTask> = {
+  encode(message: PublishTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.status !== '') {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.progress !== 0) {
+      writer.uint32(24).int32(message.progress);
+    }
+    if (message.articleTitle !== '') {
+      writer.uint32(34).string(message.articleTitle);
+    }
+    if (message.resultUrl !== '') {
+      writer.uint32(42).string(message.resultUrl);
+    }
+    if (message.errorMessage !== '') {
+      writer.uint32(50).string(message.errorMessage);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(56).int32(message.attempts);
+    }
+    if (message.createdAt !== '') {
+      writer.uint32(66).string(message.createdAt);
+    }
+    if (message.startedAt !== '') {
+      writer.uint32(74).string(message.startedAt);
+    }
+    if (message.finishedAt !== '') {
+      writer.uint32(82).string(message.finishedAt);
+    }
+    if (message.articleId !== '') {
+      writer.uint32(90).string(message.articleId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.progress = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.articleTitle = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resultUrl = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.attempts = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.startedAt = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.articleId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PublishTask>, I>>(base?: I): PublishTask {
+    return PublishTask.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishTask>, I>>(object: I): PublishTask {
+    const message = createBasePublishTask();
+    message.taskId = object.taskId ?? '';
+    message.status = object.status ?? '';
+    message.progress = object.progress ?? 0;
+    message.articleTitle = object.articleTitle ?? '';
+    message.resultUrl = object.resultUrl ?? '';
+    message.errorMessage = object.errorMessage ?? '';
+    message.attempts = object.attempts ?? 0;
+    message.createdAt = object.createdAt ?? '';
+    message.startedAt = object.startedAt ?? '';
+    message.finishedAt = object.finishedAt ?? '';
+    message.articleId = object.articleId ?? '';
+    return message;
+  },
+};
+
+function createBaseGetPublishTaskRequest(): GetPublishTaskRequest {
+  return { taskId: '', userId: '', tenant: '' };
+}
+
+export const GetPublishTaskRequest: MessageFns<GetPublishTaskRequest> = {
+  encode(message: GetPublishTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.userId !== '') {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPublishTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPublishTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetPublishTaskRequest>, I>>(base?: I): GetPublishTaskRequest {
+    return GetPublishTaskRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPublishTaskRequest>, I>>(
+    object: I,
+  ): GetPublishTaskRequest {
+    const message = createBaseGetPublishTaskRequest();
+    message.taskId = object.taskId ?? '';
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBasePublishTaskRef(): PublishTaskRef {
+  return { taskId: '', userId: '', tenant: '' };
+}
+
+export const PublishTaskRef: MessageFns<PublishTaskRef> = {
+  encode(message: PublishTaskRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.userId !== '') {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishTaskRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishTaskRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PublishTaskRef>, I>>(base?: I): PublishTaskRef {
+    return PublishTaskRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishTaskRef>, I>>(object: I): PublishTaskRef {
+    const message = createBasePublishTaskRef();
+    message.taskId = object.taskId ?? '';
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseListPublishTasksRequest(): ListPublishTasksRequest {
+  return { userId: '', status: '', page: undefined, tenant: '' };
+}
+
+export const ListPublishTasksRequest: MessageFns<ListPublishTasksRequest> = {
+  encode(
+    message: ListPublishTasksRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.userId !== '') {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.status !== '') {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    if (message.tenant !== '') {
+      writer.uint32(34).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPublishTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPublishTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListPublishTasksRequest>, I>>(
+    base?: I,
+  ): ListPublishTasksRequest {
+    return ListPublishTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPublishTasksRequest>, I>>(
+    object: I,
+  ): ListPublishTasksRequest {
+    const message = createBaseListPublishTasksRequest();
+    message.userId = object.userId ?? '';
+    message.status = object.status ?? '';
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageRequest.fromPartial(object.page)
+        : undefined;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseListPublishTasksResponse(): ListPublishTasksResponse {
+  return { tasks: [], page: undefined };
+}
+
+export const ListPublishTasksResponse: MessageFns<ListPublishTasksResponse> = {
+  encode(
+    message: ListPublishTasksResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    for (const v of message.tasks) {
+      PublishTask.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPublishTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPublishTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(PublishTask.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListPublishTasksResponse>, I>>(
+    base?: I,
+  ): ListPublishTasksResponse {
+    return ListPublishTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPublishTasksResponse>, I>>(
+    object: I,
+  ): ListPublishTasksResponse {
+    const message = createBaseListPublishTasksResponse();
+    message.tasks = object.tasks?.map((e) => PublishTask.fromPartial(e)) || [];
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageInfo.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseWatchPublishTasksRequest(): WatchPublishTasksRequest {
+  return { userId: '', tenant: '', size: 0 };
+}
+
+export const WatchPublishTasksRequest: MessageFns<WatchPublishTasksRequest> = {
+  encode(
+    message: WatchPublishTasksRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.userId !== '') {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).int32(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchPublishTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchPublishTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<WatchPublishTasksRequest>, I>>(
+    base?: I,
+  ): WatchPublishTasksRequest {
+    return WatchPublishTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchPublishTasksRequest>, I>>(
+    object: I,
+  ): WatchPublishTasksRequest {
+    const message = createBaseWatchPublishTasksRequest();
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    message.size = object.size ?? 0;
+    return message;
+  },
+};
+
+function createBasePublishTaskList(): PublishTaskList {
+  return { tasks: [] };
+}
+
+export const PublishTaskList: MessageFns<PublishTaskList> = {
+  encode(message: PublishTaskList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      PublishTask.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishTaskList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishTaskList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(PublishTask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PublishTaskList>, I>>(base?: I): PublishTaskList {
+    return PublishTaskList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishTaskList>, I>>(object: I): PublishTaskList {
+    const message = createBasePublishTaskList();
+    message.tasks = object.tasks?.map((e) => PublishTask.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFetchInteractionsRequest(): FetchInteractionsRequest {
+  return { userId: '', tenant: '' };
+}
+
+export const FetchInteractionsRequest: MessageFns<FetchInteractionsRequest> = {
+  encode(
+    message: FetchInteractionsRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.userId !== '') {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FetchInteractionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFetchInteractionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FetchInteractionsRequest>, I>>(
+    base?: I,
+  ): FetchInteractionsRequest {
+    return FetchInteractionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FetchInteractionsRequest>, I>>(
+    object: I,
+  ): FetchInteractionsRequest {
+    const message = createBaseFetchInteractionsRequest();
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseArticleInteractions(): ArticleInteractions {
+  return {
+    taskId: '',
+    resultUrl: '',
+    likes: 0,
+    comments: 0,
+    shares: 0,
+    success: false,
+    error: '',
+    articleId: '',
+    fetchedAt: '',
+  };
+}
+
+export const ArticleInteractions: MessageFns<ArticleInteractions> = {
+  encode(message: ArticleInteractions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.resultUrl !== '') {
+      writer.uint32(18).string(message.resultUrl);
+    }
+    if (message.likes !== 0) {
+      writer.uint32(24).int32(message.likes);
+    }
+    if (message.comments !== 0) {
+      writer.uint32(32).int32(message.comments);
+    }
+    if (message.shares !== 0) {
+      writer.uint32(40).int32(message.shares);
+    }
+    if (message.success !== false) {
+      writer.uint32(48).bool(message.success);
+    }
+    if (message.error !== '') {
+      writer.uint32(58).string(message.error);
+    }
+    if (message.articleId !== '') {
+      writer.uint32(66).string(message.articleId);
+    }
+    if (message.fetchedAt !== '') {
+      writer.uint32(74).string(message.fetchedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArticleInteractions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArticleInteractions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resultUrl = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.likes = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.comments = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.shares = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.articleId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.fetchedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ArticleInteractions>, I>>(base?: I): ArticleInteractions {
+    return ArticleInteractions.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArticleInteractions>, I>>(
+    object: I,
+  ): ArticleInteractions {
+    const message = createBaseArticleInteractions();
+    message.taskId = object.taskId ?? '';
+    message.resultUrl = object.resultUrl ?? '';
+    message.likes = object.likes ?? 0;
+    message.comments = object.comments ?? 0;
+    message.shares = object.shares ?? 0;
+    message.success = object.success ?? false;
+    message.error = object.error ?? '';
+    message.articleId = object.articleId ?? '';
+    message.fetchedAt = object.fetchedAt ?? '';
+    return message;
+  },
+};
+
+function createBaseFetchInteractionsResponse(): FetchInteractionsResponse {
+  return { articles: [] };
+}
+
+export const FetchInteractionsResponse: MessageFns<FetchInteractionsResponse> = {
+  encode(
+    message: FetchInteractionsResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    for (const v of message.articles) {
+      ArticleInteractions.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FetchInteractionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFetchInteractionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.articles.push(ArticleInteractions.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FetchInteractionsResponse>, I>>(
+    base?: I,
+  ): FetchInteractionsResponse {
+    return FetchInteractionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FetchInteractionsResponse>, I>>(
+    object: I,
+  ): FetchInteractionsResponse {
+    const message = createBaseFetchInteractionsResponse();
+    message.articles = object.articles?.map((e) => ArticleInteractions.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetPublishStatsRequest(): GetPublishStatsRequest {
+  return { userId: '', tenant: '' };
+}
+
+export const GetPublishStatsRequest: MessageFns<GetPublishStatsRequest> = {
+  encode(message: GetPublishStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== '') {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPublishStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPublishStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetPublishStatsRequest>, I>>(
+    base?: I,
+  ): GetPublishStatsRequest {
+    return GetPublishStatsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPublishStatsRequest>, I>>(
+    object: I,
+  ): GetPublishStatsRequest {
+    const message = createBaseGetPublishStatsRequest();
+    message.userId = object.userId ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBasePublishStats(): PublishStats {
+  return {
+    total: 0,
+    succeeded: 0,
+    failed: 0,
+    successRate: 0,
+    durationP50Ms: 0,
+    durationP95Ms: 0,
+    durationP99Ms: 0,
+  };
+}
+
+export const PublishStats: MessageFns<PublishStats> = {
+  encode(message: PublishStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int32(message.total);
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(16).int32(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).int32(message.failed);
+    }
+    if (message.successRate !== 0) {
+      writer.uint32(33).double(message.successRate);
+    }
+    if (message.durationP50Ms !== 0) {
+      writer.uint32(41).double(message.durationP50Ms);
+    }
+    if (message.durationP95Ms !== 0) {
+      writer.uint32(49).double(message.durationP95Ms);
+    }
+    if (message.durationP99Ms !== 0) {
+      writer.uint32(57).double(message.durationP99Ms);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.succeeded = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.successRate = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.durationP50Ms = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.durationP95Ms = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.durationP99Ms = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PublishStats>, I>>(base?: I): PublishStats {
+    return PublishStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishStats>, I>>(object: I): PublishStats {
+    const message = createBasePublishStats();
+    message.total = object.total ?? 0;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.successRate = object.successRate ?? 0;
+    message.durationP50Ms = object.durationP50Ms ?? 0;
+    message.durationP95Ms = object.durationP95Ms ?? 0;
+    message.durationP99Ms = object.durationP99Ms ?? 0;
+    return message;
+  },
+};
+
+function createBasePublishStatsResponse(): PublishStatsResponse {
+  return { user: undefined, tenant: undefined };
+}
+
+export const PublishStatsResponse: MessageFns<PublishStatsResponse> = {
+  encode(message: PublishStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      PublishStats.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.tenant !== undefined) {
+      PublishStats.encode(message.tenant, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = PublishStats.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = PublishStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PublishStatsResponse>, I>>(base?: I): PublishStatsResponse {
+    return PublishStatsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishStatsResponse>, I>>(
+    object: I,
+  ): PublishStatsResponse {
+    const message = createBasePublishStatsResponse();
+    message.user =
+      object.user !== undefined && object.user !== null
+        ? PublishStats.fromPartial(object.user)
+        : undefined;
+    message.tenant =
+      object.tenant !== undefined && object.tenant !== null
+        ? PublishStats.fromPartial(object.tenant)
+        : undefined;
+    return message;
+  },
+};
 
 /**
  * Article publishing through a durable task queue (SPEC §6, seed 003). Every request names its
@@ -330,3 +2134,132 @@ export function PublishServiceControllerMethods() {
 }
 
 export const PUBLISH_SERVICE_NAME = 'PublishService';
+
+/**
+ * Article publishing through a durable task queue (SPEC §6, seed 003). Every request names its
+ * owner (tenant and user): a task is only ever its owner's, another's id is NOT_FOUND.
+ */
+export type PublishServiceDefinition = typeof PublishServiceDefinition;
+export const PublishServiceDefinition = {
+  name: 'PublishService',
+  fullName: 'publish.v1.PublishService',
+  methods: {
+    submitArticle: {
+      name: 'SubmitArticle',
+      requestType: SubmitArticleRequest as typeof SubmitArticleRequest,
+      requestStream: false,
+      responseType: SubmitArticleResponse as typeof SubmitArticleResponse,
+      responseStream: false,
+      options: {},
+    },
+    submitArticleBatch: {
+      name: 'SubmitArticleBatch',
+      requestType: SubmitArticleBatchRequest as typeof SubmitArticleBatchRequest,
+      requestStream: false,
+      responseType: SubmitArticleBatchResponse as typeof SubmitArticleBatchResponse,
+      responseStream: false,
+      options: {},
+    },
+    getPublishTask: {
+      name: 'GetPublishTask',
+      requestType: GetPublishTaskRequest as typeof GetPublishTaskRequest,
+      requestStream: false,
+      responseType: PublishTask as typeof PublishTask,
+      responseStream: false,
+      options: {},
+    },
+    listPublishTasks: {
+      name: 'ListPublishTasks',
+      requestType: ListPublishTasksRequest as typeof ListPublishTasksRequest,
+      requestStream: false,
+      responseType: ListPublishTasksResponse as typeof ListPublishTasksResponse,
+      responseStream: false,
+      options: {},
+    },
+    cancelPublishTask: {
+      name: 'CancelPublishTask',
+      requestType: PublishTaskRef as typeof PublishTaskRef,
+      requestStream: false,
+      responseType: PublishTask as typeof PublishTask,
+      responseStream: false,
+      options: {},
+    },
+    retryPublishTask: {
+      name: 'RetryPublishTask',
+      requestType: PublishTaskRef as typeof PublishTaskRef,
+      requestStream: false,
+      responseType: PublishTask as typeof PublishTask,
+      responseStream: false,
+      options: {},
+    },
+    /** Every state or progress change of one task, starting with its current state. */
+    watchPublishTask: {
+      name: 'WatchPublishTask',
+      requestType: PublishTaskRef as typeof PublishTaskRef,
+      requestStream: false,
+      responseType: PublishTask as typeof PublishTask,
+      responseStream: true,
+      options: {},
+    },
+    /**
+     * The user's newest tasks now (one message), then each change of any of the user's tasks (a
+     * message per change), for as long as the caller listens: the task monitor's live list.
+     */
+    watchPublishTasks: {
+      name: 'WatchPublishTasks',
+      requestType: WatchPublishTasksRequest as typeof WatchPublishTasksRequest,
+      requestStream: false,
+      responseType: PublishTaskList as typeof PublishTaskList,
+      responseStream: true,
+      options: {},
+    },
+    /**
+     * Seed 002: like / comment / share counts of the user's published articles, fetched now and
+     * stored; a failed fetch is one article's result, not the call's error.
+     */
+    fetchInteractions: {
+      name: 'FetchInteractions',
+      requestType: FetchInteractionsRequest as typeof FetchInteractionsRequest,
+      requestStream: false,
+      responseType: FetchInteractionsResponse as typeof FetchInteractionsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Seed 003's "statistics report": success rate and run-time percentiles of ended tasks, the
+     * user's and their tenant's.
+     */
+    getPublishStats: {
+      name: 'GetPublishStats',
+      requestType: GetPublishStatsRequest as typeof GetPublishStatsRequest,
+      requestStream: false,
+      responseType: PublishStatsResponse as typeof PublishStatsResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends {}
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin
+  ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
+}

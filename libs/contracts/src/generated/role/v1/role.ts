@@ -2,6 +2,7 @@
 // source: role/v1/role.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { Metadata } from '@grpc/grpc-js';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
@@ -127,6 +128,1355 @@ export interface BatchGeneratePostsEvent {
 
 export const ROLE_V1_PACKAGE_NAME = 'role.v1';
 
+function createBaseCreateRoleRequest(): CreateRoleRequest {
+  return { tenantId: '', taskId: '', strategyId: '', userId: '' };
+}
+
+export const CreateRoleRequest: MessageFns<CreateRoleRequest> = {
+  encode(message: CreateRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== '') {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.taskId !== '') {
+      writer.uint32(18).string(message.taskId);
+    }
+    if (message.strategyId !== '') {
+      writer.uint32(26).string(message.strategyId);
+    }
+    if (message.userId !== '') {
+      writer.uint32(34).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateRoleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateRoleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.strategyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateRoleRequest>, I>>(base?: I): CreateRoleRequest {
+    return CreateRoleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateRoleRequest>, I>>(object: I): CreateRoleRequest {
+    const message = createBaseCreateRoleRequest();
+    message.tenantId = object.tenantId ?? '';
+    message.taskId = object.taskId ?? '';
+    message.strategyId = object.strategyId ?? '';
+    message.userId = object.userId ?? '';
+    return message;
+  },
+};
+
+function createBaseCreateRoleResponse(): CreateRoleResponse {
+  return { success: false, requestId: '', status: '' };
+}
+
+export const CreateRoleResponse: MessageFns<CreateRoleResponse> = {
+  encode(message: CreateRoleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.success !== false) {
+      writer.uint32(8).bool(message.success);
+    }
+    if (message.requestId !== '') {
+      writer.uint32(18).string(message.requestId);
+    }
+    if (message.status !== '') {
+      writer.uint32(26).string(message.status);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateRoleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateRoleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateRoleResponse>, I>>(base?: I): CreateRoleResponse {
+    return CreateRoleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateRoleResponse>, I>>(object: I): CreateRoleResponse {
+    const message = createBaseCreateRoleResponse();
+    message.success = object.success ?? false;
+    message.requestId = object.requestId ?? '';
+    message.status = object.status ?? '';
+    return message;
+  },
+};
+
+function createBaseRoleTaskRef(): RoleTaskRef {
+  return { requestId: '', tenant: '', userId: '' };
+}
+
+export const RoleTaskRef: MessageFns<RoleTaskRef> = {
+  encode(message: RoleTaskRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== '') {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    if (message.userId !== '') {
+      writer.uint32(26).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoleTaskRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoleTaskRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RoleTaskRef>, I>>(base?: I): RoleTaskRef {
+    return RoleTaskRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoleTaskRef>, I>>(object: I): RoleTaskRef {
+    const message = createBaseRoleTaskRef();
+    message.requestId = object.requestId ?? '';
+    message.tenant = object.tenant ?? '';
+    message.userId = object.userId ?? '';
+    return message;
+  },
+};
+
+function createBaseRoleTask(): RoleTask {
+  return {
+    requestId: '',
+    tenantId: '',
+    taskId: '',
+    strategyId: '',
+    status: '',
+    roleId: '',
+    errorMessage: '',
+    attempts: 0,
+    createdAt: '',
+    startedAt: '',
+    finishedAt: '',
+    submittedBy: '',
+  };
+}
+
+export const RoleTask: MessageFns<RoleTask> = {
+  encode(message: RoleTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== '') {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.tenantId !== '') {
+      writer.uint32(18).string(message.tenantId);
+    }
+    if (message.taskId !== '') {
+      writer.uint32(26).string(message.taskId);
+    }
+    if (message.strategyId !== '') {
+      writer.uint32(34).string(message.strategyId);
+    }
+    if (message.status !== '') {
+      writer.uint32(42).string(message.status);
+    }
+    if (message.roleId !== '') {
+      writer.uint32(50).string(message.roleId);
+    }
+    if (message.errorMessage !== '') {
+      writer.uint32(58).string(message.errorMessage);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(64).int32(message.attempts);
+    }
+    if (message.createdAt !== '') {
+      writer.uint32(74).string(message.createdAt);
+    }
+    if (message.startedAt !== '') {
+      writer.uint32(82).string(message.startedAt);
+    }
+    if (message.finishedAt !== '') {
+      writer.uint32(90).string(message.finishedAt);
+    }
+    if (message.submittedBy !== '') {
+      writer.uint32(98).string(message.submittedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoleTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoleTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.strategyId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.roleId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.attempts = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.startedAt = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.submittedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RoleTask>, I>>(base?: I): RoleTask {
+    return RoleTask.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoleTask>, I>>(object: I): RoleTask {
+    const message = createBaseRoleTask();
+    message.requestId = object.requestId ?? '';
+    message.tenantId = object.tenantId ?? '';
+    message.taskId = object.taskId ?? '';
+    message.strategyId = object.strategyId ?? '';
+    message.status = object.status ?? '';
+    message.roleId = object.roleId ?? '';
+    message.errorMessage = object.errorMessage ?? '';
+    message.attempts = object.attempts ?? 0;
+    message.createdAt = object.createdAt ?? '';
+    message.startedAt = object.startedAt ?? '';
+    message.finishedAt = object.finishedAt ?? '';
+    message.submittedBy = object.submittedBy ?? '';
+    return message;
+  },
+};
+
+function createBaseListRoleTasksRequest(): ListRoleTasksRequest {
+  return { tenant: '', userId: '', status: '', page: undefined };
+}
+
+export const ListRoleTasksRequest: MessageFns<ListRoleTasksRequest> = {
+  encode(message: ListRoleTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== '') {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.userId !== '') {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.status !== '') {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoleTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoleTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListRoleTasksRequest>, I>>(base?: I): ListRoleTasksRequest {
+    return ListRoleTasksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRoleTasksRequest>, I>>(
+    object: I,
+  ): ListRoleTasksRequest {
+    const message = createBaseListRoleTasksRequest();
+    message.tenant = object.tenant ?? '';
+    message.userId = object.userId ?? '';
+    message.status = object.status ?? '';
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageRequest.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseListRoleTasksResponse(): ListRoleTasksResponse {
+  return { tasks: [], page: undefined };
+}
+
+export const ListRoleTasksResponse: MessageFns<ListRoleTasksResponse> = {
+  encode(message: ListRoleTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      RoleTask.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoleTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoleTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(RoleTask.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListRoleTasksResponse>, I>>(base?: I): ListRoleTasksResponse {
+    return ListRoleTasksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRoleTasksResponse>, I>>(
+    object: I,
+  ): ListRoleTasksResponse {
+    const message = createBaseListRoleTasksResponse();
+    message.tasks = object.tasks?.map((e) => RoleTask.fromPartial(e)) || [];
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageInfo.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseGetRoleRequest(): GetRoleRequest {
+  return { id: '', tenant: '' };
+}
+
+export const GetRoleRequest: MessageFns<GetRoleRequest> = {
+  encode(message: GetRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== '') {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetRoleRequest>, I>>(base?: I): GetRoleRequest {
+    return GetRoleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRoleRequest>, I>>(object: I): GetRoleRequest {
+    const message = createBaseGetRoleRequest();
+    message.id = object.id ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseRole(): Role {
+  return {
+    id: '',
+    tenantId: '',
+    taskId: '',
+    strategyId: '',
+    requestId: '',
+    name: '',
+    persona: '',
+    model: '',
+    promptTokens: 0,
+    completionTokens: 0,
+    createdAt: '',
+  };
+}
+
+export const Role: MessageFns<Role> = {
+  encode(message: Role, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== '') {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.tenantId !== '') {
+      writer.uint32(18).string(message.tenantId);
+    }
+    if (message.taskId !== '') {
+      writer.uint32(26).string(message.taskId);
+    }
+    if (message.strategyId !== '') {
+      writer.uint32(34).string(message.strategyId);
+    }
+    if (message.requestId !== '') {
+      writer.uint32(42).string(message.requestId);
+    }
+    if (message.name !== '') {
+      writer.uint32(50).string(message.name);
+    }
+    if (message.persona !== '') {
+      writer.uint32(58).string(message.persona);
+    }
+    if (message.model !== '') {
+      writer.uint32(66).string(message.model);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(72).int32(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      writer.uint32(80).int32(message.completionTokens);
+    }
+    if (message.createdAt !== '') {
+      writer.uint32(90).string(message.createdAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Role {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRole();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.strategyId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.persona = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.promptTokens = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.completionTokens = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Role>, I>>(base?: I): Role {
+    return Role.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Role>, I>>(object: I): Role {
+    const message = createBaseRole();
+    message.id = object.id ?? '';
+    message.tenantId = object.tenantId ?? '';
+    message.taskId = object.taskId ?? '';
+    message.strategyId = object.strategyId ?? '';
+    message.requestId = object.requestId ?? '';
+    message.name = object.name ?? '';
+    message.persona = object.persona ?? '';
+    message.model = object.model ?? '';
+    message.promptTokens = object.promptTokens ?? 0;
+    message.completionTokens = object.completionTokens ?? 0;
+    message.createdAt = object.createdAt ?? '';
+    return message;
+  },
+};
+
+function createBasePostRequest(): PostRequest {
+  return { roleId: '', topic: '', stock: '' };
+}
+
+export const PostRequest: MessageFns<PostRequest> = {
+  encode(message: PostRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roleId !== '') {
+      writer.uint32(10).string(message.roleId);
+    }
+    if (message.topic !== '') {
+      writer.uint32(18).string(message.topic);
+    }
+    if (message.stock !== '') {
+      writer.uint32(26).string(message.stock);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roleId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stock = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PostRequest>, I>>(base?: I): PostRequest {
+    return PostRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PostRequest>, I>>(object: I): PostRequest {
+    const message = createBasePostRequest();
+    message.roleId = object.roleId ?? '';
+    message.topic = object.topic ?? '';
+    message.stock = object.stock ?? '';
+    return message;
+  },
+};
+
+function createBaseBatchGeneratePostsRequest(): BatchGeneratePostsRequest {
+  return { posts: [], tenant: '', userId: '' };
+}
+
+export const BatchGeneratePostsRequest: MessageFns<BatchGeneratePostsRequest> = {
+  encode(
+    message: BatchGeneratePostsRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    for (const v of message.posts) {
+      PostRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    if (message.userId !== '') {
+      writer.uint32(26).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchGeneratePostsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchGeneratePostsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.posts.push(PostRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<BatchGeneratePostsRequest>, I>>(
+    base?: I,
+  ): BatchGeneratePostsRequest {
+    return BatchGeneratePostsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchGeneratePostsRequest>, I>>(
+    object: I,
+  ): BatchGeneratePostsRequest {
+    const message = createBaseBatchGeneratePostsRequest();
+    message.posts = object.posts?.map((e) => PostRequest.fromPartial(e)) || [];
+    message.tenant = object.tenant ?? '';
+    message.userId = object.userId ?? '';
+    return message;
+  },
+};
+
+function createBaseGeneratedPost(): GeneratedPost {
+  return {
+    index: 0,
+    success: false,
+    content: '',
+    error: '',
+    errorCode: '',
+    durationMs: 0,
+    completionTokens: 0,
+  };
+}
+
+export const GeneratedPost: MessageFns<GeneratedPost> = {
+  encode(message: GeneratedPost, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.success !== false) {
+      writer.uint32(16).bool(message.success);
+    }
+    if (message.content !== '') {
+      writer.uint32(26).string(message.content);
+    }
+    if (message.error !== '') {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.errorCode !== '') {
+      writer.uint32(42).string(message.errorCode);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(48).int64(message.durationMs);
+    }
+    if (message.completionTokens !== 0) {
+      writer.uint32(56).int32(message.completionTokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GeneratedPost {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGeneratedPost();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.success = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.content = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.durationMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.completionTokens = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GeneratedPost>, I>>(base?: I): GeneratedPost {
+    return GeneratedPost.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GeneratedPost>, I>>(object: I): GeneratedPost {
+    const message = createBaseGeneratedPost();
+    message.index = object.index ?? 0;
+    message.success = object.success ?? false;
+    message.content = object.content ?? '';
+    message.error = object.error ?? '';
+    message.errorCode = object.errorCode ?? '';
+    message.durationMs = object.durationMs ?? 0;
+    message.completionTokens = object.completionTokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseBatchGeneratePostsSummary(): BatchGeneratePostsSummary {
+  return { total: 0, succeeded: 0, failed: 0, durationMs: 0 };
+}
+
+export const BatchGeneratePostsSummary: MessageFns<BatchGeneratePostsSummary> = {
+  encode(
+    message: BatchGeneratePostsSummary,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int32(message.total);
+    }
+    if (message.succeeded !== 0) {
+      writer.uint32(16).int32(message.succeeded);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).int32(message.failed);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(32).int64(message.durationMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchGeneratePostsSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchGeneratePostsSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.succeeded = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.durationMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<BatchGeneratePostsSummary>, I>>(
+    base?: I,
+  ): BatchGeneratePostsSummary {
+    return BatchGeneratePostsSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchGeneratePostsSummary>, I>>(
+    object: I,
+  ): BatchGeneratePostsSummary {
+    const message = createBaseBatchGeneratePostsSummary();
+    message.total = object.total ?? 0;
+    message.succeeded = object.succeeded ?? 0;
+    message.failed = object.failed ?? 0;
+    message.durationMs = object.durationMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseBatchGeneratePostsEvent(): BatchGeneratePostsEvent {
+  return {};
+}
+
+export const BatchGeneratePostsEvent: MessageFns<BatchGeneratePostsEvent> = {
+  encode(
+    message: BatchGeneratePostsEvent,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.post !== undefined) {
+      GeneratedPost.encode(message.post, writer.uint32(10).fork()).join();
+    }
+    if (message.summary !== undefined) {
+      BatchGeneratePostsSummary.encode(message.summary, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchGeneratePostsEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchGeneratePostsEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.post = GeneratedPost.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = BatchGeneratePostsSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<BatchGeneratePostsEvent>, I>>(
+    base?: I,
+  ): BatchGeneratePostsEvent {
+    return BatchGeneratePostsEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchGeneratePostsEvent>, I>>(
+    object: I,
+  ): BatchGeneratePostsEvent {
+    const message = createBaseBatchGeneratePostsEvent();
+    message.post =
+      object.post !== undefined && object.post !== null
+        ? GeneratedPost.fromPartial(object.post)
+        : undefined;
+    message.summary =
+      object.summary !== undefined && object.summary !== null
+        ? BatchGeneratePostsSummary.fromPartial(object.summary)
+        : undefined;
+    return message;
+  },
+};
+
 /**
  * AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002).
  *
@@ -250,3 +1600,119 @@ export function RoleServiceControllerMethods() {
 }
 
 export const ROLE_SERVICE_NAME = 'RoleService';
+
+/**
+ * AI persona creation in the background (SPEC §5, seed 001) and post generation (seed 002).
+ *
+ * Persona tasks and personas belong to a tenant (seed 001 knows tenants only) and are shared by its
+ * users: every request names the caller's tenant (and user), and another tenant's id answers
+ * NOT_FOUND.
+ */
+export type RoleServiceDefinition = typeof RoleServiceDefinition;
+export const RoleServiceDefinition = {
+  name: 'RoleService',
+  fullName: 'role.v1.RoleService',
+  methods: {
+    /**
+     * Stores the task and answers at once; the persona is created in the background. While a task
+     * of the tenant with the same task_id and strategy_id is open, answers that task instead.
+     */
+    createRole: {
+      name: 'CreateRole',
+      requestType: CreateRoleRequest as typeof CreateRoleRequest,
+      requestStream: false,
+      responseType: CreateRoleResponse as typeof CreateRoleResponse,
+      responseStream: false,
+      options: {},
+    },
+    getRoleTask: {
+      name: 'GetRoleTask',
+      requestType: RoleTaskRef as typeof RoleTaskRef,
+      requestStream: false,
+      responseType: RoleTask as typeof RoleTask,
+      responseStream: false,
+      options: {},
+    },
+    listRoleTasks: {
+      name: 'ListRoleTasks',
+      requestType: ListRoleTasksRequest as typeof ListRoleTasksRequest,
+      requestStream: false,
+      responseType: ListRoleTasksResponse as typeof ListRoleTasksResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** A queued task never runs; a running one has its AI call aborted. FAILED_PRECONDITION once ended. */
+    cancelRoleTask: {
+      name: 'CancelRoleTask',
+      requestType: RoleTaskRef as typeof RoleTaskRef,
+      requestStream: false,
+      responseType: RoleTask as typeof RoleTask,
+      responseStream: false,
+      options: {},
+    },
+    /** Every state change of one task, starting with its current state; ends after the task ends. */
+    watchRoleTask: {
+      name: 'WatchRoleTask',
+      requestType: RoleTaskRef as typeof RoleTaskRef,
+      requestStream: false,
+      responseType: RoleTask as typeof RoleTask,
+      responseStream: true,
+      options: {},
+    },
+    getRole: {
+      name: 'GetRole',
+      requestType: GetRoleRequest as typeof GetRoleRequest,
+      requestStream: false,
+      responseType: Role as typeof Role,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Generates posts with bounded concurrency and streams each one as it finishes, then a summary.
+     * Cancelling the call aborts the posts not yet finished.
+     */
+    batchGeneratePosts: {
+      name: 'BatchGeneratePosts',
+      requestType: BatchGeneratePostsRequest as typeof BatchGeneratePostsRequest,
+      requestStream: false,
+      responseType: BatchGeneratePostsEvent as typeof BatchGeneratePostsEvent,
+      responseStream: true,
+      options: {},
+    },
+  },
+} as const;
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends {}
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin
+  ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
+  }
+  return num;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
+}

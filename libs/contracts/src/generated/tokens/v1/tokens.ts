@@ -2,6 +2,7 @@
 // source: tokens/v1/tokens.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { Metadata } from '@grpc/grpc-js';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
@@ -164,6 +165,1502 @@ export interface RetireTokenRequest {
 }
 
 export const TOKENS_V1_PACKAGE_NAME = 'tokens.v1';
+
+function createBaseToken(): Token {
+  return {
+    id: 0,
+    provider: '',
+    name: '',
+    secretMask: '',
+    status: 0,
+    dailyLimit: 0,
+    dailyUsed: 0,
+    rateLimitPerSecond: 0,
+    expireTime: '',
+    lastError: '',
+    createdAt: '',
+    updatedAt: '',
+  };
+}
+
+export const Token: MessageFns<Token> = {
+  encode(message: Token, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.provider !== '') {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.name !== '') {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.secretMask !== '') {
+      writer.uint32(34).string(message.secretMask);
+    }
+    if (message.status !== 0) {
+      writer.uint32(40).int32(message.status);
+    }
+    if (message.dailyLimit !== 0) {
+      writer.uint32(48).int32(message.dailyLimit);
+    }
+    if (message.dailyUsed !== 0) {
+      writer.uint32(56).int32(message.dailyUsed);
+    }
+    if (message.rateLimitPerSecond !== 0) {
+      writer.uint32(64).int32(message.rateLimitPerSecond);
+    }
+    if (message.expireTime !== '') {
+      writer.uint32(74).string(message.expireTime);
+    }
+    if (message.lastError !== '') {
+      writer.uint32(82).string(message.lastError);
+    }
+    if (message.createdAt !== '') {
+      writer.uint32(90).string(message.createdAt);
+    }
+    if (message.updatedAt !== '') {
+      writer.uint32(98).string(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Token {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.secretMask = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.dailyLimit = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.dailyUsed = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.expireTime = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Token>, I>>(base?: I): Token {
+    return Token.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Token>, I>>(object: I): Token {
+    const message = createBaseToken();
+    message.id = object.id ?? 0;
+    message.provider = object.provider ?? '';
+    message.name = object.name ?? '';
+    message.secretMask = object.secretMask ?? '';
+    message.status = object.status ?? 0;
+    message.dailyLimit = object.dailyLimit ?? 0;
+    message.dailyUsed = object.dailyUsed ?? 0;
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? 0;
+    message.expireTime = object.expireTime ?? '';
+    message.lastError = object.lastError ?? '';
+    message.createdAt = object.createdAt ?? '';
+    message.updatedAt = object.updatedAt ?? '';
+    return message;
+  },
+};
+
+function createBaseCreateTokenRequest(): CreateTokenRequest {
+  return {
+    provider: '',
+    name: '',
+    secret: '',
+    dailyLimit: 0,
+    rateLimitPerSecond: 0,
+    expireTime: '',
+    tenant: '',
+  };
+}
+
+export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
+  encode(message: CreateTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.provider !== '') {
+      writer.uint32(10).string(message.provider);
+    }
+    if (message.name !== '') {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.secret !== '') {
+      writer.uint32(26).string(message.secret);
+    }
+    if (message.dailyLimit !== 0) {
+      writer.uint32(32).int32(message.dailyLimit);
+    }
+    if (message.rateLimitPerSecond !== 0) {
+      writer.uint32(40).int32(message.rateLimitPerSecond);
+    }
+    if (message.expireTime !== '') {
+      writer.uint32(50).string(message.expireTime);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(58).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dailyLimit = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expireTime = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CreateTokenRequest>, I>>(base?: I): CreateTokenRequest {
+    return CreateTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateTokenRequest>, I>>(object: I): CreateTokenRequest {
+    const message = createBaseCreateTokenRequest();
+    message.provider = object.provider ?? '';
+    message.name = object.name ?? '';
+    message.secret = object.secret ?? '';
+    message.dailyLimit = object.dailyLimit ?? 0;
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? 0;
+    message.expireTime = object.expireTime ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseListTokensRequest(): ListTokensRequest {
+  return { provider: '', status: 0, page: undefined, tenant: '' };
+}
+
+export const ListTokensRequest: MessageFns<ListTokensRequest> = {
+  encode(message: ListTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.provider !== '') {
+      writer.uint32(10).string(message.provider);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.page !== undefined) {
+      PageRequest.encode(message.page, writer.uint32(26).fork()).join();
+    }
+    if (message.tenant !== '') {
+      writer.uint32(34).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.page = PageRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListTokensRequest>, I>>(base?: I): ListTokensRequest {
+    return ListTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTokensRequest>, I>>(object: I): ListTokensRequest {
+    const message = createBaseListTokensRequest();
+    message.provider = object.provider ?? '';
+    message.status = object.status ?? 0;
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageRequest.fromPartial(object.page)
+        : undefined;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseListTokensResponse(): ListTokensResponse {
+  return { tokens: [], page: undefined };
+}
+
+export const ListTokensResponse: MessageFns<ListTokensResponse> = {
+  encode(message: ListTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      Token.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.page !== undefined) {
+      PageInfo.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(Token.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.page = PageInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListTokensResponse>, I>>(base?: I): ListTokensResponse {
+    return ListTokensResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTokensResponse>, I>>(object: I): ListTokensResponse {
+    const message = createBaseListTokensResponse();
+    message.tokens = object.tokens?.map((e) => Token.fromPartial(e)) || [];
+    message.page =
+      object.page !== undefined && object.page !== null
+        ? PageInfo.fromPartial(object.page)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateTokenRequest(): UpdateTokenRequest {
+  return { id: 0, tenant: '' };
+}
+
+export const UpdateTokenRequest: MessageFns<UpdateTokenRequest> = {
+  encode(message: UpdateTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.status !== undefined) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.dailyLimit !== undefined) {
+      writer.uint32(24).int32(message.dailyLimit);
+    }
+    if (message.rateLimitPerSecond !== undefined) {
+      writer.uint32(32).int32(message.rateLimitPerSecond);
+    }
+    if (message.expireTime !== undefined) {
+      writer.uint32(42).string(message.expireTime);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(50).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dailyLimit = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expireTime = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<UpdateTokenRequest>, I>>(base?: I): UpdateTokenRequest {
+    return UpdateTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateTokenRequest>, I>>(object: I): UpdateTokenRequest {
+    const message = createBaseUpdateTokenRequest();
+    message.id = object.id ?? 0;
+    message.status = object.status ?? undefined;
+    message.dailyLimit = object.dailyLimit ?? undefined;
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseDeleteTokenRequest(): DeleteTokenRequest {
+  return { id: 0, tenant: '' };
+}
+
+export const DeleteTokenRequest: MessageFns<DeleteTokenRequest> = {
+  encode(message: DeleteTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteTokenRequest>, I>>(base?: I): DeleteTokenRequest {
+    return DeleteTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteTokenRequest>, I>>(object: I): DeleteTokenRequest {
+    const message = createBaseDeleteTokenRequest();
+    message.id = object.id ?? 0;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseDeleteTokenResponse(): DeleteTokenResponse {
+  return { deleted: false };
+}
+
+export const DeleteTokenResponse: MessageFns<DeleteTokenResponse> = {
+  encode(message: DeleteTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleted !== false) {
+      writer.uint32(8).bool(message.deleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteTokenResponse>, I>>(base?: I): DeleteTokenResponse {
+    return DeleteTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteTokenResponse>, I>>(
+    object: I,
+  ): DeleteTokenResponse {
+    const message = createBaseDeleteTokenResponse();
+    message.deleted = object.deleted ?? false;
+    return message;
+  },
+};
+
+function createBaseGetAvailableTokensRequest(): GetAvailableTokensRequest {
+  return { provider: '', tenant: '' };
+}
+
+export const GetAvailableTokensRequest: MessageFns<GetAvailableTokensRequest> = {
+  encode(
+    message: GetAvailableTokensRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.provider !== '') {
+      writer.uint32(10).string(message.provider);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(18).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAvailableTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAvailableTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetAvailableTokensRequest>, I>>(
+    base?: I,
+  ): GetAvailableTokensRequest {
+    return GetAvailableTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAvailableTokensRequest>, I>>(
+    object: I,
+  ): GetAvailableTokensRequest {
+    const message = createBaseGetAvailableTokensRequest();
+    message.provider = object.provider ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseLeaseTokensRequest(): LeaseTokensRequest {
+  return { provider: '', maxTokens: 0, tenant: '' };
+}
+
+export const LeaseTokensRequest: MessageFns<LeaseTokensRequest> = {
+  encode(message: LeaseTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.provider !== '') {
+      writer.uint32(10).string(message.provider);
+    }
+    if (message.maxTokens !== 0) {
+      writer.uint32(16).int32(message.maxTokens);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxTokens = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseTokensRequest>, I>>(base?: I): LeaseTokensRequest {
+    return LeaseTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseTokensRequest>, I>>(object: I): LeaseTokensRequest {
+    const message = createBaseLeaseTokensRequest();
+    message.provider = object.provider ?? '';
+    message.maxTokens = object.maxTokens ?? 0;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseTokenLease(): TokenLease {
+  return { tokenId: 0, secret: '', rateLimitPerSecond: 0, remainingQuota: 0 };
+}
+
+export const TokenLease: MessageFns<TokenLease> = {
+  encode(message: TokenLease, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.secret !== '') {
+      writer.uint32(18).string(message.secret);
+    }
+    if (message.rateLimitPerSecond !== 0) {
+      writer.uint32(24).int32(message.rateLimitPerSecond);
+    }
+    if (message.remainingQuota !== 0) {
+      writer.uint32(32).int32(message.remainingQuota);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenLease {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenLease();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.remainingQuota = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TokenLease>, I>>(base?: I): TokenLease {
+    return TokenLease.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenLease>, I>>(object: I): TokenLease {
+    const message = createBaseTokenLease();
+    message.tokenId = object.tokenId ?? 0;
+    message.secret = object.secret ?? '';
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? 0;
+    message.remainingQuota = object.remainingQuota ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseTokensResponse(): LeaseTokensResponse {
+  return { leases: [] };
+}
+
+export const LeaseTokensResponse: MessageFns<LeaseTokensResponse> = {
+  encode(message: LeaseTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.leases) {
+      TokenLease.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leases.push(TokenLease.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LeaseTokensResponse>, I>>(base?: I): LeaseTokensResponse {
+    return LeaseTokensResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseTokensResponse>, I>>(
+    object: I,
+  ): LeaseTokensResponse {
+    const message = createBaseLeaseTokensResponse();
+    message.leases = object.leases?.map((e) => TokenLease.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReportUsageRequest(): ReportUsageRequest {
+  return { tokenId: 0, count: 0, partial: false, holder: '', tenant: '' };
+}
+
+export const ReportUsageRequest: MessageFns<ReportUsageRequest> = {
+  encode(message: ReportUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int32(message.count);
+    }
+    if (message.partial !== false) {
+      writer.uint32(24).bool(message.partial);
+    }
+    if (message.holder !== '') {
+      writer.uint32(34).string(message.holder);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(42).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.holder = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReportUsageRequest>, I>>(base?: I): ReportUsageRequest {
+    return ReportUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportUsageRequest>, I>>(object: I): ReportUsageRequest {
+    const message = createBaseReportUsageRequest();
+    message.tokenId = object.tokenId ?? 0;
+    message.count = object.count ?? 0;
+    message.partial = object.partial ?? false;
+    message.holder = object.holder ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseReportUsageResponse(): ReportUsageResponse {
+  return {
+    accepted: false,
+    dailyUsed: 0,
+    dailyLimit: 0,
+    exhausted: false,
+    waitMs: 0,
+    granted: 0,
+    slotMicros: 0,
+  };
+}
+
+export const ReportUsageResponse: MessageFns<ReportUsageResponse> = {
+  encode(message: ReportUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accepted !== false) {
+      writer.uint32(8).bool(message.accepted);
+    }
+    if (message.dailyUsed !== 0) {
+      writer.uint32(16).int32(message.dailyUsed);
+    }
+    if (message.dailyLimit !== 0) {
+      writer.uint32(24).int32(message.dailyLimit);
+    }
+    if (message.exhausted !== false) {
+      writer.uint32(32).bool(message.exhausted);
+    }
+    if (message.waitMs !== 0) {
+      writer.uint32(40).int32(message.waitMs);
+    }
+    if (message.granted !== 0) {
+      writer.uint32(48).int32(message.granted);
+    }
+    if (message.slotMicros !== 0) {
+      writer.uint32(56).int32(message.slotMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dailyUsed = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dailyLimit = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.exhausted = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.waitMs = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.granted = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.slotMicros = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReportUsageResponse>, I>>(base?: I): ReportUsageResponse {
+    return ReportUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportUsageResponse>, I>>(
+    object: I,
+  ): ReportUsageResponse {
+    const message = createBaseReportUsageResponse();
+    message.accepted = object.accepted ?? false;
+    message.dailyUsed = object.dailyUsed ?? 0;
+    message.dailyLimit = object.dailyLimit ?? 0;
+    message.exhausted = object.exhausted ?? false;
+    message.waitMs = object.waitMs ?? 0;
+    message.granted = object.granted ?? 0;
+    message.slotMicros = object.slotMicros ?? 0;
+    return message;
+  },
+};
+
+function createBaseReleaseUsageRequest(): ReleaseUsageRequest {
+  return { tokenId: 0, count: 0, tenant: '' };
+}
+
+export const ReleaseUsageRequest: MessageFns<ReleaseUsageRequest> = {
+  encode(message: ReleaseUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int32(message.count);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseUsageRequest>, I>>(base?: I): ReleaseUsageRequest {
+    return ReleaseUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseUsageRequest>, I>>(
+    object: I,
+  ): ReleaseUsageRequest {
+    const message = createBaseReleaseUsageRequest();
+    message.tokenId = object.tokenId ?? 0;
+    message.count = object.count ?? 0;
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
+
+function createBaseReleaseUsageResponse(): ReleaseUsageResponse {
+  return { dailyUsed: 0 };
+}
+
+export const ReleaseUsageResponse: MessageFns<ReleaseUsageResponse> = {
+  encode(message: ReleaseUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dailyUsed !== 0) {
+      writer.uint32(8).int32(message.dailyUsed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.dailyUsed = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseUsageResponse>, I>>(base?: I): ReleaseUsageResponse {
+    return ReleaseUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseUsageResponse>, I>>(
+    object: I,
+  ): ReleaseUsageResponse {
+    const message = createBaseReleaseUsageResponse();
+    message.dailyUsed = object.dailyUsed ?? 0;
+    return message;
+  },
+};
+
+function createBaseRetireTokenRequest(): RetireTokenRequest {
+  return { tokenId: 0, reason: '', tenant: '' };
+}
+
+export const RetireTokenRequest: MessageFns<RetireTokenRequest> = {
+  encode(message: RetireTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== 0) {
+      writer.uint32(8).int64(message.tokenId);
+    }
+    if (message.reason !== '') {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.tenant !== '') {
+      writer.uint32(26).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetireTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetireTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tokenId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RetireTokenRequest>, I>>(base?: I): RetireTokenRequest {
+    return RetireTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetireTokenRequest>, I>>(object: I): RetireTokenRequest {
+    const message = createBaseRetireTokenRequest();
+    message.tokenId = object.tokenId ?? 0;
+    message.reason = object.reason ?? '';
+    message.tenant = object.tenant ?? '';
+    return message;
+  },
+};
 
 /**
  * Owns the outside-API tokens (SPEC §7): encrypted at rest, daily quotas, per-token rate limits.
@@ -329,3 +1826,139 @@ export function TokenManagerServiceControllerMethods() {
 }
 
 export const TOKEN_MANAGER_SERVICE_NAME = 'TokenManagerService';
+
+/**
+ * Owns the outside-API tokens (SPEC §7): encrypted at rest, daily quotas, per-token rate limits.
+ * Every token belongs to one tenant, and every request names the caller's tenant: a token pool is
+ * one tenant's tokens of one provider, and another tenant's token id answers NOT_FOUND. There is
+ * no shared pool.
+ */
+export type TokenManagerServiceDefinition = typeof TokenManagerServiceDefinition;
+export const TokenManagerServiceDefinition = {
+  name: 'TokenManagerService',
+  fullName: 'tokens.v1.TokenManagerService',
+  methods: {
+    /**
+     * Admin: store a new token. The secret is encrypted; the answer shows only a mask. A secret the
+     * tenant already stored for the provider (and has not deleted) answers ALREADY_EXISTS.
+     */
+    createToken: {
+      name: 'CreateToken',
+      requestType: CreateTokenRequest as typeof CreateTokenRequest,
+      requestStream: false,
+      responseType: Token as typeof Token,
+      responseStream: false,
+      options: {},
+    },
+    /** Admin: page through tokens, filtered by provider and status. Secrets are masked. */
+    listTokens: {
+      name: 'ListTokens',
+      requestType: ListTokensRequest as typeof ListTokensRequest,
+      requestStream: false,
+      responseType: ListTokensResponse as typeof ListTokensResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Admin: change status or limits. */
+    updateToken: {
+      name: 'UpdateToken',
+      requestType: UpdateTokenRequest as typeof UpdateTokenRequest,
+      requestStream: false,
+      responseType: Token as typeof Token,
+      responseStream: false,
+      options: {},
+    },
+    /** Admin: soft delete. */
+    deleteToken: {
+      name: 'DeleteToken',
+      requestType: DeleteTokenRequest as typeof DeleteTokenRequest,
+      requestStream: false,
+      responseType: DeleteTokenResponse as typeof DeleteTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Tokens usable now (status active, not deleted, not expired, quota left), masked. */
+    getAvailableTokens: {
+      name: 'GetAvailableTokens',
+      requestType: GetAvailableTokensRequest as typeof GetAvailableTokensRequest,
+      requestStream: false,
+      responseType: ListTokensResponse as typeof ListTokensResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Internal callers: usable tokens with their decrypted secrets, rate limit and remaining quota. */
+    leaseTokens: {
+      name: 'LeaseTokens',
+      requestType: LeaseTokensRequest as typeof LeaseTokensRequest,
+      requestStream: false,
+      responseType: LeaseTokensResponse as typeof LeaseTokensResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Reserves calls of a token before they are made: adds them to its daily usage (never past
+     * daily_limit) and books their time slots under its rate limit, shared by every caller.
+     */
+    reportUsage: {
+      name: 'ReportUsage',
+      requestType: ReportUsageRequest as typeof ReportUsageRequest,
+      requestStream: false,
+      responseType: ReportUsageResponse as typeof ReportUsageResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Gives back reserved calls that were not made (their quota only; the time slots have passed). */
+    releaseUsage: {
+      name: 'ReleaseUsage',
+      requestType: ReleaseUsageRequest as typeof ReleaseUsageRequest,
+      requestStream: false,
+      responseType: ReleaseUsageResponse as typeof ReleaseUsageResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Takes a token out of service after the provider rejected it (auth or quota). */
+    retireToken: {
+      name: 'RetireToken',
+      requestType: RetireTokenRequest as typeof RetireTokenRequest,
+      requestStream: false,
+      responseType: Token as typeof Token,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin
+  ? T
+  : T extends globalThis.Array<infer U>
+    ? globalThis.Array<DeepPartial<U>>
+    : T extends ReadonlyArray<infer U>
+      ? ReadonlyArray<DeepPartial<U>>
+      : T extends {}
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin
+  ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is larger than Number.MAX_SAFE_INTEGER');
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error('Value is smaller than Number.MIN_SAFE_INTEGER');
+  }
+  return num;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
+}
