@@ -86,8 +86,20 @@ export class KlineQueryDto {
   @ApiProperty({ example: 'SH' }) @Matches(MARKET) market!: string;
   @ApiProperty({ example: '600000' }) @Matches(CODE) code!: string;
   @ApiPropertyOptional({ enum: K_TYPES, default: 8 }) @IsOptional() @Type(() => Number) @IsIn(K_TYPES) kType?: number;
-  @ApiPropertyOptional({ description: 'epoch ms, inclusive' }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) from?: number;
-  @ApiPropertyOptional({ description: 'epoch ms, inclusive' }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) to?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'epoch ms, inclusive', minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  from?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'epoch ms, inclusive', minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  to?: number;
 }
 
 export class TriggerConfigDto {

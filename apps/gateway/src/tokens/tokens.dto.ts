@@ -71,10 +71,11 @@ export class UpdateTokenDto {
 }
 
 export class TokenIdParamDto {
-  @ApiProperty({ example: 1 })
+  @ApiProperty({ type: 'integer', example: 1, minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
   id!: number;
 }
 
