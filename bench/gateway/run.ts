@@ -1,8 +1,9 @@
 /**
  * The gateway's request path against a bare NestJS + Fastify → grpc-js hop, in one run on one
- * machine: the anchor (bench/gateway/anchor-*.ts), then the product's routes through the real
- * stack (gateway, token-manager, kline-sync, upstream-sim as processes, fresh databases, the
- * per-user limit raised out of the way). Closed loop at fixed connection counts, submissions also
+ * machine: the product's routes through the real stack (gateway, token-manager, kline-sync,
+ * upstream-sim as processes, fresh databases, the per-user limit raised out of the way), each
+ * closed-loop route right after a run of the anchor (bench/gateway/anchor-*.ts), and the anchor
+ * once more at the end. Closed loop at fixed connection counts, submissions also
  * open loop at fixed rates; req/s, p50/p99 and the CPU seconds each process used while measured.
  *   npm run bench:gateway   (BENCH_CONNECTIONS=50, BENCH_DURATION_S=10, BENCH_WARMUP_S=3,
  *                            BENCH_RATES=50,200, BENCH_OVERLOAD_CONNECTIONS=1000, BENCH_ONLY=<parts of scenario names, comma-separated>;
@@ -180,7 +181,12 @@ async function quiesce(pids: number[]): Promise<void> {
 }
 
 /** The anchor's two processes, idle until `measure` drives them. */
-async function startAnchor(): Promise<{ measure: (scenario: string) => Promise<Row>; stop: () => Promise<void> }> {
+interface Anchor {
+  measure: () => Promise<Row>;
+  stop: () => Promise<void>;
+}
+
+async function startAnchor(): Promise<Anchor> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const service = await spawnService({ entry: 'bench/gateway/anchor-service.ts', env: { ANCHOR_GRPC_PORT: String(grpcPort) } });
   await waitFor(() => service.output().includes('anchor-service listening') || undefined, { timeoutMs: 30_000 });
@@ -192,8 +198,8 @@ async function startAnchor(): Promise<{ measure: (scenario: string) => Promise<R
   const processes = { 'anchor-gateway': gateway.pid, 'anchor-service': service.pid, bench: process.pid };
   const spec = { path: `/items/${randomBytes(8).toString('hex')}` };
   return {
-    measure: async (scenario) => ({
-      ...(await measure(scenario, `http://127.0.0.1:${httpPort}`, spec, { kind: 'closed', connections: CONNECTIONS }, processes)),
+    measure: async () => ({
+      ...(await measure('bare hop: Nest + Fastify → grpc-js (anchor)', `http://127.0.0.1:${httpPort}`, spec, { kind: 'closed', connections: CONNECTIONS }, processes)),
       anchor: true,
     }),
     stop: async () => {
@@ -234,7 +240,12 @@ async function seedProduct(stack: Stack, headers: Record<string, string>): Promi
   return { jobId: String(job['id']), jobIds, submission: { path: '/api/stock/sync/batch', method: 'POST', headers, body } };
 }
 
-async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown> }> {
+/**
+ * The product's scenarios, each closed-loop one right after a run of the anchor: on a shared
+ * machine the anchor's req/s moves by a quarter within minutes, so each route is a fraction of
+ * the anchor measured around it (see print), not of one figure for the whole run.
+ */
+async function runProduct(anchor: Anchor): Promise<{ rows: Row[]; stop: () => Promise<unknown> }> {
   // The per-user limit out of the way: the most requests in the shortest window. @nestjs/throttler
   // keeps every hit of the window and filters them on each request, so a long window with a high
   // limit would cost the gateway more than the routes measured (15 % of its CPU at 60 s).
@@ -264,6 +275,7 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
   const submissions = probe('/klinesync.v1.KlineSyncService/StartSyncJob', 'kline-sync');
   const scenario = async (name: string, spec: HttpRequestSpec, load: Load, probe?: WindowProbe) => {
     if (!ONLY.some((part) => `${name}, ${describeLoad(load)}`.includes(part))) return;
+    if (load.kind === 'closed') rows.push(await anchor.measure());
     rows.push(await measure(name, stack.gatewayUrl, spec, load, processes, probe));
   };
   // The seeded jobs run first: the reads are measured with nothing else working.
@@ -290,16 +302,21 @@ async function runProduct(): Promise<{ rows: Row[]; stop: () => Promise<unknown>
 }
 
 function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
-  const anchors = rows.filter((r) => r.anchor);
-  const anchorPerSecond = anchors.reduce((sum, r) => sum + r.result.perSecond, 0) / Math.max(1, anchors.length);
+  // A route's anchor: the mean of the anchor's runs just before and just after it.
+  const anchorAround = (index: number): number => {
+    const before = rows.slice(0, index).reverse().find((r) => r.anchor);
+    const after = rows.slice(index + 1).find((r) => r.anchor);
+    const around = [before, after].filter((r): r is Row => r !== undefined);
+    return around.reduce((sum, r) => sum + r.result.perSecond, 0) / Math.max(1, around.length);
+  };
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   console.log(`\n${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end`);
-  console.log(`${DURATION_S} s measured after ${WARMUP_S} s of warm-up; of anchor = req/s ÷ the anchor's req/s in this run`);
+  console.log(`${DURATION_S} s measured after ${WARMUP_S} s of warm-up; of anchor = req/s ÷ the mean req/s of the anchor's runs just before and after the route`);
   console.log('| route | load | req/s | p50 / p99 | of anchor | answers | CPU seconds while measured (ms per answer) |');
   console.log('|---|---|---:|---|---:|---|---|');
-  for (const row of rows) {
+  for (const [index, row] of rows.entries()) {
     const { result } = row;
-    const share = row.anchor || row.load.kind === 'open' ? '—' : (result.perSecond / anchorPerSecond).toFixed(2);
+    const share = row.anchor || row.load.kind === 'open' ? '—' : (result.perSecond / anchorAround(index)).toFixed(2);
     const statuses = Object.entries(result.statuses).map(([status, n]) => `${status}: ${n}`).join(', ');
     // Per answer too: on a shared machine the CPU a request costs moves less than req/s does.
     const perAnswer = (seconds: number) => ((1000 * seconds) / Math.max(1, result.answered)).toFixed(2);
@@ -314,14 +331,13 @@ function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
 
 async function main(): Promise<void> {
   const loadAtStart = loadavg();
-  // The anchor before and after the product's routes: their mean is what the routes are a fraction
-  // of, and their difference shows how much the machine's other load moved during the run.
+  // The anchor runs before each closed-loop route (runProduct) and once more at the end: their
+  // differences show how much the machine's other load moved during the run.
   const anchor = await startAnchor();
-  const rows = [await anchor.measure('bare hop: Nest + Fastify → grpc-js (anchor, before)')];
-  const product = await runProduct();
-  rows.push(...product.rows);
+  const product = await runProduct(anchor);
+  const rows = [...product.rows];
   await product.stop();
-  rows.push(await anchor.measure('bare hop: Nest + Fastify → grpc-js (anchor, after)'));
+  rows.push(await anchor.measure());
   await anchor.stop();
   print(rows, loadAtStart, loadavg());
 }
