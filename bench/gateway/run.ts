@@ -64,7 +64,7 @@ interface Row {
   load: Load;
   result: LoadResult;
   cpu: Record<string, number>;
-  /** A run of the anchor: the product's req/s are fractions of their mean. */
+  /** A run of the anchor: each product route's req/s is a fraction of the mean of the runs just before and after it. */
   anchor?: boolean;
   /** What the processes reported about the measured window (where the route's time went). */
   breakdown?: string;
@@ -270,8 +270,9 @@ async function runProduct(anchor: Anchor): Promise<{ rows: Row[]; stop: () => Pr
       { name: 'gateway', metricsUrl: `${stack.gatewayUrl}/metrics`, histogram: 'grpc_client_handling_seconds' },
       { name: service, metricsUrl: `${stack.services.url(service, 'ops')}/metrics`, histogram: 'grpc_server_handling_seconds' },
     ]);
-  const readProbe = () => probe('/klinesync.v1.KlineSyncService/GetSyncJob', 'kline-sync');
-  const pageProbe = () => probe('/tokens.v1.TokenManagerService/ListTokens', 'token-manager');
+  // Each probe starts afresh in each window it measures (start reads the histograms anew).
+  const reads = probe('/klinesync.v1.KlineSyncService/GetSyncJob', 'kline-sync');
+  const pages = probe('/tokens.v1.TokenManagerService/ListTokens', 'token-manager');
   const submissions = probe('/klinesync.v1.KlineSyncService/StartSyncJob', 'kline-sync');
   const scenario = async (name: string, spec: HttpRequestSpec, load: Load, probe?: WindowProbe) => {
     if (!ONLY.some((part) => `${name}, ${describeLoad(load)}`.includes(part))) return;
@@ -281,14 +282,14 @@ async function runProduct(anchor: Anchor): Promise<{ rows: Row[]; stop: () => Pr
   // The seeded jobs run first: the reads are measured with nothing else working.
   await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
   await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
-  await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed, readProbe());
+  await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed, reads);
   const manyJobs = jobIds.map((id) => `/api/stock/sync/jobs/${id}`);
-  await scenario(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, closed, readProbe());
-  await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed, pageProbe());
+  await scenario(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, closed, reads);
+  await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed, pages);
   // Pages that differ (their size; each holds all 25 tokens), more of them than connections: the
   // reads in flight are consecutive sizes, so no two are the same statement.
   const pageSizes = Array.from({ length: PAGE_SIZES }, (_, i) => `/api/tokens?page=1&size=${TOKENS + i}`);
-  await scenario(`paged list over ${PAGE_SIZES} page sizes: GET /api/tokens?page=1&size={${TOKENS}..${TOKENS + PAGE_SIZES - 1}}`, { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed, pageProbe());
+  await scenario(`paged list over ${PAGE_SIZES} page sizes: GET /api/tokens?page=1&size={${TOKENS}..${TOKENS + PAGE_SIZES - 1}}`, { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed, pages);
   // Far beyond what the process can work on at once: the excess is shed (503), not queued.
   if (OVERLOAD_CONNECTIONS > 0) await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, { kind: 'closed', connections: OVERLOAD_CONNECTIONS });
   for (const rate of RATES) {
