@@ -2,10 +2,12 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { loadConfigOrExit } from '@batchgate/platform/config';
 import { stopOnSignals } from '@batchgate/platform/lifecycle';
+import { installFastAsyncResourceBind } from '@batchgate/platform/runtime';
 import { gatewayConfigSchema } from './config/gateway.config';
 import { createGatewayApp } from './gateway-app';
 
 async function main(): Promise<void> {
+  installFastAsyncResourceBind();
   const config = loadConfigOrExit(gatewayConfigSchema);
   const { app, platform } = await createGatewayApp(config);
   await app.listen(config.HTTP_PORT, config.HTTP_HOST);

@@ -1,4 +1,5 @@
 import { stopOnSignals } from '../lifecycle';
+import { installFastAsyncResourceBind } from '../runtime';
 import { DiscoveryModule, DiscoveryService, MetadataScanner, NestFactory } from '@nestjs/core';
 import { Module, type DynamicModule, type INestMicroservice } from '@nestjs/common';
 import { GrpcMethodStreamingType } from '@nestjs/microservices';
@@ -143,6 +144,7 @@ function unaryGrpcMethods(app: INestMicroservice): Array<{ service: string; rpc:
  * start-up fails or shutdown overruns its timeout.
  */
 export async function runGrpcService(definition: GrpcServiceDefinition): Promise<void> {
+  installFastAsyncResourceBind();
   let service: RunningGrpcService;
   try {
     service = await startGrpcService(definition);
