@@ -260,8 +260,9 @@ export class UpstreamClient {
     }
     const controller = new AbortController();
     const abort = (reason: unknown) => controller.abort(reason);
-    const timeout = new TimeoutError(timeoutMs);
-    const timer = setTimeout(abort, timeoutMs, timeout);
+    // Made when the timer fires, not per request: an error captures its stack when it is made.
+    let timeout: TimeoutError | undefined;
+    const timer = setTimeout(() => abort((timeout = new TimeoutError(timeoutMs))), timeoutMs);
     const onCallerAbort = function (this: AbortSignal) {
       abort(this.reason);
     };
