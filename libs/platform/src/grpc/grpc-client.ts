@@ -59,7 +59,7 @@ const stackTraceLimitWritable = Object.getOwnPropertyDescriptor(Error, 'stackTra
 /**
  * Runs `start` with no stack captured by the errors it makes. grpc-js makes a `new Error()` on
  * every unary call, only to append the caller's stack to the error of a call that fails ("for
- * call at ..."): 3-8 µs a call on the bench's VM, 4 % of the gateway's CPU per request
+ * call at ..."): 3-8 µs a call on the bench's VM, 4 % of the gateway's profile
  * (bench/gateway/README.md, section 43). That stack would be this wrapper's and rxjs's frames; a
  * failed call is told apart by its code, its message and the request id and route of the log
  * line. The error a failed call gets is made later, in its callback, with its own stack. Node's
