@@ -39,9 +39,9 @@ function bindSetsPrototypes(): boolean {
  * 12 µs a call on the bench's VM, where a plain bind is well under 1 µs (nodejs/node#58218; Node
  * 24 stopped setting the prototype, and Node's main branch dropped the property). Node's HTTP/2
  * client binds once per request, so every gRPC call a process makes pays it, and Fastify binds
- * once per request with a body. Its own frames were 3 % of the gateway's profile, and a prototype
- * set per request also resets V8's inline caches: without it the gateway spent 14 % less CPU per
- * read by id (bench/gateway/README.md, section 43).
+ * once per request with a body. Its own frames were 3 % of the gateway's profile; without it the
+ * gateway spent 14 % less CPU per read by id (bench/gateway/README.md, section 43), likely because
+ * a prototype set per request also invalidates V8's inline caches.
  *
  * The replacement binds as Node does (the function runs in the resource's async scope, with the
  * caller's `this` unless a `thisArg` is given, and keeps its `length`) and keeps the deprecated
