@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -86,20 +87,21 @@ export class KlineQueryDto {
   @ApiProperty({ example: 'SH' }) @Matches(MARKET) market!: string;
   @ApiProperty({ example: '600000' }) @Matches(CODE) code!: string;
   @ApiPropertyOptional({ enum: K_TYPES, default: 8 }) @IsOptional() @Type(() => Number) @IsIn(K_TYPES) kType?: number;
-  @ApiPropertyOptional({ type: 'integer', description: 'epoch ms, inclusive', minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
-  from?: number;
-  @ApiPropertyOptional({ type: 'integer', description: 'epoch ms, inclusive', minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
-  to?: number;
+  @EpochMsBound() from?: number;
+  @EpochMsBound() to?: number;
+}
+
+/** An optional bound of a kline range: epoch ms, inclusive, an integer gRPC's int64 carries exactly. */
+function EpochMsBound(): PropertyDecorator {
+  // In the order stacked decorators apply (bottom first), so a 400 lists its problems as for every other field.
+  return applyDecorators(
+    Max(Number.MAX_SAFE_INTEGER),
+    Min(0),
+    IsInt(),
+    Type(() => Number),
+    IsOptional(),
+    ApiPropertyOptional({ type: 'integer', description: 'epoch ms, inclusive', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  );
 }
 
 export class TriggerConfigDto {
