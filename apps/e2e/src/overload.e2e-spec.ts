@@ -10,7 +10,6 @@ interface Answers {
   statuses: Map<number, number>;
   /** 503s that lacked Retry-After or the overload code (each one a failure). */
   badRefusals: string[];
-  latenciesMs: { admitted: number[]; refused: number[] };
 }
 
 /**
@@ -39,27 +38,28 @@ describe('overload at four times the capacity', () => {
 
   /** `clients` loops, each sending its next read when the previous one is answered, for `durationMs`. */
   const drive = async (clients: number, durationMs: number): Promise<Answers> => {
-    const answers: Answers = { statuses: new Map(), badRefusals: [], latenciesMs: { admitted: [], refused: [] } };
+    const answers: Answers = { statuses: new Map(), badRefusals: [] };
     const until = Date.now() + durationMs;
     await Promise.all(
       Array.from({ length: clients }, async () => {
         while (Date.now() < until) {
-          const started = performance.now();
           const response = await stack.fetch(path, { headers }); // each answer checked against the OpenAPI document
           const body = await response.text();
-          const elapsed = performance.now() - started;
           answers.statuses.set(response.status, (answers.statuses.get(response.status) ?? 0) + 1);
-          if (response.status === 503) {
-            answers.latenciesMs.refused.push(elapsed);
-            if (response.headers.get('retry-after') !== '1' || !body.includes('"SERVICE.OVERLOADED"')) answers.badRefusals.push(body);
-          } else {
-            answers.latenciesMs.admitted.push(elapsed);
-          }
+          if (response.status === 503 && (response.headers.get('retry-after') !== '1' || !body.includes('"SERVICE.OVERLOADED"'))) answers.badRefusals.push(body);
         }
       }),
     );
     return answers;
   };
+
+  /** The mean time the gateway took to answer the list with `status`, from its duration histogram. */
+  async function meanServerSeconds(status: string): Promise<number> {
+    const labels = { route: '/api/tokens', method: 'GET', status };
+    const sum = await readMetric(`${stack.gatewayUrl}/metrics`, 'http_server_request_duration_seconds_sum', labels);
+    const count = await readMetric(`${stack.gatewayUrl}/metrics`, 'http_server_request_duration_seconds_count', labels);
+    return (sum ?? Number.NaN) / (count ?? Number.NaN);
+  }
 
   it('answers every request: 200 for the admitted, 503 + Retry-After at once for the rest, memory bounded', async () => {
     await drive(CAPACITY, 1_000); // warm-up: JIT, connection pools, the JWT cache
@@ -73,8 +73,14 @@ describe('overload at four times the capacity', () => {
     expect(refused).toBeGreaterThan(0); // and the excess was shed
     expect([...answers.statuses.keys()].sort()).toEqual([200, 503]); // no other status, no other 5xx
     expect(answers.badRefusals).toEqual([]);
-    // Refusals come before any work: faster than the median admitted read.
-    expect(median(answers.latenciesMs.refused)).toBeLessThan(median(answers.latenciesMs.admitted));
+    // Refusals come before any work: by the gateway's own clock (its duration histogram), a
+    // refusal takes less than a tenth of an admitted read on average. The clients' clock would
+    // measure this test's own process: 32 loops checking every answer against the OpenAPI
+    // document take as long per answer as the gateway and token-manager do.
+    const refusalSeconds = await meanServerSeconds('503');
+    const admittedSeconds = await meanServerSeconds('200');
+    expect(admittedSeconds).toBeGreaterThan(0);
+    expect(refusalSeconds).toBeLessThan(admittedSeconds / 10);
     const rssAfter = await readMetric(`${stack.gatewayUrl}/metrics`, 'process_resident_memory_bytes');
     expect(rssBefore).toBeGreaterThan(0);
     expect((rssAfter ?? Infinity) - (rssBefore ?? 0)).toBeLessThan(64 * 1024 * 1024); // no queue growing with the load
@@ -83,7 +89,3 @@ describe('overload at four times the capacity', () => {
   }, 60_000);
 });
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
