@@ -25,12 +25,12 @@ const LONGEST_KEPT_VALUE = 256;
  * query is asked again and again (`page=1&size=20`), and class-validator looks up each DTO's
  * metadata and runs every check anew on each request (~7 µs warm; 6.6 % of the gateway's busy
  * samples on a page under load, and 5.5 % less CPU per page with this: bench/gateway/README.md
- * section 44). Hand-written: neither Nest nor
- * class-validator caches a result. It is sound because every check of these DTOs is a pure
- * function of the value (no check reads the clock, the request or a store); a value that fails
- * is validated again each time, so its 400 is made as before. Each request gets its own copy of
- * the DTO (its arrays frozen), so a handler cannot change what the next request is given. Bodies
- * are validated each time: they are larger and seldom repeat.
+ * section 44). Hand-written: neither Nest nor class-validator caches a result. It is sound
+ * because every check of these DTOs is a pure function of the value (no check reads the clock,
+ * the request or a store); a value that fails is validated again each time, so its 400 is made
+ * as before. Each request gets its own copy of the DTO (its arrays frozen), so a handler cannot
+ * change what the next request is given. Bodies are validated each time: they are larger and
+ * seldom repeat.
  */
 class RequestValidationPipe extends ValidationPipe {
   private readonly valid = new WeakMap<object, LRUCache<string, object>>();
