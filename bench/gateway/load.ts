@@ -24,28 +24,45 @@ export interface LoadResult {
   statuses: Record<string, number>;
 }
 
+/** What one closed-loop window leaves to be pooled with others: autocannon's own result, its latency histogram still encoded. */
+export type ClosedLoopWindow = autocannon.Result;
+
 /** `connections` clients, each sending its next request when the previous one is answered (autocannon). */
-export async function closedLoop(origin: string, spec: HttpRequestSpec, connections: number, durationS: number): Promise<LoadResult> {
+export async function closedLoopWindow(origin: string, spec: HttpRequestSpec, connections: number, durationS: number): Promise<ClosedLoopWindow> {
   const { paths } = spec;
   let sent = 0;
   // One counter for all connections: autocannon's own list of requests restarts on each
   // connection, so connections started together would ask for the same path at the same time.
   const rotating: Request[] | undefined = paths && [{ setupRequest: (request) => ({ ...request, path: paths[sent++ % paths.length] ?? spec.path }) }];
-  const result = await autocannon({
+  return autocannon({
     url: `${origin}${spec.path}`,
     method: spec.method ?? 'GET',
     headers: spec.headers,
     body: spec.body,
     connections,
     duration: durationS,
+    // Keeps the window's latency histogram encoded, so that pooled() can add windows together.
+    skipAggregateResult: true,
     ...(rotating ? { requests: rotating } : {}),
   });
+}
+
+// autocannon exports the function it aggregates its workers' results with; @types/autocannon 7 does not declare it.
+const { aggregateResult } = autocannon as unknown as { aggregateResult: (results: ClosedLoopWindow[], options: { url: string }) => autocannon.Result };
+
+/** Closed-loop windows of one route (at `origin`) taken as one: answers and statuses summed, percentiles of all their latencies together. */
+export function pooled(origin: string, windows: ClosedLoopWindow[], durationS: number): LoadResult {
+  const result = aggregateResult(windows, { url: origin });
   const statuses: Record<string, number> = {};
   for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) statuses[status] = count ?? 0;
   // autocannon counts a timeout as an error too (`errors` includes `timeouts`).
   if (result.errors > 0) statuses['error'] = result.errors;
   const answered = Object.values(statuses).reduce((sum, n) => sum + n, 0) - (statuses['error'] ?? 0);
   return { answered, perSecond: answered / durationS, p50Ms: result.latency.p50, p99Ms: result.latency.p99, statuses };
+}
+
+export async function closedLoop(origin: string, spec: HttpRequestSpec, connections: number, durationS: number): Promise<LoadResult> {
+  return pooled(origin, [await closedLoopWindow(origin, spec, connections, durationS)], durationS);
 }
 
 /**

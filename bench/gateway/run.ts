@@ -1,11 +1,12 @@
 /**
  * The gateway's request path against a bare NestJS + Fastify → grpc-js hop, in one run on one
  * machine: the product's routes through the real stack (gateway, token-manager, kline-sync,
- * upstream-sim as processes, fresh databases, the per-user limit raised out of the way), each
- * closed-loop route right after a run of the anchor (bench/gateway/anchor-*.ts), and the anchor
+ * upstream-sim as processes, fresh databases, the per-user limit raised out of the way) against
+ * the anchor (bench/gateway/anchor-*.ts): /healthz and the reads in windows alternating with the
+ * anchor's, the other closed-loop routes each right after a run of the anchor, and the anchor
  * once more at the end. Closed loop at fixed connection counts, submissions also
  * open loop at fixed rates; req/s, p50/p99 and the CPU seconds each process used while measured.
- *   npm run bench:gateway   (BENCH_CONNECTIONS=50, BENCH_DURATION_S=10, BENCH_WARMUP_S=3,
+ *   npm run bench:gateway   (BENCH_CONNECTIONS=50, BENCH_DURATION_S=10, BENCH_WARMUP_S=3, BENCH_ROUNDS=5,
  *                            BENCH_RATES=50,200, BENCH_OVERLOAD_CONNECTIONS=1000, BENCH_ONLY=<parts of scenario names, comma-separated>;
  *                            SPAWN_NODE_ARGS="--cpu-prof --cpu-prof-dir=tmp/prof" profiles the processes)
  */
@@ -15,11 +16,13 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { freePort, spawnService, waitFor } from '@batchgate/testing';
 import { startStack, type Stack } from '../../apps/e2e/src/stack';
-import { closedLoop, openLoop, type HttpRequestSpec, type LoadResult } from './load';
+import { closedLoop, closedLoopWindow, openLoop, pooled, type ClosedLoopWindow, type HttpRequestSpec, type LoadResult } from './load';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 10);
 const WARMUP_S = Number(process.env['BENCH_WARMUP_S'] ?? 3);
+/** The reads and /healthz alternate with the anchor in this many rounds of two windows (DURATION_S / ROUNDS s each). */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const RATES = (process.env['BENCH_RATES'] ?? '50,200').split(',').map(Number);
 /** The read by id once more, at a connection count far beyond the gateway's in-flight limit (0: not run). */
 const OVERLOAD_CONNECTIONS = Number(process.env['BENCH_OVERLOAD_CONNECTIONS'] ?? 1_000);
@@ -64,8 +67,10 @@ interface Row {
   load: Load;
   result: LoadResult;
   cpu: Record<string, number>;
-  /** A run of the anchor: each product route's req/s is a fraction of the mean of the runs just before and after it. */
+  /** A run of the anchor: each product route's req/s is a fraction of the anchor's in the same rounds, or else of the mean of its runs just before and after it. */
   anchor?: boolean;
+  /** The anchor's req/s in the rounds this route alternated with it. */
+  anchorPerSecond?: number;
   /** What the processes reported about the measured window (where the route's time went). */
   breakdown?: string;
 }
@@ -92,6 +97,40 @@ async function measure(scenario: string, origin: string, spec: HttpRequestSpec, 
   const row = { scenario, load, result, cpu, breakdown: await probe?.end() };
   process.stderr.write(`${scenario}, ${describeLoad(load)}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms ${JSON.stringify(result.statuses)}\n`);
   return row;
+}
+
+/**
+ * A closed-loop route and the anchor in alternating windows, ROUNDS of each, in the order anchor,
+ * route, route, anchor, anchor, … so that a machine that speeds up or slows down during the
+ * rounds weighs on both alike. On this VM the anchor's req/s over consecutive 1 s windows moves
+ * between 3,300 and 7,900 with nothing else running, and drifts by a quarter within 20 s
+ * (README, section 45): one window of each, minutes apart, compares two different machines.
+ */
+async function measureAlternating(scenario: string, origin: string, spec: HttpRequestSpec, anchor: Anchor, processes: Processes, probe?: WindowProbe): Promise<Row[]> {
+  const sides = [
+    { spec: anchor.spec, origin: anchor.origin, processes: anchor.processes, windows: [] as ClosedLoopWindow[], cpu: {} as Record<string, number> },
+    { spec, origin, processes, windows: [] as ClosedLoopWindow[], cpu: {} as Record<string, number> },
+  ] as const;
+  if (WARMUP_S > 0) for (const side of sides) await drive(side.origin, side.spec, { kind: 'closed', connections: CONNECTIONS }, WARMUP_S);
+  const windowS = DURATION_S / ROUNDS;
+  await probe?.start();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
+      const before = Object.fromEntries(Object.entries(side.processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+      side.windows.push(await closedLoopWindow(side.origin, side.spec, CONNECTIONS, windowS));
+      for (const [name, pid] of Object.entries(side.processes)) side.cpu[name] = (side.cpu[name] ?? 0) + cpuSeconds(pid) - (before[name] ?? 0);
+    }
+  }
+  const breakdown = await probe?.end();
+  const load: Load = { kind: 'closed', connections: CONNECTIONS };
+  const [anchorSide, routeSide] = sides;
+  const anchorRow: Row = { scenario: ANCHOR_SCENARIO, load, result: pooled(anchorSide.origin, anchorSide.windows, DURATION_S), cpu: anchorSide.cpu, anchor: true };
+  const routeRow: Row = { scenario, load, result: pooled(routeSide.origin, routeSide.windows, DURATION_S), cpu: routeSide.cpu, breakdown, anchorPerSecond: anchorRow.result.perSecond };
+  for (const row of [anchorRow, routeRow]) {
+    const { result } = row;
+    process.stderr.write(`${row.scenario}, ${describeLoad(load)}, ${ROUNDS} windows: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms ${JSON.stringify(result.statuses)}\n`);
+  }
+  return [anchorRow, routeRow];
 }
 
 /** One histogram's cumulative bucket counts (`le` → count) in a Prometheus text exposition, summed over the series that carry `labels` (every status code). */
@@ -180,8 +219,14 @@ async function quiesce(pids: number[]): Promise<void> {
   );
 }
 
-/** The anchor's two processes, idle until `measure` drives them. */
+const ANCHOR_SCENARIO = 'bare hop: Nest + Fastify → grpc-js (anchor)';
+
+/** The anchor's two processes, idle until a measurement drives them. */
 interface Anchor {
+  origin: string;
+  spec: HttpRequestSpec;
+  processes: Processes;
+  /** One run of its own (warm-up, then DURATION_S), for the routes that do not alternate with it. */
   measure: () => Promise<Row>;
   stop: () => Promise<void>;
 }
@@ -197,11 +242,12 @@ async function startAnchor(): Promise<Anchor> {
   });
   const processes = { 'anchor-gateway': gateway.pid, 'anchor-service': service.pid, bench: process.pid };
   const spec = { path: `/items/${randomBytes(8).toString('hex')}` };
+  const origin = `http://127.0.0.1:${httpPort}`;
   return {
-    measure: async () => ({
-      ...(await measure('bare hop: Nest + Fastify → grpc-js (anchor)', `http://127.0.0.1:${httpPort}`, spec, { kind: 'closed', connections: CONNECTIONS }, processes)),
-      anchor: true,
-    }),
+    origin,
+    spec,
+    processes,
+    measure: async () => ({ ...(await measure(ANCHOR_SCENARIO, origin, spec, { kind: 'closed', connections: CONNECTIONS }, processes)), anchor: true }),
     stop: async () => {
       await gateway.stop();
       await service.stop();
@@ -241,15 +287,25 @@ async function seedProduct(stack: Stack, headers: Record<string, string>): Promi
 }
 
 /**
- * The product's scenarios, each closed-loop one right after a run of the anchor: on a shared
- * machine the anchor's req/s moves by a quarter within minutes, so each route is a fraction of
- * the anchor measured around it (see print), not of one figure for the whole run.
+ * The product's scenarios against the anchor: on a shared machine the anchor's req/s moves by a
+ * quarter within minutes, so each route is a fraction of the anchor measured in alternation with
+ * it or just around it (see print), not of one figure for the whole run.
  */
 async function runProduct(anchor: Anchor): Promise<{ rows: Row[]; stop: () => Promise<unknown> }> {
   // The per-user limit out of the way: the most requests in the shortest window. @nestjs/throttler
   // keeps every hit of the window and filters them on each request, so a long window with a high
   // limit would cost the gateway more than the routes measured (15 % of its CPU at 60 s).
   const stack = await startStack({ services: ['kline-sync'], env: { gateway: { USER_RATE_LIMIT: '1000000', USER_RATE_WINDOW_MS: '1000' } } });
+  try {
+    return { rows: await runScenarios(stack, anchor), stop: () => stack.stop() };
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
+
+/** The scenarios of runProduct on its stack, in order. */
+async function runScenarios(stack: Stack, anchor: Anchor): Promise<Row[]> {
   const jwt = await stack.mintToken({ perms: ['tokens:admin', 'stock:sync:run', 'stock:sync:list'], expiresIn: '2h' });
   const headers = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
   const { jobId, jobIds, submission } = await seedProduct(stack, headers);
@@ -279,18 +335,24 @@ async function runProduct(anchor: Anchor): Promise<{ rows: Row[]; stop: () => Pr
     if (load.kind === 'closed') rows.push(await anchor.measure());
     rows.push(await measure(name, stack.gatewayUrl, spec, load, processes, probe));
   };
+  // The reads leave no work behind, so the anchor's windows between theirs run on an idle stack.
+  const alternating = async (name: string, spec: HttpRequestSpec, probe?: WindowProbe) => {
+    if (!ONLY.some((part) => `${name}, ${describeLoad(closed)}`.includes(part))) return;
+    rows.push(...(await measureAlternating(name, stack.gatewayUrl, spec, anchor, processes, probe)));
+  };
   // The seeded jobs run first: the reads are measured with nothing else working.
   await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
-  await scenario('GET /healthz (gateway only, no hop)', { path: '/healthz' }, closed);
-  await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, closed, reads);
+  await alternating('GET /healthz (gateway only, no hop)', { path: '/healthz' });
+  await alternating('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, reads);
   const manyJobs = jobIds.map((id) => `/api/stock/sync/jobs/${id}`);
-  await scenario(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, closed, reads);
-  await scenario(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, closed, pages);
+  await alternating(`read by id over ${READ_JOBS} jobs: GET /api/stock/sync/jobs/{id}`, { path: manyJobs[0] ?? '', paths: manyJobs, headers }, reads);
+  await alternating(`paged list: GET ${LIST_PATH}`, { path: LIST_PATH, headers }, pages);
   // Pages that differ (their size; each holds all 25 tokens), more of them than connections: the
   // reads in flight are consecutive sizes, so no two are the same statement.
   const pageSizes = Array.from({ length: PAGE_SIZES }, (_, i) => `/api/tokens?page=1&size=${TOKENS + i}`);
-  await scenario(`paged list over ${PAGE_SIZES} page sizes: GET /api/tokens?page=1&size={${TOKENS}..${TOKENS + PAGE_SIZES - 1}}`, { path: pageSizes[0] ?? '', paths: pageSizes, headers }, closed, pages);
-  // Far beyond what the process can work on at once: the excess is shed (503), not queued.
+  await alternating(`paged list over ${PAGE_SIZES} page sizes: GET /api/tokens?page=1&size={${TOKENS}..${TOKENS + PAGE_SIZES - 1}}`, { path: pageSizes[0] ?? '', paths: pageSizes, headers }, pages);
+  // Far beyond what the process can work on at once: the excess is shed (503), not queued. One
+  // window, not alternating: each new window would open its 1,000 connections at once again.
   if (OVERLOAD_CONNECTIONS > 0) await scenario('read by id: GET /api/stock/sync/jobs/{id}', { path: `/api/stock/sync/jobs/${jobId}`, headers }, { kind: 'closed', connections: OVERLOAD_CONNECTIONS });
   for (const rate of RATES) {
     await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
@@ -299,7 +361,7 @@ async function runProduct(anchor: Anchor): Promise<{ rows: Row[]; stop: () => Pr
   // Last: at full speed it leaves thousands of jobs behind, nothing is measured after it.
   await quiesce([processes['kline-sync'] ?? 0, processes['token-manager'] ?? 0]);
   await scenario('submission: POST /api/stock/sync/batch (2 stocks)', submission, closed, submissions);
-  return { rows, stop: () => stack.stop() };
+  return rows;
 }
 
 function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
@@ -312,12 +374,15 @@ function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
   };
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   console.log(`\n${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; load average (1/5/15 min) ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end`);
-  console.log(`${DURATION_S} s measured after ${WARMUP_S} s of warm-up; of anchor = req/s ÷ the mean req/s of the anchor's runs just before and after the route`);
+  console.log(
+    `${DURATION_S} s measured after ${WARMUP_S} s of warm-up. /healthz and the reads alternate with the anchor in ${ROUNDS} rounds of ${DURATION_S / ROUNDS} s windows ` +
+      `(each such route's anchor row is its own, and of anchor = req/s ÷ the anchor's in those rounds); the other closed-loop routes: ÷ the mean req/s of the anchor's runs just before and after them`,
+  );
   console.log('| route | load | req/s | p50 / p99 | of anchor | answers | CPU seconds while measured (ms per answer) |');
   console.log('|---|---|---:|---|---:|---|---|');
   for (const [index, row] of rows.entries()) {
     const { result } = row;
-    const share = row.anchor || row.load.kind === 'open' ? '—' : (result.perSecond / anchorAround(index)).toFixed(2);
+    const share = row.anchor || row.load.kind === 'open' ? '—' : (result.perSecond / (row.anchorPerSecond ?? anchorAround(index))).toFixed(2);
     const statuses = Object.entries(result.statuses).map(([status, n]) => `${status}: ${n}`).join(', ');
     // Per answer too: on a shared machine the CPU a request costs moves less than req/s does.
     const perAnswer = (seconds: number) => ((1000 * seconds) / Math.max(1, result.answered)).toFixed(2);
@@ -335,12 +400,17 @@ async function main(): Promise<void> {
   // The anchor runs before each closed-loop route (runProduct) and once more at the end: their
   // differences show how much the machine's other load moved during the run.
   const anchor = await startAnchor();
-  const product = await runProduct(anchor);
-  const rows = [...product.rows];
-  await product.stop();
-  rows.push(await anchor.measure());
-  await anchor.stop();
-  print(rows, loadAtStart, loadavg());
+  // The processes are stopped on a failure too: a bench that dies midway would otherwise leave
+  // them running and loading the machine for every later measurement.
+  try {
+    const product = await runProduct(anchor);
+    const rows = [...product.rows];
+    await product.stop();
+    rows.push(await anchor.measure());
+    print(rows, loadAtStart, loadavg());
+  } finally {
+    await anchor.stop();
+  }
 }
 
 main().catch((error: unknown) => {
