@@ -397,8 +397,8 @@ function print(rows: Row[], loadAtStart: number[], loadAtEnd: number[]): void {
 
 async function main(): Promise<void> {
   const loadAtStart = loadavg();
-  // The anchor runs before each closed-loop route (runProduct) and once more at the end: their
-  // differences show how much the machine's other load moved during the run.
+  // The anchor runs alternating with the reads, before each other closed-loop route (runProduct)
+  // and once more at the end: its rows' differences show how much the machine moved during the run.
   const anchor = await startAnchor();
   // The processes are stopped on a failure too: a bench that dies midway would otherwise leave
   // them running and loading the machine for every later measurement.
