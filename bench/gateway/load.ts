@@ -95,8 +95,8 @@ export async function openLoop(origin: string, requests: OpenLoopRequests, rateP
   for (let sent = 0; sent < total; ) {
     const due = Math.min(total, Math.floor(((performance.now() - startedAt) * ratePerSecond) / 1000) + 1);
     for (; sent < due; sent++) pending.push(send(sent, dueAt(sent)));
-    // Asleep until the next request is due, not woken every millisecond: a 1 ms loop alone
-    // costs ~37 ms of CPU a second on this VM, taken from the two cores the stack is measured on.
+    // Asleep until the next request is due, not woken every millisecond: a 1 ms loop on its own
+    // costs ~37 ms of CPU a second on this VM, on the cores the stack is measured on.
     if (sent < total) await new Promise((resolve) => setTimeout(resolve, Math.max(1, dueAt(sent) - performance.now())));
   }
   await Promise.all(pending);
