@@ -87,15 +87,25 @@ async function drive(origin: string, spec: HttpRequestSpec, load: Load, duration
   return load.kind === 'closed' ? closedLoop(origin, spec, load.connections, durationS) : openLoop(origin, spec, load.rate, durationS);
 }
 
+/** What `work` gave, and the CPU seconds each process used while it ran. */
+async function cpuWhile<T>(processes: Processes, work: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const value = await work();
+  return { value, cpu: Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid) - (before[name] ?? 0)])) };
+}
+
+/** The progress line of a measured row (`how` says how it was measured, when not in one window). */
+function reportRow({ scenario, load, result }: Row, how = ''): void {
+  process.stderr.write(`${scenario}, ${describeLoad(load)}${how}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms ${JSON.stringify(result.statuses)}\n`);
+}
+
 /** Warm-up (not counted), then the measured window with the CPU each process used during it. */
 async function measure(scenario: string, origin: string, spec: HttpRequestSpec, load: Load, processes: Processes, probe?: WindowProbe): Promise<Row> {
   if (WARMUP_S > 0) await drive(origin, spec, load, WARMUP_S);
   await probe?.start();
-  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
-  const result = await drive(origin, spec, load, DURATION_S);
-  const cpu = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid) - (before[name] ?? 0)]));
+  const { value: result, cpu } = await cpuWhile(processes, () => drive(origin, spec, load, DURATION_S));
   const row = { scenario, load, result, cpu, breakdown: await probe?.end() };
-  process.stderr.write(`${scenario}, ${describeLoad(load)}: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms ${JSON.stringify(result.statuses)}\n`);
+  reportRow(row);
   return row;
 }
 
@@ -111,25 +121,21 @@ async function measureAlternating(scenario: string, origin: string, spec: HttpRe
     { spec: anchor.spec, origin: anchor.origin, processes: anchor.processes, windows: [] as ClosedLoopWindow[], cpu: {} as Record<string, number> },
     { spec, origin, processes, windows: [] as ClosedLoopWindow[], cpu: {} as Record<string, number> },
   ] as const;
-  if (WARMUP_S > 0) for (const side of sides) await drive(side.origin, side.spec, { kind: 'closed', connections: CONNECTIONS }, WARMUP_S);
-  const windowS = DURATION_S / ROUNDS;
+  const load: Load = { kind: 'closed', connections: CONNECTIONS };
+  if (WARMUP_S > 0) for (const side of sides) await drive(side.origin, side.spec, load, WARMUP_S);
   await probe?.start();
   for (let round = 0; round < ROUNDS; round++) {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
-      const before = Object.fromEntries(Object.entries(side.processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
-      side.windows.push(await closedLoopWindow(side.origin, side.spec, CONNECTIONS, windowS));
-      for (const [name, pid] of Object.entries(side.processes)) side.cpu[name] = (side.cpu[name] ?? 0) + cpuSeconds(pid) - (before[name] ?? 0);
+      const { value, cpu } = await cpuWhile(side.processes, () => closedLoopWindow(side.origin, side.spec, CONNECTIONS, DURATION_S / ROUNDS));
+      side.windows.push(value);
+      for (const [name, seconds] of Object.entries(cpu)) side.cpu[name] = (side.cpu[name] ?? 0) + seconds;
     }
   }
   const breakdown = await probe?.end();
-  const load: Load = { kind: 'closed', connections: CONNECTIONS };
   const [anchorSide, routeSide] = sides;
   const anchorRow: Row = { scenario: ANCHOR_SCENARIO, load, result: pooled(anchorSide.origin, anchorSide.windows, DURATION_S), cpu: anchorSide.cpu, anchor: true };
   const routeRow: Row = { scenario, load, result: pooled(routeSide.origin, routeSide.windows, DURATION_S), cpu: routeSide.cpu, breakdown, anchorPerSecond: anchorRow.result.perSecond };
-  for (const row of [anchorRow, routeRow]) {
-    const { result } = row;
-    process.stderr.write(`${row.scenario}, ${describeLoad(load)}, ${ROUNDS} windows: ${result.perSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms ${JSON.stringify(result.statuses)}\n`);
-  }
+  for (const row of [anchorRow, routeRow]) reportRow(row, `, ${ROUNDS} windows`);
   return [anchorRow, routeRow];
 }
 
